@@ -1,0 +1,216 @@
+//! The analysis blob: one MessagePack document per analysed window, written by
+//! prepare and read by the plotters (and any other tool).
+//!
+//! On the wire it is a MessagePack array:
+//!
+//! ```text
+//! [ MAGIC (bin, b"WAVEPLOT"), major (uint), minor (uint), header (map), candles (map), analysis (map) ]
+//! ```
+//!
+//! Structs are maps keyed by field name. A minor version only adds fields (readers
+//! ignore fields they do not know, and new fields carry defaults) or appends array
+//! elements after the analysis; a major version may change anything, and a reader
+//! refuses a major it does not know. All floating-point series are f64: the CPU
+//! reference computes in f64, and a GPU's f32 results widen to f64 exactly, so one
+//! reader path serves both (the header's `backend` says which produced them).
+
+mod codec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::interval::Interval;
+use crate::request::AnalysisParams;
+use crate::source::Source;
+use crate::symbol::Symbol;
+
+/// The blob schema's major version this build writes and reads.
+pub const SCHEMA_MAJOR: u16 = 1;
+/// The blob schema's minor version this build writes.
+pub const SCHEMA_MINOR: u16 = 0;
+/// The first element of every blob.
+pub const MAGIC: &[u8; 8] = b"WAVEPLOT";
+
+/// A whole blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blob {
+    /// What the blob is about and how it was made.
+    pub header: Header,
+    /// The candles of the window, oldest first.
+    pub candles: Candles,
+    /// The analysis results the charts draw.
+    pub analysis: Analysis,
+}
+
+/// What the blob is about and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Trading pair.
+    pub symbol: Symbol,
+    /// Kline interval.
+    pub interval: Interval,
+    /// Where the candles came from.
+    pub source: Source,
+    /// How to name the source to a person, e.g. "sample data (2022-08-14 to 2022-08-16)".
+    pub source_label: String,
+    /// Open time (ms, UTC) of the first candle.
+    pub first_open_ms: i64,
+    /// Open time (ms, UTC) of the last candle.
+    pub last_open_ms: i64,
+    /// Close time (ms, UTC) of the last candle.
+    pub last_close_ms: i64,
+    /// Number of candles.
+    pub candles: u32,
+    /// Candles missing inside the window (gaps in the open times), reported, never filled.
+    pub missing_candles: u32,
+    /// Analysis parameters, defaults resolved.
+    pub params: AnalysisParams,
+    /// Decomposition levels requested.
+    pub levels_requested: u32,
+    /// Decomposition levels used (fewer when the window is too short; see `level_note`).
+    pub levels_used: u32,
+    /// Why fewer levels were used than requested, if they were.
+    pub level_note: Option<String>,
+    /// Compute backend (`cpu` or `vulkan`).
+    pub backend: String,
+    /// The device the backend ran on.
+    pub device: String,
+    /// When the blob was made (ms, UTC).
+    pub created_ms: i64,
+    /// Candle loading time, ms.
+    pub load_ms: f64,
+    /// Analysis time, ms.
+    pub analysis_ms: f64,
+}
+
+/// Candles as columns: each field has one entry per candle, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Candles {
+    /// Open times (ms, UTC).
+    pub open_time_ms: Vec<i64>,
+    /// Close times (ms, UTC); not always open + interval − 1 (trading halts end candles early).
+    pub close_time_ms: Vec<i64>,
+    /// Open prices.
+    pub open: Vec<f64>,
+    /// High prices.
+    pub high: Vec<f64>,
+    /// Low prices.
+    pub low: Vec<f64>,
+    /// Close prices.
+    pub close: Vec<f64>,
+    /// Base-asset volume.
+    pub volume: Vec<f64>,
+    /// Quote-asset volume.
+    pub quote_volume: Vec<f64>,
+    /// Number of trades.
+    pub trades: Vec<u64>,
+    /// Taker buy base-asset volume.
+    pub taker_buy_base: Vec<f64>,
+    /// Taker buy quote-asset volume.
+    pub taker_buy_quote: Vec<f64>,
+}
+
+impl Candles {
+    /// Number of candles (the length of `open_time_ms`).
+    pub fn len(&self) -> usize {
+        self.open_time_ms.len()
+    }
+
+    /// True when there are no candles.
+    pub fn is_empty(&self) -> bool {
+        self.open_time_ms.is_empty()
+    }
+}
+
+/// The analysis results. Series of length N are aligned with the candles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The `wavedec` coefficients in PyWavelets' order: cA_J, cD_J, ..., cD_1.
+    pub coeffs: Vec<Vec<f64>>,
+    /// Details D1..DJ (D1 first), each of length N, in price units.
+    pub details: Vec<Vec<f64>>,
+    /// Smooths S1..SJ (S1 first), each of length N, in price units.
+    pub smooths: Vec<Vec<f64>>,
+    /// Anomalies of the finest detail.
+    pub anomalies: Anomalies,
+    /// Trading signals around the trend.
+    pub signals: Signals,
+    /// Statistics of each detail band, level 1 first.
+    pub bands: Vec<BandStats>,
+}
+
+/// Anomalies: indices where |D1| exceeds `median + k·MAD` of |D1|.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// The factor k.
+    pub k: f64,
+    /// Median of |D1|.
+    pub median: f64,
+    /// Median absolute deviation of |D1| from its median.
+    pub mad: f64,
+    /// `median + k·MAD`.
+    pub threshold: f64,
+    /// Candle indices of the anomalies, ascending.
+    pub indices: Vec<u32>,
+    /// D1 at those indices (signed).
+    pub values: Vec<f64>,
+}
+
+/// One trading signal per candle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    /// Close below trend − buffer.
+    Buy,
+    /// Close within the buffer around the trend.
+    Hold,
+    /// Close above trend + buffer.
+    Sell,
+}
+
+/// Trading signals: close against the trend smooth, with a neutral buffer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    /// The smooth level used as the trend (index into `smooths` is this − 1).
+    pub trend_level: u32,
+    /// Population standard deviation of close − trend.
+    pub deviation_std: f64,
+    /// Neutral buffer, 0.8 · `deviation_std`.
+    pub buffer: f64,
+    /// Number of BUY candles.
+    pub buy: u32,
+    /// Number of SELL candles.
+    pub sell: u32,
+    /// Number of HOLD candles; buy + sell + hold = N.
+    pub hold: u32,
+    /// The signal of each candle.
+    pub signal: Vec<Signal>,
+}
+
+/// Statistics of one detail band D_j, which holds periods of 2^j to 2^(j+1) bars.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BandStats {
+    /// The level j (1 = finest).
+    pub level: u32,
+    /// Shortest period of the band, bars (2^j).
+    pub period_min_bars: f64,
+    /// Longest period of the band, bars (2^(j+1)).
+    pub period_max_bars: f64,
+    /// Population standard deviation of D_j.
+    pub sigma: f64,
+    /// Mean absolute first difference of D_j.
+    pub mean_abs_change: f64,
+    /// max − min of D_j.
+    pub range: f64,
+    /// Sign changes between consecutive samples.
+    pub zero_crossings: u32,
+    /// Mean distance between consecutive local maxima, bars; `None` with fewer than two maxima.
+    pub peak_period_bars: Option<f64>,
+    /// Mean distance between consecutive local minima, bars; `None` with fewer than two minima.
+    pub trough_period_bars: Option<f64>,
+    /// `peak_period_bars` in seconds.
+    pub peak_period_s: Option<f64>,
+    /// `trough_period_bars` in seconds.
+    pub trough_period_s: Option<f64>,
+    /// (mean of local maxima − mean of local minima) / 2; `None` without maxima or minima.
+    pub amplitude: Option<f64>,
+}

@@ -1,0 +1,275 @@
+//! Events: what the services announce on the bus, for each other and for any tool that
+//! subscribes (`nats sub 'waveplot.>'`). JSON, `"v": 1`, every one carrying the
+//! request ID. Heavy data never rides the bus: events carry object keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::RequestId;
+use crate::interval::Interval;
+use crate::key::{BlobKey, PlotKey};
+use crate::message::{Message, V1};
+use crate::plot::{ImageFormat, PlotId};
+use crate::source::Source;
+use crate::subject::{Stage, Subjects};
+use crate::symbol::Symbol;
+
+/// Where prepare's time went, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrepareTimings {
+    /// Loading the candles.
+    pub load_ms: f64,
+    /// The wavelet analysis.
+    pub analysis_ms: f64,
+    /// Encoding the blob.
+    pub encode_ms: f64,
+    /// Writing the blob to the store.
+    pub store_ms: f64,
+    /// From receiving the request to publishing this event.
+    pub total_ms: f64,
+}
+
+/// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`: the analysis blob of a request is in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedEvent {
+    /// Schema version, always 1.
+    pub v: V1,
+    /// The request this blob serves.
+    pub request_id: RequestId,
+    /// Trading pair.
+    pub symbol: Symbol,
+    /// Kline interval.
+    pub interval: Interval,
+    /// Where the candles came from.
+    pub source: Source,
+    /// Store key of the blob.
+    pub key: BlobKey,
+    /// Number of candles analysed.
+    pub candles: u32,
+    /// Open time (ms, UTC) of the first candle.
+    pub first_open_ms: i64,
+    /// Open time (ms, UTC) of the last candle.
+    pub last_open_ms: i64,
+    /// Compute backend that produced the analysis (`cpu` or `vulkan`).
+    pub backend: String,
+    /// The device the backend ran on (a CPU model or a GPU name).
+    pub device: String,
+    /// True when the blob already existed and was reused without recomputing.
+    pub reused: bool,
+    /// The charts requested; plotters of other plot IDs ignore the event.
+    pub plots: Vec<PlotId>,
+    /// Requested chart width in pixels, if not the chart's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Requested chart height in pixels, if not the chart's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Requested image format.
+    #[serde(default)]
+    pub format: ImageFormat,
+    /// Where the time went.
+    pub timings_ms: PrepareTimings,
+}
+
+impl Message for PreparedEvent {
+    const NAME: &'static str = "prepared event";
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.prepared(&self.symbol, self.interval)
+    }
+}
+
+/// `<prefix>.done.<PLOT_ID>`: one chart of a request is in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoneEvent {
+    /// Schema version, always 1.
+    pub v: V1,
+    /// The request this chart serves.
+    pub request_id: RequestId,
+    /// Which chart.
+    pub plot_id: PlotId,
+    /// Store key of the image; the gateway serves it at `GET /plots/{key}`.
+    pub key: PlotKey,
+    /// Store key of the blob it was drawn from.
+    pub blob_key: BlobKey,
+    /// Image format.
+    pub format: ImageFormat,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Size of the image in bytes.
+    pub bytes: u64,
+    /// Time to draw and encode the chart, ms.
+    pub render_ms: f64,
+    /// Time to fetch the blob and store the image, ms.
+    pub store_ms: f64,
+    /// True when the image already existed and was reused without drawing.
+    pub reused: bool,
+}
+
+impl Message for DoneEvent {
+    const NAME: &'static str = "done event";
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.done(self.plot_id)
+    }
+}
+
+/// `<prefix>.failed.<STAGE>`: a stage failed for a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedEvent {
+    /// Schema version, always 1.
+    pub v: V1,
+    /// The request that failed; absent when the failing message was too malformed to name one.
+    pub request_id: Option<RequestId>,
+    /// The stage that failed.
+    pub stage: Stage,
+    /// The chart that failed, for the `plot` stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot_id: Option<PlotId>,
+    /// What went wrong, in words for a person (with what to do, where known).
+    pub reason: String,
+}
+
+impl Message for FailedEvent {
+    const NAME: &'static str = "failed event";
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.failed(self.stage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::WindowId;
+    use crate::request::AnalysisParams;
+
+    fn blob_key() -> BlobKey {
+        BlobKey::for_window(&WindowId {
+            symbol: &Symbol::parse("ETH").unwrap(),
+            interval: Interval::H1,
+            source: &Source::Sample,
+            end_open_ms: 1_700_000_000_000,
+            candles: 720,
+            params: &AnalysisParams::default(),
+        })
+    }
+
+    fn prepared() -> PreparedEvent {
+        PreparedEvent {
+            v: V1,
+            request_id: RequestId::generate(),
+            symbol: Symbol::parse("ETH").unwrap(),
+            interval: Interval::H1,
+            source: Source::Sample,
+            key: blob_key(),
+            candles: 720,
+            first_open_ms: 1_697_411_600_000,
+            last_open_ms: 1_700_000_000_000,
+            backend: "cpu".into(),
+            device: "x86_64".into(),
+            reused: false,
+            plots: PlotId::ALL.to_vec(),
+            width: None,
+            height: Some(900),
+            format: ImageFormat::Png,
+            timings_ms: PrepareTimings {
+                load_ms: 1.5,
+                total_ms: 4.0,
+                ..PrepareTimings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips_and_knows_its_subject() {
+        let s = Subjects::default();
+        let p = prepared();
+        assert_eq!(PreparedEvent::decode(&p.encode()).unwrap(), p);
+        assert_eq!(p.subject(&s), "waveplot.prepared.ETHUSDT.1h");
+
+        let d = DoneEvent {
+            v: V1,
+            request_id: p.request_id.clone(),
+            plot_id: PlotId::Signals,
+            key: p.key.plot_key(PlotId::Signals, 1280, 720, ImageFormat::Png),
+            blob_key: p.key.clone(),
+            format: ImageFormat::Png,
+            width: 1280,
+            height: 720,
+            bytes: 123_456,
+            render_ms: 12.5,
+            store_ms: 0.8,
+            reused: false,
+        };
+        assert_eq!(DoneEvent::decode(&d.encode()).unwrap(), d);
+        assert_eq!(d.subject(&s), "waveplot.done.04");
+
+        let f = FailedEvent {
+            v: V1,
+            request_id: None,
+            stage: Stage::Plot,
+            plot_id: Some(PlotId::Bands),
+            reason: "blob is corrupt".into(),
+        };
+        assert_eq!(FailedEvent::decode(&f.encode()).unwrap(), f);
+        assert_eq!(f.subject(&s), "waveplot.failed.plot");
+    }
+
+    #[test]
+    fn events_are_plain_json_with_the_documented_field_names() {
+        let json: serde_json::Value = serde_json::from_slice(&prepared().encode()).unwrap();
+        for field in [
+            "v",
+            "request_id",
+            "symbol",
+            "interval",
+            "source",
+            "key",
+            "candles",
+            "first_open_ms",
+            "last_open_ms",
+            "backend",
+            "device",
+            "reused",
+            "plots",
+            "height",
+            "format",
+            "timings_ms",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field} in {json}");
+        }
+        assert_eq!(json["v"], 1);
+        assert_eq!(json["symbol"], "ETHUSDT");
+        assert_eq!(json["source"], "sample");
+        assert!(json.get("width").is_none(), "absent options are left out");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_so_minor_additions_stay_compatible() {
+        let mut json: serde_json::Value = serde_json::from_slice(&prepared().encode()).unwrap();
+        json["added_in_a_later_minor"] = serde_json::json!({"x": 1});
+        let bytes = serde_json::to_vec(&json).unwrap();
+        assert_eq!(
+            PreparedEvent::decode(&bytes).unwrap(),
+            prepared_with_id(&json)
+        );
+    }
+
+    fn prepared_with_id(json: &serde_json::Value) -> PreparedEvent {
+        PreparedEvent {
+            request_id: RequestId::parse(json["request_id"].as_str().unwrap()).unwrap(),
+            ..prepared()
+        }
+    }
+
+    #[test]
+    fn events_of_another_major_version_or_with_bad_keys_are_rejected() {
+        let mut json: serde_json::Value = serde_json::from_slice(&prepared().encode()).unwrap();
+        json["v"] = 2.into();
+        let e = PreparedEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("\"v\": 2 is not supported"), "{e}");
+        json["v"] = 1.into();
+        json["key"] = "../../secret".into();
+        let e = PreparedEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("invalid object key"), "{e}");
+    }
+}

@@ -1,0 +1,97 @@
+//! `RequestId`: the identifier every event of one render carries.
+//!
+//! The gateway mints time-ordered UUIDv7s in simple (hex) form; other tools may send
+//! their own IDs, so parsing accepts any short token that is safe in a URL path, a NATS
+//! header and a log line.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ParseError;
+
+/// Longest accepted request ID.
+const MAX_LEN: usize = 64;
+
+/// The ID of one render request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// A new, unique, time-ordered ID.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().simple().to_string())
+    }
+
+    /// Parses an ID: 1 to 64 characters of `A-Z a-z 0-9 _ -`.
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let ok = (1..=MAX_LEN).contains(&input.len())
+            && input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(ParseError::RequestId {
+                input: input.to_owned(),
+            })
+        }
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for RequestId {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for RequestId {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RequestId> for String {
+    fn from(id: RequestId) -> Self {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_unique_valid_and_time_ordered() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        assert!(a < b, "UUIDv7 sorts by creation time: {a} {b}");
+        assert_eq!(RequestId::parse(a.as_str()).unwrap(), a);
+        assert_eq!(a.as_str().len(), 32);
+    }
+
+    #[test]
+    fn unsafe_ids_are_rejected() {
+        for bad in ["", "a b", "a/b", "a.b", "é", &"x".repeat(65)] {
+            let e = RequestId::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("1 to 64 characters"), "{e}");
+        }
+        assert!(RequestId::parse("my-tool_42").is_ok());
+    }
+}

@@ -1,0 +1,293 @@
+//! Object keys: where a blob and a chart live in the store.
+//!
+//! Keys are content-addressed: the same closed-candle window analysed with the same
+//! parameters always gets the same key, so it is computed once and reused, and the
+//! images under it never change (which is what lets the gateway cache them forever).
+//!
+//! - blob: `analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>.msgpack`
+//! - chart: `plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>.<EXT>`
+//!
+//! `END_MS` is the open time of the window's last candle, `N` the candle count, and
+//! `HASH` the first 16 hex digits of a SHA-256 over the source, the analysis
+//! parameters and the blob schema's major version.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::blob::SCHEMA_MAJOR;
+use crate::error::ParseError;
+use crate::interval::Interval;
+use crate::plot::{ImageFormat, PlotId};
+use crate::request::AnalysisParams;
+use crate::source::Source;
+use crate::symbol::Symbol;
+
+const BLOB_ROOT: &str = "analysis";
+const PLOT_ROOT: &str = "plots";
+const BLOB_EXT: &str = ".msgpack";
+
+/// What identifies an analysed window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowId<'a> {
+    /// Trading pair.
+    pub symbol: &'a Symbol,
+    /// Kline interval.
+    pub interval: Interval,
+    /// Where the candles came from.
+    pub source: &'a Source,
+    /// Open time (ms) of the last candle.
+    pub end_open_ms: i64,
+    /// Number of candles.
+    pub candles: u32,
+    /// Analysis parameters, defaults resolved.
+    pub params: &'a AnalysisParams,
+}
+
+/// The store key of an analysis blob.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// The key of a window's blob.
+    pub fn for_window(w: &WindowId<'_>) -> Self {
+        let p = w.params;
+        // A fixed, explicit layout (not a serializer's output) keeps keys stable across versions.
+        let identity = format!(
+            "blob-v{SCHEMA_MAJOR}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            w.source,
+            p.wavelet,
+            p.mode,
+            p.mra,
+            p.levels,
+            p.anomaly_k,
+            p.trend_level,
+            w.symbol,
+            w.interval
+        );
+        let digest = Sha256::digest(identity.as_bytes());
+        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!(
+            "{BLOB_ROOT}/{}/{}/{}-{}-{hash}{BLOB_EXT}",
+            w.symbol, w.interval, w.end_open_ms, w.candles
+        ))
+    }
+
+    /// Parses a key given from outside (an event, a URL).
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let err = |reason| ParseError::Key {
+            input: input.to_owned(),
+            reason,
+        };
+        let rest = input
+            .strip_prefix(BLOB_ROOT)
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or_else(|| err("a blob key starts with 'analysis/'"))?;
+        let stem = rest
+            .strip_suffix(BLOB_EXT)
+            .ok_or_else(|| err("a blob key ends with '.msgpack'"))?;
+        check_window_path(stem).map_err(err)?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`, shared by the blob and its charts.
+    fn window_path(&self) -> &str {
+        let rest = &self.0[BLOB_ROOT.len() + 1..];
+        &rest[..rest.len() - BLOB_EXT.len()]
+    }
+
+    /// The key of one chart of this blob.
+    pub fn plot_key(&self, plot: PlotId, width: u32, height: u32, format: ImageFormat) -> PlotKey {
+        PlotKey(format!(
+            "{PLOT_ROOT}/{}/{plot}-{width}x{height}.{format}",
+            self.window_path()
+        ))
+    }
+}
+
+/// The store key of a chart image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PlotKey(String);
+
+impl PlotKey {
+    /// Parses a key given from outside (an event, a URL).
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let err = |reason| ParseError::Key {
+            input: input.to_owned(),
+            reason,
+        };
+        let rest = input
+            .strip_prefix(PLOT_ROOT)
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or_else(|| err("a chart key starts with 'plots/'"))?;
+        let (window, file) = rest
+            .rsplit_once('/')
+            .ok_or_else(|| err("a chart key ends with '/<PLOT>-<W>x<H>.<EXT>'"))?;
+        check_window_path(window).map_err(err)?;
+        Self::check_file(file).map_err(err)?;
+        Ok(Self(input.to_owned()))
+    }
+
+    fn check_file(file: &str) -> Result<(), &'static str> {
+        let bad = "the file part must be '<PLOT>-<W>x<H>.<png|svg>'";
+        let (stem, ext) = file.rsplit_once('.').ok_or(bad)?;
+        ext.parse::<ImageFormat>().map_err(|_| bad)?;
+        let (plot, size) = stem.split_once('-').ok_or(bad)?;
+        PlotId::parse(plot).map_err(|_| bad)?;
+        let (w, h) = size.split_once('x').ok_or(bad)?;
+        w.parse::<u32>().map_err(|_| bad)?;
+        h.parse::<u32>().map_err(|_| bad)?;
+        Ok(())
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The image format, from the key's extension.
+    pub fn format(&self) -> ImageFormat {
+        if self.0.ends_with(".svg") {
+            ImageFormat::Svg
+        } else {
+            ImageFormat::Png
+        }
+    }
+}
+
+/// Checks `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`.
+fn check_window_path(path: &str) -> Result<(), &'static str> {
+    let mut parts = path.split('/');
+    let (Some(symbol), Some(interval), Some(window), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected '<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>'");
+    };
+    let canonical = Symbol::parse(symbol).map_err(|_| "bad symbol segment")?;
+    if canonical.as_str() != symbol {
+        return Err("the symbol segment is not in canonical form");
+    }
+    Interval::parse(interval).map_err(|_| "bad interval segment")?;
+    let mut fields = window.splitn(3, '-');
+    let (Some(end), Some(n), Some(hash)) = (fields.next(), fields.next(), fields.next()) else {
+        return Err("expected '<END_MS>-<N>-<HASH>'");
+    };
+    end.parse::<i64>().map_err(|_| "bad end time")?;
+    n.parse::<u32>().map_err(|_| "bad candle count")?;
+    if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("the hash must be 16 hex digits");
+    }
+    Ok(())
+}
+
+macro_rules! key_text_impls {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl TryFrom<String> for $t {
+            type Error = ParseError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(k: $t) -> Self {
+                k.0
+            }
+        }
+    };
+}
+key_text_impls!(BlobKey);
+key_text_impls!(PlotKey);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(params: &AnalysisParams, source: &Source, end: i64) -> BlobKey {
+        BlobKey::for_window(&WindowId {
+            symbol: &Symbol::parse("BTC").unwrap(),
+            interval: Interval::M5,
+            source,
+            end_open_ms: end,
+            candles: 864,
+            params,
+        })
+    }
+
+    #[test]
+    fn equal_windows_share_a_key_and_any_difference_changes_it() {
+        let p = AnalysisParams::default();
+        let a = key(&p, &Source::Sample, 1_660_694_100_000);
+        assert_eq!(a, key(&p, &Source::Sample, 1_660_694_100_000));
+        assert!(
+            a.as_str()
+                .starts_with("analysis/BTCUSDT/5m/1660694100000-864-"),
+            "{a}"
+        );
+        assert!(a.as_str().ends_with(".msgpack"));
+        assert_ne!(a, key(&p, &Source::Binance, 1_660_694_100_000));
+        assert_ne!(a, key(&p, &Source::Sample, 1_660_694_400_000));
+        let db4 = AnalysisParams {
+            wavelet: "db4".into(),
+            ..p.clone()
+        };
+        assert_ne!(a, key(&db4, &Source::Sample, 1_660_694_100_000));
+        let k5 = AnalysisParams {
+            anomaly_k: 5.0,
+            ..p
+        };
+        assert_ne!(a, key(&k5, &Source::Sample, 1_660_694_100_000));
+    }
+
+    #[test]
+    fn keys_round_trip_through_parse_and_chart_keys_derive_from_blob_keys() {
+        let blob = key(&AnalysisParams::default(), &Source::Sample, 42);
+        assert_eq!(BlobKey::parse(blob.as_str()).unwrap(), blob);
+        let plot = blob.plot_key(PlotId::Bands, 1280, 1800, ImageFormat::Png);
+        assert!(
+            plot.as_str().starts_with("plots/BTCUSDT/5m/42-864-"),
+            "{plot}"
+        );
+        assert!(plot.as_str().ends_with("/02b-1280x1800.png"), "{plot}");
+        assert_eq!(PlotKey::parse(plot.as_str()).unwrap(), plot);
+        assert_eq!(plot.format(), ImageFormat::Png);
+        let json = serde_json::to_string(&plot).unwrap();
+        assert_eq!(serde_json::from_str::<PlotKey>(&json).unwrap(), plot);
+    }
+
+    #[test]
+    fn foreign_or_traversing_keys_are_rejected() {
+        for bad in [
+            "",
+            "analysis/../../etc/passwd",
+            "analysis/BTCUSDT/5m/1-2-0123456789abcdef.json",
+            "analysis/btcusdt/5m/1-2-0123456789abcdef.msgpack",
+            "analysis/BTCUSDT/7m/1-2-0123456789abcdef.msgpack",
+            "analysis/BTCUSDT/5m/x/1-2-0123456789abcdef.msgpack",
+            "analysis/BTCUSDT/5m/1-2-0123.msgpack",
+        ] {
+            assert!(BlobKey::parse(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1280x720.gif",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/09-1280x720.png",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/../02b-1x1.png",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-axb.png",
+            "analysis/BTCUSDT/5m/1-2-0123456789abcdef.msgpack",
+        ] {
+            assert!(PlotKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

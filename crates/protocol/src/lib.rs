@@ -1,0 +1,43 @@
+//! The waveplot wire contract: what the gateway, prepare, the plotters and any other
+//! tool exchange. Depend on this crate to talk to waveplot from Rust; other languages
+//! read the same JSON events and MessagePack blob, documented field by field here and
+//! in the README.
+//!
+//! # Layout
+//!
+//! - [`symbol`], [`interval`], [`plot`], [`source`], [`id`]: validated names
+//!   (`Symbol`, `Interval`, `PlotId`, `ImageFormat`, `Source`, `RequestId`); past the
+//!   edge of a service, code only sees valid values.
+//! - [`key`]: content-addressed object keys of blobs and charts.
+//! - [`subject`]: NATS subject names under a configurable prefix.
+//! - [`message`]: the `"v"` schema version and the [`Message`] trait (subject + codec).
+//! - [`request`]: the render request, its defaults and its accept/reject reply.
+//! - [`event`]: the `prepared`, `done` and `failed` events.
+//! - [`blob`]: the MessagePack analysis blob and its versioned codec.
+//! - [`error`]: parse and decode errors.
+
+pub mod blob;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod interval;
+pub mod key;
+pub mod message;
+pub mod plot;
+pub mod request;
+pub mod source;
+pub mod subject;
+pub mod symbol;
+
+pub use blob::Blob;
+pub use error::{BlobError, DecodeError, ParseError};
+pub use event::{DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
+pub use id::RequestId;
+pub use interval::Interval;
+pub use key::{BlobKey, PlotKey, WindowId};
+pub use message::{Message, V1};
+pub use plot::{ImageFormat, PlotId};
+pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
+pub use source::Source;
+pub use subject::{Stage, Subjects};
+pub use symbol::Symbol;

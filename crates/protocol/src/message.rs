@@ -1,0 +1,56 @@
+//! The JSON envelope shared by requests, replies and events: the `"v"` schema version
+//! and the [`Message`] trait that ties each type to its subject and its codec.
+//!
+//! Within a major version, fields are only ever added (readers ignore fields they do not
+//! know), so a tool written against `"v": 1` keeps working as waveplot grows. A reader
+//! given another major version fails with a clear error instead of misreading it.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::DecodeError;
+use crate::subject::Subjects;
+
+/// The `"v"` field of every JSON message: always `1` in this version of the contract.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct V1;
+
+impl Serialize for V1 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(1)
+    }
+}
+
+impl<'de> Deserialize<'de> for V1 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u64::deserialize(d)? {
+            1 => Ok(Self),
+            other => Err(serde::de::Error::custom(format!(
+                "schema version \"v\": {other} is not supported (this build reads \"v\": 1)"
+            ))),
+        }
+    }
+}
+
+/// A JSON message of the contract: it knows its subject and how to encode itself.
+pub trait Message: Serialize + DeserializeOwned {
+    /// The message's name in error messages (`render request`, `done event`).
+    const NAME: &'static str;
+
+    /// The subject this message is published on.
+    fn subject(&self, subjects: &Subjects) -> String;
+
+    /// The JSON bytes of this message.
+    fn encode(&self) -> Vec<u8> {
+        // Every message type is plain data with string keys, which JSON always represents.
+        serde_json::to_vec(self).expect("contract messages always serialize to JSON")
+    }
+
+    /// Parses and validates a message; any bad field or version is an error, never a panic.
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(bytes).map_err(|source| DecodeError::Json {
+            what: Self::NAME,
+            source,
+        })
+    }
+}

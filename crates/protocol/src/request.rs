@@ -1,0 +1,408 @@
+//! The render request (gateway or any tool → prepare, on `<prefix>.render`) and the
+//! immediate reply that accepts or rejects it.
+//!
+//! A request names a window of candles and how to analyse and draw it; every optional
+//! field has a documented default, resolved by [`RenderRequest::params`] and friends so
+//! that all services agree on it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ParseError;
+use crate::id::RequestId;
+use crate::interval::Interval;
+use crate::message::{Message, V1};
+use crate::plot::{ImageFormat, PlotId};
+use crate::source::Source;
+use crate::subject::Subjects;
+use crate::symbol::Symbol;
+
+/// Fewest candles a window may have: one Haar level needs two, but below this no chart says anything.
+pub const MIN_WINDOW: u32 = 16;
+/// Most candles a window may have.
+pub const MAX_WINDOW: u32 = 1_000_000;
+/// Most decomposition levels a request may ask for.
+pub const MAX_LEVELS: u32 = 20;
+/// Smallest chart side in pixels.
+pub const MIN_SIDE: u32 = 320;
+/// Largest chart side in pixels (the original's 16×12 in at 300 dpi is 4800×3600).
+pub const MAX_SIDE: u32 = 8192;
+
+/// Which multiresolution analysis produces the display series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MraKind {
+    /// Shift-invariant MODWT-based MRA (circular, any length). The default.
+    #[default]
+    Modwt,
+    /// Decimated DWT-based MRA, as `pywt.mra(..., transform="dwt")`.
+    Dwt,
+}
+
+impl MraKind {
+    /// The kind's name (`modwt`, `dwt`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Modwt => "modwt",
+            Self::Dwt => "dwt",
+        }
+    }
+}
+
+impl fmt::Display for MraKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MraKind {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "modwt" => Ok(Self::Modwt),
+            "dwt" => Ok(Self::Dwt),
+            _ => Err(ParseError::MraKind {
+                input: s.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The analysis parameters of a window, with every default resolved. Part of the blob
+/// key, so two requests with equal parameters share one blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisParams {
+    /// Wavelet name in PyWavelets' spelling (`haar`, `db4`, `sym5`, `coif3`).
+    pub wavelet: String,
+    /// Signal extension mode in PyWavelets' spelling (`symmetric`, `periodization`, ...).
+    pub mode: String,
+    /// MRA kind.
+    pub mra: MraKind,
+    /// Decomposition levels requested (the analysis may use fewer; the blob says how many).
+    pub levels: u32,
+    /// Anomaly threshold factor k in `median + k·MAD`.
+    pub anomaly_k: f64,
+    /// Smooth level used as the trend for signals (capped at the levels used).
+    pub trend_level: u32,
+}
+
+impl Default for AnalysisParams {
+    fn default() -> Self {
+        Self {
+            wavelet: "haar".to_owned(),
+            mode: "symmetric".to_owned(),
+            mra: MraKind::Modwt,
+            levels: 8,
+            anomaly_k: 6.0,
+            trend_level: 6,
+        }
+    }
+}
+
+/// A render request, published on `<prefix>.render` as JSON.
+///
+/// Only `v`, `request_id`, `symbol` and `interval` are required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderRequest {
+    /// Schema version, always 1.
+    pub v: V1,
+    /// The request's ID; every event of this render carries it.
+    pub request_id: RequestId,
+    /// Trading pair, e.g. `BTCUSDT`.
+    pub symbol: Symbol,
+    /// Kline interval, e.g. `5m`.
+    pub interval: Interval,
+    /// Where the candles come from; default `binance`.
+    #[serde(default)]
+    pub source: Source,
+    /// Number of candles; default: the interval's look-back ([`Interval::default_window`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
+    /// Open time (ms) of the last candle of the window; default: the latest closed candle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
+    /// Wavelet; default `haar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wavelet: Option<String>,
+    /// Extension mode; default `symmetric`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// MRA kind; default `modwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mra: Option<MraKind>,
+    /// Decomposition levels; default 8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<u32>,
+    /// Anomaly factor k; default 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_k: Option<f64>,
+    /// Trend smooth level; default 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend_level: Option<u32>,
+    /// Chart width in pixels; default per chart ([`PlotId::default_size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Chart height in pixels; default per chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Image format; default `png`.
+    #[serde(default)]
+    pub format: ImageFormat,
+    /// Which charts to draw; default all six.
+    #[serde(default = "all_plots")]
+    pub plots: Vec<PlotId>,
+}
+
+fn all_plots() -> Vec<PlotId> {
+    PlotId::ALL.to_vec()
+}
+
+impl RenderRequest {
+    /// A request with every optional field at its default.
+    pub fn new(request_id: RequestId, symbol: Symbol, interval: Interval) -> Self {
+        Self {
+            v: V1,
+            request_id,
+            symbol,
+            interval,
+            source: Source::default(),
+            window: None,
+            end_ms: None,
+            wavelet: None,
+            mode: None,
+            mra: None,
+            levels: None,
+            anomaly_k: None,
+            trend_level: None,
+            width: None,
+            height: None,
+            format: ImageFormat::default(),
+            plots: all_plots(),
+        }
+    }
+
+    /// The number of candles in the window, defaults resolved.
+    pub fn window_len(&self) -> u32 {
+        self.window
+            .unwrap_or_else(|| u32::try_from(self.interval.default_window()).unwrap_or(MAX_WINDOW))
+    }
+
+    /// The analysis parameters, defaults resolved.
+    pub fn params(&self) -> AnalysisParams {
+        let d = AnalysisParams::default();
+        AnalysisParams {
+            wavelet: self
+                .wavelet
+                .clone()
+                .unwrap_or(d.wavelet)
+                .to_ascii_lowercase(),
+            mode: self.mode.clone().unwrap_or(d.mode).to_ascii_lowercase(),
+            mra: self.mra.unwrap_or(d.mra),
+            levels: self.levels.unwrap_or(d.levels),
+            anomaly_k: self.anomaly_k.unwrap_or(d.anomaly_k),
+            trend_level: self.trend_level.unwrap_or(d.trend_level),
+        }
+    }
+
+    /// The image size of one chart, defaults resolved: a side given alone keeps the
+    /// chart's default aspect ratio.
+    pub fn size_of(&self, plot: PlotId) -> (u32, u32) {
+        let (dw, dh) = plot.default_size();
+        let scale =
+            |a: u32, da: u32, db: u32| (u64::from(a) * u64::from(db) / u64::from(da)) as u32;
+        match (self.width, self.height) {
+            (Some(w), Some(h)) => (w, h),
+            (Some(w), None) => (w, scale(w, dw, dh).clamp(MIN_SIDE, MAX_SIDE)),
+            (None, Some(h)) => (scale(h, dh, dw).clamp(MIN_SIDE, MAX_SIDE), h),
+            (None, None) => (dw, dh),
+        }
+    }
+
+    /// Checks the ranges of the numeric fields (names of wavelets and modes are checked
+    /// by prepare, which knows them).
+    pub fn check(&self) -> Result<(), ParseError> {
+        let field = |field, reason: String| Err(ParseError::Field { field, reason });
+        let window = self.window_len();
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
+            return field(
+                "window",
+                format!("{window} candles; use {MIN_WINDOW} to {MAX_WINDOW}"),
+            );
+        }
+        if let Some(levels) = self.levels.filter(|l| !(1..=MAX_LEVELS).contains(l)) {
+            return field("levels", format!("{levels}; use 1 to {MAX_LEVELS}"));
+        }
+        if let Some(k) = self.anomaly_k.filter(|k| !(k.is_finite() && *k > 0.0)) {
+            return field("anomaly_k", format!("{k}; use a positive number such as 6"));
+        }
+        if self.trend_level == Some(0) {
+            return field("trend_level", "0; use 1 or more".to_owned());
+        }
+        for (name, side) in [("width", self.width), ("height", self.height)] {
+            if let Some(px) = side.filter(|px| !(MIN_SIDE..=MAX_SIDE).contains(px)) {
+                return field(name, format!("{px} px; use {MIN_SIDE} to {MAX_SIDE}"));
+            }
+        }
+        if self.plots.is_empty() {
+            return field(
+                "plots",
+                "an empty list; leave it out for all six".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Message for RenderRequest {
+    const NAME: &'static str = "render request";
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.render()
+    }
+}
+
+/// The immediate reply to a render request, tagged by `"status"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum RenderReply {
+    /// The request is valid and being worked on; events follow.
+    Accepted {
+        /// Schema version, always 1.
+        v: V1,
+        /// The request's ID.
+        request_id: RequestId,
+        /// The charts that will be drawn (each ends in a `done` or `failed` event).
+        plots: Vec<PlotId>,
+    },
+    /// The request is invalid; nothing will be published for it.
+    Rejected {
+        /// Schema version, always 1.
+        v: V1,
+        /// The request's ID (empty when the request was too malformed to have one).
+        request_id: Option<RequestId>,
+        /// What is wrong and what to do, in words for a person.
+        error: String,
+    },
+}
+
+impl Message for RenderReply {
+    const NAME: &'static str = "render reply";
+    /// Replies go to the request's reply inbox, not a fixed subject; this is the request subject.
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> RenderRequest {
+        RenderRequest::new(
+            RequestId::parse("r1").unwrap(),
+            Symbol::parse("BTC").unwrap(),
+            Interval::M5,
+        )
+    }
+
+    #[test]
+    fn a_minimal_request_gets_the_documented_defaults() {
+        let json = br#"{"v":1,"request_id":"r1","symbol":"btc","interval":"5m"}"#;
+        let r = RenderRequest::decode(json).unwrap();
+        assert_eq!(r, request());
+        assert_eq!(r.window_len(), 864);
+        assert_eq!(r.params(), AnalysisParams::default());
+        assert_eq!(r.plots, PlotId::ALL.to_vec());
+        assert_eq!(r.size_of(PlotId::Overview), (1280, 720));
+        r.check().unwrap();
+    }
+
+    #[test]
+    fn a_full_request_round_trips() {
+        let mut r = request();
+        r.source = Source::Sample;
+        r.window = Some(4320);
+        r.wavelet = Some("db4".into());
+        r.mra = Some(MraKind::Dwt);
+        r.width = Some(1920);
+        r.format = ImageFormat::Svg;
+        r.plots = vec![PlotId::Bands];
+        assert_eq!(RenderRequest::decode(&r.encode()).unwrap(), r);
+        assert_eq!(r.subject(&Subjects::default()), "waveplot.render");
+        assert_eq!(r.size_of(PlotId::Overview), (1920, 1080));
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named_with_the_valid_range() {
+        type Spoil = fn(&mut RenderRequest);
+        let cases: [(Spoil, &str); 6] = [
+            (|r| r.window = Some(3), "window"),
+            (|r| r.levels = Some(0), "levels"),
+            (|r| r.anomaly_k = Some(f64::NAN), "anomaly_k"),
+            (|r| r.width = Some(10), "width"),
+            (|r| r.height = Some(100_000), "height"),
+            (|r| r.plots.clear(), "plots"),
+        ];
+        for (spoil, name) in cases {
+            let mut r = request();
+            spoil(&mut r);
+            let e = r.check().unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid {name}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_requests_fail_to_decode_with_the_field_named() {
+        let cases = [
+            (
+                r#"{"v":2,"request_id":"r","symbol":"BTC","interval":"5m"}"#,
+                "schema version",
+            ),
+            (
+                r#"{"v":1,"request_id":"r","symbol":"BTC","interval":"7m"}"#,
+                "valid intervals",
+            ),
+            (
+                r#"{"v":1,"request_id":"r","symbol":"B$","interval":"5m"}"#,
+                "invalid symbol",
+            ),
+            (
+                r#"{"v":1,"request_id":"r","interval":"5m"}"#,
+                "missing field `symbol`",
+            ),
+            (
+                r#"{"v":1,"request_id":"r","symbol":"BTC","interval":"5m","plots":["9"]}"#,
+                "plot ID",
+            ),
+            (r#"not json"#, "malformed render request"),
+        ];
+        for (json, want) in cases {
+            let e = RenderRequest::decode(json.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn replies_are_tagged_by_status() {
+        let ok = RenderReply::Accepted {
+            v: V1,
+            request_id: RequestId::parse("r1").unwrap(),
+            plots: vec![PlotId::Overview],
+        };
+        let json = String::from_utf8(ok.encode()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"status":"accepted","v":1,"request_id":"r1","plots":["01"]}"#
+        );
+        assert_eq!(RenderReply::decode(json.as_bytes()).unwrap(), ok);
+        let no = RenderReply::Rejected {
+            v: V1,
+            request_id: None,
+            error: "unknown wavelet".into(),
+        };
+        assert_eq!(RenderReply::decode(&no.encode()).unwrap(), no);
+    }
+}

@@ -1,0 +1,218 @@
+//! The blob codec against good, damaged and hostile input.
+
+use proptest::prelude::*;
+use waveplot_protocol::blob::{
+    Analysis, Anomalies, BandStats, Blob, Candles, Header, MAGIC, SCHEMA_MAJOR, Signal, Signals,
+};
+use waveplot_protocol::{AnalysisParams, BlobError, Interval, Source, Symbol};
+
+fn blob(n: usize, levels: usize) -> Blob {
+    let series = |f: fn(usize) -> f64| (0..n).map(f).collect::<Vec<f64>>();
+    let candles = Candles {
+        open_time_ms: (0..n as i64)
+            .map(|i| 1_660_435_200_000 + i * 300_000)
+            .collect(),
+        close_time_ms: (0..n as i64)
+            .map(|i| 1_660_435_499_999 + i * 300_000)
+            .collect(),
+        open: series(|i| 24_000.0 + i as f64),
+        high: series(|i| 24_010.0 + i as f64),
+        low: series(|i| 23_990.0 + i as f64),
+        close: series(|i| 24_001.5 + i as f64),
+        volume: series(|i| 10.0 + (i % 7) as f64),
+        quote_volume: series(|i| 240_000.0 + i as f64),
+        trades: (0..n as u64).collect(),
+        taker_buy_base: series(|i| 5.0 + (i % 3) as f64),
+        taker_buy_quote: series(|i| 120_000.0 + i as f64),
+    };
+    let analysis = Analysis {
+        coeffs: vec![vec![1.0; n / 2 + 1], vec![0.5; n / 2 + 1]],
+        details: (0..levels)
+            .map(|j| {
+                series(|i| (i as f64).sin())
+                    .into_iter()
+                    .map(|x| x / (j + 1) as f64)
+                    .collect()
+            })
+            .collect(),
+        smooths: (0..levels)
+            .map(|_| series(|i| 24_000.0 + i as f64))
+            .collect(),
+        anomalies: Anomalies {
+            k: 6.0,
+            median: 1.0,
+            mad: 0.5,
+            threshold: 4.0,
+            indices: vec![1, 3],
+            values: vec![-5.0, 6.5],
+        },
+        signals: Signals {
+            trend_level: levels as u32,
+            deviation_std: 2.0,
+            buffer: 1.6,
+            buy: 1,
+            sell: 1,
+            hold: n as u32 - 2,
+            signal: (0..n)
+                .map(|i| match i {
+                    0 => Signal::Buy,
+                    1 => Signal::Sell,
+                    _ => Signal::Hold,
+                })
+                .collect(),
+        },
+        bands: (1..=levels as u32)
+            .map(|level| BandStats {
+                level,
+                period_min_bars: f64::from(1 << level),
+                period_max_bars: f64::from(2 << level),
+                peak_period_bars: (level < 3).then_some(3.5),
+                amplitude: None,
+                ..BandStats::default()
+            })
+            .collect(),
+    };
+    Blob {
+        header: Header {
+            symbol: Symbol::parse("BTC").unwrap(),
+            interval: Interval::M5,
+            source: Source::Sample,
+            source_label: "sample data (2022-08-14 to 2022-08-16)".into(),
+            first_open_ms: candles.open_time_ms[0],
+            last_open_ms: *candles.open_time_ms.last().unwrap(),
+            last_close_ms: *candles.close_time_ms.last().unwrap(),
+            candles: n as u32,
+            missing_candles: 0,
+            params: AnalysisParams::default(),
+            levels_requested: 8,
+            levels_used: levels as u32,
+            level_note: (levels < 8).then(|| "window too short for 8 levels".to_owned()),
+            backend: "cpu".into(),
+            device: "test".into(),
+            created_ms: 1_700_000_000_000,
+            load_ms: 0.5,
+            analysis_ms: 0.25,
+        },
+        candles,
+        analysis,
+    }
+}
+
+#[test]
+fn a_blob_round_trips_exactly() {
+    for (n, levels) in [(864, 8), (5, 2), (4, 0)] {
+        let b = blob(n, levels);
+        let bytes = b.encode().unwrap();
+        assert_eq!(Blob::decode(&bytes).unwrap(), b, "n={n}");
+    }
+}
+
+#[test]
+fn the_blob_starts_with_its_magic_and_version() {
+    let bytes = blob(4, 1).encode().unwrap();
+    // fixarray(6), bin8(8) "WAVEPLOT", major, minor
+    assert_eq!(bytes[0], 0x96);
+    assert_eq!(&bytes[1..3], &[0xc4, 8]);
+    assert_eq!(&bytes[3..11], MAGIC);
+    assert_eq!(u16::from(bytes[11]), SCHEMA_MAJOR);
+}
+
+#[test]
+fn garbage_and_a_wrong_magic_are_not_a_blob() {
+    for bad in [
+        &b""[..],
+        b"hello",
+        &[
+            0x96, 0xc4, 8, b'X', b'A', b'V', b'E', b'P', b'L', b'O', b'T', 1, 0,
+        ],
+    ] {
+        assert!(
+            matches!(Blob::decode(bad), Err(BlobError::BadMagic)),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_major_version_is_refused_with_both_versions_named() {
+    let mut bytes = blob(4, 1).encode().unwrap();
+    bytes[11] = 2;
+    let e = Blob::decode(&bytes).unwrap_err();
+    assert!(
+        matches!(e, BlobError::UnsupportedVersion { major: 2, .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .contains("2.0 is not supported (this build reads 1.x)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_newer_minor_version_is_read() {
+    let mut bytes = blob(4, 1).encode().unwrap();
+    bytes[12] = 7;
+    assert_eq!(Blob::decode(&bytes).unwrap(), blob(4, 1));
+}
+
+#[test]
+fn every_truncation_is_a_malformed_blob() {
+    let bytes = blob(16, 3).encode().unwrap();
+    for cut in 0..bytes.len() {
+        let e = Blob::decode(&bytes[..cut]).unwrap_err();
+        assert!(
+            matches!(e, BlobError::BadMagic | BlobError::Malformed(_)),
+            "cut at {cut}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn inconsistent_lengths_are_refused_with_the_series_named() {
+    let mut b = blob(10, 2);
+    b.analysis.details[1].pop();
+    let e = Blob::decode(&b.encode().unwrap()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("details has 9 values for 10 candles"),
+        "{e}"
+    );
+
+    let mut b = blob(10, 2);
+    b.header.levels_used = 3;
+    let e = Blob::decode(&b.encode().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("the header says 3"), "{e}");
+
+    let mut b = blob(10, 2);
+    b.analysis.anomalies.indices[0] = 10;
+    assert!(matches!(
+        Blob::decode(&b.encode().unwrap()),
+        Err(BlobError::Inconsistent(_))
+    ));
+}
+
+proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Blob::decode(&bytes);
+    }
+
+    #[test]
+    fn decoding_a_damaged_blob_never_panics(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut bytes = blob(12, 2).encode().unwrap();
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = value;
+        }
+        let _ = Blob::decode(&bytes);
+    }
+
+    #[test]
+    fn a_valid_prefix_with_a_huge_length_prefix_does_not_allocate_it(len in 1_000_000u32..u32::MAX) {
+        let mut bytes = blob(2, 1).encode().unwrap()[..13].to_vec();
+        bytes.push(0xdd); // array32 header claiming `len` elements
+        bytes.extend_from_slice(&len.to_be_bytes());
+        prop_assert!(Blob::decode(&bytes).is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! What the three waveplot services share, so that their flags, environment variables
+//! and logs are the same everywhere.
+//!
+//! # Layout
+//!
+//! - [`BusArgs`]: where the NATS server is and which subject prefix to use.
+//! - [`StoreArgs`]: which object store holds blobs and charts.
+//! - [`LogArgs`]: log format; [`LogArgs::init`] starts `tracing`.
+//!
+//! Every setting is a flag with an environment twin (`--nats-url` / `NATS_URL`); these
+//! names are a contract that compose files and scripts rely on.
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use waveplot_protocol::Subjects;
+use waveplot_protocol::subject::DEFAULT_PREFIX;
+
+/// Message bus settings.
+#[derive(Debug, Clone, Args)]
+pub struct BusArgs {
+    /// NATS server URL.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Prefix of every subject, so several deployments can share one NATS server.
+    #[arg(long, env = "WAVEPLOT_SUBJECT_PREFIX", default_value = DEFAULT_PREFIX, value_parser = parse_prefix)]
+    pub subject_prefix: Subjects,
+}
+
+fn parse_prefix(s: &str) -> Result<Subjects, String> {
+    Subjects::new(s).map_err(|e| e.to_string())
+}
+
+/// Object store settings.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Object store URL: `s3://BUCKET` (with the standard AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ALLOW_HTTP variables),
+    /// `file:///PATH` or `memory:///`.
+    #[arg(long, env = "STORE_URL", default_value = "s3://waveplot")]
+    pub store_url: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Log settings. Levels come from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Starts `tracing` to stderr, filtered by `RUST_LOG`. Call once, first thing in `main`.
+    pub fn init(&self) {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Pretty => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The plotter's configuration: flags with environment twins, read once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use waveplot_protocol::{ImageFormat, PlotId};
+use waveplot_service::{BusArgs, LogArgs, StoreArgs};
+
+/// waveplot plotter: draws one chart for every analysed window announced on the bus.
+///
+/// Without a subcommand it serves; `render` draws charts from a blob file.
+#[derive(Debug, Parser)]
+#[command(name = "plotter", version, args_conflicts_with_subcommands = true)]
+pub(crate) struct Config {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) serve: ServeArgs,
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+/// Settings of the bus service.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Which chart this instance draws (01, 02a, 02b, 03, 04, 05).
+    #[arg(long, env = "PLOT_ID", default_value = "01")]
+    pub(crate) plot_id: PlotId,
+    /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9102")]
+    pub(crate) health_addr: SocketAddr,
+    /// Charts drawn at the same time by this instance.
+    #[arg(long, env = "PLOT_CONCURRENCY", default_value_t = 2)]
+    pub(crate) concurrency: usize,
+    #[command(flatten)]
+    pub(crate) bus: BusArgs,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Draw charts from a blob file: `plotter render --blob a.msgpack --plot 02b --out 02b.png`.
+    Render(RenderArgs),
+}
+
+/// Arguments of `plotter render`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// The analysis blob (written by `prepare analyze --out`).
+    #[arg(long)]
+    pub(crate) blob: PathBuf,
+    /// The chart to draw.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub(crate) plot: Option<PlotId>,
+    /// Output file for `--plot`.
+    #[arg(long, requires = "plot")]
+    pub(crate) out: Option<PathBuf>,
+    /// Draw all six charts into `--out-dir`.
+    #[arg(long, requires = "out_dir")]
+    pub(crate) all: bool,
+    /// Output directory for `--all`.
+    #[arg(long)]
+    pub(crate) out_dir: Option<PathBuf>,
+    /// Image width in pixels (default per chart).
+    #[arg(long)]
+    pub(crate) width: Option<u32>,
+    /// Image height in pixels (default per chart).
+    #[arg(long)]
+    pub(crate) height: Option<u32>,
+    /// Image format.
+    #[arg(long, default_value = "png")]
+    pub(crate) format: ImageFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn plot_id_comes_from_its_flag_and_is_validated() {
+        let c = Config::try_parse_from(["plotter", "--plot-id", "2b"]).unwrap();
+        assert_eq!(c.serve.plot_id, PlotId::Bands);
+        let e = Config::try_parse_from(["plotter", "--plot-id", "07"]).unwrap_err();
+        assert!(e.to_string().contains("01, 02a, 02b, 03, 04, 05"), "{e}");
+    }
+
+    #[test]
+    fn render_needs_a_plot_or_all() {
+        let ok = Config::try_parse_from([
+            "plotter",
+            "render",
+            "--blob",
+            "a",
+            "--all",
+            "--out-dir",
+            "d",
+        ]);
+        assert!(ok.is_ok());
+        let e = Config::try_parse_from(["plotter", "render", "--blob", "a"]).unwrap_err();
+        assert!(e.to_string().contains("--plot"), "{e}");
+    }
+}

@@ -1,0 +1,22 @@
+//! `plotter`: draws one of the six charts (`PLOT_ID`) for every `prepared` event, or
+//! renders charts from a blob file on the command line.
+
+mod config;
+
+use clap::Parser;
+
+use crate::config::{Command, Config};
+
+fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    config.log.init();
+    match config.command {
+        Some(Command::Render(_)) => {
+            anyhow::bail!("chart rendering is not built yet")
+        }
+        None => {
+            tracing::info!(serve = ?config.serve, "plotter configuration");
+            anyhow::bail!("the plotter's bus service is not built yet")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The prepare service's configuration: flags with environment twins, read once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use waveplot_protocol::{Interval, MraKind, Symbol};
+use waveplot_service::{BusArgs, LogArgs, StoreArgs};
+
+/// waveplot prepare: loads candles, runs the wavelet analysis and stores the blob the
+/// plotters draw from.
+///
+/// Without a subcommand it serves render requests from the bus; `analyze` runs one
+/// analysis of a candle file on the command line.
+#[derive(Debug, Parser)]
+#[command(name = "prepare", version, args_conflicts_with_subcommands = true)]
+pub(crate) struct Config {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) serve: ServeArgs,
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+/// Settings of the bus service.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9101")]
+    pub(crate) health_addr: SocketAddr,
+    /// Directory of candle files that requests may name as `file:NAME`.
+    #[arg(long, env = "CANDLE_DIR")]
+    pub(crate) candle_dir: Option<PathBuf>,
+    /// Binance REST base URL.
+    #[arg(
+        long,
+        env = "BINANCE_URL",
+        default_value = "https://data-api.binance.vision"
+    )]
+    pub(crate) binance_url: String,
+    #[command(flatten)]
+    pub(crate) bus: BusArgs,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Analyse a klines file and write the blob (and optionally a JSON export).
+    Analyze(AnalyzeArgs),
+}
+
+/// Arguments of `prepare analyze`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Klines CSV: Binance's 12 columns, with or without a header, open times in ms or µs.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Kline interval of the file; taken from a Binance-style file name
+    /// (`BTCUSDT-5m-...csv`) when left out.
+    #[arg(long)]
+    pub(crate) interval: Option<Interval>,
+    /// Trading pair of the file; taken from the file name when left out.
+    #[arg(long)]
+    pub(crate) symbol: Option<Symbol>,
+    /// Number of candles to analyse, counted back from the last; default: the
+    /// interval's look-back (864 for 5m).
+    #[arg(long)]
+    pub(crate) window: Option<u32>,
+    /// Wavelet (haar, db1-db20, sym2-sym20, coif1-coif5).
+    #[arg(long, default_value = "haar")]
+    pub(crate) wavelet: String,
+    /// Decomposition levels (capped at what the window allows; the cap is reported).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) levels: u32,
+    /// Multiresolution analysis kind.
+    #[arg(long, default_value = "modwt")]
+    pub(crate) mra: MraKind,
+    /// Signal extension mode of the DWT (PyWavelets' names).
+    #[arg(long, default_value = "symmetric")]
+    pub(crate) mode: String,
+    /// Anomaly threshold factor k in median + k·MAD.
+    #[arg(long, default_value_t = 6.0)]
+    pub(crate) anomaly_k: f64,
+    /// Smooth level used as the trend for signals.
+    #[arg(long, default_value_t = 6)]
+    pub(crate) trend_level: u32,
+    /// Where to write the MessagePack blob.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Where to write the JSON export (see the README for its fields).
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn analyze_parses_the_documented_flags() {
+        let c = Config::try_parse_from([
+            "prepare",
+            "analyze",
+            "--input",
+            "k.csv",
+            "--interval",
+            "5m",
+            "--symbol",
+            "btc",
+            "--mra",
+            "dwt",
+            "--out",
+            "a.msgpack",
+            "--json",
+            "a.json",
+        ])
+        .unwrap();
+        let Some(Command::Analyze(a)) = c.command else {
+            panic!("not analyze")
+        };
+        assert_eq!(a.interval, Some(Interval::M5));
+        assert_eq!(a.symbol.unwrap().as_str(), "BTCUSDT");
+        assert_eq!(a.mra, MraKind::Dwt);
+        assert_eq!(a.levels, 8);
+    }
+
+    #[test]
+    fn a_bad_interval_is_refused_with_the_valid_list() {
+        let e = Config::try_parse_from([
+            "prepare",
+            "analyze",
+            "--input",
+            "k",
+            "--interval",
+            "7m",
+            "--out",
+            "o",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("1s, 1m, 3m"), "{e}");
+    }
+}
