@@ -3,6 +3,11 @@
 //!
 //! # Layout
 //!
+//! - [`bus`]: the message bus, NATS or in-process, behind one [`Bus`] type.
+//! - [`health`]: `/livez`, `/readyz`, `/metrics` and the `--healthcheck` probe.
+//! - [`shutdown`]: SIGTERM/Ctrl-C to a cancellation token.
+//! - [`store`]: the object store (S3, a directory or memory) behind one [`Store`] type.
+//! - [`Context`]: the bus, store and subjects a running service uses.
 //! - [`BusArgs`]: where the NATS server is and which subject prefix to use.
 //! - [`StoreArgs`]: which object store holds blobs and charts.
 //! - [`LogArgs`]: log format; [`LogArgs::init`] starts `tracing`.
@@ -10,10 +15,31 @@
 //! Every setting is a flag with an environment twin (`--nats-url` / `NATS_URL`); these
 //! names are a contract that compose files and scripts rely on.
 
+pub mod bus;
+pub mod health;
+pub mod shutdown;
+pub mod store;
+
+use std::io::IsTerminal;
+
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use waveplot_protocol::Subjects;
 use waveplot_protocol::subject::DEFAULT_PREFIX;
+
+pub use bus::{Bus, BusError};
+pub use store::{Store, StoreError};
+
+/// What a running service talks to: the bus, the store, and the subject names.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The message bus.
+    pub bus: Bus,
+    /// The object store.
+    pub store: Store,
+    /// Subject names under the configured prefix.
+    pub subjects: Subjects,
+}
 
 /// Message bus settings.
 #[derive(Debug, Clone, Args)]
@@ -64,6 +90,7 @@ impl LogArgs {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr);
         match self.log_format {
             LogFormat::Pretty => builder.init(),

@@ -14,85 +14,112 @@ use waveplot_service::{BusArgs, LogArgs, StoreArgs};
 /// analysis of a candle file on the command line.
 #[derive(Debug, Parser)]
 #[command(name = "prepare", version, args_conflicts_with_subcommands = true)]
-pub(crate) struct Config {
+pub struct Config {
+    /// A one-shot command instead of the service.
     #[command(subcommand)]
-    pub(crate) command: Option<Command>,
+    pub command: Option<Command>,
+    /// Settings of the service.
     #[command(flatten)]
-    pub(crate) serve: ServeArgs,
+    pub serve: ServeArgs,
+    /// Log settings.
     #[command(flatten)]
-    pub(crate) log: LogArgs,
+    pub log: LogArgs,
 }
 
 /// Settings of the bus service.
 #[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
+pub struct ServeArgs {
+    /// Check the health endpoint of a running instance and exit 0 if it is live
+    /// (for container healthchecks; the images have no curl).
+    #[arg(long)]
+    pub healthcheck: bool,
+    /// Analyses run at the same time (default: the CPUs available).
+    #[arg(long, env = "PREPARE_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// How long in-flight work may take to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
     /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9101")]
-    pub(crate) health_addr: SocketAddr,
+    pub health_addr: SocketAddr,
     /// Directory of candle files that requests may name as `file:NAME`.
     #[arg(long, env = "CANDLE_DIR")]
-    pub(crate) candle_dir: Option<PathBuf>,
+    pub candle_dir: Option<PathBuf>,
     /// Binance REST base URL.
     #[arg(
         long,
         env = "BINANCE_URL",
         default_value = "https://data-api.binance.vision"
     )]
-    pub(crate) binance_url: String,
+    pub binance_url: String,
+    /// Message bus settings.
     #[command(flatten)]
-    pub(crate) bus: BusArgs,
+    pub bus: BusArgs,
+    /// Object store settings.
     #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    pub store: StoreArgs,
+}
+
+impl ServeArgs {
+    /// The service settings these flags describe.
+    pub fn settings(&self) -> crate::service::Settings {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        crate::service::Settings {
+            candle_dir: self.candle_dir.clone(),
+            concurrency: self.concurrency.unwrap_or(cpus),
+            grace: self.grace,
+        }
+    }
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub(crate) enum Command {
+pub enum Command {
     /// Analyse a klines file and write the blob (and optionally a JSON export).
     Analyze(AnalyzeArgs),
 }
 
 /// Arguments of `prepare analyze`.
 #[derive(Debug, Args)]
-pub(crate) struct AnalyzeArgs {
+pub struct AnalyzeArgs {
     /// Klines CSV: Binance's 12 columns, with or without a header, open times in ms or µs.
     #[arg(long)]
-    pub(crate) input: PathBuf,
+    pub input: PathBuf,
     /// Kline interval of the file; taken from a Binance-style file name
     /// (`BTCUSDT-5m-...csv`) when left out.
     #[arg(long)]
-    pub(crate) interval: Option<Interval>,
+    pub interval: Option<Interval>,
     /// Trading pair of the file; taken from the file name when left out.
     #[arg(long)]
-    pub(crate) symbol: Option<Symbol>,
+    pub symbol: Option<Symbol>,
     /// Number of candles to analyse, counted back from the last; default: the
     /// interval's look-back (864 for 5m).
     #[arg(long)]
-    pub(crate) window: Option<u32>,
+    pub window: Option<u32>,
     /// Wavelet (haar, db1-db20, sym2-sym20, coif1-coif5).
     #[arg(long, default_value = "haar")]
-    pub(crate) wavelet: String,
+    pub wavelet: String,
     /// Decomposition levels (capped at what the window allows; the cap is reported).
     #[arg(long, default_value_t = 8)]
-    pub(crate) levels: u32,
+    pub levels: u32,
     /// Multiresolution analysis kind.
     #[arg(long, default_value = "modwt")]
-    pub(crate) mra: MraKind,
+    pub mra: MraKind,
     /// Signal extension mode of the DWT (PyWavelets' names).
     #[arg(long, default_value = "symmetric")]
-    pub(crate) mode: String,
+    pub mode: String,
     /// Anomaly threshold factor k in median + k·MAD.
     #[arg(long, default_value_t = 6.0)]
-    pub(crate) anomaly_k: f64,
+    pub anomaly_k: f64,
     /// Smooth level used as the trend for signals.
     #[arg(long, default_value_t = 6)]
-    pub(crate) trend_level: u32,
+    pub trend_level: u32,
     /// Where to write the MessagePack blob.
     #[arg(long)]
-    pub(crate) out: PathBuf,
+    pub out: PathBuf,
     /// Where to write the JSON export (see the README for its fields).
     #[arg(long)]
-    pub(crate) json: Option<PathBuf>,
+    pub json: Option<PathBuf>,
 }
 
 #[cfg(test)]

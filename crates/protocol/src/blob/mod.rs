@@ -16,6 +16,8 @@
 
 mod codec;
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use crate::interval::Interval;
@@ -118,6 +120,27 @@ impl Candles {
     /// True when there are no candles.
     pub fn is_empty(&self) -> bool {
         self.open_time_ms.is_empty()
+    }
+
+    /// The candles at `range` (e.g. the last N of a longer series).
+    ///
+    /// # Panics
+    /// If `range` reaches past the candles.
+    pub fn slice(&self, range: Range<usize>) -> Candles {
+        let r = || range.clone();
+        Candles {
+            open_time_ms: self.open_time_ms[r()].to_vec(),
+            close_time_ms: self.close_time_ms[r()].to_vec(),
+            open: self.open[r()].to_vec(),
+            high: self.high[r()].to_vec(),
+            low: self.low[r()].to_vec(),
+            close: self.close[r()].to_vec(),
+            volume: self.volume[r()].to_vec(),
+            quote_volume: self.quote_volume[r()].to_vec(),
+            trades: self.trades[r()].to_vec(),
+            taker_buy_base: self.taker_buy_base[r()].to_vec(),
+            taker_buy_quote: self.taker_buy_quote[r()].to_vec(),
+        }
     }
 }
 

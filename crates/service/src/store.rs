@@ -1,0 +1,294 @@
+//! The object store that holds blobs and charts: any S3 (MinIO, Garage, AWS), a local
+//! directory, or memory, chosen by one URL (`STORE_URL`).
+//!
+//! S3 settings come from object_store's standard variables (`AWS_ENDPOINT`,
+//! `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`).
+//! object_store has no call to create a bucket, so [`Store::open`] sends a signed
+//! `CreateBucket` itself when an endpoint is configured (an S3-compatible server such
+//! as MinIO), and treats "already exists" as success: every service can start first.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use thiserror::Error;
+
+/// What can go wrong with the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// `STORE_URL` is not a supported URL.
+    #[error(
+        "invalid store URL '{url}': {reason}; use s3://BUCKET, file:///ABSOLUTE/PATH or memory:///"
+    )]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The bucket could not be created or checked.
+    #[error("cannot create bucket '{bucket}' at {endpoint}: {reason}")]
+    Bucket {
+        /// The bucket.
+        bucket: String,
+        /// The S3 endpoint.
+        endpoint: String,
+        /// What the server or the connection said.
+        reason: String,
+    },
+    /// A read or write failed (server down, permissions, disk full).
+    #[error("store {action} of {key} failed: {source}")]
+    Io {
+        /// `put`, `get` or `head`.
+        action: &'static str,
+        /// The object key.
+        key: String,
+        /// object_store's error.
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// An open object store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    describe: String,
+}
+
+/// An object's bytes as a stream, with what HTTP needs to serve it.
+pub struct Object {
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's entity tag, if it has one.
+    pub etag: Option<String>,
+    /// The bytes.
+    pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+impl Store {
+    /// Opens the store named by `url`, creating the bucket or directory if needed;
+    /// S3 settings come from the process environment.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, std::env::vars()).await
+    }
+
+    /// Like [`Store::open`], with the `AWS_*` settings taken from `vars` instead of the
+    /// environment (other variables are ignored).
+    pub async fn open_with(
+        url: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        let bad = |reason: String| StoreError::Url {
+            url: url.to_owned(),
+            reason,
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        match parsed.scheme() {
+            "s3" => {
+                let bucket = parsed.host_str().filter(|b| !b.is_empty());
+                let bucket = bucket
+                    .ok_or_else(|| bad("no bucket name".into()))?
+                    .to_owned();
+                Self::open_s3(url, &bucket, vars).await
+            }
+            "file" => {
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| bad("not an absolute path".into()))?;
+                Self::local_dir(&path)
+            }
+            "memory" => Ok(Self::memory()),
+            other => Err(bad(format!("unsupported scheme '{other}'"))),
+        }
+    }
+
+    /// A store in a local directory (created if missing).
+    pub fn local_dir(dir: &FsPath) -> Result<Store, StoreError> {
+        let bad = |reason: String| StoreError::Url {
+            url: dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create the directory: {e}")))?;
+        let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?;
+        Ok(Store {
+            inner: Arc::new(fs),
+            describe: format!("directory {}", dir.display()),
+        })
+    }
+
+    /// A store in memory (lost at exit; for tests and experiments).
+    pub fn memory() -> Store {
+        Store {
+            inner: Arc::new(InMemory::new()),
+            describe: "memory".into(),
+        }
+    }
+
+    async fn open_s3(
+        url: &str,
+        bucket: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        // The build carries only ring (one TLS provider keeps builds small); reqwest needs
+        // it installed as the process default. A second install is a harmless no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let builder = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .filter_map(|(k, v)| {
+                Some((k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok()?, v))
+            })
+            .fold(Self::s3_defaults(), |b, (k, v)| b.with_config(k, v))
+            .with_url(url);
+        let value = |key| builder.get_config_value(&key);
+        if let Some(endpoint) = value(AmazonS3ConfigKey::Endpoint) {
+            let region = value(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
+            let key = value(AmazonS3ConfigKey::AccessKeyId).unwrap_or_default();
+            let secret = value(AmazonS3ConfigKey::SecretAccessKey).unwrap_or_default();
+            create_bucket(&endpoint, &region, bucket, &key, &secret).await?;
+        }
+        // object_store retries for up to 3 minutes by default; a render has a deadline
+        // of seconds, so fail fast and let the caller report the outage.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let store = builder
+            .with_retry(retry)
+            .build()
+            .map_err(|e| StoreError::Url {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Store {
+            inner: Arc::new(store),
+            describe: format!("S3 bucket {bucket}"),
+        })
+    }
+
+    /// Timeouts short enough for a render's deadline; `AWS_*` variables may override them.
+    fn s3_defaults() -> AmazonS3Builder {
+        use object_store::ClientConfigKey::{ConnectTimeout, Timeout};
+        AmazonS3Builder::new()
+            .with_config(AmazonS3ConfigKey::Client(ConnectTimeout), "2s")
+            .with_config(AmazonS3ConfigKey::Client(Timeout), "15s")
+    }
+
+    /// What the store is, for logs (`S3 bucket waveplot`, `directory /data`).
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// Writes an object (replacing any previous one).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+        self.inner
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .map(drop)
+            .map_err(|source| io("put", key, source))
+    }
+
+    /// Reads an object; `None` if it does not exist.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self.inner.get(&Path::from(key)).await {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|source| io("get", key, source)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(io("get", key, source)),
+        }
+    }
+
+    /// Streams an object; `None` if it does not exist.
+    pub async fn get_stream(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        match self.inner.get(&Path::from(key)).await {
+            Ok(r) => Ok(Some(Object {
+                size: r.meta.size,
+                etag: r.meta.e_tag.clone(),
+                stream: r.into_stream(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(io("get", key, source)),
+        }
+    }
+
+    /// True if the object exists.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self.inner.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(io("head", key, source)),
+        }
+    }
+
+    /// Checks that the store answers (for `/readyz`): a missing probe object is fine,
+    /// an unreachable server or a refused request is not.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.exists("readyz-probe").await.map(drop)
+    }
+}
+
+fn io(action: &'static str, key: &str, source: object_store::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        key: key.to_owned(),
+        source,
+    }
+}
+
+/// Sends a signed `PUT /<bucket>`; "already exists" (409) counts as success.
+async fn create_bucket(
+    endpoint: &str,
+    region: &str,
+    bucket: &str,
+    key: &str,
+    secret: &str,
+) -> Result<(), StoreError> {
+    let fail = |reason: String| StoreError::Bucket {
+        bucket: bucket.to_owned(),
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let base = endpoint
+        .parse()
+        .map_err(|e| fail(format!("bad endpoint URL: {e}")))?;
+    let b = rusty_s3::Bucket::new(
+        base,
+        rusty_s3::UrlStyle::Path,
+        bucket.to_owned(),
+        region.to_owned(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let credentials = rusty_s3::Credentials::new(key, secret);
+    let url = rusty_s3::S3Action::sign(&b.create_bucket(&credentials), Duration::from_secs(60));
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| fail(e.to_string()))?
+        .put(url)
+        .send()
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "{e}; is the S3 server running and AWS_ENDPOINT right?"
+            ))
+        })?;
+    let status = response.status();
+    if status.is_success() || status == reqwest::StatusCode::CONFLICT {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(fail(format!("HTTP {status}: {}", body.trim())))
+}

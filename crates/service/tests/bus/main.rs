@@ -1,0 +1,139 @@
+//! The bus against a real nats-server: what the services rely on.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use waveplot_service::{Bus, BusError};
+use waveplot_testkit::NatsServer;
+
+async fn next(
+    sub: &mut waveplot_service::bus::Subscription,
+) -> Option<waveplot_service::bus::Message> {
+    tokio::time::timeout(Duration::from_millis(300), sub.next())
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn published_messages_carry_json_content_type_and_a_message_id() {
+    let nats = NatsServer::start();
+    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    let raw = async_nats::connect(nats.url()).await.unwrap();
+    let mut sub = raw.subscribe("w.done.*").await.unwrap();
+    raw.flush().await.unwrap();
+    bus.publish("w.done.01".into(), Bytes::from_static(b"{}"), "r1-01")
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(2), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = m.headers.unwrap();
+    assert_eq!(
+        headers.get("Content-Type").unwrap().as_str(),
+        "application/json"
+    );
+    assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "r1-01");
+}
+
+#[tokio::test]
+async fn a_queue_group_gets_each_message_once_and_plain_subscribers_get_all() {
+    let nats = NatsServer::start();
+    let a = Bus::connect(&nats.url(), "a").await.unwrap();
+    let b = Bus::connect(&nats.url(), "b").await.unwrap();
+    let mut qa = a
+        .subscribe("w.prepared.>".into(), Some("plot-01".into()))
+        .await
+        .unwrap();
+    let mut qb = b
+        .subscribe("w.prepared.>".into(), Some("plot-01".into()))
+        .await
+        .unwrap();
+    let mut all = a.subscribe("w.>".into(), None).await.unwrap();
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    for i in 0..20u8 {
+        a.publish(
+            "w.prepared.BTCUSDT.5m".into(),
+            Bytes::from(vec![i]),
+            &i.to_string(),
+        )
+        .await
+        .unwrap();
+    }
+    let (mut got_a, mut got_b, mut got_all) = (0, 0, 0);
+    while next(&mut qa).await.is_some() {
+        got_a += 1;
+    }
+    while next(&mut qb).await.is_some() {
+        got_b += 1;
+    }
+    while next(&mut all).await.is_some() {
+        got_all += 1;
+    }
+    assert_eq!(
+        got_a + got_b,
+        20,
+        "each message once in the group ({got_a} + {got_b})"
+    );
+    assert_eq!(got_all, 20);
+}
+
+#[tokio::test]
+async fn a_request_nobody_serves_fails_at_once_with_no_responders() {
+    let nats = NatsServer::start();
+    let bus = Bus::connect(&nats.url(), "t").await.unwrap();
+    let started = std::time::Instant::now();
+    let e = bus
+        .request("w.render".into(), Bytes::new(), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BusError::NoResponders { .. }), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no responders must not wait for the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_request_is_answered_by_one_member_of_the_group_and_times_out_when_ignored() {
+    let nats = NatsServer::start();
+    let server = Bus::connect(&nats.url(), "server").await.unwrap();
+    let client = Bus::connect(&nats.url(), "client").await.unwrap();
+    let mut requests = server
+        .subscribe("w.render".into(), Some("prepare".into()))
+        .await
+        .unwrap();
+    server.flush().await.unwrap();
+    let responder = server.clone();
+    let handle = tokio::spawn(async move {
+        let m = requests.next().await.unwrap();
+        responder
+            .reply(m.reply.unwrap(), Bytes::from_static(b"accepted"))
+            .await
+            .unwrap();
+        requests
+    });
+    let reply = client
+        .request("w.render".into(), Bytes::new(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(&reply[..], b"accepted");
+    let _still_subscribed = handle.await.unwrap();
+    let e = client
+        .request("w.render".into(), Bytes::new(), Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BusError::Timeout { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn connecting_to_a_server_that_is_not_there_says_so() {
+    let port = waveplot_testkit::free_port();
+    let e = Bus::connect(&format!("nats://127.0.0.1:{port}"), "t")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is nats-server running"), "{e}");
+}

@@ -1,0 +1,91 @@
+//! The store against a real S3 server (s3s-fs, which checks signatures) and a local directory.
+
+use bytes::Bytes;
+use waveplot_service::{Store, StoreError};
+use waveplot_testkit::S3Server;
+
+fn vars(s3: &S3Server) -> Vec<(String, String)> {
+    s3.env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_bucket_is_created_at_open_and_objects_round_trip() {
+    let s3 = S3Server::start();
+    let store = Store::open_with("s3://waveplot", vars(&s3)).await.unwrap();
+    assert_eq!(store.describe(), "S3 bucket waveplot");
+    let key = "analysis/BTCUSDT/5m/1-864-0123456789abcdef.msgpack";
+    assert!(!store.exists(key).await.unwrap());
+    assert_eq!(store.get(key).await.unwrap(), None);
+    store.put(key, Bytes::from_static(b"blob")).await.unwrap();
+    assert!(store.exists(key).await.unwrap());
+    assert_eq!(
+        store.get(key).await.unwrap().unwrap(),
+        Bytes::from_static(b"blob")
+    );
+    store.check().await.unwrap();
+    let again = Store::open_with("s3://waveplot", vars(&s3)).await;
+    assert!(again.is_ok(), "an existing bucket is fine: {again:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_with_the_server_s_reason() {
+    let s3 = S3Server::start();
+    let mut v = vars(&s3);
+    v.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    v.push(("AWS_SECRET_ACCESS_KEY".into(), "wrong".into()));
+    let e = Store::open_with("s3://waveplot", v).await.unwrap_err();
+    assert!(matches!(e, StoreError::Bucket { .. }), "{e}");
+    assert!(e.to_string().contains("403"), "{e}");
+}
+
+#[tokio::test]
+async fn a_stopped_server_gives_errors_and_the_store_recovers_when_it_returns() {
+    let mut s3 = S3Server::start();
+    let store = Store::open_with("s3://waveplot", vars(&s3)).await.unwrap();
+    s3.stop();
+    let e = store.put("k", Bytes::from_static(b"x")).await.unwrap_err();
+    assert!(e.to_string().contains("store put of k failed"), "{e}");
+    assert!(store.check().await.is_err());
+    s3.restart();
+    store.put("k", Bytes::from_static(b"x")).await.unwrap();
+    store.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_says_what_to_check() {
+    let port = waveplot_testkit::free_port();
+    let v = vec![
+        (
+            "AWS_ENDPOINT".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
+    ];
+    let e = Store::open_with("s3://waveplot", v).await.unwrap_err();
+    assert!(e.to_string().contains("is the S3 server running"), "{e}");
+}
+
+#[tokio::test]
+async fn file_and_memory_urls_work_and_others_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().join("store").display());
+    let store = Store::open(&url).await.unwrap();
+    store
+        .put("plots/a/b.png", Bytes::from_static(b"png"))
+        .await
+        .unwrap();
+    assert!(dir.path().join("store/plots/a/b.png").exists());
+    let mem = Store::open("memory:///").await.unwrap();
+    mem.put("x", Bytes::from_static(b"1")).await.unwrap();
+    assert_eq!(
+        mem.get("x").await.unwrap().unwrap(),
+        Bytes::from_static(b"1")
+    );
+    for bad in ["ftp://x", "not a url", "file://relative/path"] {
+        let e = Store::open(bad).await.unwrap_err();
+        assert!(e.to_string().contains("use s3://BUCKET"), "{bad}: {e}");
+    }
+}

@@ -1,0 +1,274 @@
+//! Test harness for tests that cross process boundaries: it starts the real servers
+//! (`nats-server`, an S3 server) on free loopback ports and stops them when dropped.
+//! Tests never skip because a server is missing: a missing binary fails the test
+//! with the command that installs it (`.ci/run` installs them all).
+//!
+//! # Layout
+//!
+//! - [`NatsServer`]: a `nats-server` process.
+//! - [`S3Server`]: an `s3s-fs` process, an S3 server over a scratch directory that
+//!   checks SigV4 signatures like MinIO does.
+//! - [`Service`]: a service binary of this workspace, with its log kept for failures.
+//! - [`free_port`]: a free loopback TCP port.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
+/// is acceptable in tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a loopback port")
+}
+
+/// Waits until something accepts TCP connections at `addr`, or panics after `limit`.
+pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {addr} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True if `GET http://ADDR/PATH` answers 200.
+pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut response = String::new();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.split_whitespace().nth(1) == Some("200")
+}
+
+/// A running `nats-server` on a free loopback port; killed on drop.
+#[derive(Debug)]
+pub struct NatsServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts `nats-server` and waits until it accepts connections.
+    pub fn start() -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server (install it: apt-get install nats-server)");
+        self.child = Some(child);
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(10),
+        );
+    }
+
+    /// `nats://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (clients see the connection drop).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Access key of the test S3 server.
+pub const S3_ACCESS_KEY: &str = "waveplot-test";
+/// Secret key of the test S3 server.
+pub const S3_SECRET_KEY: &str = "waveplot-test-secret";
+
+/// A running `s3s-fs` S3 server over a scratch directory; killed on drop.
+#[derive(Debug)]
+pub struct S3Server {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl S3Server {
+    /// Starts the server and waits until it accepts connections.
+    pub fn start() -> Self {
+        let mut server = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("scratch directory for the S3 server"),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs (install it: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
+        self.child = Some(child);
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(10),
+        );
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a service needs to use this server (`AWS_*` variables).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_owned()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ]
+    }
+
+    /// Kills the server; its data stays for [`S3Server::restart`].
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A service process under test; killed on drop. Its stderr goes to a file whose
+/// content [`Service::log`] returns, to explain a failing test.
+#[derive(Debug)]
+pub struct Service {
+    child: Option<Child>,
+    log: tempfile::NamedTempFile,
+    /// The health endpoint's address (`HEALTH_ADDR`), on a free port.
+    pub health: SocketAddr,
+}
+
+impl Service {
+    /// Starts `binary` with `args` and `env` (plus `HEALTH_ADDR` on a free port and
+    /// `RUST_LOG=info`), and waits until its `/readyz` answers 200.
+    pub fn start(binary: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        let health = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let stderr = log.reopen().expect("log file handle");
+        let child = Command::new(binary)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("HEALTH_ADDR", health.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let mut service = Self {
+            child: Some(child),
+            log,
+            health,
+        };
+        service.wait_healthy(binary);
+        service
+    }
+
+    fn wait_healthy(&mut self, binary: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !http_ok(self.health, "/readyz") {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!(
+                    "{binary} exited with {status} before it was healthy:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{binary} not healthy after 20 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Sends SIGKILL (no chance to clean up), like a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status (a graceful shutdown).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,249 @@
+//! The one entry point: a close series in, everything the charts draw out
+//! (decomposition coefficients, MRA, anomalies, signals and band statistics).
+//! An [`AnalysisPlan`] validates the parameters and sizes every buffer for one
+//! series length; [`AnalysisPlan::run`] then only computes.
+
+use crate::anomalies::Anomalies;
+use crate::bands::BandStats;
+use crate::dwt::{WavedecScratch, wavedec_into};
+use crate::error::{Error, Result, check_finite};
+use crate::filters::Wavelet;
+use crate::mode::Mode;
+use crate::mra::{Mra, MraKind, MraPlan};
+use crate::signals::Signals;
+
+/// Default trend smooth: S_6 (periods longer than 64 bars), capped at the levels used.
+pub const DEFAULT_TREND_LEVEL: usize = 6;
+
+/// What to compute. `Default` is haar, symmetric, MODWT, 8 levels, k = 6, trend S_6.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisParams {
+    /// Filter bank.
+    pub wavelet: Wavelet,
+    /// Extension mode for the DWT coefficients and the DWT-based MRA.
+    pub mode: Mode,
+    /// Which multiresolution analysis feeds the charts.
+    pub mra: MraKind,
+    /// Requested depth; capped at `dwt_max_level(N, filter_len)` and reported.
+    pub levels: usize,
+    /// MAD multiplier of the anomaly threshold.
+    pub anomaly_k: f64,
+    /// Smooth used as trend; `None` means [`DEFAULT_TREND_LEVEL`]. Capped at the levels used.
+    pub trend_level: Option<usize>,
+}
+
+impl Default for AnalysisParams {
+    fn default() -> Self {
+        AnalysisParams {
+            wavelet: Wavelet::default(),
+            mode: Mode::Symmetric,
+            mra: MraKind::Modwt,
+            levels: 8,
+            anomaly_k: 6.0,
+            trend_level: None,
+        }
+    }
+}
+
+/// Everything computed from one close series.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Analysis {
+    /// Levels asked for.
+    pub levels_requested: usize,
+    /// Levels computed (the request capped at `dwt_max_level`).
+    pub levels_used: usize,
+    /// `wavedec(closes, wavelet, mode, levels_used)`: `[cA_J, cD_J, ..., cD_1]`.
+    pub coeffs: Vec<Vec<f64>>,
+    /// Details D1..DJ and smooths S1..SJ.
+    pub mra: Mra,
+    /// Outliers of |D1|.
+    pub anomalies: Anomalies,
+    /// BUY/SELL/HOLD around the trend smooth.
+    pub signals: Signals,
+    /// `bands[j - 1]` describes D_j.
+    pub bands: Vec<BandStats>,
+}
+
+/// Validated parameters plus the MRA plan for one series length.
+#[derive(Debug, Clone)]
+pub struct AnalysisPlan {
+    params: AnalysisParams,
+    mra: MraPlan,
+    trend_level: usize,
+    scratch: Vec<f64>,
+    wavedec_scratch: WavedecScratch,
+}
+
+impl AnalysisPlan {
+    /// Checks `params` and prepares for series of `n` closes.
+    pub fn new(n: usize, params: &AnalysisParams) -> Result<AnalysisPlan> {
+        if !(params.anomaly_k.is_finite() && params.anomaly_k >= 0.0) {
+            return Err(Error::InvalidAnomalyK {
+                k: params.anomaly_k,
+            });
+        }
+        if params.trend_level == Some(0) {
+            return Err(Error::ZeroTrendLevel);
+        }
+        let mra = MraPlan::new(n, &params.wavelet, params.mra, params.mode, params.levels)?;
+        let trend_level = params
+            .trend_level
+            .unwrap_or(DEFAULT_TREND_LEVEL)
+            .min(mra.levels_used());
+        Ok(AnalysisPlan {
+            params: params.clone(),
+            mra,
+            trend_level,
+            scratch: Vec::with_capacity(n),
+            wavedec_scratch: WavedecScratch::default(),
+        })
+    }
+
+    /// The series length the plan accepts.
+    pub fn len(&self) -> usize {
+        self.mra.len()
+    }
+
+    /// Always false: plans need at least `2 * (filter_len - 1)` closes.
+    pub fn is_empty(&self) -> bool {
+        self.mra.is_empty()
+    }
+
+    /// Levels that will be computed.
+    pub fn levels_used(&self) -> usize {
+        self.mra.levels_used()
+    }
+
+    /// L such that the trend is the smooth S_L (the configured level capped at the levels used).
+    pub fn trend_level(&self) -> usize {
+        self.trend_level
+    }
+
+    /// The parameters the plan was made with.
+    pub fn params(&self) -> &AnalysisParams {
+        &self.params
+    }
+
+    /// Analyses `closes` (length [`AnalysisPlan::len`]); `bar_seconds` is one
+    /// bar's duration, used for the band periods in seconds.
+    pub fn run(&mut self, closes: &[f64], bar_seconds: f64) -> Result<Analysis> {
+        let mut out = Analysis::default();
+        self.run_into(closes, bar_seconds, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`AnalysisPlan::run`] into `out`, reusing its coefficient, MRA and
+    /// signal buffers (no large allocations after the first call).
+    pub fn run_into(&mut self, closes: &[f64], bar_seconds: f64, out: &mut Analysis) -> Result<()> {
+        assert_eq!(
+            closes.len(),
+            self.len(),
+            "AnalysisPlan was made for {} closes but got {}",
+            self.len(),
+            closes.len()
+        );
+        check_finite(closes)?;
+        if !(bar_seconds.is_finite() && bar_seconds > 0.0) {
+            return Err(Error::InvalidBarSeconds {
+                seconds: bar_seconds,
+            });
+        }
+        let levels = self.levels_used();
+        let p = &self.params;
+        out.levels_requested = p.levels;
+        out.levels_used = levels;
+        let scratch = &mut self.wavedec_scratch;
+        wavedec_into(closes, &p.wavelet, p.mode, levels, &mut out.coeffs, scratch)?;
+        self.mra.process_into(closes, &mut out.mra);
+        let details = &out.mra.details;
+        out.anomalies = Anomalies::detect_with(&details[0], p.anomaly_k, &mut self.scratch);
+        let trend = &out.mra.smooths[self.trend_level - 1];
+        out.signals.compute_into(closes, trend, self.trend_level);
+        out.bands = (1..=levels)
+            .map(|j| BandStats::compute(j, &details[j - 1], bar_seconds))
+            .collect();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closes(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|t| 20_000.0 + 100.0 * (t as f64 / 37.0).sin() + (t % 7) as f64)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_haar_symmetric_modwt_eight_levels_k6() {
+        let p = AnalysisParams::default();
+        assert_eq!(
+            (p.wavelet.name(), p.mode, p.mra, p.levels),
+            ("haar", Mode::Symmetric, MraKind::Modwt, 8)
+        );
+        assert_eq!((p.anomaly_k, p.trend_level), (6.0, None));
+    }
+
+    #[test]
+    fn a_run_fills_every_part_consistently() {
+        let x = closes(864);
+        let mut plan = AnalysisPlan::new(x.len(), &AnalysisParams::default()).unwrap();
+        let a = plan.run(&x, 300.0).unwrap();
+        assert_eq!((a.levels_requested, a.levels_used), (8, 8));
+        assert_eq!(a.coeffs.len(), 9);
+        assert_eq!((a.mra.details.len(), a.bands.len()), (8, 8));
+        assert_eq!(a.signals.trend_level, 6);
+        assert_eq!(a.signals.buy + a.signals.sell + a.signals.hold, x.len());
+        assert_eq!(a.bands[2].period_min_seconds, 8.0 * 300.0);
+    }
+
+    #[test]
+    fn trend_level_is_capped_at_the_levels_used() {
+        let params = AnalysisParams {
+            levels: 3,
+            trend_level: Some(9),
+            ..AnalysisParams::default()
+        };
+        let a = AnalysisPlan::new(200, &params)
+            .unwrap()
+            .run(&closes(200), 60.0)
+            .unwrap();
+        assert_eq!((a.levels_used, a.signals.trend_level), (3, 3));
+    }
+
+    #[test]
+    fn bad_inputs_and_parameters_are_typed_errors() {
+        let mut plan = AnalysisPlan::new(100, &AnalysisParams::default()).unwrap();
+        let mut x = closes(100);
+        x[42] = f64::NAN;
+        assert!(matches!(
+            plan.run(&x, 60.0),
+            Err(Error::NonFinite { index: 42, .. })
+        ));
+        x[42] = 1.0;
+        assert!(matches!(
+            plan.run(&x, 0.0),
+            Err(Error::InvalidBarSeconds { .. })
+        ));
+        let bad_k = AnalysisParams {
+            anomaly_k: -1.0,
+            ..AnalysisParams::default()
+        };
+        assert!(matches!(
+            AnalysisPlan::new(100, &bad_k),
+            Err(Error::InvalidAnomalyK { .. })
+        ));
+        let zero = AnalysisParams {
+            trend_level: Some(0),
+            ..AnalysisParams::default()
+        };
+        assert_eq!(
+            AnalysisPlan::new(100, &zero).unwrap_err(),
+            Error::ZeroTrendLevel
+        );
+        let short = AnalysisPlan::new(1, &AnalysisParams::default()).unwrap_err();
+        assert!(short.to_string().contains("at least 2 samples"), "{short}");
+    }
+}

@@ -1,0 +1,185 @@
+//! From a window of candles to the blob the plotters draw: resolves the analysis
+//! parameters, runs the wavelet library and packs its results into the wire schema.
+//!
+//! This is the CPU backend; it is the reference any other backend must reproduce.
+
+use std::time::Instant;
+
+use thiserror::Error;
+use waveplot_protocol::blob::{self, Blob, Candles, Header};
+use waveplot_protocol::{AnalysisParams, Interval, MraKind, Source, Symbol};
+use waveplot_wavelet as wl;
+
+/// Why a window could not be analysed.
+#[derive(Debug, Error)]
+pub(crate) enum AnalysisError {
+    /// A parameter names something the library does not know (wavelet, mode).
+    #[error("{0}")]
+    Params(#[source] wl::Error),
+    /// The analysis itself refused the input (too short, non-finite values).
+    #[error("cannot analyse {candles} candles: {source}")]
+    Input {
+        /// Number of candles given.
+        candles: usize,
+        /// The library's reason.
+        #[source]
+        source: wl::Error,
+    },
+}
+
+/// A window of candles and what it is.
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    /// Trading pair.
+    pub(crate) symbol: Symbol,
+    /// Kline interval.
+    pub(crate) interval: Interval,
+    /// Where the candles came from.
+    pub(crate) source: Source,
+    /// The source in words, for chart titles.
+    pub(crate) source_label: String,
+    /// The candles, oldest first.
+    pub(crate) candles: Candles,
+    /// Time spent loading them, ms.
+    pub(crate) load_ms: f64,
+}
+
+/// The library's parameters for the wire parameters.
+pub(crate) fn library_params(p: &AnalysisParams) -> Result<wl::AnalysisParams, AnalysisError> {
+    Ok(wl::AnalysisParams {
+        wavelet: wl::Wavelet::new(&p.wavelet).map_err(AnalysisError::Params)?,
+        mode: p.mode.parse().map_err(AnalysisError::Params)?,
+        mra: match p.mra {
+            MraKind::Modwt => wl::MraKind::Modwt,
+            MraKind::Dwt => wl::MraKind::Dwt,
+        },
+        levels: p.levels as usize,
+        anomaly_k: p.anomaly_k,
+        trend_level: Some(p.trend_level as usize),
+    })
+}
+
+/// Analyses a window on the CPU and returns the blob.
+pub(crate) fn analyse(window: Window, params: &AnalysisParams) -> Result<Blob, AnalysisError> {
+    let lib_params = library_params(params)?;
+    let n = window.candles.len();
+    let input = |source| AnalysisError::Input { candles: n, source };
+    let started = Instant::now();
+    let mut plan = wl::AnalysisPlan::new(n, &lib_params).map_err(input)?;
+    let bar_seconds = window.interval.seconds() as f64;
+    let result = plan
+        .run(&window.candles.close, bar_seconds)
+        .map_err(input)?;
+    let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
+    let header = header(&window, params, &result, analysis_ms);
+    Ok(Blob {
+        header,
+        analysis: wire_analysis(result),
+        candles: window.candles,
+    })
+}
+
+fn header(w: &Window, params: &AnalysisParams, r: &wl::Analysis, analysis_ms: f64) -> Header {
+    let c = &w.candles;
+    let last = c.len() - 1;
+    let level_note = (r.levels_used < r.levels_requested).then(|| {
+        format!(
+            "{} levels requested, {} used: {} candles allow at most {} with this wavelet",
+            r.levels_requested,
+            r.levels_used,
+            c.len(),
+            r.levels_used
+        )
+    });
+    Header {
+        symbol: w.symbol.clone(),
+        interval: w.interval,
+        source: w.source.clone(),
+        source_label: w.source_label.clone(),
+        first_open_ms: c.open_time_ms[0],
+        last_open_ms: c.open_time_ms[last],
+        last_close_ms: c.close_time_ms[last],
+        candles: count(c.len()),
+        missing_candles: crate::source::file::missing_candles(&c.open_time_ms, w.interval),
+        params: params.clone(),
+        levels_requested: count(r.levels_requested),
+        levels_used: count(r.levels_used),
+        level_note,
+        backend: "cpu".to_owned(),
+        device: cpu_device(),
+        created_ms: jiff::Timestamp::now().as_millisecond(),
+        load_ms: w.load_ms,
+        analysis_ms,
+    }
+}
+
+fn wire_analysis(r: wl::Analysis) -> blob::Analysis {
+    let signals = &r.signals;
+    blob::Analysis {
+        coeffs: r.coeffs,
+        anomalies: blob::Anomalies {
+            k: r.anomalies.k,
+            median: r.anomalies.median,
+            mad: r.anomalies.mad,
+            threshold: r.anomalies.threshold,
+            indices: r.anomalies.points.iter().map(|p| count(p.index)).collect(),
+            values: r.anomalies.points.iter().map(|p| p.value).collect(),
+        },
+        signals: blob::Signals {
+            trend_level: count(signals.trend_level),
+            deviation_std: signals.std,
+            buffer: signals.buffer,
+            buy: count(signals.buy),
+            sell: count(signals.sell),
+            hold: count(signals.hold),
+            signal: signals.per_index.iter().map(|s| wire_signal(*s)).collect(),
+        },
+        bands: r.bands.iter().map(wire_band).collect(),
+        details: r.mra.details,
+        smooths: r.mra.smooths,
+    }
+}
+
+fn wire_signal(s: wl::signals::Signal) -> blob::Signal {
+    match s {
+        wl::signals::Signal::Buy => blob::Signal::Buy,
+        wl::signals::Signal::Sell => blob::Signal::Sell,
+        wl::signals::Signal::Hold => blob::Signal::Hold,
+    }
+}
+
+fn wire_band(b: &wl::bands::BandStats) -> blob::BandStats {
+    blob::BandStats {
+        level: count(b.level),
+        period_min_bars: b.period_min_bars,
+        period_max_bars: b.period_max_bars,
+        sigma: b.sigma,
+        mean_abs_change: b.mean_abs_diff,
+        range: b.range,
+        zero_crossings: count(b.zero_crossings),
+        peak_period_bars: b.peak_period_bars,
+        trough_period_bars: b.trough_period_bars,
+        peak_period_s: b.peak_period_seconds,
+        trough_period_s: b.trough_period_seconds,
+        amplitude: b.amplitude,
+    }
+}
+
+/// Counts and indices on the wire are u32: windows are capped far below 2^32 candles.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Names the CPU for the blob's `device`: the model where the kernel reports one.
+fn cpu_device() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        });
+    let arch = std::env::consts::ARCH;
+    model.map_or_else(|| format!("{arch} CPU"), |m| format!("{m} ({arch})"))
+}

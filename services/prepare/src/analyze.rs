@@ -1,0 +1,141 @@
+//! `prepare analyze`: one analysis of a klines file, written as a blob (and a JSON
+//! export), without the bus. What it noticed (a window larger than the file, gaps, a
+//! level cap) is logged, never silently "fixed".
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
+
+use crate::analysis::{self, Window};
+use crate::config::AnalyzeArgs;
+use crate::export::Export;
+use crate::source::file;
+
+/// Runs `prepare analyze`.
+pub fn run(args: &AnalyzeArgs) -> Result<()> {
+    let (symbol, interval) = names(args)?;
+    let started = Instant::now();
+    let loaded = file::read(&args.input, interval)?;
+    let rows = loaded.candles.len();
+    let want = args
+        .window
+        .map_or(interval.default_window(), |w| w as usize);
+    if want > rows {
+        tracing::warn!(
+            window = want,
+            rows,
+            "the window is larger than the file; analysing all {rows} candles"
+        );
+    }
+    let candles = loaded.candles.slice(rows.saturating_sub(want)..rows);
+    let window = Window {
+        source_label: label(&args.input, &candles.open_time_ms),
+        source: file_source(&args.input),
+        symbol,
+        interval,
+        candles,
+        load_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    let params = AnalysisParams {
+        wavelet: args.wavelet.to_ascii_lowercase(),
+        mode: args.mode.to_ascii_lowercase(),
+        mra: args.mra,
+        levels: args.levels,
+        anomaly_k: args.anomaly_k,
+        trend_level: args.trend_level,
+    };
+    let blob = analysis::analyse(window, &params)?;
+    report(&blob);
+    let bytes = blob.encode().context("encode the blob")?;
+    write(&args.out, &bytes)?;
+    if let Some(json) = &args.json {
+        let doc = serde_json::to_vec(&Export::new(&blob)).context("encode the JSON export")?;
+        write(json, &doc)?;
+    }
+    Ok(())
+}
+
+/// The symbol and interval: from the flags, else from a Binance-style file name
+/// (`BTCUSDT-5m-2024-01.csv`: an upper-case symbol, then the interval).
+fn names(args: &AnalyzeArgs) -> Result<(Symbol, Interval)> {
+    let stem = args
+        .input
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
+    let mut parts = stem.split('-');
+    let from_name = match (parts.next(), parts.next().map(Interval::parse)) {
+        (Some(s), Some(Ok(i)))
+            if s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+        {
+            Symbol::parse(s).ok().map(|s| (s, i))
+        }
+        _ => None,
+    };
+    let interval = args.interval.or(from_name.as_ref().map(|(_, i)| *i)).with_context(|| {
+        format!("cannot tell the interval from the file name '{stem}'; pass --interval (e.g. --interval 5m)")
+    })?;
+    let symbol = args.symbol.clone().or(from_name.map(|(s, _)| s)).with_context(|| {
+        format!("cannot tell the symbol from the file name '{stem}'; pass --symbol (e.g. --symbol BTCUSDT)")
+    })?;
+    Ok((symbol, interval))
+}
+
+/// `file:NAME` for the input, with characters a source name may not hold replaced.
+fn file_source(path: &Path) -> Source {
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Source::parse(&format!("file:{}", name.trim_start_matches('.')))
+        .unwrap_or(Source::File("input".into()))
+}
+
+fn label(path: &Path, open_times: &[i64]) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match (open_times.first(), open_times.last()) {
+        (Some(&a), Some(&b)) => format!("file {name} ({} to {})", file::fmt_ms(a), file::fmt_ms(b)),
+        _ => format!("file {name}"),
+    }
+}
+
+fn report(blob: &waveplot_protocol::Blob) {
+    let h = &blob.header;
+    let a = &blob.analysis;
+    if let Some(note) = &h.level_note {
+        tracing::warn!("{note}");
+    }
+    if h.missing_candles > 0 {
+        tracing::warn!(
+            missing = h.missing_candles,
+            "the window has gaps; they are kept as they are"
+        );
+    }
+    tracing::info!(
+        symbol = %h.symbol, interval = %h.interval, candles = h.candles, levels = h.levels_used,
+        anomalies = a.anomalies.indices.len(), buy = a.signals.buy, sell = a.signals.sell,
+        analysis_ms = format!("{:.2}", h.analysis_ms), "analysed {}", h.source_label
+    );
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
+}

@@ -1,0 +1,17 @@
+//! waveplot's prepare service: candles in, analysis blob out.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and environment variables of the `prepare` binary.
+//! - [`service`]: the bus service (render requests → blob → `prepared` event).
+//! - `source`: where candles come from (bundled sample, klines files).
+//! - `analysis`: a window of candles → the wavelet library → the wire blob.
+//! - `analyze`: the one-shot `prepare analyze` command.
+//! - `export`: the JSON export of an analysis.
+
+mod analysis;
+pub mod analyze;
+pub mod config;
+mod export;
+pub mod service;
+mod source;

@@ -1,0 +1,296 @@
+//! The prepare service on the bus: answers render requests (accept or reject at once),
+//! then loads the candles, runs the analysis off the async runtime, stores the blob
+//! under its content-addressed key (reusing it when it already exists) and announces
+//! it. Every failure after acceptance becomes a `failed` event with the reason; a bad
+//! message is logged and counted, and the service carries on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use waveplot_protocol::blob::Header;
+use waveplot_protocol::{
+    AnalysisParams, Blob, BlobKey, FailedEvent, Message, PrepareTimings, PreparedEvent,
+    RenderReply, RenderRequest, RequestId, Stage, V1, WindowId,
+};
+use waveplot_service::Context;
+use waveplot_service::bus::Message as BusMessage;
+use waveplot_service::health::Readiness;
+
+use crate::analysis::{self, Window};
+use crate::source::Sources;
+
+/// The queue group of prepare replicas: each request goes to one of them.
+pub const QUEUE_GROUP: &str = "prepare";
+
+/// How the service works.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The operator's directory of candle files for `file:NAME` sources.
+    pub candle_dir: Option<std::path::PathBuf>,
+    /// Analyses run at the same time.
+    pub concurrency: usize,
+    /// How long in-flight work may take to finish after shutdown is requested.
+    pub grace: Duration,
+}
+
+/// Serves render requests until `shutdown`, then lets in-flight work finish within the
+/// grace period. Returns an error only if the bus subscription is lost.
+pub async fn run(
+    ctx: Context,
+    settings: Settings,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let mut requests = ctx
+        .bus
+        .subscribe(ctx.subjects.render(), Some(QUEUE_GROUP.to_owned()))
+        .await
+        .context("subscribe to render requests")?;
+    ctx.bus.flush().await.context("register the subscription")?;
+    readiness.serving();
+    tracing::info!(subject = %ctx.subjects.render(), store = ctx.store.describe(), "prepare is serving");
+    let handler = Arc::new(Handler {
+        ctx,
+        sources: Sources {
+            candle_dir: settings.candle_dir,
+        },
+        slots: Semaphore::new(settings.concurrency.max(1)),
+    });
+    let tracker = TaskTracker::new();
+    let outcome = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            next = requests.next() => match next {
+                Some(message) => handler.clone().receive(message, &tracker).await,
+                None => break Err(anyhow::anyhow!("the bus closed the render subscription")),
+            },
+        }
+    };
+    drop(requests);
+    tracker.close();
+    if tokio::time::timeout(settings.grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?settings.grace, "in-flight analyses did not finish within the grace period");
+    }
+    outcome
+}
+
+struct Handler {
+    ctx: Context,
+    sources: Sources,
+    slots: Semaphore,
+}
+
+impl Handler {
+    /// Validates and answers a request at once; accepted work continues in a task.
+    async fn receive(self: Arc<Self>, message: BusMessage, tracker: &TaskTracker) {
+        let (reply, accepted) = match self.validate(&message.payload) {
+            Ok((request, params)) => {
+                let reply = RenderReply::Accepted {
+                    v: V1,
+                    request_id: request.request_id.clone(),
+                    plots: request.plots.clone(),
+                };
+                (reply, Some((request, params)))
+            }
+            Err((request_id, error)) => {
+                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "rejected")
+                    .increment(1);
+                tracing::warn!(request_id = ?request_id, %error, "render request rejected");
+                (
+                    RenderReply::Rejected {
+                        v: V1,
+                        request_id,
+                        error,
+                    },
+                    None,
+                )
+            }
+        };
+        if let Some(to) = message.reply {
+            if let Err(e) = self.ctx.bus.reply(to, reply.encode().into()).await {
+                tracing::warn!(error = %e, "could not answer a render request");
+            }
+        }
+        if let Some((request, params)) = accepted {
+            tracker.spawn(async move { self.work(request, params).await });
+        }
+    }
+
+    fn validate(
+        &self,
+        payload: &[u8],
+    ) -> Result<(RenderRequest, AnalysisParams), (Option<RequestId>, String)> {
+        let request = RenderRequest::decode(payload)
+            .map_err(|e| (loose_request_id(payload), e.to_string()))?;
+        let id = || Some(request.request_id.clone());
+        request.check().map_err(|e| (id(), e.to_string()))?;
+        let params = request.params();
+        analysis::library_params(&params).map_err(|e| (id(), e.to_string()))?;
+        self.sources
+            .check(&request)
+            .map_err(|e| (id(), e.to_string()))?;
+        Ok((request, params))
+    }
+
+    async fn work(self: Arc<Self>, request: RenderRequest, params: AnalysisParams) {
+        let Ok(_slot) = self.slots.acquire().await else {
+            return;
+        };
+        let id = request.request_id.clone();
+        let outcome = self.prepare(&request, &params).await;
+        let published = match outcome {
+            Ok(event) => {
+                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "prepared")
+                    .increment(1);
+                self.ctx
+                    .bus
+                    .send(&self.ctx.subjects, &event, &format!("{id}.prepared"))
+                    .await
+            }
+            Err(e) => {
+                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "failed")
+                    .increment(1);
+                let reason = format!("{e:#}");
+                tracing::warn!(request_id = %id, %reason, "prepare failed");
+                let event = FailedEvent {
+                    v: V1,
+                    request_id: Some(id.clone()),
+                    stage: Stage::Prepare,
+                    plot_id: None,
+                    reason,
+                };
+                self.ctx
+                    .bus
+                    .send(&self.ctx.subjects, &event, &format!("{id}.failed.prepare"))
+                    .await
+            }
+        };
+        if let Err(e) = published {
+            tracing::error!(request_id = %id, error = %e, "could not publish the outcome");
+        }
+    }
+
+    async fn prepare(
+        &self,
+        request: &RenderRequest,
+        params: &AnalysisParams,
+    ) -> Result<PreparedEvent> {
+        let started = Instant::now();
+        let sources = self.sources.clone();
+        let req = request.clone();
+        let window = tokio::task::spawn_blocking(move || sources.load(&req))
+            .await
+            .context("candle loading task")??;
+        let mut timings = PrepareTimings {
+            load_ms: window.load_ms,
+            ..PrepareTimings::default()
+        };
+        let key = blob_key(&window, params);
+        let (first, last) = (
+            window.candles.open_time_ms[0],
+            window.candles.open_time_ms[window.candles.len() - 1],
+        );
+        let cached = self.cached(&key).await?;
+        let reused = cached.is_some();
+        let (candles, backend, device) = match cached {
+            Some(header) => (header.candles as usize, header.backend, header.device),
+            None => self.compute(window, params, &key, &mut timings).await?,
+        };
+        timings.total_ms = ms(started);
+        Ok(PreparedEvent {
+            v: V1,
+            request_id: request.request_id.clone(),
+            symbol: request.symbol.clone(),
+            interval: request.interval,
+            source: request.source.clone(),
+            key,
+            candles: u32::try_from(candles).unwrap_or(u32::MAX),
+            first_open_ms: first,
+            last_open_ms: last,
+            backend,
+            device,
+            reused,
+            plots: request.plots.clone(),
+            width: request.width,
+            height: request.height,
+            format: request.format,
+            timings_ms: timings,
+        })
+    }
+
+    /// The header of the blob already stored under `key`, if there is a readable one.
+    /// An unreadable blob (corrupt, or of another schema version) is recomputed.
+    async fn cached(&self, key: &BlobKey) -> Result<Option<Header>> {
+        let Some(bytes) = self
+            .ctx
+            .store
+            .get(key.as_str())
+            .await
+            .context("look for an existing blob")?
+        else {
+            return Ok(None);
+        };
+        match Blob::decode(&bytes) {
+            Ok(blob) => Ok(Some(blob.header)),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "the stored blob is unreadable; computing it again");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn compute(
+        &self,
+        window: Window,
+        params: &AnalysisParams,
+        key: &BlobKey,
+        timings: &mut PrepareTimings,
+    ) -> Result<(usize, String, String)> {
+        let params = params.clone();
+        let blob = tokio::task::spawn_blocking(move || analysis::analyse(window, &params))
+            .await
+            .context("analysis task")??;
+        timings.analysis_ms = blob.header.analysis_ms;
+        let encoding = Instant::now();
+        let bytes = blob.encode().context("encode the blob")?;
+        timings.encode_ms = ms(encoding);
+        let storing = Instant::now();
+        self.ctx
+            .store
+            .put(key.as_str(), bytes.into())
+            .await
+            .context("store the blob")?;
+        timings.store_ms = ms(storing);
+        Ok((blob.candles.len(), blob.header.backend, blob.header.device))
+    }
+}
+
+fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
+    let c = &window.candles;
+    BlobKey::for_window(&WindowId {
+        symbol: &window.symbol,
+        interval: window.interval,
+        source: &window.source,
+        end_open_ms: c.open_time_ms[c.len() - 1],
+        candles: u32::try_from(c.len()).unwrap_or(u32::MAX),
+        params,
+    })
+}
+
+/// The request ID of a request that failed to decode, if one can be read at all.
+fn loose_request_id(payload: &[u8]) -> Option<RequestId> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    RequestId::parse(value.get("request_id")?.as_str()?).ok()
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}

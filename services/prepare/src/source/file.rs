@@ -1,0 +1,394 @@
+//! Klines files: Binance's 12-column CSV, with or without a header line, open and close
+//! times in milliseconds or (as data.binance.vision files since 2025) microseconds.
+//!
+//! A file is read whole and checked row by row; the first problem is reported with its
+//! line number and what to do. Gaps in the open times are real (exchange maintenance)
+//! and are counted and reported, never filled.
+
+use std::path::Path;
+
+use thiserror::Error;
+use waveplot_protocol::Interval;
+use waveplot_protocol::blob::Candles;
+
+/// Open times at or above this are microseconds (in ms it would be the year 5138).
+const MICROS_THRESHOLD: i64 = 100_000_000_000_000;
+
+/// Columns a row must have: Binance's 12, of which the last (`ignore`) may be missing.
+const MIN_COLUMNS: usize = 11;
+
+/// Why a klines file could not be read.
+#[derive(Debug, Error)]
+pub(crate) enum FileError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has no candle rows.
+    #[error(
+        "{path} has no candles; expected Binance klines CSV rows (open_time,open,high,low,close,volume,...)"
+    )]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// A row is malformed or breaks an invariant.
+    #[error("{path} line {line}: {problem}")]
+    Row {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong with the row.
+        problem: String,
+    },
+    /// The file's candle spacing does not match the interval given.
+    #[error(
+        "{path} looks like {found} candles (most open times are {step_s} s apart), not {expected}; pass --interval {found}"
+    )]
+    IntervalMismatch {
+        /// The file.
+        path: String,
+        /// The interval given.
+        expected: Interval,
+        /// The interval the spacing suggests.
+        found: String,
+        /// The most common spacing in seconds.
+        step_s: i64,
+    },
+}
+
+/// A klines file's candles and what was noticed while reading it.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// The candles, oldest first.
+    pub(crate) candles: Candles,
+    /// Whether the file had a header line.
+    pub(crate) had_header: bool,
+    /// Whether the times were in microseconds (and were converted to ms).
+    pub(crate) micros: bool,
+}
+
+/// Reads a klines file and checks it against `interval`.
+pub(crate) fn read(path: &Path, interval: Interval) -> Result<Loaded, FileError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let loaded = parse(&bytes, &name)?;
+    check_spacing(&loaded.candles, interval, &name)?;
+    Ok(loaded)
+}
+
+/// Parses klines CSV bytes; `name` is used in error messages.
+pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Loaded, FileError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut out = Loaded {
+        candles: Candles::default(),
+        had_header: false,
+        micros: false,
+    };
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| FileError::Row {
+                path: name.to_owned(),
+                line: e.position().map_or(0, |p| p.line()),
+                problem: format!("not CSV: {e}"),
+            })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let row_err = |problem: String| FileError::Row {
+            path: name.to_owned(),
+            line,
+            problem,
+        };
+        if line == 1 && is_header(&record) {
+            out.had_header = true;
+            continue;
+        }
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        let row = Row::parse(&record).map_err(row_err)?;
+        out.micros |= row.micros;
+        row.append_checked(&mut out.candles).map_err(row_err)?;
+    }
+    if out.candles.is_empty() {
+        return Err(FileError::Empty {
+            path: name.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn is_header(record: &csv::ByteRecord) -> bool {
+    record
+        .get(0)
+        .is_some_and(|f| f.first().is_some_and(|b| !b.is_ascii_digit()))
+}
+
+/// One parsed row, times in ms.
+struct Row {
+    open_time: i64,
+    close_time: i64,
+    ohlc: [f64; 4],
+    volume: f64,
+    quote_volume: f64,
+    trades: u64,
+    taker_buy_base: f64,
+    taker_buy_quote: f64,
+    micros: bool,
+}
+
+const NAMES: [&str; 11] = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_buy_base",
+    "taker_buy_quote",
+];
+
+impl Row {
+    fn parse(record: &csv::ByteRecord) -> Result<Self, String> {
+        if record.len() < MIN_COLUMNS {
+            return Err(format!(
+                "{} columns; a klines row has 12 (open_time,open,high,low,close,volume,close_time,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore)",
+                record.len()
+            ));
+        }
+        let text = |i: usize| std::str::from_utf8(&record[i]).unwrap_or("").trim();
+        let int = |i: usize| {
+            text(i)
+                .parse::<i64>()
+                .map_err(|_| format!("{} '{}' is not a whole number", NAMES[i], text(i)))
+        };
+        let num = |i: usize| match text(i).parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(format!("{} '{}' is not a finite number", NAMES[i], text(i))),
+        };
+        let raw_open = int(0)?;
+        let micros = raw_open >= MICROS_THRESHOLD;
+        let to_ms = |t: i64| if micros { t.div_euclid(1000) } else { t };
+        Ok(Self {
+            open_time: to_ms(raw_open),
+            close_time: to_ms(int(6)?),
+            ohlc: [num(1)?, num(2)?, num(3)?, num(4)?],
+            volume: num(5)?,
+            quote_volume: num(7)?,
+            trades: u64::try_from(int(8)?).map_err(|_| "trades is negative".to_owned())?,
+            taker_buy_base: num(9)?,
+            taker_buy_quote: num(10)?,
+            micros,
+        })
+    }
+
+    fn append_checked(self, c: &mut Candles) -> Result<(), String> {
+        let [open, high, low, close] = self.ohlc;
+        if self.ohlc.iter().any(|p| *p <= 0.0) {
+            return Err("a price is zero or negative; prices must be positive".into());
+        }
+        if high < open.max(close) || low > open.min(close) || low > high {
+            return Err(format!(
+                "inconsistent candle: high {high} and low {low} must enclose open {open} and close {close}"
+            ));
+        }
+        if self.volume < 0.0 || self.quote_volume < 0.0 {
+            return Err("volume is negative".into());
+        }
+        if self.close_time < self.open_time {
+            return Err("close time is before open time".into());
+        }
+        if let Some(&prev) = c.open_time_ms.last() {
+            if self.open_time <= prev {
+                return Err(format!(
+                    "open time {} is not after the previous row's {}; rows must be oldest first without duplicates",
+                    fmt_ms(self.open_time),
+                    fmt_ms(prev)
+                ));
+            }
+        }
+        c.open_time_ms.push(self.open_time);
+        c.close_time_ms.push(self.close_time);
+        c.open.push(open);
+        c.high.push(high);
+        c.low.push(low);
+        c.close.push(close);
+        c.volume.push(self.volume);
+        c.quote_volume.push(self.quote_volume);
+        c.trades.push(self.trades);
+        c.taker_buy_base.push(self.taker_buy_base);
+        c.taker_buy_quote.push(self.taker_buy_quote);
+        Ok(())
+    }
+}
+
+/// A UTC time for messages, e.g. `2022-08-16T23:55:00Z`.
+pub(crate) fn fmt_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
+}
+
+/// Checks that the most common spacing of open times is the interval (months vary, so
+/// `1M` accepts 28 to 31 days).
+fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Result<(), FileError> {
+    let Some(step_ms) = most_common_step(&c.open_time_ms) else {
+        return Ok(());
+    };
+    let fits = match interval {
+        Interval::Mo1 => (28 * 86_400_000..=31 * 86_400_000).contains(&step_ms),
+        _ => step_ms == interval.millis(),
+    };
+    if fits {
+        return Ok(());
+    }
+    let found = Interval::ALL
+        .into_iter()
+        .find(|i| i.millis() == step_ms)
+        .map_or_else(|| format!("{} s", step_ms / 1000), |i| i.to_string());
+    Err(FileError::IntervalMismatch {
+        path: name.to_owned(),
+        expected: interval,
+        found,
+        step_s: step_ms / 1000,
+    })
+}
+
+fn most_common_step(times: &[i64]) -> Option<i64> {
+    let mut steps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    steps.sort_unstable();
+    steps
+        .chunk_by(|a, b| a == b)
+        .max_by_key(|run| run.len())
+        .map(|run| run[0])
+}
+
+/// Candles missing between consecutive open times, given the interval (0 for `1M`,
+/// whose calendar months have no fixed length).
+pub(crate) fn missing_candles(open_times: &[i64], interval: Interval) -> u32 {
+    if interval == Interval::Mo1 {
+        return 0;
+    }
+    let step = interval.millis();
+    let missing: i64 = open_times
+        .windows(2)
+        .map(|w| ((w[1] - w[0]) / step - 1).max(0))
+        .sum();
+    u32::try_from(missing).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n";
+    const ROWS: &str = "\
+1660435200000,24305.24,24333.00,24286.66,24306.40,98.42,1660435499999,2391937.2,2567,48.8,1186071.4,0
+1660435500000,24306.40,24339.01,24280.00,24288.53,130.30,1660435799999,3166131.5,3194,60.1,1460399.6,0
+1660435800000,24288.53,24300.00,24250.00,24260.10,150.00,1660436099999,3640000.0,3300,70.0,1700000.0,0
+";
+
+    fn err(csv: &str) -> String {
+        parse(csv.as_bytes(), "k.csv").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_file_with_and_without_header_reads_the_same() {
+        let plain = parse(ROWS.as_bytes(), "k.csv").unwrap();
+        let headed = parse(format!("{HEADER}{ROWS}").as_bytes(), "k.csv").unwrap();
+        assert!(!plain.had_header && headed.had_header);
+        assert_eq!(plain.candles, headed.candles);
+        assert_eq!(plain.candles.len(), 3);
+        assert_eq!(plain.candles.close[1], 24288.53);
+        assert_eq!(plain.candles.trades[2], 3300);
+    }
+
+    #[test]
+    fn microsecond_times_become_milliseconds() {
+        let micros = ROWS
+            .replace("1660435200000,", "1660435200000000,")
+            .replace("1660435499999,", "1660435499999999,")
+            .replace("1660435500000,", "1660435500000000,")
+            .replace("1660435799999,", "1660435799999999,")
+            .replace("1660435800000,", "1660435800000000,")
+            .replace("1660436099999,", "1660436099999999,");
+        let loaded = parse(micros.as_bytes(), "k.csv").unwrap();
+        assert!(loaded.micros);
+        assert_eq!(
+            loaded.candles,
+            parse(ROWS.as_bytes(), "k.csv").unwrap().candles
+        );
+    }
+
+    #[test]
+    fn a_broken_row_is_reported_with_its_line_and_column() {
+        let e = err(&format!(
+            "{HEADER}{}",
+            ROWS.replace("24288.53,130.30", "abc,130.30")
+        ));
+        assert!(
+            e.contains("k.csv line 3: close 'abc' is not a finite number"),
+            "{e}"
+        );
+        let e = err("1,2,3\n");
+        assert!(e.contains("line 1: 3 columns; a klines row has 12"), "{e}");
+        let e = err(&ROWS.replace("24305.24,", "NaN,"));
+        assert!(e.contains("line 1: open 'NaN'"), "{e}");
+    }
+
+    #[test]
+    fn impossible_candles_are_refused() {
+        assert!(err(&ROWS.replace("24305.24,", "0,")).contains("zero or negative"));
+        assert!(err(&ROWS.replace("24305.24,", "-1,")).contains("zero or negative"));
+        assert!(err(&ROWS.replace("24333.00,", "24000.00,")).contains("must enclose"));
+        assert!(err(&ROWS.replace(",98.42,", ",-98.42,")).contains("volume is negative"));
+    }
+
+    #[test]
+    fn duplicate_or_unordered_times_are_refused_with_both_times() {
+        let dup = ROWS.replace("1660435500000,", "1660435200000,");
+        let e = err(&dup);
+        assert!(
+            e.contains("line 2: open time 2022-08-14T00:00:00Z is not after"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_says_what_was_expected() {
+        assert!(err("").contains("has no candles"));
+        assert!(err(HEADER).contains("has no candles"));
+    }
+
+    #[test]
+    fn the_interval_must_match_the_spacing_and_gaps_are_counted() {
+        let loaded = parse(ROWS.as_bytes(), "k.csv").unwrap();
+        check_spacing(&loaded.candles, Interval::M5, "k.csv").unwrap();
+        let e = check_spacing(&loaded.candles, Interval::H1, "k.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("looks like 5m candles") && e.contains("--interval 5m"),
+            "{e}"
+        );
+        let times = [0, 300_000, 1_200_000, 1_500_000];
+        assert_eq!(missing_candles(&times, Interval::M5), 2);
+    }
+}

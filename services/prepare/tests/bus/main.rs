@@ -1,0 +1,254 @@
+//! The real prepare binary against a real nats-server and a real S3 server.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use waveplot_protocol::{
+    Blob, FailedEvent, Interval, Message, PlotId, PreparedEvent, RenderReply, RenderRequest,
+    RequestId, Source, Subjects, Symbol,
+};
+use waveplot_service::{Bus, BusError, Store};
+use waveplot_testkit::{NatsServer, S3Server, Service};
+
+struct Stack {
+    nats: NatsServer,
+    s3: S3Server,
+    prepare: Service,
+    bus: Bus,
+    subjects: Subjects,
+}
+
+async fn stack() -> Stack {
+    let nats = NatsServer::start();
+    let s3 = S3Server::start();
+    let mut env = s3.env();
+    env.push(("NATS_URL", nats.url()));
+    env.push(("STORE_URL", "s3://waveplot".into()));
+    let prepare = Service::start(env!("CARGO_BIN_EXE_prepare"), &[], &env);
+    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    Stack {
+        nats,
+        s3,
+        prepare,
+        bus,
+        subjects: Subjects::default(),
+    }
+}
+
+fn request(source: Source) -> RenderRequest {
+    let mut r = RenderRequest::new(
+        RequestId::generate(),
+        Symbol::parse("BTC").unwrap(),
+        Interval::M5,
+    );
+    r.source = source;
+    r
+}
+
+async fn ask(s: &Stack, r: &RenderRequest) -> RenderReply {
+    let reply = s
+        .bus
+        .request(
+            s.subjects.render(),
+            r.encode().into(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    RenderReply::decode(&reply).unwrap()
+}
+
+async fn next_event(
+    sub: &mut waveplot_service::bus::Subscription,
+) -> waveplot_service::bus::Message {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
+    let s = stack().await;
+    let mut events = s
+        .bus
+        .subscribe(s.subjects.prepared_any(), None)
+        .await
+        .unwrap();
+    s.bus.flush().await.unwrap();
+    let r = request(Source::Sample);
+    let RenderReply::Accepted {
+        request_id, plots, ..
+    } = ask(&s, &r).await
+    else {
+        panic!("rejected:\n{}", s.prepare.log())
+    };
+    assert_eq!(
+        (request_id, plots),
+        (r.request_id.clone(), PlotId::ALL.to_vec())
+    );
+    let m = next_event(&mut events).await;
+    assert_eq!(m.subject, "waveplot.prepared.BTCUSDT.5m");
+    let e = PreparedEvent::decode(&m.payload).unwrap();
+    assert_eq!(
+        (e.request_id, e.candles, e.reused),
+        (r.request_id.clone(), 864, false)
+    );
+    assert_eq!(e.backend, "cpu");
+    let store = Store::open_with(
+        "s3://waveplot",
+        s.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)),
+    )
+    .await
+    .unwrap();
+    let blob = Blob::decode(&store.get(e.key.as_str()).await.unwrap().unwrap()).unwrap();
+    assert_eq!(blob.header.candles, 864);
+    assert!(
+        blob.header
+            .source_label
+            .starts_with("sample data (2022-08-14"),
+        "{}",
+        blob.header.source_label
+    );
+
+    let again = request(Source::Sample);
+    assert!(matches!(
+        ask(&s, &again).await,
+        RenderReply::Accepted { .. }
+    ));
+    let e2 = PreparedEvent::decode(&next_event(&mut events).await.payload).unwrap();
+    assert_eq!(
+        (e2.key, e2.reused),
+        (e.key, true),
+        "the same window is computed once"
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_are_rejected_at_once_with_the_reason() {
+    let s = stack().await;
+    let mut r = request(Source::Sample);
+    r.wavelet = Some("db99".into());
+    let RenderReply::Rejected {
+        error, request_id, ..
+    } = ask(&s, &r).await
+    else {
+        panic!("accepted")
+    };
+    assert!(error.contains("db99"), "{error}");
+    assert_eq!(request_id, Some(r.request_id));
+
+    let mut sol = request(Source::Sample);
+    sol.symbol = Symbol::parse("SOL").unwrap();
+    let RenderReply::Rejected { error, .. } = ask(&s, &sol).await else {
+        panic!("accepted")
+    };
+    assert!(error.contains("bundled samples: BTCUSDT 5m"), "{error}");
+
+    let garbage = s
+        .bus
+        .request(
+            s.subjects.render(),
+            Bytes::from_static(b"{\"v\":1,\"request_id\":\"abc\"}"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let RenderReply::Rejected {
+        error, request_id, ..
+    } = RenderReply::decode(&garbage).unwrap()
+    else {
+        panic!("accepted")
+    };
+    assert!(error.contains("missing field"), "{error}");
+    assert_eq!(
+        request_id.unwrap().as_str(),
+        "abc",
+        "the ID is recovered from a malformed request"
+    );
+}
+
+#[tokio::test]
+async fn garbage_on_the_render_subject_is_logged_and_the_service_keeps_serving() {
+    let s = stack().await;
+    for junk in [&b""[..], b"\xff\xfe", &[b'{'; 1000], b"null"] {
+        s.bus
+            .publish(s.subjects.render(), Bytes::copy_from_slice(junk), "junk")
+            .await
+            .unwrap();
+    }
+    let big = vec![b'x'; 900_000];
+    s.bus
+        .publish(s.subjects.render(), Bytes::from(big), "big")
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            ask(&s, &request(Source::Sample)).await,
+            RenderReply::Accepted { .. }
+        ),
+        "{}",
+        s.prepare.log()
+    );
+    assert!(
+        s.prepare.log().contains("render request rejected"),
+        "{}",
+        s.prepare.log()
+    );
+}
+
+#[tokio::test]
+async fn a_failure_after_acceptance_becomes_a_failed_event() {
+    let mut s = stack().await;
+    let mut failed = s
+        .bus
+        .subscribe(s.subjects.failed_any(), None)
+        .await
+        .unwrap();
+    s.bus.flush().await.unwrap();
+    s.s3.stop();
+    let r = request(Source::Sample);
+    assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
+    let m = next_event(&mut failed).await;
+    assert_eq!(m.subject, "waveplot.failed.prepare");
+    let e = FailedEvent::decode(&m.payload).unwrap();
+    assert_eq!(e.request_id, Some(r.request_id));
+    assert!(e.reason.contains("blob"), "{}", e.reason);
+    s.s3.restart();
+    let mut prepared = s
+        .bus
+        .subscribe(s.subjects.prepared_any(), None)
+        .await
+        .unwrap();
+    s.bus.flush().await.unwrap();
+    assert!(matches!(
+        ask(&s, &request(Source::Sample)).await,
+        RenderReply::Accepted { .. }
+    ));
+    PreparedEvent::decode(&next_event(&mut prepared).await.payload).unwrap();
+}
+
+#[tokio::test]
+async fn without_prepare_a_request_fails_at_once_and_sigterm_exits_cleanly() {
+    let mut s = stack().await;
+    let status = s.prepare.terminate().unwrap();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        s.prepare.log()
+    );
+    let started = std::time::Instant::now();
+    let e = s
+        .bus
+        .request(
+            s.subjects.render(),
+            request(Source::Sample).encode().into(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BusError::NoResponders { .. }), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let _ = &s.nats;
+}
