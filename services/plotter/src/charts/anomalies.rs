@@ -80,8 +80,8 @@ fn signed<DB: DrawingBackend>(
     let desc = format!("D1 ({})", win.quote);
     let y = panel::padded(lo, hi);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc))?;
-    panel::band(&mut chart, thr, y.end, ALERT.mix(0.06))?;
-    panel::band(&mut chart, y.start, -thr, ALERT.mix(0.06))?;
+    panel::band(&mut chart, thr, y.end, ALERT.mix(0.04))?;
+    panel::band(&mut chart, y.start, -thr, ALERT.mix(0.04))?;
     let above: Vec<f64> = d1.iter().map(|d| d.max(thr)).collect();
     let below: Vec<f64> = d1.iter().map(|d| d.min(-thr)).collect();
     panel::area(&mut chart, win, &above, thr, ALERT.mix(0.45))?;

@@ -75,6 +75,9 @@ pub(crate) fn sig(v: f64) -> String {
 /// A volume or count in few characters: `950`, `12.3k`, `4.5M`, `1.2B`.
 pub(crate) fn compact(v: f64) -> String {
     let a = v.abs();
+    if a == 0.0 {
+        return "0".to_owned();
+    }
     let (scaled, suffix) = match a {
         _ if a >= 1e9 => (v / 1e9, "B"),
         _ if a >= 1e6 => (v / 1e6, "M"),
@@ -214,6 +217,7 @@ mod tests {
         assert_eq!(compact(12_345.0), "12.3k");
         assert_eq!(compact(4_500_000.0), "4.5M");
         assert_eq!(compact(2.5), "2.50");
+        assert_eq!(compact(0.0), "0");
     }
 
     #[test]

@@ -192,7 +192,8 @@ pub(crate) fn build<'a, DB: DrawingBackend>(
     if secondary {
         builder.right_y_label_area_size(th.upx(axes.right));
     } else {
-        builder.margin_right(th.upx(axes.right));
+        // Room for the last time label, which is centred on the right edge.
+        builder.margin_right(th.upx(axes.right.max(20.0)));
     }
     let chart = builder.build_cartesian_2d(axis.clone(), axes.y.clone())?;
     Ok((chart, axis))

@@ -42,7 +42,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         &[(thr, ALERT), (-thr, ALERT)],
         DETAIL,
     )?;
-    let change_title = format!("{} change distribution", win.blob.header.interval);
+    let change_title = format!("{} close-to-close change", win.blob.header.interval);
     histogram(&right, win, &change_title, &changes, &[(0.0, MUTED)], UP)?;
     rolling(&parts[1], win, d1)?;
     table::draw(&rest.margin(0, 0, win.theme.px(22.0), 0), win)
@@ -58,9 +58,20 @@ fn histogram<DB: DrawingBackend>(
     colour: RGBColor,
 ) -> Result<(), RenderError> {
     let th = win.theme;
-    let body = panel::heading(area, th, title, &[], "")?;
-    let (lo, hi) = extent(values.iter().chain(marks.iter().map(|m| &m.0)));
+    // A few huge moves would squeeze the bulk into a couple of bins; the axis covers the
+    // middle 99 % and the marks, and the rest is counted in the edge bins.
+    let (q_lo, q_hi) = (
+        stats::quantile(values, 0.005),
+        stats::quantile(values, 0.995),
+    );
+    let (lo, hi) = extent([q_lo, q_hi].iter().chain(marks.iter().map(|m| &m.0)));
     let x: Range<f64> = panel::padded(lo, hi);
+    let outside = values.iter().filter(|v| !x.contains(v)).count();
+    let note = match outside {
+        0 => String::new(),
+        n => format!("{n} beyond the axis, in the edge bins"),
+    };
+    let body = panel::heading(area, th, title, &[], &note)?;
     let bins = ((values.len() as f64).sqrt() * 1.5).clamp(5.0, 50.0) as usize;
     let counts = stats::histogram(values, bins, &x);
     let top = f64::from(counts.iter().copied().max().unwrap_or(0)).max(1.0) * 1.1;

@@ -37,6 +37,16 @@ pub(crate) fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The `q` quantile of `v` (0 ≤ q ≤ 1), by the nearest rank; 0 for an empty slice.
+pub(crate) fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return 0.0;
+    }
+    s.sort_by(f64::total_cmp);
+    s[((s.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
+}
+
 /// Counts of `v` in `bins` equal bins over `range`; values outside are clamped in.
 pub(crate) fn histogram(v: &[f64], bins: usize, range: &Range<f64>) -> Vec<u32> {
     let mut counts = vec![0; bins.max(1)];
@@ -96,6 +106,8 @@ mod tests {
         assert!((std(&v) - 1.118_033_988_749_895).abs() < 1e-12);
         assert_eq!(median(&v), 2.5);
         assert_eq!(median(&[]), 0.0);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 1.0), 3.0);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
     }
 
     #[test]

@@ -6,9 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::stats;
 use super::theme::{GRID, UP};
 use super::window::{Window, extent};
+use super::{format, stats};
 use crate::error::RenderError;
 
 /// A table row.
@@ -69,10 +69,12 @@ fn rows(win: &Window) -> Vec<Row> {
     if let Some(d1) = a.details.first() {
         let abs: Vec<f64> = d1.iter().map(|d| d.abs()).collect();
         let (_, max_abs) = extent(&abs);
-        let v = |x: f64| format!("{} {q}", super::format::sig(x));
+        let sigma = stats::std(d1);
+        // Decimals follow σ, so a mean of 1e-13 reads as 0.00, not as noise digits.
+        let v = |x: f64| format!("{} {q}", format::num(x, format::sig_decimals(sigma)));
         rows.push(Row::Section(format!("Finest detail D1 ({})", win.band(1))));
         rows.push(Row::Item("mean", v(stats::mean(d1))));
-        rows.push(Row::Item("σ", v(stats::std(d1))));
+        rows.push(Row::Item("σ", v(sigma)));
         rows.push(Row::Item("median |D1|", v(stats::median(&abs))));
         rows.push(Row::Item("max |D1|", v(max_abs)));
     }
@@ -86,7 +88,7 @@ fn rows(win: &Window) -> Vec<Row> {
     ));
     rows.push(Row::Item(
         "threshold",
-        format!("{} {q}", super::format::sig(an.threshold)),
+        format!("{} {q}", format::sig(an.threshold)),
     ));
     let s = &a.signals;
     rows.push(Row::Section(format!("Signals (trend S{})", s.trend_level)));
@@ -127,7 +129,7 @@ fn price_rows(win: &Window) -> Vec<Row> {
         ),
         Row::Item(
             "volume",
-            format!("{} {}", super::format::compact(volume), win.base),
+            format!("{} {}", format::compact(volume), win.base),
         ),
     ]
 }

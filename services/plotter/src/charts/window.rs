@@ -14,6 +14,9 @@ const QUOTES: [&str; 15] = [
     "GBP", "AUD", "DAI",
 ];
 
+/// Room for one time label, base pixels (`Aug 14` is about 40 px wide).
+const LABEL_PX: f64 = 70.0;
+
 /// The window of candles a chart draws, with derived layout facts.
 pub(crate) struct Window<'a> {
     /// The blob.
@@ -51,7 +54,7 @@ impl<'a> Window<'a> {
             .collect();
         let start = c.open_time_ms.first().map_or(0.0, |&ms| ms as f64 / 1000.0);
         let end = t.last().map_or(start, |&x| x + interval_s / 2.0);
-        let label_px = f64::from(theme.px(80.0));
+        let label_px = f64::from(theme.px(LABEL_PX));
         let axis = TimeAxis::new(start, end, (plot_width / label_px) as usize);
         let (lo, hi) = extent(c.low.iter().chain(&c.high).chain(&c.close));
         let (base, quote) = split_symbol(blob.header.symbol.as_str());
@@ -83,7 +86,7 @@ impl<'a> Window<'a> {
     /// for their labels.
     pub(crate) fn axis_for(&self, width: f64) -> TimeAxis {
         let r = plotters::coord::ranged1d::Ranged::range(&self.axis);
-        let label_px = f64::from(self.theme.px(80.0));
+        let label_px = f64::from(self.theme.px(LABEL_PX));
         TimeAxis::new(r.start, r.end, (width / label_px) as usize)
     }
 
