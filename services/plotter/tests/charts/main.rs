@@ -86,6 +86,57 @@ fn every_chart_renders_a_window_with_gaps_in_time() {
     all_charts_are_sound(&blob);
 }
 
+/// A blob from `tests/fixtures`.
+fn fixture(name: &str) -> Blob {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Blob::decode(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn every_chart_renders_the_real_btc_five_minute_reference_window() {
+    all_charts_are_sound(&fixture("BTCUSDT-5m-864.msgpack"));
+}
+
+#[test]
+fn every_chart_renders_a_real_window_of_forty_hourly_candles() {
+    let blob = fixture("BTCUSDT-1h-40-short.msgpack");
+    assert!(blob.header.levels_used < 8);
+    all_charts_are_sound(&blob);
+}
+
+#[test]
+fn titles_name_symbol_interval_window_source_and_backend() {
+    let blob = fixture("BTCUSDT-5m-864.msgpack");
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(PlotId::Signals)
+    };
+    let svg = String::from_utf8(render(&blob, PlotId::Signals, &options).unwrap()).unwrap();
+    for text in [
+        "BTCUSDT · 5m · Trading signals",
+        "2022-08-14 00:00",
+        "2022-08-16 23:55",
+        &blob.header.source_label,
+        "analysis: cpu on",
+    ] {
+        assert!(svg.contains(text), "no {text:?} in the SVG");
+    }
+}
+
+#[test]
+fn band_periods_are_labelled_in_wall_clock_time() {
+    let blob = fixture("BTCUSDT-5m-864.msgpack");
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(PlotId::Bands)
+    };
+    let svg = String::from_utf8(render(&blob, PlotId::Bands, &options).unwrap()).unwrap();
+    for text in ["D1 · 10–20 min", "D4 · 1.3–2.7 h", "D8 · 21.3–42.7 h"] {
+        assert!(svg.contains(text), "no {text:?} in the SVG");
+    }
+}
+
 #[test]
 fn the_same_blob_gives_byte_identical_images() {
     let blob = Synth::new(864).blob(btc_like);
