@@ -1,0 +1,307 @@
+//! Building blocks of a panel on the shared time axis: a heading line with the panel's
+//! title, its legend and a note (kept outside the plot so they never cover data), the
+//! chart itself with fixed-width label areas so stacked panels line up, and lines that
+//! break at gaps in time instead of bridging them.
+
+use std::ops::Range;
+
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::axis::TimeAxis;
+use super::format;
+use super::theme::{self, Theme};
+use super::window::Window;
+use crate::error::RenderError;
+
+/// Width of the y-label area left of every panel, base pixels.
+pub(crate) const Y_AREA: f64 = 92.0;
+/// Height of a heading line, base pixels.
+const HEADING: f64 = 22.0;
+
+/// A chart on the time axis.
+pub(crate) type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TimeAxis, RangedCoordf64>>;
+
+/// What a legend entry looks like.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Swatch {
+    /// A solid line.
+    Line(RGBAColor),
+    /// A dashed line.
+    Dashed(RGBAColor),
+    /// A filled box.
+    Fill(RGBAColor),
+    /// A round marker.
+    Dot(RGBAColor),
+    /// An upward triangle.
+    Up(RGBAColor),
+    /// A downward triangle.
+    Down(RGBAColor),
+}
+
+/// A legend entry.
+pub(crate) struct Legend {
+    pub(crate) swatch: Swatch,
+    pub(crate) text: String,
+}
+
+impl Legend {
+    /// An entry with `swatch` and `text`.
+    pub(crate) fn new(swatch: Swatch, text: impl Into<String>) -> Self {
+        Self {
+            swatch,
+            text: text.into(),
+        }
+    }
+}
+
+/// Draws a heading line (bold title, then the legend; `note` right-aligned) on top of
+/// `area` and returns the area below it.
+pub(crate) fn heading<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    th: Theme,
+    title: &str,
+    legend: &[Legend],
+    note: &str,
+) -> Result<DrawingArea<DB, Shift>, RenderError> {
+    let (head, body) = area.split_vertically(th.upx(HEADING));
+    let (w, _) = head.dim_in_pixel();
+    let mid = th.px(HEADING / 2.0);
+    let left = Pos::new(HPos::Left, VPos::Center);
+    let mut x = th.px(Y_AREA * 0.35);
+    head.draw_text(title, &th.bold(13.0).pos(left), (x, mid))?;
+    x += head.estimate_text_size(title, &th.bold(13.0))?.0 as i32 + th.px(18.0);
+    for item in legend {
+        swatch(&head, th, item.swatch, (x, mid))?;
+        x += th.px(24.0);
+        head.draw_text(&item.text, &th.text(12.0).pos(left), (x, mid))?;
+        x += head.estimate_text_size(&item.text, &th.text(12.0))?.0 as i32 + th.px(16.0);
+    }
+    let right = Pos::new(HPos::Right, VPos::Center);
+    head.draw_text(
+        note,
+        &th.muted(12.0).pos(right),
+        (w as i32 - th.px(4.0), mid),
+    )?;
+    Ok(body)
+}
+
+/// Draws one legend swatch centred vertically at `at`, 18 base pixels wide.
+fn swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    th: Theme,
+    s: Swatch,
+    (x, y): (i32, i32),
+) -> Result<(), RenderError> {
+    let (w, r) = (th.px(18.0), th.px(5.0));
+    match s {
+        Swatch::Line(c) => area.draw(&PathElement::new([(x, y), (x + w, y)], th.line(c, 2.0)))?,
+        Swatch::Dashed(c) => {
+            for k in 0..3 {
+                let x0 = x + k * w / 3;
+                area.draw(&PathElement::new(
+                    [(x0, y), (x0 + w / 5, y)],
+                    th.line(c, 2.0),
+                ))?;
+            }
+        }
+        Swatch::Fill(c) => area.draw(&Rectangle::new([(x, y - r), (x + w, y + r)], c.filled()))?,
+        Swatch::Dot(c) => area.draw(&Circle::new((x + w / 2, y), r, c.filled()))?,
+        Swatch::Up(c) => area.draw(&Polygon::new(up((x + w / 2, y), r), c.filled()))?,
+        Swatch::Down(c) => area.draw(&Polygon::new(down((x + w / 2, y), r), c.filled()))?,
+    }
+    Ok(())
+}
+
+/// An upward triangle of radius `r` around `c`, in pixels.
+pub(crate) fn up((x, y): (i32, i32), r: i32) -> Vec<(i32, i32)> {
+    vec![(x - r, y + r), (x + r, y + r), (x, y - r)]
+}
+
+/// A downward triangle of radius `r` around `c`, in pixels.
+pub(crate) fn down((x, y): (i32, i32), r: i32) -> Vec<(i32, i32)> {
+    vec![(x - r, y - r), (x + r, y - r), (x, y + r)]
+}
+
+/// How a time chart's axes look.
+pub(crate) struct Axes<'s> {
+    /// Value range.
+    pub(crate) y: Range<f64>,
+    /// Value axis description, with unit.
+    pub(crate) y_desc: &'s str,
+    /// Whether this panel shows the time labels (the bottom panel of a stack does).
+    pub(crate) time_labels: bool,
+    /// Width reserved right of the plot for a secondary axis, base pixels.
+    pub(crate) right: f64,
+    /// Whether value labels are compact (`12.3k`), for volumes.
+    pub(crate) compact: bool,
+}
+
+impl<'s> Axes<'s> {
+    /// Axes over `y` described by `y_desc`, without time labels.
+    pub(crate) fn new(y: Range<f64>, y_desc: &'s str) -> Self {
+        Self {
+            y,
+            y_desc,
+            time_labels: false,
+            right: 0.0,
+            compact: false,
+        }
+    }
+
+    /// The same axes with time labels under the panel.
+    pub(crate) fn with_time(self) -> Self {
+        Self {
+            time_labels: true,
+            ..self
+        }
+    }
+}
+
+/// Builds a time chart on `area` and draws its mesh.
+pub(crate) fn time_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    win: &Window,
+    axes: &Axes,
+) -> Result<TimeChart<'a, DB>, RenderError> {
+    let (mut chart, axis) = build(area, win, axes, false)?;
+    mesh(&mut chart, win, axes, &axis)?;
+    Ok(chart)
+}
+
+/// Builds a time chart on `area` without drawing its mesh, and returns it with its
+/// time axis. With `secondary`, the space on the right is a label area for a second
+/// value axis (set it before drawing the mesh, or plotters labels the primary axis
+/// there too); otherwise it is an empty margin.
+pub(crate) fn build<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    win: &Window,
+    axes: &Axes,
+    secondary: bool,
+) -> Result<(TimeChart<'a, DB>, TimeAxis), RenderError> {
+    let th = win.theme;
+    let (width, _) = area.dim_in_pixel();
+    let axis = win.axis_for(f64::from(width) - f64::from(th.px(Y_AREA + axes.right)));
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin_top(th.px(4.0))
+        .x_label_area_size(if axes.time_labels { th.upx(34.0) } else { 0 })
+        .y_label_area_size(th.upx(Y_AREA));
+    if secondary {
+        builder.right_y_label_area_size(th.upx(axes.right));
+    } else {
+        // Room for the last time label, which is centred on the right edge.
+        builder.margin_right(th.upx(axes.right.max(20.0)));
+    }
+    let chart = builder.build_cartesian_2d(axis.clone(), axes.y.clone())?;
+    Ok((chart, axis))
+}
+
+/// Draws the grid, ticks and labels of a time chart built by [`build`].
+pub(crate) fn mesh<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    win: &Window,
+    axes: &Axes,
+    axis: &TimeAxis,
+) -> Result<(), RenderError> {
+    let th = win.theme;
+    let span = axes.y.end - axes.y.start;
+    let decimals = format::tick_decimals(span / 6.0);
+    let compact = axes.compact;
+    let y_fmt = |v: &f64| {
+        if compact {
+            format::compact(*v)
+        } else {
+            format::num(*v, decimals)
+        }
+    };
+    let x_fmt = |t: &f64| axis.label(*t);
+    chart
+        .configure_mesh()
+        .bold_line_style(theme::GRID.stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme::MUTED.stroke_width(1))
+        .y_labels(6)
+        .x_labels(40)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style(th.text(11.0))
+        .axis_desc_style(th.text(12.0))
+        .y_desc(axes.y_desc)
+        .x_desc(if axes.time_labels { "time (UTC)" } else { "" })
+        .draw()?;
+    Ok(())
+}
+
+/// `lo..hi` padded by 6 % of the span, or around the value when the span is zero.
+pub(crate) fn padded(lo: f64, hi: f64) -> Range<f64> {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        let pad = if lo.abs() > 0.0 { lo.abs() * 0.01 } else { 1.0 };
+        return lo - pad..lo + pad;
+    }
+    lo - span * 0.06..hi + span * 0.06
+}
+
+/// Draws `ys` against the candle times, broken at gaps in time.
+pub(crate) fn line<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    win: &Window,
+    ys: &[f64],
+    style: ShapeStyle,
+) -> Result<(), RenderError> {
+    for run in &win.runs {
+        let points = run.clone().map(|i| (win.t[i], ys[i]));
+        chart.draw_series(LineSeries::new(points, style))?;
+    }
+    Ok(())
+}
+
+/// Fills between `ys` and `base`, broken at gaps in time.
+pub(crate) fn area<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    win: &Window,
+    ys: &[f64],
+    base: f64,
+    colour: RGBAColor,
+) -> Result<(), RenderError> {
+    for run in &win.runs {
+        let points = run.clone().map(|i| (win.t[i], ys[i]));
+        chart.draw_series(AreaSeries::new(points, base, colour.filled()))?;
+    }
+    Ok(())
+}
+
+/// A horizontal line at `y` across the window, dashed if `dashed`.
+pub(crate) fn level<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    y: f64,
+    style: ShapeStyle,
+    dashed: bool,
+) -> Result<(), RenderError> {
+    let x = chart.x_range();
+    let ends = [(x.start, y), (x.end, y)];
+    if dashed {
+        chart.draw_series(DashedLineSeries::new(ends, 8, 5, style))?;
+    } else {
+        chart.draw_series(LineSeries::new(ends, style))?;
+    }
+    Ok(())
+}
+
+/// A horizontal band from `lo` to `hi` across the window.
+pub(crate) fn band<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    lo: f64,
+    hi: f64,
+    colour: RGBAColor,
+) -> Result<(), RenderError> {
+    let x = chart.x_range();
+    chart.draw_series([Rectangle::new(
+        [(x.start, lo), (x.end, hi)],
+        colour.filled(),
+    )])?;
+    Ok(())
+}

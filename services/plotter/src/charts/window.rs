@@ -1,0 +1,168 @@
+//! What every chart needs to know about the analysed window, worked out once: candle
+//! times on the time axis, where the data has gaps, how to write its prices, and the
+//! names of its assets and interval for labels.
+
+use waveplot_protocol::Blob;
+
+use super::axis::TimeAxis;
+use super::format;
+use super::theme::Theme;
+
+/// Quote assets a symbol may end with, longest first, to name units ("Price (USDT)").
+const QUOTES: [&str; 15] = [
+    "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY",
+    "GBP", "AUD", "DAI",
+];
+
+/// Room for one time label, base pixels (`Aug 14` is about 40 px wide).
+const LABEL_PX: f64 = 70.0;
+
+/// The window of candles a chart draws, with derived layout facts.
+pub(crate) struct Window<'a> {
+    /// The blob.
+    pub(crate) blob: &'a Blob,
+    /// Centre of each candle, UTC seconds.
+    pub(crate) t: Vec<f64>,
+    /// Runs of candles without a gap in time; lines break between them.
+    pub(crate) runs: Vec<std::ops::Range<usize>>,
+    /// The shared time axis.
+    pub(crate) axis: TimeAxis,
+    /// Seconds per candle.
+    pub(crate) interval_s: f64,
+    /// Decimals for prices.
+    pub(crate) price_decimals: usize,
+    /// Base asset (`BTC`) and quote asset (`USDT`).
+    pub(crate) base: String,
+    /// Quote asset, the unit of prices and details.
+    pub(crate) quote: String,
+    /// Sizes.
+    pub(crate) theme: Theme,
+    /// Width of the plotting area of a full-width panel, pixels.
+    pub(crate) plot_width: f64,
+}
+
+impl<'a> Window<'a> {
+    /// The window of `blob` drawn `width` pixels wide, with plotting areas about
+    /// `plot_width` pixels wide.
+    pub(crate) fn new(blob: &'a Blob, theme: Theme, plot_width: f64) -> Self {
+        let interval_s = blob.header.interval.seconds() as f64;
+        let c = &blob.candles;
+        let t: Vec<f64> = c
+            .open_time_ms
+            .iter()
+            .map(|&ms| ms as f64 / 1000.0 + interval_s / 2.0)
+            .collect();
+        let start = c.open_time_ms.first().map_or(0.0, |&ms| ms as f64 / 1000.0);
+        let end = t.last().map_or(start, |&x| x + interval_s / 2.0);
+        let label_px = f64::from(theme.px(LABEL_PX));
+        let axis = TimeAxis::new(start, end, (plot_width / label_px) as usize);
+        let (lo, hi) = extent(c.low.iter().chain(&c.high).chain(&c.close));
+        let (base, quote) = split_symbol(blob.header.symbol.as_str());
+        Self {
+            runs: runs(&t, interval_s),
+            t,
+            axis,
+            interval_s,
+            price_decimals: format::price_decimals(lo, hi),
+            base,
+            quote,
+            theme,
+            plot_width,
+            blob,
+        }
+    }
+
+    /// Number of candles.
+    pub(crate) fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    /// A price, with the window's decimals.
+    pub(crate) fn price(&self, v: f64) -> String {
+        format::num(v, self.price_decimals)
+    }
+
+    /// A time axis for a plotting area `width` pixels wide, with ticks far enough apart
+    /// for their labels.
+    pub(crate) fn axis_for(&self, width: f64) -> TimeAxis {
+        let r = plotters::coord::ranged1d::Ranged::range(&self.axis);
+        let label_px = f64::from(self.theme.px(LABEL_PX));
+        TimeAxis::new(r.start, r.end, (width / label_px) as usize)
+    }
+
+    /// Pixels per candle in a full-width panel.
+    pub(crate) fn px_per_candle(&self) -> f64 {
+        self.interval_s / self.axis.secs_per_px(self.plot_width)
+    }
+
+    /// The period band of detail level `j` (1-based) in wall-clock units.
+    pub(crate) fn band(&self, j: usize) -> String {
+        let (lo, hi) = self.band_bars(j);
+        format::band(lo * self.interval_s, hi * self.interval_s)
+    }
+
+    /// Shortest and longest period of level `j` in bars, from the blob's band
+    /// statistics when present, else 2^j and 2^(j+1).
+    pub(crate) fn band_bars(&self, j: usize) -> (f64, f64) {
+        match self.blob.analysis.bands.get(j.wrapping_sub(1)) {
+            Some(b) if b.period_max_bars > 0.0 => (b.period_min_bars, b.period_max_bars),
+            _ => (2f64.powi(j as i32), 2f64.powi(j as i32 + 1)),
+        }
+    }
+}
+
+/// Splits `BTCUSDT` into `BTC` and `USDT`; an unknown quote leaves the whole symbol as
+/// the base and says "quote" for the unit.
+fn split_symbol(symbol: &str) -> (String, String) {
+    QUOTES
+        .iter()
+        .find(|q| symbol.len() > q.len() && symbol.ends_with(*q))
+        .map(|q| (symbol[..symbol.len() - q.len()].to_owned(), (*q).to_owned()))
+        .unwrap_or_else(|| (symbol.to_owned(), "quote".to_owned()))
+}
+
+/// Runs of consecutive candles no more than 1.5 intervals apart.
+fn runs(t: &[f64], interval_s: f64) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for i in 1..t.len() {
+        if t[i] - t[i - 1] > 1.5 * interval_s {
+            out.push(begin..i);
+            begin = i;
+        }
+    }
+    if !t.is_empty() {
+        out.push(begin..t.len());
+    }
+    out
+}
+
+/// Smallest and largest finite value; `(0, 0)` when there is none.
+pub(crate) fn extent<'v>(values: impl IntoIterator<Item = &'v f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_split_into_base_and_quote_assets() {
+        assert_eq!(split_symbol("BTCUSDT"), ("BTC".into(), "USDT".into()));
+        assert_eq!(split_symbol("ETHBTC"), ("ETH".into(), "BTC".into()));
+        assert_eq!(split_symbol("XYZ"), ("XYZ".into(), "quote".into()));
+    }
+
+    #[test]
+    fn a_gap_in_time_splits_the_candles_into_runs() {
+        let t = [0.0, 60.0, 120.0, 600.0, 660.0];
+        assert_eq!(runs(&t, 60.0), vec![0..3, 3..5]);
+        assert!(runs(&[], 60.0).is_empty());
+    }
+}

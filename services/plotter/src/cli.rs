@@ -1,0 +1,56 @@
+//! `plotter render`: reads a blob file, renders one chart or all six, writes the files.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use waveplot_plotter::{RenderOptions, render};
+use waveplot_protocol::{Blob, PlotId};
+
+use crate::config::RenderArgs;
+
+/// Runs `plotter render` with `args`.
+pub(crate) fn render_command(args: &RenderArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&args.blob).with_context(|| format!("read blob {}", args.blob.display()))?;
+    let blob =
+        Blob::decode(&bytes).with_context(|| format!("decode blob {}", args.blob.display()))?;
+    match (args.plot, &args.out, &args.out_dir) {
+        (Some(plot), Some(out), _) => one(&blob, plot, args, out),
+        (Some(plot), None, _) => {
+            let out = Path::new(".").join(format!("{plot}.{}", args.format.extension()));
+            one(&blob, plot, args, &out)
+        }
+        (None, _, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("create output directory {}", dir.display()))?;
+            for plot in PlotId::ALL {
+                let out = dir.join(format!("{plot}.{}", args.format.extension()));
+                one(&blob, plot, args, &out)?;
+            }
+            Ok(())
+        }
+        (None, _, None) => anyhow::bail!("give --plot with --out, or --all with --out-dir"),
+    }
+}
+
+/// Renders `plot` and writes it to `out`.
+fn one(blob: &Blob, plot: PlotId, args: &RenderArgs, out: &Path) -> anyhow::Result<()> {
+    let (w, h) = plot.default_size();
+    let options = RenderOptions {
+        width: args.width.unwrap_or(w),
+        height: args.height.unwrap_or(h),
+        format: args.format,
+    };
+    let started = Instant::now();
+    let image = render(blob, plot, &options).with_context(|| format!("render chart {plot}"))?;
+    std::fs::write(out, &image).with_context(|| format!("write {}", out.display()))?;
+    tracing::info!(
+        %plot,
+        out = %out.display(),
+        bytes = image.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "chart written"
+    );
+    Ok(())
+}

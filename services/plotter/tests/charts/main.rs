@@ -1,0 +1,189 @@
+//! Every chart renders real-looking and awkward windows into decodable, non-blank,
+//! reproducible images of the requested size.
+
+mod helpers;
+
+use helpers::{Synth, btc_like};
+use waveplot_plotter::{RenderOptions, render};
+use waveplot_protocol::{Blob, ImageFormat, PlotId};
+
+/// Decodes a PNG into (width, height, RGB pixels).
+fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a sane size")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Variance of the pixels' brightness: a blank or near-blank image is close to 0.
+fn variance(rgb: &[u8]) -> f64 {
+    let lum: Vec<f64> = rgb
+        .chunks(3)
+        .map(|p| p.iter().map(|&c| f64::from(c)).sum::<f64>() / 3.0)
+        .collect();
+    let mean = lum.iter().sum::<f64>() / lum.len() as f64;
+    lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64
+}
+
+/// Renders all six charts of `blob` at their default sizes and checks each image.
+fn all_charts_are_sound(blob: &Blob) {
+    for plot in PlotId::ALL {
+        let options = RenderOptions::for_plot(plot);
+        let bytes = render(blob, plot, &options).unwrap_or_else(|e| panic!("{plot}: {e}"));
+        let (w, h, rgb) = decode(&bytes);
+        assert_eq!((w, h), plot.default_size(), "{plot}");
+        let v = variance(&rgb);
+        assert!(v > 100.0, "{plot} looks blank: variance {v}");
+    }
+}
+
+#[test]
+fn every_chart_renders_a_three_day_five_minute_window() {
+    all_charts_are_sound(&Synth::new(864).blob(btc_like));
+}
+
+#[test]
+fn every_chart_renders_a_window_too_short_for_eight_levels() {
+    let blob = Synth::new(40).blob(btc_like);
+    assert_eq!(blob.header.levels_used, 4);
+    all_charts_are_sound(&blob);
+}
+
+#[test]
+fn every_chart_renders_constant_prices() {
+    all_charts_are_sound(&Synth::new(300).blob(|_| 100.0));
+}
+
+#[test]
+fn every_chart_renders_a_single_huge_spike() {
+    all_charts_are_sound(&Synth::new(500).blob(|i| if i == 250 { 90_000.0 } else { btc_like(i) }));
+}
+
+#[test]
+fn every_chart_renders_tiny_prices() {
+    let blob = Synth {
+        symbol: "SHIBUSDT",
+        ..Synth::new(600)
+    }
+    .blob(|i| btc_like(i) * 5e-10);
+    all_charts_are_sound(&blob);
+}
+
+#[test]
+fn every_chart_renders_large_prices() {
+    all_charts_are_sound(&Synth::new(600).blob(|i| btc_like(i) * 4.0));
+}
+
+#[test]
+fn every_chart_renders_a_window_with_gaps_in_time() {
+    let blob = Synth {
+        gaps: vec![100, 400],
+        ..Synth::new(700)
+    }
+    .blob(btc_like);
+    all_charts_are_sound(&blob);
+}
+
+/// A blob from `tests/fixtures`.
+fn fixture(name: &str) -> Blob {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Blob::decode(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn every_chart_renders_the_real_btc_five_minute_reference_window() {
+    all_charts_are_sound(&fixture("BTCUSDT-5m-864.msgpack"));
+}
+
+#[test]
+fn every_chart_renders_a_real_window_of_forty_hourly_candles() {
+    let blob = fixture("BTCUSDT-1h-40-short.msgpack");
+    assert!(blob.header.levels_used < 8);
+    all_charts_are_sound(&blob);
+}
+
+#[test]
+fn titles_name_symbol_interval_window_source_and_backend() {
+    let blob = fixture("BTCUSDT-5m-864.msgpack");
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(PlotId::Signals)
+    };
+    let svg = String::from_utf8(render(&blob, PlotId::Signals, &options).unwrap()).unwrap();
+    for text in [
+        "BTCUSDT · 5m · Trading signals",
+        "2022-08-14 00:00",
+        "2022-08-16 23:55",
+        &blob.header.source_label,
+        "analysis: cpu on",
+    ] {
+        assert!(svg.contains(text), "no {text:?} in the SVG");
+    }
+}
+
+#[test]
+fn band_periods_are_labelled_in_wall_clock_time() {
+    let blob = fixture("BTCUSDT-5m-864.msgpack");
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(PlotId::Bands)
+    };
+    let svg = String::from_utf8(render(&blob, PlotId::Bands, &options).unwrap()).unwrap();
+    for text in ["D1 · 10–20 min", "D4 · 1.3–2.7 h", "D8 · 21.3–42.7 h"] {
+        assert!(svg.contains(text), "no {text:?} in the SVG");
+    }
+}
+
+#[test]
+fn the_same_blob_gives_byte_identical_images() {
+    let blob = Synth::new(864).blob(btc_like);
+    for plot in PlotId::ALL {
+        let options = RenderOptions::for_plot(plot);
+        assert_eq!(
+            render(&blob, plot, &options).unwrap(),
+            render(&blob, plot, &options).unwrap(),
+            "{plot}"
+        );
+    }
+}
+
+#[test]
+fn width_and_height_are_honoured() {
+    let blob = Synth::new(864).blob(btc_like);
+    let options = RenderOptions {
+        width: 800,
+        height: 600,
+        format: ImageFormat::Png,
+    };
+    let (w, h, _) = decode(&render(&blob, PlotId::Bands, &options).unwrap());
+    assert_eq!((w, h), (800, 600));
+}
+
+#[test]
+fn svg_output_is_an_svg_document() {
+    let blob = Synth::new(200).blob(btc_like);
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(PlotId::Overview)
+    };
+    let svg = String::from_utf8(render(&blob, PlotId::Overview, &options).unwrap()).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+    assert!(svg.contains("BTCUSDT"));
+}
+
+#[test]
+fn a_size_outside_the_limits_is_refused() {
+    let blob = Synth::new(100).blob(btc_like);
+    let options = RenderOptions {
+        width: 10,
+        height: 600,
+        format: ImageFormat::Png,
+    };
+    let e = render(&blob, PlotId::Overview, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("10×600"), "{e}");
+}
