@@ -10,7 +10,7 @@ use crate::error::{Error, Result, check_finite};
 use crate::filters::Wavelet;
 use crate::mode::Mode;
 use crate::mra::{Mra, MraKind, MraPlan};
-use crate::signals::Signals;
+use crate::signals::{Signals, noise_floor};
 
 /// Default trend smooth: S_6 (periods longer than 64 bars), capped at the levels used.
 pub const DEFAULT_TREND_LEVEL: usize = 6;
@@ -20,7 +20,8 @@ pub const DEFAULT_TREND_LEVEL: usize = 6;
 pub struct AnalysisParams {
     /// Filter bank.
     pub wavelet: Wavelet,
-    /// Extension mode for the DWT coefficients and the DWT-based MRA.
+    /// Extension mode for the DWT coefficients and both MRA kinds (for the MODWT,
+    /// `periodization` means circular, anything else extends the ends; see [`MraKind`]).
     pub mode: Mode,
     /// Which multiresolution analysis feeds the charts.
     pub mra: MraKind,
@@ -156,9 +157,11 @@ impl AnalysisPlan {
         wavedec_into(closes, &p.wavelet, p.mode, levels, &mut out.coeffs, scratch)?;
         self.mra.process_into(closes, &mut out.mra);
         let details = &out.mra.details;
-        out.anomalies = Anomalies::detect_with(&details[0], p.anomaly_k, &mut self.scratch);
+        let floor = noise_floor(closes);
+        out.anomalies = Anomalies::detect_with(&details[0], p.anomaly_k, floor, &mut self.scratch);
         let trend = &out.mra.smooths[self.trend_level - 1];
-        out.signals.compute_into(closes, trend, self.trend_level);
+        out.signals
+            .compute_into(closes, trend, self.trend_level, floor);
         out.bands = (1..=levels)
             .map(|j| BandStats::compute(j, &details[j - 1], bar_seconds))
             .collect();
@@ -197,6 +200,28 @@ mod tests {
         assert_eq!(a.signals.trend_level, 6);
         assert_eq!(a.signals.buy + a.signals.sell + a.signals.hold, x.len());
         assert_eq!(a.bands[2].period_min_seconds, 8.0 * 300.0);
+    }
+
+    #[test]
+    fn a_flat_series_holds_everywhere_and_has_no_anomalies() {
+        for (name, kind) in [
+            ("sym5", MraKind::Dwt),
+            ("db4", MraKind::Modwt),
+            ("haar", MraKind::Modwt),
+        ] {
+            let params = AnalysisParams {
+                wavelet: Wavelet::new(name).unwrap(),
+                mra: kind,
+                ..AnalysisParams::default()
+            };
+            let x = vec![20_123.37; 1000];
+            let a = AnalysisPlan::new(x.len(), &params)
+                .unwrap()
+                .run(&x, 60.0)
+                .unwrap();
+            assert_eq!(a.signals.hold, x.len(), "{name} {kind}");
+            assert!(a.anomalies.points.is_empty(), "{name} {kind}");
+        }
     }
 
     #[test]

@@ -47,4 +47,4 @@ pub use error::{Error, Result};
 pub use filters::Wavelet;
 pub use mode::Mode;
 pub use mra::{Mra, MraKind, MraPlan};
-pub use signals::{Signal, Signals};
+pub use signals::{NOISE_FLOOR, Signal, Signals, noise_floor};

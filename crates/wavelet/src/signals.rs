@@ -15,6 +15,18 @@ pub enum Signal {
 /// The buffer is this multiple of the deviation's standard deviation.
 pub const BUFFER_FACTOR: f64 = 0.8;
 
+/// Relative size of rounding noise: the MRA reproduces its input only to about
+/// 1e-12 of the price scale, so smaller differences carry no information. The
+/// signal buffer and the anomaly threshold never go below
+/// `NOISE_FLOOR · max|close|`; otherwise a flat stretch of closes (a halted
+/// market) would be classified by rounding error.
+pub const NOISE_FLOOR: f64 = 1e-9;
+
+/// `NOISE_FLOOR · max|x|`.
+pub fn noise_floor(x: &[f64]) -> f64 {
+    NOISE_FLOOR * x.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
 /// Per-sample signals and their counts.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Signals {
@@ -24,7 +36,7 @@ pub struct Signals {
     pub deviation: Vec<f64>,
     /// Population standard deviation (ddof 0) of `deviation`.
     pub std: f64,
-    /// `BUFFER_FACTOR · std`.
+    /// `max(BUFFER_FACTOR · std, NOISE_FLOOR · max|close|)`.
     pub buffer: f64,
     /// `Buy` where deviation < −buffer, `Sell` where > +buffer, else `Hold`.
     pub per_index: Vec<Signal>,
@@ -40,12 +52,19 @@ impl Signals {
     /// Classifies every close against `trend` (the smooth S_`trend_level`).
     pub fn compute(closes: &[f64], trend: &[f64], trend_level: usize) -> Signals {
         let mut out = Signals::default();
-        out.compute_into(closes, trend, trend_level);
+        out.compute_into(closes, trend, trend_level, noise_floor(closes));
         out
     }
 
-    /// [`Signals::compute`] reusing this value's buffers.
-    pub(crate) fn compute_into(&mut self, closes: &[f64], trend: &[f64], trend_level: usize) {
+    /// [`Signals::compute`] reusing this value's buffers; `floor` is
+    /// [`noise_floor`]`(closes)`, passed in because the caller has it already.
+    pub(crate) fn compute_into(
+        &mut self,
+        closes: &[f64],
+        trend: &[f64],
+        trend_level: usize,
+        floor: f64,
+    ) {
         assert_eq!(
             closes.len(),
             trend.len(),
@@ -57,7 +76,7 @@ impl Signals {
         self.deviation
             .extend(closes.iter().zip(trend).map(|(c, t)| c - t));
         self.std = population_std(&self.deviation);
-        self.buffer = BUFFER_FACTOR * self.std;
+        self.buffer = (BUFFER_FACTOR * self.std).max(floor);
         let buffer = self.buffer;
         self.per_index.clear();
         self.per_index.extend(self.deviation.iter().map(|&d| {
@@ -124,8 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn a_flat_deviation_holds_everywhere() {
-        let s = Signals::compute(&[5.0; 4], &[5.0; 4], 1);
-        assert_eq!((s.buy, s.sell, s.hold, s.buffer), (0, 0, 4, 0.0));
+    fn a_constant_rounding_offset_from_the_trend_holds_everywhere() {
+        // std is 0, so without the noise floor every sample would be a BUY
+        let s = Signals::compute(&[20_000.0; 4], &[20_000.0 + 3e-12; 4], 6);
+        assert_eq!((s.buy, s.sell, s.hold), (0, 0, 4));
+        assert_eq!(s.buffer, 20_000.0 * NOISE_FLOOR);
     }
 }

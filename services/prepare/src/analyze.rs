@@ -31,7 +31,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     }
     let candles = loaded.candles.slice(rows.saturating_sub(want)..rows);
     let window = Window {
-        source_label: label(&args.input, &candles.open_time_ms),
+        source_label: label(&args.input),
         source: file_source(&args.input),
         symbol,
         interval,
@@ -103,15 +103,12 @@ fn file_source(path: &Path) -> Source {
         .unwrap_or(Source::File("input".into()))
 }
 
-fn label(path: &Path, open_times: &[i64]) -> String {
+fn label(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match (open_times.first(), open_times.last()) {
-        (Some(&a), Some(&b)) => format!("file {name} ({} to {})", file::fmt_ms(a), file::fmt_ms(b)),
-        _ => format!("file {name}"),
-    }
+    format!("file {name}")
 }
 
 fn report(blob: &waveplot_protocol::Blob) {

@@ -21,8 +21,11 @@ use crate::mode::Mode;
 /// Which transform the multiresolution analysis is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MraKind {
-    /// Maximal-overlap DWT: shift-invariant, any length; equals
-    /// `pywt.mra(x, w, J, transform="swt")` whenever `2^J` divides N.
+    /// Maximal-overlap DWT: shift-invariant, any length. With mode
+    /// `periodization` it is circular and equals `pywt.mra(x, w, J, transform="swt")`
+    /// whenever `2^J` divides N; with any other mode (the default `symmetric`)
+    /// the input is extended at both ends first, so the window's edges carry no
+    /// wrap-around artefacts.
     #[default]
     Modwt,
     /// Decimated DWT: equals `pywt.mra(x, w, J, transform="dwt", mode=mode)`.
@@ -89,6 +92,53 @@ pub(crate) fn levels_for(n: usize, wavelet: &Wavelet, requested: usize) -> Resul
 enum Engine {
     Dwt(dwt::DwtMra),
     Modwt(modwt::ModwtMra),
+    PaddedModwt(Padded),
+}
+
+/// A MODWT over the input extended at both ends, cropped back to the input.
+///
+/// The circular MODWT treats the window as one period of a loop, so the jump from
+/// the last close back to the first (hundreds of dollars on a trending window) shows
+/// up as large details and bent smooths at both ends: false anomalies at the first
+/// and last candles. Extending the window by `pad` samples with the DWT mode on each
+/// side (Percival & Walden's "reflection" boundary when the mode is `symmetric`) and
+/// keeping the middle removes that jump; `pad` is the width of the deepest level's
+/// equivalent filter, `(2^J − 1)(L − 1) + 1`, so no kept sample sees the wrap. The
+/// result is still an exact additive decomposition of the input.
+#[derive(Debug, Clone)]
+struct Padded {
+    mode: Mode,
+    pad: usize,
+    inner: modwt::ModwtMra,
+    extended: Vec<f64>,
+    details: Vec<Vec<f64>>,
+    smooth: Vec<f64>,
+}
+
+impl Padded {
+    fn new(n: usize, wavelet: &Wavelet, mode: Mode, levels: usize) -> Self {
+        let pad = ((1usize << levels) - 1) * (wavelet.filter_len() - 1) + 1;
+        let total = n + 2 * pad;
+        Self {
+            mode,
+            pad,
+            inner: modwt::ModwtMra::new(total, wavelet, levels),
+            extended: Vec::with_capacity(total),
+            details: vec![vec![0.0; total]; levels],
+            smooth: vec![0.0; total],
+        }
+    }
+
+    fn process(&mut self, x: &[f64], details: &mut [Vec<f64>], smooth: &mut [f64]) {
+        self.mode.extend(x, self.pad, &mut self.extended);
+        self.inner
+            .process(&self.extended, &mut self.details, &mut self.smooth);
+        let keep = self.pad..self.pad + x.len();
+        for (out, full) in details.iter_mut().zip(&self.details) {
+            out.copy_from_slice(&full[keep.clone()]);
+        }
+        smooth.copy_from_slice(&self.smooth[keep]);
+    }
 }
 
 /// A multiresolution analysis prepared for one length, wavelet, kind and depth.
@@ -103,8 +153,10 @@ pub struct MraPlan {
 
 impl MraPlan {
     /// Prepares filters and scratch for series of `n` samples. `mode` is the
-    /// DWT extension mode; the MODWT is circular and ignores it. Fails when
-    /// `levels` is 0 or `n` is too short for one level.
+    /// extension mode: for the DWT kind as in PyWavelets; for the MODWT kind,
+    /// `periodization` or `periodic` give the plain circular MODWT (PyWavelets'
+    /// `swt`), and any other mode extends the input at both ends first (see
+    /// `Padded`). Fails when `levels` is 0 or `n` is too short for one level.
     pub fn new(
         n: usize,
         wavelet: &Wavelet,
@@ -115,7 +167,10 @@ impl MraPlan {
         let levels_used = levels_for(n, wavelet, levels)?;
         let engine = match kind {
             MraKind::Dwt => Engine::Dwt(dwt::DwtMra::new(n, wavelet, mode, levels_used)),
-            MraKind::Modwt => Engine::Modwt(modwt::ModwtMra::new(n, wavelet, levels_used)),
+            MraKind::Modwt if matches!(mode, Mode::Periodization | Mode::Periodic) => {
+                Engine::Modwt(modwt::ModwtMra::new(n, wavelet, levels_used))
+            }
+            MraKind::Modwt => Engine::PaddedModwt(Padded::new(n, wavelet, mode, levels_used)),
         };
         Ok(MraPlan {
             n,
@@ -178,6 +233,7 @@ impl MraPlan {
         match &mut self.engine {
             Engine::Dwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
             Engine::Modwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
+            Engine::PaddedModwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
         }
         for level in (1..j).rev() {
             let (lower, upper) = out.smooths.split_at_mut(level);

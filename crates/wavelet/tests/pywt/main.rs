@@ -352,12 +352,59 @@ fn check_bands(a: &Analysis, want: &[ExpectedBand], s: f64, what: &str) {
 }
 
 #[test]
+fn the_default_modwt_has_no_wrap_around_artefacts_at_the_window_edges() {
+    let fx: ClosesFixtures = load("closes.json");
+    for case in &fx.cases {
+        let run = |mode| {
+            let params = AnalysisParams {
+                mode,
+                ..AnalysisParams::default()
+            };
+            let mut plan = AnalysisPlan::new(case.closes.len(), &params).unwrap();
+            plan.run(&case.closes, 300.0).unwrap()
+        };
+        let (padded, circular) = (run(Mode::Symmetric), run(Mode::Periodization));
+        let edge = |a: &waveplot_wavelet::Analysis| {
+            let d1 = &a.mra.details[0];
+            d1[0].abs().max(d1[d1.len() - 1].abs())
+        };
+        let typical = padded.anomalies.median + padded.anomalies.mad;
+        assert!(
+            edge(&padded) < padded.anomalies.threshold,
+            "{}: edge |D1| {} is an anomaly",
+            case.name,
+            edge(&padded)
+        );
+        let jump = (case.closes[0] - case.closes[case.closes.len() - 1]).abs();
+        if jump > 20.0 * typical {
+            assert!(
+                edge(&circular) > circular.anomalies.threshold,
+                "{}: the circular MODWT should show the wrap",
+                case.name
+            );
+        }
+        let n = case.closes.len();
+        for (t, x) in case.closes.iter().enumerate() {
+            let sum: f64 = padded.mra.details.iter().map(|d| d[t]).sum::<f64>()
+                + padded.mra.smooths[padded.levels_used - 1][t];
+            assert!(
+                (sum - x).abs() <= 1e-9 * x.abs(),
+                "{} t={t}/{n}: {sum} != {x}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
 fn analysis_of_real_btc_closes_matches_numpy_anomalies_signals_and_bands() {
     let fx: ClosesFixtures = load("closes.json");
     assert_eq!(fx.cases.len(), 4);
     for case in &fx.cases {
+        // The reference is pywt's swt MRA, which is circular: periodization mode.
         let params = AnalysisParams {
             wavelet: Wavelet::new(&case.wavelet).unwrap(),
+            mode: Mode::Periodization,
             ..AnalysisParams::default()
         };
         let mut plan = AnalysisPlan::new(case.closes.len(), &params).unwrap();
