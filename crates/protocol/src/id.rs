@@ -40,6 +40,13 @@ impl RequestId {
         }
     }
 
+    /// The `request_id` of a JSON message that failed to decode as a whole, if it
+    /// has a valid one, so that the failure can still be reported for that request.
+    pub fn find_in(payload: &[u8]) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+        Self::parse(value.get("request_id")?.as_str()?).ok()
+    }
+
     /// The ID as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -84,6 +91,16 @@ mod tests {
         assert!(a < b, "UUIDv7 sorts by creation time: {a} {b}");
         assert_eq!(RequestId::parse(a.as_str()).unwrap(), a);
         assert_eq!(a.as_str().len(), 32);
+    }
+
+    #[test]
+    fn the_id_of_a_broken_message_is_found_when_it_is_valid() {
+        let id = RequestId::find_in(br#"{"v":9,"request_id":"abc","x":[1,2"#);
+        assert_eq!(id, None, "not JSON at all");
+        let id = RequestId::find_in(br#"{"v":9,"request_id":"abc","symbol":7}"#);
+        assert_eq!(id.unwrap().as_str(), "abc");
+        assert_eq!(RequestId::find_in(br#"{"request_id":"a b"}"#), None);
+        assert_eq!(RequestId::find_in(br#"[1]"#), None);
     }
 
     #[test]

@@ -72,6 +72,26 @@ impl PlotId {
         }
     }
 
+    /// The image size for a request's optional width and height: both given are used
+    /// as they are; one side alone keeps the chart's default aspect ratio (clamped to
+    /// the allowed sides); neither gives [`PlotId::default_size`].
+    pub fn size_for(self, width: Option<u32>, height: Option<u32>) -> (u32, u32) {
+        use crate::request::{MAX_SIDE, MIN_SIDE};
+        let (dw, dh) = self.default_size();
+        let scale = |a: u32, da: u32, db: u32| {
+            let scaled = u64::from(a) * u64::from(db) / u64::from(da);
+            u32::try_from(scaled)
+                .unwrap_or(MAX_SIDE)
+                .clamp(MIN_SIDE, MAX_SIDE)
+        };
+        match (width, height) {
+            (Some(w), Some(h)) => (w, h),
+            (Some(w), None) => (w, scale(w, dw, dh)),
+            (None, Some(h)) => (scale(h, dh, dw), h),
+            (None, None) => (dw, dh),
+        }
+    }
+
     /// Parses a plot ID; `1` means `01` and case does not matter (`02A`).
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let lower = input.trim().to_ascii_lowercase();

@@ -209,15 +209,7 @@ impl RenderRequest {
     /// The image size of one chart, defaults resolved: a side given alone keeps the
     /// chart's default aspect ratio.
     pub fn size_of(&self, plot: PlotId) -> (u32, u32) {
-        let (dw, dh) = plot.default_size();
-        let scale =
-            |a: u32, da: u32, db: u32| (u64::from(a) * u64::from(db) / u64::from(da)) as u32;
-        match (self.width, self.height) {
-            (Some(w), Some(h)) => (w, h),
-            (Some(w), None) => (w, scale(w, dw, dh).clamp(MIN_SIDE, MAX_SIDE)),
-            (None, Some(h)) => (scale(h, dh, dw).clamp(MIN_SIDE, MAX_SIDE), h),
-            (None, None) => (dw, dh),
-        }
+        plot.size_for(self.width, self.height)
     }
 
     /// Checks the ranges of the numeric fields (names of wavelets and modes are checked

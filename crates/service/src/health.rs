@@ -40,6 +40,11 @@ impl Readiness {
         self.serving.store(true, Ordering::Release);
     }
 
+    /// True once [`Readiness::serving`] was called.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Acquire)
+    }
+
     /// `Ok` when the service takes work, the bus is connected and the store answers;
     /// otherwise what is wrong.
     pub async fn check(&self) -> Result<(), String> {

@@ -41,6 +41,41 @@ pub struct Context {
     pub subjects: Subjects,
 }
 
+/// Runs a bus service the way every waveplot service runs: connect to NATS, open the
+/// store, serve the health endpoint on `health_addr`, run `service` until SIGTERM or
+/// Ctrl-C (or until it fails), then drain the NATS connection.
+pub async fn run_service<F, Fut>(
+    name: &str,
+    bus: &BusArgs,
+    store: &StoreArgs,
+    health_addr: std::net::SocketAddr,
+    service: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(Context, health::Readiness, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use anyhow::Context as _;
+    let shutdown = shutdown::on_signal();
+    let connection = Bus::connect(&bus.nats_url, name).await?;
+    let store = Store::open(&store.store_url).await?;
+    let readiness = health::Readiness::new(connection.clone(), store.clone());
+    let (addr, health_task) = health::serve(health_addr, readiness.clone(), shutdown.clone())
+        .await
+        .with_context(|| format!("listen on {health_addr} for health checks"))?;
+    tracing::info!(%addr, "{name}: health endpoint");
+    let ctx = Context {
+        bus: connection.clone(),
+        store,
+        subjects: bus.subject_prefix.clone(),
+    };
+    let outcome = service(ctx, readiness, shutdown.clone()).await;
+    shutdown.cancel();
+    connection.drain().await;
+    let _ = health_task.await;
+    outcome
+}
+
 /// Message bus settings.
 #[derive(Debug, Clone, Args)]
 pub struct BusArgs {

@@ -226,9 +226,14 @@ impl Store {
 
     /// True if the object exists.
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.size(key).await.map(|s| s.is_some())
+    }
+
+    /// The object's size in bytes; `None` if it does not exist.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         match self.inner.head(&Path::from(key)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(io("head", key, source)),
         }
     }

@@ -201,7 +201,20 @@ impl Service {
     /// Starts `binary` with `args` and `env` (plus `HEALTH_ADDR` on a free port and
     /// `RUST_LOG=info`), and waits until its `/readyz` answers 200.
     pub fn start(binary: &str, args: &[&str], env: &[(&str, String)]) -> Self {
-        let health = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::spawn(
+            binary,
+            args,
+            env,
+            SocketAddr::from(([127, 0, 0, 1], free_port())),
+        )
+    }
+
+    /// Starts a service whose health routes are on its HTTP `port` (the gateway).
+    pub fn start_http(binary: &str, args: &[&str], env: &[(&str, String)], port: u16) -> Self {
+        Self::spawn(binary, args, env, SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    fn spawn(binary: &str, args: &[&str], env: &[(&str, String)], health: SocketAddr) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let stderr = log.reopen().expect("log file handle");
         let child = Command::new(binary)

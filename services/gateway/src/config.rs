@@ -11,26 +11,39 @@ use waveplot_service::{BusArgs, LogArgs, StoreArgs};
 /// and Server-Sent Events of render progress.
 #[derive(Debug, Parser)]
 #[command(name = "gateway", version)]
-pub(crate) struct Config {
+pub struct Config {
+    /// Check the HTTP endpoint of a running gateway and exit 0 if it is ready (for
+    /// container healthchecks; the images have no curl).
+    #[arg(long)]
+    pub healthcheck: bool,
+    /// Directory of candle files that requests may name as `file:NAME` (standalone mode).
+    #[arg(long, env = "CANDLE_DIR")]
+    pub candle_dir: Option<PathBuf>,
+    /// How long in-flight work may take to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
     /// Address the HTTP server listens on.
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
-    pub(crate) http_addr: SocketAddr,
+    pub http_addr: SocketAddr,
     /// How long a render may take before missing charts are reported as failed.
     #[arg(long, env = "RENDER_DEADLINE", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub(crate) deadline: Duration,
+    pub deadline: Duration,
     /// Run gateway, prepare and the six plotters in this one process, over an in-process
     /// bus and a local-directory store (no NATS, no S3 server needed).
     #[arg(long)]
-    pub(crate) standalone: bool,
+    pub standalone: bool,
     /// Where standalone mode keeps blobs and charts.
     #[arg(long, env = "WAVEPLOT_DATA_DIR", default_value = "waveplot-data")]
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Message bus settings.
     #[command(flatten)]
-    pub(crate) bus: BusArgs,
+    pub bus: BusArgs,
+    /// Object store settings.
     #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    pub store: StoreArgs,
+    /// Log settings.
     #[command(flatten)]
-    pub(crate) log: LogArgs,
+    pub log: LogArgs,
 }
 
 #[cfg(test)]

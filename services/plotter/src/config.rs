@@ -24,9 +24,16 @@ pub(crate) struct Config {
 /// Settings of the bus service.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Check the health endpoint of a running instance and exit 0 if it is ready
+    /// (for container healthchecks; the images have no curl).
+    #[arg(long)]
+    pub(crate) healthcheck: bool,
     /// Which chart this instance draws (01, 02a, 02b, 03, 04, 05).
-    #[arg(long, env = "PLOT_ID", default_value = "01")]
-    pub(crate) plot_id: PlotId,
+    #[arg(long, env = "PLOT_ID")]
+    pub(crate) plot_id: Option<PlotId>,
+    /// How long in-flight charts may take to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) grace: std::time::Duration,
     /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9102")]
     pub(crate) health_addr: SocketAddr,
@@ -89,7 +96,7 @@ mod tests {
     #[test]
     fn plot_id_comes_from_its_flag_and_is_validated() {
         let c = Config::try_parse_from(["plotter", "--plot-id", "2b"]).unwrap();
-        assert_eq!(c.serve.plot_id, PlotId::Bands);
+        assert_eq!(c.serve.plot_id, Some(PlotId::Bands));
         let e = Config::try_parse_from(["plotter", "--plot-id", "07"]).unwrap_err();
         assert!(e.to_string().contains("01, 02a, 02b, 03, 04, 05"), "{e}");
     }

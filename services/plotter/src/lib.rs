@@ -9,6 +9,7 @@
 //!   axis, number and period formatting, theme and embedded fonts, frame, panels.
 //! - `encode`: PNG (via the `png` crate, settings and measurements in its docs) and SVG.
 //! - [`error`]: [`RenderError`], what can go wrong.
+//! - [`service`]: the bus service (`prepared` event → chart → `done` event).
 //!
 //! Times are drawn in UTC; there is no time-zone option yet.
 //!
@@ -33,6 +34,7 @@
 mod charts;
 mod encode;
 pub mod error;
+pub mod service;
 
 use waveplot_protocol::request::{MAX_SIDE, MIN_SIDE};
 use waveplot_protocol::{Blob, ImageFormat, PlotId};

@@ -2,45 +2,32 @@
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use waveplot_prepare::config::{Command, Config, ServeArgs};
+use waveplot_prepare::config::{Command, Config};
 use waveplot_prepare::{analyze, service};
-use waveplot_service::{Bus, Context, Store, health, shutdown};
+use waveplot_service::{health, run_service};
 
 fn main() -> Result<()> {
     let config = Config::parse();
-    if config.serve.healthcheck {
-        std::process::exit(if health::probe(config.serve.health_addr) {
+    let args = config.serve;
+    if args.healthcheck {
+        std::process::exit(if health::probe(args.health_addr) {
             0
         } else {
             1
         });
     }
     config.log.init();
-    match config.command {
-        Some(Command::Analyze(args)) => analyze::run(&args),
-        None => tokio::runtime::Runtime::new()
-            .context("start the async runtime")?
-            .block_on(serve(config.serve)),
+    if let Some(Command::Analyze(a)) = config.command {
+        return analyze::run(&a);
     }
-}
-
-async fn serve(args: ServeArgs) -> Result<()> {
-    let shutdown = shutdown::on_signal();
-    let bus = Bus::connect(&args.bus.nats_url, "prepare").await?;
-    let store = Store::open(&args.store.store_url).await?;
-    let readiness = health::Readiness::new(bus.clone(), store.clone());
-    let (addr, health_task) = health::serve(args.health_addr, readiness.clone(), shutdown.clone())
-        .await
-        .with_context(|| format!("listen on {} for health checks", args.health_addr))?;
-    tracing::info!(%addr, "health endpoint");
-    let ctx = Context {
-        bus: bus.clone(),
-        store,
-        subjects: args.bus.subject_prefix.clone(),
-    };
-    let outcome = service::run(ctx, args.settings(), readiness, shutdown.clone()).await;
-    shutdown.cancel();
-    bus.drain().await;
-    let _ = health_task.await;
-    outcome
+    let settings = args.settings();
+    tokio::runtime::Runtime::new()
+        .context("start the async runtime")?
+        .block_on(run_service(
+            "prepare",
+            &args.bus,
+            &args.store,
+            args.health_addr,
+            |ctx, ready, stop| service::run(ctx, settings, ready, stop),
+        ))
 }

@@ -129,7 +129,7 @@ impl Handler {
         payload: &[u8],
     ) -> Result<(RenderRequest, AnalysisParams), (Option<RequestId>, String)> {
         let request = RenderRequest::decode(payload)
-            .map_err(|e| (loose_request_id(payload), e.to_string()))?;
+            .map_err(|e| (RequestId::find_in(payload), e.to_string()))?;
         let id = || Some(request.request_id.clone());
         request.check().map_err(|e| (id(), e.to_string()))?;
         let params = request.params();
@@ -283,12 +283,6 @@ fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
         candles: u32::try_from(c.len()).unwrap_or(u32::MAX),
         params,
     })
-}
-
-/// The request ID of a request that failed to decode, if one can be read at all.
-fn loose_request_id(payload: &[u8]) -> Option<RequestId> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    RequestId::parse(value.get("request_id")?.as_str()?).ok()
 }
 
 fn ms(since: Instant) -> f64 {

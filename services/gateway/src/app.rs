@@ -1,0 +1,46 @@
+//! The HTTP application: routes, shared state, and the render flow (validate, publish
+//! the request, gather its events until the deadline).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+use waveplot_service::Context;
+use waveplot_service::health::{self, Readiness};
+
+use crate::registry::Registry;
+use crate::routes;
+
+/// How long the gateway waits for prepare to accept or reject a request.
+pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Bus, store and subjects.
+    pub ctx: Context,
+    /// The renders this gateway started.
+    pub registry: Arc<Registry>,
+    /// How long a render may take before missing charts are reported as failed.
+    pub deadline: Duration,
+    /// What the page offers (sources, defaults).
+    pub meta: routes::meta::Meta,
+}
+
+/// The gateway's router: page, API, images and health.
+pub fn app(state: AppState, readiness: Readiness) -> Router {
+    let api = Router::new()
+        .route("/api/render", post(routes::render::create))
+        .route("/api/render/{id}", get(routes::render::status))
+        .route("/api/render/{id}/events", get(routes::render::events))
+        .route("/api/meta", get(routes::meta::meta))
+        .route("/plots/{*key}", get(routes::plots::image))
+        .merge(routes::page::routes())
+        .with_state(state);
+    api.merge(health::routes(readiness))
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,48 @@
+//! The API's one error type: client mistakes become 4xx with a message that says what
+//! to do, outages 503/504 with the reason, and anything else a 500 whose details go to
+//! the log only. The body is always `{"error": "..."}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error.
+#[derive(Debug)]
+pub enum AppError {
+    /// The request is invalid (400).
+    BadRequest(String),
+    /// Nothing has this name (404).
+    NotFound(String),
+    /// A service the request needs is down (503).
+    Unavailable(String),
+    /// A service did not answer in time (504).
+    Timeout(String),
+    /// A bug or an unexpected failure (500; logged, not shown).
+    Internal(anyhow::Error),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            Self::Timeout(m) => (StatusCode::GATEWAY_TIMEOUT, m),
+            Self::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the gateway's log".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}

@@ -1,0 +1,252 @@
+//! The render API.
+//!
+//! - `POST /api/render` with `{"symbol", "interval", "source"?, "window"?, "end_ms"?,
+//!   "wavelet"?, "mode"?, "mra"?, "levels"?, "anomaly_k"?, "trend_level"?, "width"?,
+//!   "height"?, "format"?, "plots"?}` → `{"id", "plots", "status_url", "events_url", "reused"}`.
+//!   An identical request still running, or finished and still current, answers with
+//!   its existing ID at once.
+//! - `GET /api/render/{id}` → the render's [`Status`](crate::status::Status).
+//! - `GET /api/render/{id}/events` → Server-Sent Events: `status` with the whole status
+//!   on every change; the stream ends after the final one.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use waveplot_protocol::{
+    FailedEvent, ImageFormat, Interval, Message, MraKind, PlotId, RenderReply, RenderRequest,
+    RequestId, Source, Stage, Symbol, V1,
+};
+use waveplot_service::BusError;
+
+use crate::app::{ACCEPT_TIMEOUT, AppState};
+use crate::error::AppError;
+use crate::registry::Render;
+use crate::status::Status;
+
+/// The body of `POST /api/render`: a render request without `v` and `request_id`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderBody {
+    symbol: Symbol,
+    interval: Interval,
+    #[serde(default)]
+    source: Option<Source>,
+    window: Option<u32>,
+    end_ms: Option<i64>,
+    wavelet: Option<String>,
+    mode: Option<String>,
+    mra: Option<MraKind>,
+    levels: Option<u32>,
+    anomaly_k: Option<f64>,
+    trend_level: Option<u32>,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: Option<ImageFormat>,
+    plots: Option<Vec<PlotId>>,
+}
+
+impl RenderBody {
+    fn into_request(self) -> RenderRequest {
+        let mut r = RenderRequest::new(RequestId::generate(), self.symbol, self.interval);
+        r.source = self.source.unwrap_or_default();
+        r.window = self.window;
+        r.end_ms = self.end_ms;
+        r.wavelet = self.wavelet;
+        r.mode = self.mode;
+        r.mra = self.mra;
+        r.levels = self.levels;
+        r.anomaly_k = self.anomaly_k;
+        r.trend_level = self.trend_level;
+        r.width = self.width;
+        r.height = self.height;
+        r.format = self.format.unwrap_or_default();
+        if let Some(plots) = self.plots {
+            r.plots = plots;
+        }
+        r
+    }
+}
+
+/// The answer to `POST /api/render`.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    id: RequestId,
+    plots: Vec<PlotId>,
+    status_url: String,
+    events_url: String,
+    /// True when an identical render (running, or finished and current) answered.
+    reused: bool,
+}
+
+impl Created {
+    fn of(render: &Render, reused: bool) -> Self {
+        let status = render.status.borrow();
+        let id = status.id.clone();
+        Self {
+            status_url: format!("/api/render/{id}"),
+            events_url: format!("/api/render/{id}/events"),
+            plots: status.plots.keys().copied().collect(),
+            id,
+            reused,
+        }
+    }
+}
+
+/// `POST /api/render`
+pub async fn create(
+    State(state): State<AppState>,
+    body: Result<Json<RenderBody>, JsonRejection>,
+) -> Result<Json<Created>, AppError> {
+    let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let request = body.into_request();
+    request
+        .check()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    if let Some(existing) = state.registry.reusable(&request, now_ms) {
+        metrics::counter!("waveplot_gateway_renders_total", "outcome" => "reused").increment(1);
+        return Ok(Json(Created::of(&existing, true)));
+    }
+    let render = state.registry.insert(request.clone());
+    match ask_prepare(&state, &request).await {
+        Ok(()) => {
+            metrics::counter!("waveplot_gateway_renders_total", "outcome" => "accepted")
+                .increment(1);
+            tokio::spawn(enforce_deadline(state.clone(), render.clone()));
+            Ok(Json(Created::of(&render, false)))
+        }
+        Err(e) => {
+            metrics::counter!("waveplot_gateway_renders_total", "outcome" => "refused")
+                .increment(1);
+            state.registry.remove(&request.request_id);
+            Err(e)
+        }
+    }
+}
+
+async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), AppError> {
+    let subject = state.ctx.subjects.render();
+    let reply = state
+        .ctx
+        .bus
+        .request(subject, request.encode().into(), ACCEPT_TIMEOUT)
+        .await
+        .map_err(|e| match e {
+            BusError::NoResponders { .. } => AppError::Unavailable(
+                "prepare service unavailable: no prepare instance is running".into(),
+            ),
+            BusError::Timeout { .. } => AppError::Timeout(format!(
+                "prepare service did not answer within {} s",
+                ACCEPT_TIMEOUT.as_secs()
+            )),
+            other => AppError::Unavailable(format!("message bus unavailable: {other}")),
+        })?;
+    match RenderReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
+        RenderReply::Accepted { .. } => Ok(()),
+        RenderReply::Rejected { error, .. } => Err(AppError::BadRequest(error)),
+    }
+}
+
+/// At the deadline, every chart still missing fails with a reason, announced on the bus.
+async fn enforce_deadline(state: AppState, render: Arc<Render>) {
+    let mut watcher = render.status.subscribe();
+    let finished = tokio::time::timeout(state.deadline, watcher.wait_for(Status::is_final))
+        .await
+        .is_ok_and(|ended| ended.is_ok());
+    let elapsed_ms = render.started.elapsed().as_secs_f64() * 1e3;
+    if finished {
+        render.status.send_modify(|s| s.elapsed_ms = elapsed_ms);
+        return;
+    }
+    let (id, missing) = {
+        let s = render.status.borrow();
+        (s.id.clone(), s.pending_plots())
+    };
+    let secs = state.deadline.as_secs_f64();
+    let prepared = render.status.borrow().prepared.is_some();
+    for plot in missing {
+        let reason = if prepared {
+            format!("no chart {plot} within {secs:.0} s: its plotter may be down or overloaded")
+        } else {
+            format!("no analysis within {secs:.0} s: the prepare service may be overloaded")
+        };
+        render.status.send_modify(|s| s.expire(plot, &reason));
+        let event = FailedEvent {
+            v: V1,
+            request_id: Some(id.clone()),
+            stage: Stage::Gateway,
+            plot_id: Some(plot),
+            reason,
+        };
+        if let Err(e) = state
+            .ctx
+            .bus
+            .send(
+                &state.ctx.subjects,
+                &event,
+                &format!("{id}.failed.gateway.{plot}"),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not publish the deadline failure");
+        }
+    }
+    render.status.send_modify(|s| {
+        if s.prepared.is_none() && s.error.is_none() {
+            s.error = Some(format!("the analysis did not finish within {secs:.0} s"));
+        }
+        s.elapsed_ms = elapsed_ms;
+        s.settle();
+    });
+}
+
+fn find(state: &AppState, id: &str) -> Result<Arc<Render>, AppError> {
+    let id = RequestId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    state.registry.get(&id).ok_or_else(|| {
+        AppError::NotFound(format!(
+            "no render {id} (renders are kept in memory for a while; start a new one)"
+        ))
+    })
+}
+
+/// `GET /api/render/{id}`
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, AppError> {
+    let render = find(&state, &id)?;
+    let mut status = render.status.borrow().clone();
+    if !status.is_final() {
+        status.elapsed_ms = render.started.elapsed().as_secs_f64() * 1e3;
+    }
+    Ok(Json(status))
+}
+
+/// `GET /api/render/{id}/events`
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let render = find(&state, &id)?;
+    let updates = tokio_stream::wrappers::WatchStream::new(render.status.subscribe());
+    let mut ended = false;
+    let stream = updates
+        .take_while(move |status| {
+            let keep = !ended;
+            ended = status.is_final();
+            std::future::ready(keep)
+        })
+        .map(|status| {
+            Ok(Event::default()
+                .event("status")
+                .json_data(&status)
+                .unwrap_or_else(|_| Event::default().event("error")))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,409 @@
+//! The whole system from the real binaries, as a user and other tools see it.
+
+mod helpers;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use helpers::{System, client, post_render, wait_final};
+use serde_json::{Value, json};
+use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, Subjects};
+use waveplot_service::{Bus, Store};
+
+fn sample() -> Value {
+    json!({"symbol": "BTC", "interval": "5m", "source": "sample"})
+}
+
+fn assert_png(http: &str, url: &str, width: u64, height: u64) {
+    let res = client().get(format!("{http}{url}")).send().unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let bytes = res.bytes().unwrap();
+    assert_eq!(&bytes[1..4], b"PNG", "{url} is a PNG");
+    let (w, h) = (
+        u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+        u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
+    );
+    assert_eq!((u64::from(w), u64::from(h)), (width, height), "{url} size");
+    let again = client()
+        .get(format!("{http}{url}"))
+        .header("if-none-match", etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304, "a cached image is not sent again");
+}
+
+#[test]
+fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
+    let sys = System::start(30);
+    let started = Instant::now();
+    let (code, created) = post_render(&sys.http, &sample());
+    assert_eq!(code, 200, "{created}\n{}", sys.logs());
+    let id = created["id"].as_str().unwrap();
+    let st = wait_final(&sys.http, id, Duration::from_secs(60));
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+    eprintln!("first render through the bus: {:?}", started.elapsed());
+    for plot in PlotId::ALL {
+        let p = &st["plots"][plot.as_str()];
+        assert_eq!(p["state"], "done");
+        assert_png(
+            &sys.http,
+            p["url"].as_str().unwrap(),
+            p["width"].as_u64().unwrap(),
+            p["height"].as_u64().unwrap(),
+        );
+    }
+    assert_eq!(
+        st["summary"]["source_label"],
+        "sample data (2022-08-14 00:00 UTC to 2022-08-16 23:55 UTC)"
+    );
+    assert_eq!(st["bands"].as_array().unwrap().len(), 8);
+    assert_eq!(st["prepared"]["candles"], 864);
+
+    let (_, again) = post_render(&sys.http, &sample());
+    assert_eq!(
+        (again["id"].as_str().unwrap(), again["reused"].as_bool()),
+        (id, Some(true)),
+        "an identical request answers at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_independent_subscriber_sees_every_documented_event() {
+    let sys = System::start(30);
+    let bus = Bus::connect(&sys.nats.url(), "observer").await.unwrap();
+    let mut all = bus
+        .subscribe(Subjects::default().everything(), None)
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    let http = sys.http.clone();
+    let created = tokio::task::spawn_blocking(move || post_render(&http, &sample()).1)
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (mut prepared, mut done) = (0, Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while done.len() < 6 {
+        let m = tokio::time::timeout_at(deadline, all.next())
+            .await
+            .expect("six done events")
+            .unwrap();
+        let json: Value = serde_json::from_slice(&m.payload).unwrap_or(Value::Null);
+        if m.subject.starts_with("waveplot.prepared.") {
+            let e = PreparedEvent::decode(&m.payload).unwrap();
+            assert_eq!(
+                (e.request_id.as_str(), m.subject.as_str()),
+                (id.as_str(), "waveplot.prepared.BTCUSDT.5m")
+            );
+            for field in [
+                "v",
+                "request_id",
+                "key",
+                "candles",
+                "backend",
+                "device",
+                "timings_ms",
+            ] {
+                assert!(json.get(field).is_some(), "prepared lacks {field}");
+            }
+            prepared += 1;
+        } else if m.subject.starts_with("waveplot.done.") {
+            let e = DoneEvent::decode(&m.payload).unwrap();
+            assert_eq!(m.subject, format!("waveplot.done.{}", e.plot_id));
+            for field in ["v", "request_id", "plot_id", "key", "bytes", "render_ms"] {
+                assert!(json.get(field).is_some(), "done lacks {field}");
+            }
+            done.push(e.plot_id);
+        }
+    }
+    assert_eq!(prepared, 1);
+    done.sort();
+    assert_eq!(done, PlotId::ALL.to_vec(), "each chart exactly once");
+}
+
+#[test]
+fn two_replicas_of_a_plotter_share_the_work_and_each_chart_is_drawn_once() {
+    let mut sys = System::start(30);
+    let extra = System::plotter(&sys.env(), PlotId::Overview);
+    sys.plotters.push((PlotId::Overview, extra));
+    let mut ids = Vec::new();
+    for window in 100..120 {
+        let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample", "window": window, "plots": ["01"]});
+        let (code, created) = post_render(&sys.http, &body);
+        assert_eq!(code, 200, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(
+            wait_final(&sys.http, id, Duration::from_secs(60))["state"],
+            "complete",
+            "{}",
+            sys.logs()
+        );
+    }
+    let stored: Vec<usize> = sys
+        .plotters
+        .iter()
+        .filter(|(p, _)| *p == PlotId::Overview)
+        .map(|(_, s)| s.log().matches("chart stored").count())
+        .collect();
+    assert_eq!(
+        stored.iter().sum::<usize>(),
+        20,
+        "each chart drawn exactly once: {stored:?}"
+    );
+    assert!(
+        stored.iter().all(|n| *n > 0),
+        "both replicas took work: {stored:?}"
+    );
+}
+
+#[test]
+fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
+    let mut sys = System::start(3);
+    let index = sys
+        .plotters
+        .iter()
+        .position(|(p, _)| *p == PlotId::Bands)
+        .unwrap();
+    sys.plotters[index].1.kill();
+    let (_, created) = post_render(&sys.http, &sample());
+    let st = wait_final(
+        &sys.http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(st["state"], "partial", "{st}");
+    let bands = &st["plots"]["02b"];
+    assert_eq!(bands["state"], "failed");
+    assert!(
+        bands["error"]
+            .as_str()
+            .unwrap()
+            .contains("no chart 02b within 3 s"),
+        "{bands}"
+    );
+    for plot in ["01", "02a", "03", "04", "05"] {
+        assert_eq!(st["plots"][plot]["state"], "done", "{plot}");
+    }
+    sys.plotters[index].1 = System::plotter(&sys.env(), PlotId::Bands);
+    let (_, created) = post_render(&sys.http, &sample());
+    assert_eq!(created["reused"], false, "a partial result is not reused");
+    let st = wait_final(
+        &sys.http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(st["state"], "complete", "{st}");
+}
+
+#[test]
+fn without_prepare_the_api_answers_503_at_once() {
+    let mut sys = System::start(30);
+    sys.prepare.take();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let (code, body) = post_render(&sys.http, &sample());
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("prepare service unavailable"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn bad_requests_get_a_400_that_says_what_is_valid() {
+    let sys = System::start(30);
+    for (body, want) in [
+        (
+            json!({"symbol": "BTC", "interval": "7m"}),
+            "valid intervals",
+        ),
+        (json!({"symbol": "B$C", "interval": "5m"}), "invalid symbol"),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "source": "sample", "wavelet": "db99"}),
+            "db99",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "colour": "red"}),
+            "unknown field",
+        ),
+        (
+            json!({"symbol": "SOL", "interval": "5m", "source": "sample"}),
+            "bundled samples",
+        ),
+    ] {
+        let (code, answer) = post_render(&sys.http, &body);
+        assert_eq!(code, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(want),
+            "{body}: {answer}"
+        );
+    }
+    let res = client()
+        .get(format!("{}/plots/../../etc/passwd", sys.http))
+        .send()
+        .unwrap();
+    assert!(res.status().is_client_error());
+}
+
+#[test]
+fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
+    let mut sys = System::start(5);
+    sys.s3.stop();
+    let (code, created) = post_render(&sys.http, &sample());
+    assert_eq!(code, 200, "{created}");
+    let st = wait_final(
+        &sys.http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(st["error"].as_str().unwrap().contains("blob"), "{st}");
+    sys.s3.restart();
+    let (_, created) = post_render(&sys.http, &sample());
+    let st = wait_final(
+        &sys.http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_messages_and_a_corrupt_blob_are_survived() {
+    let sys = System::start(5);
+    let bus = Bus::connect(&sys.nats.url(), "vandal").await.unwrap();
+    let mut failed = bus
+        .subscribe("waveplot.failed.*".into(), None)
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    let junk: Vec<&[u8]> = vec![
+        b"",
+        b"\xff\x00",
+        b"{\"v\":1}",
+        b"{\"v\":1,\"request_id\":\"vandal-1\",\"key\":\"nope\"}",
+        &[b'x'; 100_000],
+    ];
+    for subject in [
+        "waveplot.render",
+        "waveplot.prepared.BTCUSDT.5m",
+        "waveplot.done.01",
+        "waveplot.failed.plot",
+    ] {
+        for j in &junk {
+            bus.publish(subject.into(), bytes::Bytes::copy_from_slice(j), "junk")
+                .await
+                .unwrap();
+        }
+    }
+    let m = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let m = failed.next().await.unwrap();
+            if let Ok(e) = FailedEvent::decode(&m.payload) {
+                if e.request_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() == "vandal-1")
+                {
+                    return e;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a failed event for the malformed prepared event that named a request");
+    assert!(m.reason.contains("malformed"), "{}", m.reason);
+
+    let store = Store::open_with(
+        "s3://waveplot",
+        sys.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)),
+    )
+    .await
+    .unwrap();
+    let http = sys.http.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let (_, c) = post_render(
+            &http,
+            &json!({"symbol": "ETH", "interval": "5m", "source": "sample", "plots": ["01"]}),
+        );
+        wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let key = first["prepared"]["key"].as_str().unwrap().to_owned();
+    store
+        .put(&key, bytes::Bytes::from_static(b"not a blob"))
+        .await
+        .unwrap();
+    assert!(Blob::decode(b"not a blob").is_err());
+    let http = sys.http.clone();
+    let second = tokio::task::spawn_blocking(move || {
+        let (_, c) = post_render(
+            &http,
+            &json!({"symbol": "ETH", "interval": "5m", "source": "sample", "plots": ["02b"]}),
+        );
+        wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        second["state"],
+        "complete",
+        "a corrupt stored blob is recomputed: {second}\n{}",
+        sys.logs()
+    );
+    assert!(
+        sys.prepare.as_ref().unwrap().log().contains("unreadable"),
+        "{}",
+        sys.logs()
+    );
+}
+
+#[test]
+fn standalone_mode_serves_a_complete_render_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = waveplot_testkit::free_port();
+    let args = [
+        "--standalone",
+        "--http-addr",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ];
+    let gateway =
+        waveplot_testkit::Service::start_http(env!("CARGO_BIN_EXE_gateway"), &args, &[], port);
+    let http = format!("http://127.0.0.1:{port}");
+    let page = client()
+        .get(format!("{http}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("<title>waveplot</title>"));
+    let (code, created) = post_render(&http, &sample());
+    assert_eq!(code, 200, "{created}\n{}", gateway.log());
+    let st = wait_final(
+        &http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(st["state"], "complete", "{st}\n{}", gateway.log());
+    let url = st["plots"]["04"]["url"].as_str().unwrap();
+    assert_png(&http, url, 1280, 720);
+    assert!(
+        dir.path().join("store").join(&url[1..]).exists(),
+        "the chart is in the data directory"
+    );
+}
