@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use waveplot_prepare::config::{Command, Config, ServeArgs};
-use waveplot_prepare::{analyze, service};
+use waveplot_prepare::{analyze, fetch, service};
 use waveplot_service::{Bus, Context, Store, health, shutdown};
 
 fn main() -> Result<()> {
@@ -18,6 +18,7 @@ fn main() -> Result<()> {
     config.log.init();
     match config.command {
         Some(Command::Analyze(args)) => analyze::run(&args),
+        Some(Command::Fetch(args)) => fetch::run(&args),
         None => tokio::runtime::Runtime::new()
             .context("start the async runtime")?
             .block_on(serve(config.serve)),
