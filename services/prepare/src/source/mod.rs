@@ -152,7 +152,10 @@ impl Sources {
         progress: &mut (dyn FnMut(i64) + Send),
     ) -> Result<(Candles, String), SourceError> {
         let all = match source {
-            Source::Binance => self.binance_candles(symbol, interval, span, progress).await?,
+            Source::Binance => {
+                self.binance_candles(symbol, interval, span, progress)
+                    .await?
+            }
             Source::Sample => {
                 let (symbol, interval) = (symbol.clone(), interval);
                 off_runtime(move || {
