@@ -368,4 +368,31 @@ mod tests {
         assert_eq!(w.candles.len(), 864);
         assert_eq!(w.source_label, "file eth.csv");
     }
+
+    #[tokio::test]
+    async fn a_binance_window_is_checked_loaded_through_the_cache_and_labelled() {
+        use crate::source::fake_binance::{FakeBinance, series};
+        let step = Interval::M5.millis();
+        let first = (jiff::Timestamp::now().as_millisecond() / step - 20) * step;
+        let fake = FakeBinance::start(series(first, step, 20)).await;
+        let sources = Sources {
+            binance: Some(Binance::new(&fake.url, binance::tests::quick()).unwrap()),
+            cache: Some(CandleCache::new(waveplot_service::Store::memory())),
+            ..Sources::default()
+        };
+        let mut r = request(Source::Binance);
+        r.window = Some(10);
+        sources.check(&r).await.unwrap();
+        let w = sources.load(&r).await.unwrap();
+        assert_eq!(w.candles.len(), 10);
+        assert_eq!(w.candles.open_time_ms[9], first + 19 * step);
+        assert!(
+            w.source_label.starts_with("Binance ("),
+            "{}",
+            w.source_label
+        );
+        r.symbol = Symbol::parse("XYZ").unwrap();
+        let e = sources.check(&r).await.unwrap_err().to_string();
+        assert_eq!(e, "unknown symbol XYZUSDT on Binance");
+    }
 }
