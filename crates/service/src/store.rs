@@ -46,7 +46,7 @@ pub enum StoreError {
     /// A read or write failed (server down, permissions, disk full).
     #[error("store {action} of {key} failed: {source}")]
     Io {
-        /// `put`, `get` or `head`.
+        /// `put`, `get`, `head` or `delete`.
         action: &'static str,
         /// The object key.
         key: String,
@@ -221,6 +221,14 @@ impl Store {
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(io("get", key, source)),
+        }
+    }
+
+    /// Deletes an object; deleting one that does not exist is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(io("delete", key, source)),
         }
     }
 

@@ -19,6 +19,13 @@ pub struct Config {
     /// Directory of candle files that requests may name as `file:NAME` (standalone mode).
     #[arg(long, env = "CANDLE_DIR")]
     pub candle_dir: Option<PathBuf>,
+    /// Binance REST base URL (standalone mode).
+    #[arg(
+        long,
+        env = "BINANCE_URL",
+        default_value = "https://data-api.binance.vision"
+    )]
+    pub binance_url: String,
     /// How long in-flight work may take to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub grace: Duration,

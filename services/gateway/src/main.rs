@@ -31,6 +31,7 @@ async fn run(config: Config) -> Result<()> {
         let options = standalone::Options {
             data_dir: config.data_dir.clone(),
             candle_dir: config.candle_dir.clone(),
+            binance_url: config.binance_url.clone(),
             grace: config.grace,
         };
         let settings = Settings {

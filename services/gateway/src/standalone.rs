@@ -23,6 +23,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// The operator's candle files for `file:NAME`.
     pub candle_dir: Option<PathBuf>,
+    /// Binance REST base URL.
+    pub binance_url: String,
     /// Grace period at shutdown.
     pub grace: Duration,
 }
@@ -48,6 +50,7 @@ pub async fn run(
     ready.push(prepare_ready.clone());
     let prepare_settings = waveplot_prepare::service::Settings {
         candle_dir: options.candle_dir.clone(),
+        binance_url: options.binance_url.clone(),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         grace: options.grace,
     };

@@ -1,5 +1,5 @@
-//! `prepare analyze`: one analysis of a klines file, written as a blob (and a JSON
-//! export), without the bus. What it noticed (a window larger than the file, gaps, a
+//! `prepare analyze`: one analysis of candles from Binance, the bundled sample or a
+//! klines file, written as a blob (and a JSON export), without the bus. What it noticed (a window larger than the file, gaps, a
 //! level cap) is logged, never silently "fixed".
 
 use std::path::Path;
@@ -9,34 +9,17 @@ use anyhow::{Context, Result};
 use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
 
 use crate::analysis::{self, Window};
-use crate::config::AnalyzeArgs;
+use crate::config::{AnalyzeArgs, CliSource};
 use crate::export::Export;
-use crate::source::file;
+use crate::fetch;
+use crate::source::{Span, file};
 
 /// Runs `prepare analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
-    let (symbol, interval) = names(args)?;
-    let started = Instant::now();
-    let loaded = file::read(&args.input, interval)?;
-    let rows = loaded.candles.len();
-    let want = args
-        .window
-        .map_or(interval.default_window(), |w| w as usize);
-    if want > rows {
-        tracing::warn!(
-            window = want,
-            rows,
-            "the window is larger than the file; analysing all {rows} candles"
-        );
-    }
-    let candles = loaded.candles.slice(rows.saturating_sub(want)..rows);
-    let window = Window {
-        source_label: label(&args.input),
-        source: file_source(&args.input),
-        symbol,
-        interval,
-        candles,
-        load_ms: started.elapsed().as_secs_f64() * 1e3,
+    let window = match (&args.input, &args.pair, args.pair_interval) {
+        (Some(input), _, _) => from_input(args, input)?,
+        (None, Some(symbol), Some(interval)) => from_source(args, symbol, interval)?,
+        _ => anyhow::bail!("give a symbol and an interval (e.g. BTC 5m) or --input FILE"),
     };
     let params = AnalysisParams {
         wavelet: args.wavelet.to_ascii_lowercase(),
@@ -57,14 +40,64 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
+fn from_source(args: &AnalyzeArgs, symbol: &Symbol, interval: Interval) -> Result<Window> {
+    let started = Instant::now();
+    let n = args
+        .window
+        .map_or(interval.default_window(), |w| w as usize);
+    let span = Span::Last { n, end_ms: None };
+    let (candles, source_label) = fetch::load(&args.source, symbol, interval, span)?;
+    if candles.len() < n {
+        tracing::warn!(
+            window = n,
+            candles = candles.len(),
+            "fewer candles than the window"
+        );
+    }
+    let source = match &args.source.source {
+        CliSource::Binance => Source::Binance,
+        CliSource::Sample => Source::Sample,
+        CliSource::File(path) => file_source(path),
+    };
+    Ok(Window {
+        symbol: symbol.clone(),
+        interval,
+        source,
+        source_label,
+        candles,
+        load_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+fn from_input(args: &AnalyzeArgs, input: &Path) -> Result<Window> {
+    let (symbol, interval) = names(args, input)?;
+    let started = Instant::now();
+    let loaded = file::read(input, interval)?;
+    let rows = loaded.candles.len();
+    let want = args
+        .window
+        .map_or(interval.default_window(), |w| w as usize);
+    if want > rows {
+        tracing::warn!(
+            window = want,
+            rows,
+            "the window is larger than the file; analysing all {rows} candles"
+        );
+    }
+    Ok(Window {
+        source_label: label(input),
+        source: file_source(input),
+        symbol,
+        interval,
+        candles: loaded.candles.slice(rows.saturating_sub(want)..rows),
+        load_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
 /// The symbol and interval: from the flags, else from a Binance-style file name
 /// (`BTCUSDT-5m-2024-01.csv`: an upper-case symbol, then the interval).
-fn names(args: &AnalyzeArgs) -> Result<(Symbol, Interval)> {
-    let stem = args
-        .input
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("");
+fn names(args: &AnalyzeArgs, input: &Path) -> Result<(Symbol, Interval)> {
+    let stem = input.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let mut parts = stem.split('-');
     let from_name = match (parts.next(), parts.next().map(Interval::parse)) {
         (Some(s), Some(Ok(i)))

@@ -11,7 +11,7 @@ use waveplot_service::{BusArgs, LogArgs, StoreArgs};
 /// plotters draw from.
 ///
 /// Without a subcommand it serves render requests from the bus; `analyze` runs one
-/// analysis of a candle file on the command line.
+/// analysis on the command line and `fetch` writes candles to a CSV file.
 #[derive(Debug, Parser)]
 #[command(name = "prepare", version, args_conflicts_with_subcommands = true)]
 pub struct Config {
@@ -66,6 +66,7 @@ impl ServeArgs {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         crate::service::Settings {
             candle_dir: self.candle_dir.clone(),
+            binance_url: self.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             grace: self.grace,
         }
@@ -75,22 +76,114 @@ impl ServeArgs {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Analyse a klines file and write the blob (and optionally a JSON export).
+    /// Analyse candles (Binance, the bundled sample or a file) and write the blob (and
+    /// optionally a JSON export).
     Analyze(AnalyzeArgs),
+    /// Write candles (Binance, the bundled sample or a file) to a klines CSV with a header.
+    Fetch(FetchArgs),
 }
 
-/// Arguments of `prepare analyze`.
+/// Where the command-line subcommands take candles from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Candle source: `binance`, `sample` (bundled real data) or `file:PATH` (a klines
+    /// CSV or a data.binance.vision `.zip`).
+    #[arg(long, default_value = "binance")]
+    pub source: CliSource,
+    /// Binance REST base URL.
+    #[arg(
+        long,
+        env = "BINANCE_URL",
+        default_value = "https://data-api.binance.vision"
+    )]
+    pub binance_url: String,
+}
+
+/// A candle source named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliSource {
+    /// Binance's REST API.
+    Binance,
+    /// The bundled sample.
+    Sample,
+    /// A klines file (CSV or zip) at this path.
+    File(PathBuf),
+}
+
+impl std::str::FromStr for CliSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "binance" => Ok(Self::Binance),
+            "sample" => Ok(Self::Sample),
+            _ => match s.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(Self::File(path.into())),
+                _ => Err(format!(
+                    "unknown source '{s}'; use binance, sample or file:PATH"
+                )),
+            },
+        }
+    }
+}
+
+/// Arguments of `prepare fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Trading pair, e.g. BTC or BTCUSDT (USDT is added to a bare asset).
+    pub symbol: Symbol,
+    /// Kline interval, e.g. 5m.
+    pub interval: Interval,
+    /// Number of candles, counted back from the newest closed one; default: the
+    /// interval's look-back (864 for 5m).
+    #[arg(long, conflicts_with_all = ["start", "end"])]
+    pub window: Option<u32>,
+    /// First open time: `2024-01-01` or `2024-01-01T12:00:00Z` (UTC).
+    #[arg(long, value_parser = utc_time)]
+    pub start: Option<jiff::Timestamp>,
+    /// Last open time, as `--start`; default with `--start`: now.
+    #[arg(long, value_parser = utc_time, requires = "start")]
+    pub end: Option<jiff::Timestamp>,
+    /// Where the candles come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Where to write the CSV.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// A UTC time from `2024-01-01` (midnight) or `2024-01-01T12:00:00Z`.
+fn utc_time(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse()
+        .or_else(|_| format!("{s}T00:00:00Z").parse())
+        .map_err(|_| format!("'{s}' is not a UTC time like 2024-01-01 or 2024-01-01T12:00:00Z"))
+}
+
+/// Arguments of `prepare analyze`: `SYMBOL INTERVAL [--source …]`, or `--input FILE`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Klines CSV: Binance's 12 columns, with or without a header, open times in ms or µs.
+    /// Trading pair to analyse from `--source`, e.g. BTC or BTCUSDT.
+    #[arg(
+        value_name = "SYMBOL",
+        required_unless_present = "input",
+        conflicts_with = "input"
+    )]
+    pub pair: Option<Symbol>,
+    /// Kline interval of SYMBOL, e.g. 5m.
+    #[arg(value_name = "INTERVAL", required_unless_present = "input")]
+    pub pair_interval: Option<Interval>,
+    /// Where SYMBOL's candles come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Klines file instead of SYMBOL INTERVAL: Binance's 12 columns, with or without a
+    /// header, open times in ms or µs, plain or zipped.
     #[arg(long)]
-    pub input: PathBuf,
-    /// Kline interval of the file; taken from a Binance-style file name
+    pub input: Option<PathBuf>,
+    /// Kline interval of the `--input` file; taken from a Binance-style file name
     /// (`BTCUSDT-5m-...csv`) when left out.
-    #[arg(long)]
+    #[arg(long, requires = "input")]
     pub interval: Option<Interval>,
-    /// Trading pair of the file; taken from the file name when left out.
-    #[arg(long)]
+    /// Trading pair of the `--input` file; taken from the file name when left out.
+    #[arg(long, requires = "input")]
     pub symbol: Option<Symbol>,
     /// Number of candles to analyse, counted back from the last; default: the
     /// interval's look-back (864 for 5m).
@@ -159,6 +252,49 @@ mod tests {
         assert_eq!(a.symbol.unwrap().as_str(), "BTCUSDT");
         assert_eq!(a.mra, MraKind::Dwt);
         assert_eq!(a.levels, 8);
+    }
+
+    #[test]
+    fn analyze_and_fetch_take_a_symbol_and_an_interval_like_the_original() {
+        let c = Config::try_parse_from([
+            "prepare",
+            "analyze",
+            "BTC",
+            "5m",
+            "--source",
+            "sample",
+            "--out",
+            "a.msgpack",
+        ])
+        .unwrap();
+        let Some(Command::Analyze(a)) = c.command else {
+            panic!("not analyze")
+        };
+        assert_eq!(a.pair.unwrap().as_str(), "BTCUSDT");
+        assert_eq!(a.pair_interval, Some(Interval::M5));
+        assert_eq!(a.source.source, CliSource::Sample);
+        let c = Config::try_parse_from([
+            "prepare",
+            "fetch",
+            "ETH",
+            "1h",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02T00:00:00Z",
+            "--source",
+            "file:x/y.zip",
+            "--out",
+            "c.csv",
+        ])
+        .unwrap();
+        let Some(Command::Fetch(f)) = c.command else {
+            panic!("not fetch")
+        };
+        assert_eq!(f.source.source, CliSource::File("x/y.zip".into()));
+        assert_eq!(f.start.unwrap().as_millisecond(), 1_704_067_200_000);
+        let e = Config::try_parse_from(["prepare", "analyze", "--out", "a"]).unwrap_err();
+        assert!(e.to_string().contains("<SYMBOL>"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use waveplot_prepare::config::{Command, Config};
-use waveplot_prepare::{analyze, service};
+use waveplot_prepare::{analyze, fetch, service};
 use waveplot_service::{health, run_service};
 
 fn main() -> Result<()> {
@@ -17,8 +17,10 @@ fn main() -> Result<()> {
         });
     }
     config.log.init();
-    if let Some(Command::Analyze(a)) = config.command {
-        return analyze::run(&a);
+    match config.command {
+        Some(Command::Analyze(a)) => return analyze::run(&a),
+        Some(Command::Fetch(f)) => return fetch::run(&f),
+        None => {}
     }
     let settings = args.settings();
     tokio::runtime::Runtime::new()

@@ -22,7 +22,7 @@ use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
 
 use crate::analysis::{self, Window};
-use crate::source::Sources;
+use crate::source::{Binance, CandleCache, Policy, Sources};
 
 /// The queue group of prepare replicas: each request goes to one of them.
 pub const QUEUE_GROUP: &str = "prepare";
@@ -32,6 +32,8 @@ pub const QUEUE_GROUP: &str = "prepare";
 pub struct Settings {
     /// The operator's directory of candle files for `file:NAME` sources.
     pub candle_dir: Option<std::path::PathBuf>,
+    /// Binance REST base URL, e.g. `https://data-api.binance.vision`.
+    pub binance_url: String,
     /// Analyses run at the same time.
     pub concurrency: usize,
     /// How long in-flight work may take to finish after shutdown is requested.
@@ -54,11 +56,15 @@ pub async fn run(
     ctx.bus.flush().await.context("register the subscription")?;
     readiness.serving();
     tracing::info!(subject = %ctx.subjects.render(), store = ctx.store.describe(), "prepare is serving");
+    let sources = Sources {
+        candle_dir: settings.candle_dir,
+        binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
+        // Binance candles are cached in the same store as the blobs.
+        cache: Some(CandleCache::new(ctx.store.clone())),
+    };
     let handler = Arc::new(Handler {
         ctx,
-        sources: Sources {
-            candle_dir: settings.candle_dir,
-        },
+        sources,
         slots: Semaphore::new(settings.concurrency.max(1)),
     });
     let tracker = TaskTracker::new();
@@ -66,7 +72,11 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
             next = requests.next() => match next {
-                Some(message) => handler.clone().receive(message, &tracker).await,
+                // Each request is answered in its own task: checking a Binance symbol
+                // may wait on the network, and must not hold up the requests behind it.
+                Some(message) => {
+                    tracker.spawn(handler.clone().receive(message));
+                }
                 None => break Err(anyhow::anyhow!("the bus closed the render subscription")),
             },
         }
@@ -90,8 +100,8 @@ struct Handler {
 
 impl Handler {
     /// Validates and answers a request at once; accepted work continues in a task.
-    async fn receive(self: Arc<Self>, message: BusMessage, tracker: &TaskTracker) {
-        let (reply, accepted) = match self.validate(&message.payload) {
+    async fn receive(self: Arc<Self>, message: BusMessage) {
+        let (reply, accepted) = match self.validate(&message.payload).await {
             Ok((request, params)) => {
                 let reply = RenderReply::Accepted {
                     v: V1,
@@ -120,11 +130,11 @@ impl Handler {
             }
         }
         if let Some((request, params)) = accepted {
-            tracker.spawn(async move { self.work(request, params).await });
+            self.work(request, params).await;
         }
     }
 
-    fn validate(
+    async fn validate(
         &self,
         payload: &[u8],
     ) -> Result<(RenderRequest, AnalysisParams), (Option<RequestId>, String)> {
@@ -136,6 +146,7 @@ impl Handler {
         analysis::library_params(&params).map_err(|e| (id(), e.to_string()))?;
         self.sources
             .check(&request)
+            .await
             .map_err(|e| (id(), e.to_string()))?;
         Ok((request, params))
     }
@@ -184,11 +195,7 @@ impl Handler {
         params: &AnalysisParams,
     ) -> Result<PreparedEvent> {
         let started = Instant::now();
-        let sources = self.sources.clone();
-        let req = request.clone();
-        let window = tokio::task::spawn_blocking(move || sources.load(&req))
-            .await
-            .context("candle loading task")??;
+        let window = self.sources.load(request).await?;
         let mut timings = PrepareTimings {
             load_ms: window.load_ms,
             ..PrepareTimings::default()

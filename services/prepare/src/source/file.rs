@@ -1,5 +1,6 @@
 //! Klines files: Binance's 12-column CSV, with or without a header line, open and close
-//! times in milliseconds or (as data.binance.vision files since 2025) microseconds.
+//! times in milliseconds or (as data.binance.vision files since 2025) microseconds, plain
+//! or inside the `.zip` that data.binance.vision serves.
 //!
 //! A file is read whole and checked row by row; the first problem is reported with its
 //! line number and what to do. Gaps in the open times are real (exchange maintenance)
@@ -36,6 +37,14 @@ pub(crate) enum FileError {
     Empty {
         /// The file.
         path: String,
+    },
+    /// A `.zip` download that holds no readable CSV.
+    #[error("{path}: {problem}")]
+    Zip {
+        /// The file.
+        path: String,
+        /// What is wrong with the archive.
+        problem: String,
     },
     /// A row is malformed or breaks an invariant.
     #[error("{path} line {line}: {problem}")]
@@ -81,7 +90,11 @@ pub(crate) fn read(path: &Path, interval: Interval) -> Result<Loaded, FileError>
         path: name.clone(),
         source,
     })?;
-    let loaded = parse(&bytes, &name)?;
+    let loaded = if super::archive::is_zip(&bytes) {
+        parse(&super::archive::csv_of(&bytes, &name)?, &name)?
+    } else {
+        parse(&bytes, &name)?
+    };
     check_spacing(&loaded.candles, interval, &name)?;
     Ok(loaded)
 }
@@ -122,9 +135,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Loaded, FileError> {
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        let row = Row::parse(&record).map_err(row_err)?;
-        out.micros |= row.micros;
-        row.append_checked(&mut out.candles).map_err(row_err)?;
+        out.micros |= push_record(&mut out.candles, &record).map_err(row_err)?;
     }
     if out.candles.is_empty() {
         return Err(FileError::Empty {
@@ -138,6 +149,15 @@ fn is_header(record: &csv::ByteRecord) -> bool {
     record
         .get(0)
         .is_some_and(|f| f.first().is_some_and(|b| !b.is_ascii_digit()))
+}
+
+/// Parses one klines row, checks it, and appends it after the last candle (which it
+/// must follow); true if its times were microseconds.
+pub(crate) fn push_record(candles: &mut Candles, record: &csv::ByteRecord) -> Result<bool, String> {
+    let row = Row::parse(record)?;
+    let micros = row.micros;
+    row.append_checked(candles)?;
+    Ok(micros)
 }
 
 /// One parsed row, times in ms.
@@ -248,7 +268,7 @@ pub(crate) fn fmt_ms(ms: i64) -> String {
 
 /// Checks that the most common spacing of open times is the interval (months vary, so
 /// `1M` accepts 28 to 31 days).
-fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Result<(), FileError> {
+pub(crate) fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Result<(), FileError> {
     let Some(step_ms) = most_common_step(&c.open_time_ms) else {
         return Ok(());
     };

@@ -1,28 +1,36 @@
-//! Where candles come from: the bundled sample and klines files in the operator's
-//! candle directory (Binance's REST API is not wired in yet). Every source yields the
-//! same columnar [`Candles`], oldest first, checked for order and sanity; the window
-//! is cut from them here, the same way for every source.
+//! Where candles come from: Binance's REST API, the bundled sample, and klines files in
+//! the operator's candle directory. Every source yields the same columnar [`Candles`],
+//! oldest first, checked for order and sanity; the window is cut from them here, the
+//! same way for every source.
 
+pub(crate) mod archive;
+pub(crate) mod binance;
+pub(crate) mod cache;
+#[cfg(test)]
+pub(crate) mod fake_binance;
 pub(crate) mod file;
 pub(crate) mod sample;
+pub(crate) mod write;
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 use waveplot_protocol::blob::Candles;
-use waveplot_protocol::{RenderRequest, Source};
+use waveplot_protocol::{Interval, RenderRequest, Source, Symbol};
 
 use crate::analysis::Window;
+pub(crate) use binance::{Binance, Policy};
+pub(crate) use cache::CandleCache;
 
 /// Why a request's candles cannot be had.
 #[derive(Debug, Error)]
 pub(crate) enum SourceError {
-    /// Binance's REST API is not available in this build.
-    #[error(
-        "the binance source is not available in this build yet; use source \"sample\" ({}) or \"file:NAME\"",
-        sample::available()
-    )]
-    BinanceUnavailable,
+    /// No Binance client is configured (only in tests and tools that leave it out).
+    #[error("the binance source is not configured here; use source \"sample\" or \"file:NAME\"")]
+    NoBinance,
+    /// Binance could not deliver the candles.
+    #[error(transparent)]
+    Binance(#[from] binance::BinanceError),
     /// No sample is bundled for the pair.
     #[error(
         "no bundled sample for {symbol} {interval}; bundled samples: {}",
@@ -45,9 +53,35 @@ pub(crate) enum SourceError {
     /// The file exists but could not be read or checked.
     #[error(transparent)]
     File(#[from] file::FileError),
+    /// No candle of the source opens in the requested span.
+    #[error("no candles open between {0} and {1}")]
+    NothingBetween(String, String),
+    /// A blocking loading task stopped abnormally.
+    #[error("candle loading stopped: {0}")]
+    Task(String),
     /// No candle of the source lies at or before the requested end.
     #[error("no candles at or before the requested end time {0}")]
     NothingBefore(String),
+}
+
+/// Which candles of a source: the last `n` up to a time (a render's window), or all of
+/// those opening in a span (`prepare fetch --start … --end …`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Span {
+    /// The last `n` candles opening at or before `end_ms` (default: now).
+    Last {
+        /// How many.
+        n: usize,
+        /// The latest open time wanted.
+        end_ms: Option<i64>,
+    },
+    /// Every candle opening in `start_ms..=end_ms`.
+    Between {
+        /// The earliest open time wanted.
+        start_ms: i64,
+        /// The latest open time wanted.
+        end_ms: i64,
+    },
 }
 
 /// The configured sources.
@@ -55,19 +89,24 @@ pub(crate) enum SourceError {
 pub(crate) struct Sources {
     /// The operator's candle directory, for `file:NAME`.
     pub(crate) candle_dir: Option<PathBuf>,
+    /// The Binance client, for `binance`.
+    pub(crate) binance: Option<Binance>,
+    /// Where Binance candles are kept between renders, if anywhere.
+    pub(crate) cache: Option<CandleCache>,
 }
 
 impl Sources {
     /// Checks, without loading, that a request's source can be used (so a request
-    /// is rejected at once rather than failing after it was accepted).
-    pub(crate) fn check(&self, req: &RenderRequest) -> Result<(), SourceError> {
+    /// is rejected at once rather than failing after it was accepted). For Binance this
+    /// asks `exchangeInfo` whether the symbol is trading (cached).
+    pub(crate) async fn check(&self, req: &RenderRequest) -> Result<(), SourceError> {
         match &req.source {
-            Source::Binance => Err(SourceError::BinanceUnavailable),
+            Source::Binance => {
+                let binance = self.binance.as_ref().ok_or(SourceError::NoBinance)?;
+                Ok(binance.check_symbol(&req.symbol).await?)
+            }
             Source::Sample if sample::exists(&req.symbol, req.interval) => Ok(()),
-            Source::Sample => Err(SourceError::NoSample {
-                symbol: req.symbol.to_string(),
-                interval: req.interval.to_string(),
-            }),
+            Source::Sample => Err(no_sample(&req.symbol, req.interval)),
             Source::File(name) => self.file_path(name).map(drop),
         }
     }
@@ -82,43 +121,129 @@ impl Sources {
         }
     }
 
-    /// Loads a request's window. Blocking: call it off the async runtime.
-    pub(crate) fn load(&self, req: &RenderRequest) -> Result<Window, SourceError> {
+    /// Loads a request's window; file parsing runs off the async runtime.
+    pub(crate) async fn load(&self, req: &RenderRequest) -> Result<Window, SourceError> {
         let started = std::time::Instant::now();
-        let (all, label) = match &req.source {
-            Source::Binance => return Err(SourceError::BinanceUnavailable),
-            Source::Sample => {
-                let candles = sample::candles(&req.symbol, req.interval).ok_or_else(|| {
-                    SourceError::NoSample {
-                        symbol: req.symbol.to_string(),
-                        interval: req.interval.to_string(),
-                    }
-                })?;
-                (std::borrow::Cow::Borrowed(candles), "sample data")
-            }
-            Source::File(name) => {
-                let loaded = file::read(&self.file_path(name)?, req.interval)?;
-                (std::borrow::Cow::Owned(loaded.candles), "file")
-            }
+        let span = Span::Last {
+            n: req.window_len() as usize,
+            end_ms: req.end_ms,
         };
-        let candles = cut_window(&all, req.window_len() as usize, req.end_ms)?;
-        let (first, last) = (
-            candles.open_time_ms[0],
-            candles.open_time_ms[candles.len() - 1],
-        );
-        let label = match &req.source {
-            Source::File(name) => format!("{label} {name}"),
-            _ => format!("{label} ({} to {})", day(first), day(last)),
-        };
+        let (candles, source_label) = self
+            .candles(&req.source, &req.symbol, req.interval, span, &mut |_| {})
+            .await?;
         Ok(Window {
             symbol: req.symbol.clone(),
             interval: req.interval,
             source: req.source.clone(),
-            source_label: label,
+            source_label,
             candles,
             load_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
+
+    /// The candles of a span from a source, with the label that says where they came
+    /// from; `progress` sees the open time reached during long downloads.
+    pub(crate) async fn candles(
+        &self,
+        source: &Source,
+        symbol: &Symbol,
+        interval: Interval,
+        span: Span,
+        progress: &mut (dyn FnMut(i64) + Send),
+    ) -> Result<(Candles, String), SourceError> {
+        let all = match source {
+            Source::Binance => {
+                self.binance_candles(symbol, interval, span, progress)
+                    .await?
+            }
+            Source::Sample => {
+                let (symbol, interval) = (symbol.clone(), interval);
+                off_runtime(move || {
+                    sample::candles(&symbol, interval)
+                        .cloned()
+                        .ok_or_else(|| no_sample(&symbol, interval))
+                })
+                .await?
+            }
+            Source::File(name) => {
+                let path = self.file_path(name)?;
+                off_runtime(move || Ok(file::read(&path, interval)?.candles)).await?
+            }
+        };
+        let candles = match span {
+            Span::Last { n, end_ms } => cut_window(&all, n, end_ms)?,
+            Span::Between { start_ms, end_ms } => between(&all, start_ms, end_ms)?,
+        };
+        let (first, last) = (
+            candles.open_time_ms[0],
+            candles.open_time_ms[candles.len() - 1],
+        );
+        let label = match source {
+            Source::File(name) => format!("file {name}"),
+            Source::Sample => format!("sample data ({} to {})", day(first), day(last)),
+            Source::Binance => format!("Binance ({} to {})", day(first), day(last)),
+        };
+        Ok((candles, label))
+    }
+
+    async fn binance_candles(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        span: Span,
+        progress: &mut (dyn FnMut(i64) + Send),
+    ) -> Result<Candles, SourceError> {
+        let binance = self.binance.as_ref().ok_or(SourceError::NoBinance)?;
+        let step = interval.millis();
+        let (start, end) = match span {
+            // One candle more than asked: the newest may still be open and is dropped.
+            Span::Last { n, end_ms } => {
+                let end = end_ms.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+                (end - (n as i64 + 1) * step, end)
+            }
+            Span::Between { start_ms, end_ms } => (start_ms, end_ms),
+        };
+        match &self.cache {
+            Some(cache) => {
+                cache
+                    .klines(binance, symbol, interval, (start, end), progress)
+                    .await
+            }
+            None => Ok(binance
+                .klines(symbol, interval, (start, end), progress)
+                .await?
+                .candles),
+        }
+    }
+}
+
+/// Runs blocking work (file parsing, sample decompression) off the async runtime.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SourceError::Task(e.to_string()))?
+}
+
+fn no_sample(symbol: &Symbol, interval: Interval) -> SourceError {
+    SourceError::NoSample {
+        symbol: symbol.to_string(),
+        interval: interval.to_string(),
+    }
+}
+
+/// The candles opening in `start_ms..=end_ms`.
+pub(crate) fn between(all: &Candles, start_ms: i64, end_ms: i64) -> Result<Candles, SourceError> {
+    let from = all.open_time_ms.partition_point(|&o| o < start_ms);
+    let to = all.open_time_ms.partition_point(|&o| o <= end_ms);
+    if from >= to {
+        return Err(SourceError::NothingBetween(
+            file::fmt_ms(start_ms),
+            file::fmt_ms(end_ms),
+        ));
+    }
+    Ok(all.slice(from..to))
 }
 
 /// The last `n` candles opening at or before `end_ms` (all of them if fewer exist).
@@ -162,9 +287,12 @@ mod tests {
         r
     }
 
-    #[test]
-    fn the_sample_window_is_the_last_candles_and_is_labelled_as_sample_data() {
-        let w = Sources::default().load(&request(Source::Sample)).unwrap();
+    #[tokio::test]
+    async fn the_sample_window_is_the_last_candles_and_is_labelled_as_sample_data() {
+        let w = Sources::default()
+            .load(&request(Source::Sample))
+            .await
+            .unwrap();
         assert_eq!(w.candles.len(), 864);
         assert_eq!(w.candles.open_time_ms[0], 1_660_435_200_000);
         assert_eq!(
@@ -173,62 +301,98 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_window_can_end_in_the_past() {
+    #[tokio::test]
+    async fn a_window_can_end_in_the_past() {
         let mut r = request(Source::Sample);
         r.window = Some(100);
         r.end_ms = Some(1_660_435_200_000 + 150);
-        let w = Sources::default().load(&r).unwrap();
+        let w = Sources::default().load(&r).await.unwrap();
         assert_eq!(w.candles.len(), 100);
         assert_eq!(*w.candles.open_time_ms.last().unwrap(), 1_660_435_200_000);
         r.end_ms = Some(0);
-        let e = Sources::default().load(&r).unwrap_err().to_string();
+        let e = Sources::default().load(&r).await.unwrap_err().to_string();
         assert!(e.contains("no candles at or before"), "{e}");
     }
 
-    #[test]
-    fn unavailable_sources_are_refused_before_loading_with_what_to_use() {
+    #[tokio::test]
+    async fn unavailable_sources_are_refused_before_loading_with_what_to_use() {
         let s = Sources::default();
-        let e = s.check(&request(Source::Binance)).unwrap_err().to_string();
+        let e = s
+            .check(&request(Source::Binance))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("use source \"sample\""), "{e}");
         let mut r = request(Source::Sample);
         r.symbol = Symbol::parse("SOL").unwrap();
         assert!(
             s.check(&r)
+                .await
                 .unwrap_err()
                 .to_string()
                 .contains("bundled samples: BTCUSDT 5m")
         );
         let e = s
             .check(&request(Source::File("x.csv".into())))
+            .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("CANDLE_DIR"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let with_dir = Sources {
             candle_dir: Some(dir.path().to_owned()),
+            ..Sources::default()
         };
         let e = with_dir
             .check(&request(Source::File("x.csv".into())))
+            .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("no candle file named 'x.csv'"), "{e}");
     }
 
-    #[test]
-    fn a_file_in_the_candle_directory_is_loaded() {
+    #[tokio::test]
+    async fn a_file_in_the_candle_directory_is_loaded() {
         let dir = tempfile::tempdir().unwrap();
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../data/ETHUSDT-5m-2026-01-02_2026-01-06.csv");
         std::fs::copy(data, dir.path().join("eth.csv")).unwrap();
         let sources = Sources {
             candle_dir: Some(dir.path().to_owned()),
+            ..Sources::default()
         };
         let mut r = request(Source::File("eth.csv".into()));
         r.symbol = Symbol::parse("ETH").unwrap();
-        sources.check(&r).unwrap();
-        let w = sources.load(&r).unwrap();
+        sources.check(&r).await.unwrap();
+        let w = sources.load(&r).await.unwrap();
         assert_eq!(w.candles.len(), 864);
         assert_eq!(w.source_label, "file eth.csv");
+    }
+
+    #[tokio::test]
+    async fn a_binance_window_is_checked_loaded_through_the_cache_and_labelled() {
+        use crate::source::fake_binance::{FakeBinance, series};
+        let step = Interval::M5.millis();
+        let first = (jiff::Timestamp::now().as_millisecond() / step - 20) * step;
+        let fake = FakeBinance::start(series(first, step, 20)).await;
+        let sources = Sources {
+            binance: Some(Binance::new(&fake.url, binance::tests::quick()).unwrap()),
+            cache: Some(CandleCache::new(waveplot_service::Store::memory())),
+            ..Sources::default()
+        };
+        let mut r = request(Source::Binance);
+        r.window = Some(10);
+        sources.check(&r).await.unwrap();
+        let w = sources.load(&r).await.unwrap();
+        assert_eq!(w.candles.len(), 10);
+        assert_eq!(w.candles.open_time_ms[9], first + 19 * step);
+        assert!(
+            w.source_label.starts_with("Binance ("),
+            "{}",
+            w.source_label
+        );
+        r.symbol = Symbol::parse("XYZ").unwrap();
+        let e = sources.check(&r).await.unwrap_err().to_string();
+        assert_eq!(e, "unknown symbol XYZUSDT on Binance");
     }
 }

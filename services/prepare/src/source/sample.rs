@@ -1,5 +1,9 @@
 //! The real candles bundled in the binary, so that a first run works offline and
-//! produces real charts. Each sample is parsed once per process, on first use.
+//! produces real charts. The build script gzips `data/*.csv` into the binary (the
+//! repository keeps the plain CSVs people read and diff); each sample is decompressed
+//! and parsed once per process, on first use.
+
+use std::io::Read;
 
 use std::sync::OnceLock;
 
@@ -12,7 +16,7 @@ use super::file;
 struct Sample {
     symbol: &'static str,
     interval: Interval,
-    csv: &'static [u8],
+    gz: &'static [u8],
     parsed: OnceLock<Candles>,
 }
 
@@ -20,19 +24,25 @@ static SAMPLES: [Sample; 3] = [
     Sample {
         symbol: "BTCUSDT",
         interval: Interval::M5,
-        csv: include_bytes!("../../../../data/BTCUSDT-5m-2022-07-14_2022-08-16.csv"),
+        gz: include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/BTCUSDT-5m-2022-07-14_2022-08-16.csv.gz"
+        )),
         parsed: OnceLock::new(),
     },
     Sample {
         symbol: "BTCUSDT",
         interval: Interval::H1,
-        csv: include_bytes!("../../../../data/BTCUSDT-1h-2021-Q1.csv"),
+        gz: include_bytes!(concat!(env!("OUT_DIR"), "/BTCUSDT-1h-2021-Q1.csv.gz")),
         parsed: OnceLock::new(),
     },
     Sample {
         symbol: "ETHUSDT",
         interval: Interval::M5,
-        csv: include_bytes!("../../../../data/ETHUSDT-5m-2026-01-02_2026-01-06.csv"),
+        gz: include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/ETHUSDT-5m-2026-01-02_2026-01-06.csv.gz"
+        )),
         parsed: OnceLock::new(),
     },
 ];
@@ -56,7 +66,11 @@ pub(crate) fn candles(symbol: &Symbol, interval: Interval) -> Option<&'static Ca
     let sample = find(symbol, interval)?;
     Some(sample.parsed.get_or_init(|| {
         // The bundled files are checked by this crate's tests; a failure here is a build defect.
-        file::parse(sample.csv, sample.symbol)
+        let mut csv = Vec::new();
+        flate2::read::GzDecoder::new(sample.gz)
+            .read_to_end(&mut csv)
+            .expect("bundled sample decompresses");
+        file::parse(&csv, sample.symbol)
             .expect("bundled sample parses")
             .candles
     }))
@@ -82,6 +96,11 @@ mod tests {
             })
             .collect();
         assert_eq!(sizes, [9792, 2158, 1016]);
+        let compressed: usize = SAMPLES.iter().map(|s| s.gz.len()).sum();
+        assert!(
+            compressed < 1_000_000,
+            "{compressed} bytes: not compressed?"
+        );
     }
 
     #[test]

@@ -229,3 +229,41 @@ fn the_blob_on_disk_is_what_the_plotters_read() {
         blob.header.levels_used as usize
     );
 }
+
+#[test]
+fn a_symbol_and_an_interval_from_the_bundled_sample_analyse_like_the_file() {
+    let run = analyze(&["BTC", "5m", "--source", "sample"]);
+    run.assert_ok();
+    let h = run.blob().header;
+    assert_eq!(h.candles, 864);
+    assert_eq!(h.first_open_ms, 1_660_435_200_000);
+    assert_eq!(
+        h.source_label,
+        "sample data (2022-08-14 00:00 UTC to 2022-08-16 23:55 UTC)"
+    );
+    analyze(&["SOL", "5m", "--source", "sample"]).assert_fails_with("bundled samples: BTCUSDT 5m");
+}
+
+#[test]
+fn fetch_writes_a_span_as_klines_csv_with_a_header_and_keeps_the_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.csv");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prepare"))
+        .args(["fetch", "BTC", "1h", "--source", "sample"])
+        .args(["--start", "2021-02-11", "--end", "2021-02-12", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("open_time_ms,open,high,low,close,volume,close_time_ms"));
+    assert_eq!(
+        lines.len(),
+        1 + 24,
+        "25 hours less the maintenance gap at 04:00"
+    );
+    assert!(lines[1].starts_with("1613001600000,"), "{}", lines[1]);
+    assert!(stderr.contains("gaps"), "{stderr}");
+}

@@ -1,0 +1,95 @@
+//! The `.zip` archives of data.binance.vision, read exactly as downloaded: each holds
+//! one klines CSV (no header) named like the archive. Only the CSV inside is used; its
+//! rows are checked by the `file` module like any other klines file.
+
+use std::io::Read;
+
+use super::file::FileError;
+
+/// Largest CSV taken out of an archive: a month of 1s candles is about 300 MB, so this
+/// leaves room for real downloads while refusing a "zip bomb".
+const MAX_CSV_BYTES: u64 = 1 << 30;
+
+/// True if the bytes are a zip archive (by its local-file-header signature, so a
+/// renamed download is still recognised).
+pub(crate) fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+}
+
+/// The bytes of the first `.csv` entry of the archive; `name` is used in errors.
+pub(crate) fn csv_of(bytes: &[u8], name: &str) -> Result<Vec<u8>, FileError> {
+    let fail = |problem: String| FileError::Zip {
+        path: name.to_owned(),
+        problem,
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| fail(format!("not a readable zip archive: {e}")))?;
+    let index = (0..archive.len())
+        .find(|&i| {
+            archive
+                .name_for_index(i)
+                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".csv"))
+        })
+        .ok_or_else(|| fail("the archive holds no .csv file".into()))?;
+    let entry = archive
+        .by_index(index)
+        .map_err(|e| fail(format!("cannot open the CSV inside: {e}")))?;
+    let mut csv = Vec::new();
+    entry
+        .take(MAX_CSV_BYTES)
+        .read_to_end(&mut csv)
+        .map_err(|e| fail(format!("cannot decompress the CSV inside: {e}")))?;
+    Ok(csv)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A deflated archive like data.binance.vision's, holding `csv` under `entry`.
+    fn zipped(entry: &str, csv: &str) -> Vec<u8> {
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        out.start_file(entry, options).unwrap();
+        out.write_all(csv.as_bytes()).unwrap();
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn the_csv_inside_a_download_is_taken_out_unchanged() {
+        let bytes = zipped("BTCUSDT-5m-2025-01.csv", "1,2,3\n");
+        assert!(is_zip(&bytes));
+        assert_eq!(csv_of(&bytes, "a.zip").unwrap(), b"1,2,3\n");
+    }
+
+    #[test]
+    fn an_archive_without_a_csv_or_a_broken_one_says_so() {
+        let e = csv_of(&zipped("notes.txt", "x"), "a.zip").unwrap_err();
+        assert!(
+            e.to_string().contains("a.zip: the archive holds no .csv"),
+            "{e}"
+        );
+        let e = csv_of(b"PK\x03\x04garbage", "b.zip").unwrap_err();
+        assert!(e.to_string().contains("b.zip: not a readable zip"), "{e}");
+    }
+
+    #[test]
+    fn a_zip_download_with_microsecond_times_reads_like_the_plain_file() {
+        let rows = "1735689600000000,93576.00,93610.93,93537.50,93610.93,8.21827,1735689899999999,768978.9,1322,4.81,450000.1,0
+1735689900000000,93610.93,93652.00,93606.00,93651.99,12.59,1735690199999999,1179000.0,1900,6.1,571000.0,0
+";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("BTCUSDT-5m-2025-01-01.zip");
+        std::fs::write(&path, zipped("BTCUSDT-5m-2025-01-01.csv", rows)).unwrap();
+        let loaded = crate::source::file::read(&path, waveplot_protocol::Interval::M5).unwrap();
+        assert!(loaded.micros && !loaded.had_header);
+        assert_eq!(
+            loaded.candles.open_time_ms,
+            [1_735_689_600_000, 1_735_689_900_000]
+        );
+        assert_eq!(loaded.candles.close[1], 93651.99);
+    }
+}

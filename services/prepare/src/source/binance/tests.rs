@@ -1,0 +1,269 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::source::fake_binance::{FakeBinance, Fault, kline, series};
+
+const MINUTE: i64 = 60_000;
+
+/// Short waits so that faults cost milliseconds.
+pub(crate) fn quick() -> Policy {
+    Policy {
+        timeout: Duration::from_millis(300),
+        retries: 2,
+        backoff: Duration::from_millis(5),
+        max_retry_after: Duration::from_secs(2),
+        rate_limit_waits: 2,
+        weight_budget: 4800,
+        max_pace: Duration::from_millis(50),
+    }
+}
+
+fn btc() -> Symbol {
+    Symbol::parse("BTC").unwrap()
+}
+
+/// The first open time of `n` whole minutes that all closed an hour ago.
+fn past(n: i64) -> i64 {
+    (now_ms() / MINUTE - 60 - n) * MINUTE
+}
+
+async fn fake_with(n: usize) -> (FakeBinance, Binance, i64) {
+    let first = past(n as i64);
+    let fake = FakeBinance::start(series(first, MINUTE, n)).await;
+    let client = Binance::new(&fake.url, quick()).unwrap();
+    (fake, client, first)
+}
+
+async fn fetch(client: &Binance, span: (i64, i64)) -> Result<Fetched, BinanceError> {
+    client.klines(&btc(), Interval::M1, span, &mut |_| {}).await
+}
+
+#[tokio::test]
+async fn a_window_of_three_pages_is_fetched_in_order_and_the_partial_last_page_ends_it() {
+    let (fake, client, first) = fake_with(2500).await;
+    let got = fetch(&client, (first, now_ms())).await.unwrap();
+    assert_eq!(got.candles.len(), 2500);
+    assert_eq!(got.candles.open_time_ms[0], first);
+    assert!(
+        got.candles
+            .open_time_ms
+            .windows(2)
+            .all(|w| w[1] - w[0] == MINUTE)
+    );
+    assert_eq!(
+        got.candles.close[2499], 2599.0,
+        "parsed from \"2599.00000000\""
+    );
+    let starts = fake.kline_starts();
+    assert_eq!(
+        starts,
+        [first, first + 999 * MINUTE + 1, first + 1999 * MINUTE + 1]
+    );
+    assert!(
+        fake.requests()[0].contains("limit=1000"),
+        "{:?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test]
+async fn the_still_open_candle_is_dropped() {
+    let open = now_ms() / MINUTE * MINUTE;
+    let mut klines = series(open - 3 * MINUTE, MINUTE, 3);
+    klines.push(kline(open, MINUTE, 1.0));
+    let fake = FakeBinance::start(klines).await;
+    let client = Binance::new(&fake.url, quick()).unwrap();
+    let got = fetch(&client, (open - 3 * MINUTE, now_ms())).await.unwrap();
+    assert_eq!(got.candles.len(), 3);
+    assert_eq!(*got.candles.open_time_ms.last().unwrap(), open - MINUTE);
+    assert!(got.complete_to_ms < open);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_then_the_fetch_succeeds() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Status(429, Some(1))]);
+    let started = Instant::now();
+    let got = fetch(&client, (first, now_ms())).await.unwrap();
+    assert_eq!(got.candles.len(), 10);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(fake.kline_starts().len(), 2);
+}
+
+#[tokio::test]
+async fn a_418_ban_longer_than_the_client_waits_ends_with_a_clear_error() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Status(418, Some(7200))]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 418") && e.contains("IP banned for 7200 s"),
+        "{e}"
+    );
+    assert_eq!(fake.requests().len(), 1, "gave up without hammering");
+}
+
+#[tokio::test]
+async fn rate_limits_that_go_on_end_with_a_clear_error() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([
+        Fault::Status(429, None),
+        Fault::Status(429, None),
+        Fault::Status(429, None),
+    ]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("still limited after 2 waits"), "{e}");
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_then_the_fetch_succeeds() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Status(500, None)]);
+    assert_eq!(
+        fetch(&client, (first, now_ms()))
+            .await
+            .unwrap()
+            .candles
+            .len(),
+        10
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_that_go_on_end_after_bounded_retries() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([
+        Fault::Status(503, None),
+        Fault::Status(502, None),
+        Fault::Status(500, None),
+    ]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("did not answer") && e.contains("after 3 attempts: HTTP 500"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_the_timeout_is_retried() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Slow(Duration::from_millis(800))]);
+    assert_eq!(
+        fetch(&client, (first, now_ms()))
+            .await
+            .unwrap()
+            .candles
+            .len(),
+        10
+    );
+    fake.fail_with([Fault::Slow(Duration::from_millis(800)); 3]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no answer within 300ms"), "{e}");
+}
+
+#[tokio::test]
+async fn unknown_symbol_is_rejected_with_binance_message() {
+    let (_fake, client, first) = fake_with(10).await;
+    let xyz = Symbol::parse("XYZ").unwrap();
+    let e = client
+        .klines(&xyz, Interval::M1, (first, now_ms()), &mut |_| {})
+        .await;
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "unknown symbol XYZUSDT on Binance"
+    );
+    let e = client.check_symbol(&xyz).await.unwrap_err();
+    assert_eq!(e.to_string(), "unknown symbol XYZUSDT on Binance");
+}
+
+#[tokio::test]
+async fn an_interval_binance_refuses_is_named() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Body(
+        400,
+        r#"{"code":-1120,"msg":"Invalid interval."}"#,
+    )]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "Binance refused the interval 1m: Invalid interval.");
+}
+
+#[tokio::test]
+async fn malformed_json_names_the_request_and_the_problem() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Body(200, r#"[[1700000000000,"1.0""#)]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime="),
+        "{e}"
+    );
+    assert!(
+        e.contains("not the expected JSON (EOF while parsing"),
+        "{e}"
+    );
+    fake.fail_with([Fault::Body(200, r#"[[1700000000000, 1.5]]"#)]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kline 0 is not [open_time"), "{e}");
+}
+
+#[tokio::test]
+async fn a_restricted_region_names_the_other_base_urls() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.fail_with([Fault::Body(451, "")]);
+    let e = fetch(&client, (first, now_ms()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 451") && e.contains("https://api.binance.us"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_symbol_that_is_not_trading_is_refused_and_statuses_are_cached() {
+    let (fake, client, _) = fake_with(1).await;
+    fake.list("LUNAUSDT", "BREAK");
+    let luna = Symbol::parse("LUNA").unwrap();
+    let e = client.check_symbol(&luna).await.unwrap_err().to_string();
+    assert!(
+        e.contains("LUNAUSDT is not trading on Binance (status BREAK)"),
+        "{e}"
+    );
+    client.check_symbol(&btc()).await.unwrap();
+    client.check_symbol(&btc()).await.unwrap();
+    client.clone().check_symbol(&luna).await.unwrap_err();
+    assert_eq!(fake.requests().len(), 2, "{:?}", fake.requests());
+}
+
+#[tokio::test]
+async fn a_used_weight_near_the_limit_slows_the_client_down() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.report_weight(5900);
+    let started = Instant::now();
+    fetch(&client, (first, now_ms())).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(50), "no pause");
+}
