@@ -167,7 +167,7 @@ fn two_replicas_of_a_plotter_share_the_work_and_each_chart_is_drawn_once() {
 
 #[test]
 fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
-    let mut sys = System::start(3);
+    let mut sys = System::start(8);
     let index = sys
         .plotters
         .iter()
@@ -187,7 +187,7 @@ fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
         bands["error"]
             .as_str()
             .unwrap()
-            .contains("no chart 02b within 3 s"),
+            .contains("no chart 02b within 8 s"),
         "{bands}"
     );
     for plot in ["01", "02a", "03", "04", "05"] {
@@ -260,7 +260,7 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
 
 #[test]
 fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
-    let mut sys = System::start(5);
+    let mut sys = System::start(20);
     sys.s3.stop();
     let (code, created) = post_render(&sys.http, &sample());
     assert_eq!(code, 200, "{created}");
@@ -283,7 +283,7 @@ fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_messages_and_a_corrupt_blob_are_survived() {
-    let sys = System::start(5);
+    let sys = System::start(20);
     let bus = Bus::connect(&sys.nats.url(), "vandal").await.unwrap();
     let mut failed = bus
         .subscribe("waveplot.failed.*".into(), None)

@@ -1,0 +1,279 @@
+//! `waveplot-bench`: drives a waveplot deployment through the gateway's HTTP API and
+//! reports end-to-end latency (cold and warm), the time of each stage, throughput under
+//! concurrent clients and the services' peak memory. Without `--gateway` it starts the
+//! whole stack itself on loopback from the release binaries next to it.
+//!
+//! ```text
+//! cargo build --release --workspace && target/release/waveplot-bench --quick --json bench.json
+//! ```
+
+mod client;
+mod report;
+mod stack;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use serde_json::{Value, json};
+
+use crate::report::{Latency, Load, Report, quantile};
+
+/// Benchmark a waveplot deployment end to end.
+#[derive(Debug, Parser)]
+#[command(name = "waveplot-bench", version)]
+struct Args {
+    /// Drive this gateway (e.g. http://board:8080) instead of starting a stack. Its
+    /// prepare needs the synthetic candle file in its CANDLE_DIR for the 1m scenarios.
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Where the service binaries are (default: next to this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// A reduced set that runs in under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Compare two builds: run the suite with the binaries of each directory and print
+    /// the ratios (second / first).
+    #[arg(long, num_args = 2, value_names = ["DIR_A", "DIR_B"])]
+    compare: Option<Vec<PathBuf>>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(dirs) = &args.compare {
+        let a = suite_with_stack(&dirs[0], args.quick)?;
+        let b = suite_with_stack(&dirs[1], args.quick)?;
+        print_comparison(&a, &b);
+        return write_json(&args, &json!({ "a": a, "b": b }));
+    }
+    let report = match &args.gateway {
+        Some(url) => suite(url, args.quick, Vec::new)?,
+        None => suite_with_stack(
+            &args.bin_dir.clone().unwrap_or_else(stack::own_dir),
+            args.quick,
+        )?,
+    };
+    print!("{}", report.table());
+    write_json(&args, &serde_json::to_value(&report)?)
+}
+
+fn write_json(args: &Args, value: &Value) -> Result<()> {
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(value)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn suite_with_stack(bin_dir: &std::path::Path, quick: bool) -> Result<Report> {
+    let stack = stack::Stack::start(bin_dir, 60)?;
+    suite(&stack.url, quick, || stack.peak_rss_mib())
+}
+
+/// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute candles.
+fn scenarios(quick: bool) -> Vec<(&'static str, usize, Value, usize, usize)> {
+    let file = format!("file:{}", stack::SYNTHETIC);
+    let (c1, w1, c2, w2, c3, w3) = if quick {
+        (3, 5, 2, 3, 1, 2)
+    } else {
+        (20, 20, 10, 10, 3, 3)
+    };
+    vec![
+        (
+            "BTCUSDT 5m sample",
+            864,
+            json!({"symbol": "BTCUSDT", "interval": "5m", "source": "sample"}),
+            c1,
+            w1,
+        ),
+        (
+            "BTCUSDT 1m synthetic",
+            4320,
+            json!({"symbol": "BTCUSDT", "interval": "1m", "source": file, "window": 4320}),
+            c2,
+            w2,
+        ),
+        (
+            "BTCUSDT 1m synthetic",
+            100_000,
+            json!({"symbol": "BTCUSDT", "interval": "1m", "source": file, "window": 100_000}),
+            c3,
+            w3,
+        ),
+    ]
+}
+
+fn suite(url: &str, quick: bool, rss: impl Fn() -> Vec<(String, f64)>) -> Result<Report> {
+    let http = client::client()?;
+    let mut latency = Vec::new();
+    let mut salt = 0u32;
+    for (name, candles, body, cold_n, warm_n) in scenarios(quick) {
+        let mut cold = Vec::new();
+        for _ in 0..cold_n {
+            salt += 1;
+            cold.push(client::render(&http, url, &unique(&body, salt))?);
+        }
+        latency.push(summarise(name, candles, "cold", &cold));
+        client::render(&http, url, &body)?;
+        let warm: Vec<client::Outcome> = (0..warm_n)
+            .map(|_| client::render(&http, url, &body))
+            .collect::<Result<_>>()?;
+        latency.push(summarise(name, candles, "warm", &warm));
+    }
+    let levels: &[usize] = if quick { &[1, 4, 16] } else { &[1, 4, 16, 64] };
+    let load = levels
+        .iter()
+        .map(|&c| load(url, c, if quick { 2 } else { 4 }, &mut salt))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Report {
+        cold_p50_ms: latency[0].p50_ms,
+        warm_p50_ms: latency[1].p50_ms,
+        latency,
+        load,
+        peak_rss_mib: rss(),
+    })
+}
+
+/// `body` with an anomaly factor no earlier request used, so nothing is cached for it.
+fn unique(body: &Value, salt: u32) -> Value {
+    let mut b = body.clone();
+    b["anomaly_k"] = json!(6.0 + f64::from(salt) * 1e-6);
+    b
+}
+
+fn summarise(name: &str, candles: usize, cache: &'static str, runs: &[client::Outcome]) -> Latency {
+    let totals: Vec<f64> = runs.iter().map(|o| o.total_ms).collect();
+    let stage = |f: &dyn Fn(&Value) -> Option<f64>| {
+        quantile(
+            &runs.iter().filter_map(|o| f(&o.status)).collect::<Vec<_>>(),
+            0.5,
+        )
+    };
+    let stages_ms = if cache == "cold" {
+        vec![
+            (
+                "load".to_owned(),
+                stage(&|s| s["prepared"]["timings_ms"]["load_ms"].as_f64()),
+            ),
+            (
+                "analysis".to_owned(),
+                stage(&|s| s["prepared"]["timings_ms"]["analysis_ms"].as_f64()),
+            ),
+            (
+                "blob store".to_owned(),
+                stage(&|s| s["prepared"]["timings_ms"]["store_ms"].as_f64()),
+            ),
+            (
+                "prepare".to_owned(),
+                stage(&|s| s["prepared"]["timings_ms"]["total_ms"].as_f64()),
+            ),
+            (
+                "slowest chart".to_owned(),
+                stage(&|s| {
+                    s["plots"]
+                        .as_object()?
+                        .values()
+                        .filter_map(|p| p["render_ms"].as_f64())
+                        .reduce(f64::max)
+                }),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
+    Latency {
+        name: name.to_owned(),
+        candles,
+        cache,
+        n: runs.len(),
+        p50_ms: quantile(&totals, 0.5),
+        p95_ms: quantile(&totals, 0.95),
+        max_ms: quantile(&totals, 1.0),
+        stages_ms,
+    }
+}
+
+/// `clients` threads each sending `per_client` cold renders over mixed windows.
+fn load(url: &str, clients: usize, per_client: usize, salt: &mut u32) -> Result<Load> {
+    let bodies = [
+        json!({"symbol": "BTCUSDT", "interval": "5m", "source": "sample"}),
+        json!({"symbol": "ETHUSDT", "interval": "5m", "source": "sample"}),
+        json!({"symbol": "BTCUSDT", "interval": "1h", "source": "sample"}),
+        json!({"symbol": "BTCUSDT", "interval": "1m", "source": format!("file:{}", stack::SYNTHETIC), "window": 4320}),
+    ];
+    let started = Instant::now();
+    let base = *salt;
+    *salt += u32::try_from(clients * per_client).unwrap_or(u32::MAX);
+    let results: Vec<Result<client::Outcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let bodies = &bodies;
+                scope.spawn(move || {
+                    let http = client::client()?;
+                    (0..per_client)
+                        .map(|i| {
+                            let n = c * per_client + i;
+                            let salt = base + u32::try_from(n).unwrap_or(0) + 1;
+                            client::render(&http, url, &unique(&bodies[n % bodies.len()], salt))
+                        })
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(Ok(outcomes)) => outcomes.into_iter().map(Ok).collect::<Vec<_>>(),
+                Ok(Err(e)) => vec![Err(e)],
+                Err(_) => vec![Err(anyhow::anyhow!("client thread panicked"))],
+            })
+            .collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let ok: Vec<&client::Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let complete: Vec<f64> = ok
+        .iter()
+        .filter(|o| o.state == "complete")
+        .map(|o| o.total_ms)
+        .collect();
+    Ok(Load {
+        clients,
+        sent: clients * per_client,
+        complete: complete.len(),
+        failed: ok.iter().filter(|o| o.state != "complete").count(),
+        errors: results.iter().filter(|r| r.is_err()).count(),
+        throughput_rps: complete.len() as f64 / wall,
+        p50_ms: quantile(&complete, 0.5),
+        p95_ms: quantile(&complete, 0.95),
+    })
+}
+
+fn print_comparison(a: &Report, b: &Report) {
+    println!("scenario                    cache     A p50     B p50   B/A");
+    for (x, y) in a.latency.iter().zip(&b.latency) {
+        println!(
+            "{:<27} {:<5} {:>9.1} {:>9.1} {:>5.2}",
+            x.name,
+            x.cache,
+            x.p50_ms,
+            y.p50_ms,
+            y.p50_ms / x.p50_ms
+        );
+    }
+    for (x, y) in a.load.iter().zip(&b.load) {
+        println!(
+            "{:>3} clients throughput     {:>9.1} {:>9.1} {:>5.2}",
+            x.clients,
+            x.throughput_rps,
+            y.throughput_rps,
+            y.throughput_rps / x.throughput_rps
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Numbers out: percentiles, the printed table and the JSON document.
+
+use serde::Serialize;
+
+/// Latency of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Scenario name.
+    pub name: String,
+    /// Candles in the window.
+    pub candles: usize,
+    /// `cold` (nothing cached) or `warm` (everything cached).
+    pub cache: &'static str,
+    /// Renders measured.
+    pub n: usize,
+    /// Median, 95th percentile and maximum, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
+    /// Median stage times from the events, ms (cold runs only).
+    pub stages_ms: Vec<(String, f64)>,
+}
+
+/// Throughput at one level of concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Load {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Renders sent.
+    pub sent: usize,
+    /// Renders complete.
+    pub complete: usize,
+    /// Renders that ended partial or failed, with a reason.
+    pub failed: usize,
+    /// Requests refused or lost (HTTP errors, broken streams).
+    pub errors: usize,
+    /// Complete renders per second.
+    pub throughput_rps: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 95th percentile latency, ms.
+    pub p95_ms: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Cold median of the BTC 5m sample window, ms.
+    pub cold_p50_ms: f64,
+    /// Warm median of the BTC 5m sample window, ms.
+    pub warm_p50_ms: f64,
+    /// Every latency scenario.
+    pub latency: Vec<Latency>,
+    /// Every concurrency level.
+    pub load: Vec<Load>,
+    /// Peak RSS per service, MiB (only when the bench started the stack).
+    pub peak_rss_mib: Vec<(String, f64)>,
+}
+
+/// The q-quantile (nearest rank) of `values`.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+impl Report {
+    /// The report as a table for a terminal.
+    pub fn table(&self) -> String {
+        let mut out = String::from(
+            "scenario                    cache   n     p50 ms    p95 ms    max ms   stages (p50 ms)\n",
+        );
+        for l in &self.latency {
+            let stages: Vec<String> = l
+                .stages_ms
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}"))
+                .collect();
+            out += &format!(
+                "{:<27} {:<5} {:>3} {:>9.1} {:>9.1} {:>9.1}   {}\n",
+                l.name,
+                l.cache,
+                l.n,
+                l.p50_ms,
+                l.p95_ms,
+                l.max_ms,
+                stages.join(", ")
+            );
+        }
+        out += "\nclients   sent complete failed errors   renders/s    p50 ms    p95 ms\n";
+        for l in &self.load {
+            out += &format!(
+                "{:>7} {:>6} {:>8} {:>6} {:>6} {:>11.1} {:>9.1} {:>9.1}\n",
+                l.clients,
+                l.sent,
+                l.complete,
+                l.failed,
+                l.errors,
+                l.throughput_rps,
+                l.p50_ms,
+                l.p95_ms
+            );
+        }
+        if !self.peak_rss_mib.is_empty() {
+            out += "\npeak RSS (MiB): ";
+            let rss: Vec<String> = self
+                .peak_rss_mib
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}"))
+                .collect();
+            out += &rss.join(", ");
+            out += "\n";
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let v = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), 3.0);
+        assert_eq!(quantile(&v, 0.95), 5.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}

@@ -1,0 +1,119 @@
+//! The stack under test when no `--gateway` is given: a real nats-server, a real S3
+//! server (s3s-fs) and the service binaries (prepare, six plotters, gateway), all on
+//! loopback; plus a candle directory with synthetic 1-minute klines for the windows
+//! the bundled samples cannot give (4 320 and 100 000+ one-minute candles).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use waveplot_testkit::{NatsServer, S3Server, Service, free_port};
+
+/// The synthetic 1-minute file: enough for the large window.
+pub const SYNTHETIC: &str = "BTCUSDT-1m-synthetic.csv";
+/// Candles in the synthetic file.
+pub const SYNTHETIC_CANDLES: usize = 120_000;
+
+/// A running stack.
+pub struct Stack {
+    _nats: NatsServer,
+    _s3: S3Server,
+    _candles: tempfile::TempDir,
+    /// Every service, by name.
+    pub services: Vec<(String, Service)>,
+    /// The gateway's base URL.
+    pub url: String,
+}
+
+impl Stack {
+    /// Starts everything from the binaries in `bin_dir`.
+    pub fn start(bin_dir: &Path, deadline_s: u64) -> Result<Self> {
+        let bin = |name: &str| -> Result<String> {
+            let path = bin_dir.join(name);
+            anyhow::ensure!(
+                path.exists(),
+                "{} not found; build with `cargo build --release --workspace` or pass --bin-dir",
+                path.display()
+            );
+            Ok(path.to_string_lossy().into_owned())
+        };
+        let nats = NatsServer::start();
+        let s3 = S3Server::start();
+        let candles = tempfile::tempdir().context("candle directory")?;
+        write_synthetic(&candles.path().join(SYNTHETIC), SYNTHETIC_CANDLES)?;
+        let mut env = s3.env();
+        env.push(("NATS_URL", nats.url()));
+        env.push(("STORE_URL", "s3://waveplot-bench".into()));
+        env.push(("RUST_LOG", "warn".into()));
+        let mut services = Vec::new();
+        let mut prepare_env = env.clone();
+        prepare_env.push(("CANDLE_DIR", candles.path().display().to_string()));
+        services.push((
+            "prepare".to_owned(),
+            Service::start(&bin("prepare")?, &[], &prepare_env),
+        ));
+        for plot in ["01", "02a", "02b", "03", "04", "05"] {
+            let mut e = env.clone();
+            e.push(("PLOT_ID", plot.to_owned()));
+            services.push((
+                format!("plotter-{plot}"),
+                Service::start(&bin("plotter")?, &[], &e),
+            ));
+        }
+        let port = free_port();
+        env.push(("HTTP_ADDR", format!("127.0.0.1:{port}")));
+        env.push(("RENDER_DEADLINE", format!("{deadline_s}s")));
+        services.push((
+            "gateway".to_owned(),
+            Service::start_http(&bin("gateway")?, &[], &env, port),
+        ));
+        Ok(Self {
+            _nats: nats,
+            _s3: s3,
+            _candles: candles,
+            services,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// Peak RSS of every service, MiB.
+    pub fn peak_rss_mib(&self) -> Vec<(String, f64)> {
+        self.services
+            .iter()
+            .filter_map(|(name, s)| Some((name.clone(), s.peak_rss()? as f64 / (1024.0 * 1024.0))))
+            .collect()
+    }
+}
+
+/// The directory the running binary lives in (where `cargo build` puts the services too).
+pub fn own_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
+}
+
+/// A seeded random walk as a 1-minute klines CSV with header (Binance's 12 columns).
+fn write_synthetic(path: &Path, n: usize) -> Result<()> {
+    let mut out = String::from(
+        "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n",
+    );
+    let (mut state, mut close) = (0x9e37_79b9_7f4a_7c15_u64, 30_000.0_f64);
+    let start = 1_700_000_000_000_i64 - 1_700_000_000_000_i64 % 60_000;
+    for i in 0..n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let step = (state % 2001) as f64 / 100.0 - 10.0;
+        let open = close;
+        close = (open + step).max(1.0);
+        let (high, low) = (open.max(close) + 2.5, open.min(close) - 2.5);
+        let t = start + i as i64 * 60_000;
+        let _ = writeln!(
+            out,
+            "{t},{open:.2},{high:.2},{low:.2},{close:.2},12.5,{},375000.0,300,6.0,180000.0,0",
+            t + 59_999
+        );
+    }
+    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
+}
