@@ -88,6 +88,14 @@ float extended(uint base, int n, int i) {
     return at(base, emod(i, n)); // periodic (4) and periodization (6)
 }
 
+// `i mod len` for a tap index. Within one wrap a subtraction does it: integer
+// division has no vector instruction on CPUs, so lavapipe would run it lane by lane.
+// Only filters wrapping a short series several times reach the division.
+uint wrap(uint i, uint len) {
+    uint j = i >= len ? i - len : i;
+    return j < len ? j : j % len;
+}
+
 void main() {
     uint t = gl_GlobalInvocationID.x;
     // the grid is rounded up to whole workgroups: the tail has no sample
@@ -102,11 +110,13 @@ void main() {
     for (uint k = 0u; k < pc.taps_len; k++) {
         float x;
         if (pc.kind == 0u) {
-            x = src.v[base + (t + pc.start + pc.stride * k) % pc.len_in];
+            x = src.v[base + wrap(t + pc.start + pc.stride * k, pc.len_in)];
         } else if (pc.kind == 1u) {
             x = extended(base, n, int(2u * t + 1u) - int(k));
         } else {
-            int m = emod(int(pc.taps_len / 2u + 2u * t) - int(k), even);
+            int m = int(pc.taps_len / 2u + 2u * t) - int(k);
+            m = m < even ? m : m - even;
+            m = (m >= 0 && m < even) ? m : emod(m, even);
             x = at(base, min(m, n - 1));
         }
         lo += taps.v[pc.lo_off + k] * x;

@@ -35,6 +35,14 @@ layout(push_constant) uniform Params {
     uint levels;
 } pc;
 
+// `i mod len` for a tap index. Within one wrap a subtraction does it: integer
+// division has no vector instruction on CPUs, so lavapipe would run it lane by lane.
+// Only filters wrapping a short series several times reach the division.
+uint wrap(uint i, uint len) {
+    uint j = i >= len ? i - len : i;
+    return j < len ? j : j % len;
+}
+
 void main() {
     uint t = gl_GlobalInvocationID.x;
     // the grid is rounded up to whole workgroups: the tail has no sample
@@ -47,7 +55,7 @@ void main() {
     float acc = 0.0;
     if (pc.kind == 0u) {
         for (uint k = 0u; k < pc.taps_len; k++) {
-            acc += taps.v[f + k] * src.v[base + (t + pc.start + pc.stride * k) % pc.len_in];
+            acc += taps.v[f + k] * src.v[base + wrap(t + pc.start + pc.stride * k, pc.len_in)];
         }
     } else if (pc.kind == 1u) {
         uint h = pc.taps_len / 2u;
@@ -60,8 +68,10 @@ void main() {
     } else {
         int period = int(2u * pc.len_in);
         for (uint j = 0u; j < pc.taps_len; j++) {
-            int u = (int(t + j) - int(pc.taps_len / 2u)) % period;
+            int u = int(t + j) - int(pc.taps_len / 2u);
             u = u < 0 ? u + period : u;
+            u = u < period ? u : u - period;
+            u = (u >= 0 && u < period) ? u : ((u % period) + period) % period;
             if ((u & 1) == 0) {
                 acc += taps.v[f + j] * src.v[base + uint(u / 2)];
             }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
 
 use crate::analysis::{self, Window};
+use crate::backend::Backend;
 use crate::config::AnalyzeArgs;
 use crate::export::Export;
 use crate::source::file;
@@ -16,6 +17,7 @@ use crate::source::file;
 /// Runs `prepare analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let (symbol, interval) = names(args)?;
+    let backend = Backend::start(&args.backend)?;
     let started = Instant::now();
     let loaded = file::read(&args.input, interval)?;
     let rows = loaded.candles.len();
@@ -46,7 +48,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         anomaly_k: args.anomaly_k,
         trend_level: args.trend_level,
     };
-    let blob = analysis::analyse(window, &params)?;
+    let blob = analysis::analyse(window, &params, &backend)?;
     report(&blob);
     let bytes = blob.encode().context("encode the blob")?;
     write(&args.out, &bytes)?;
@@ -126,7 +128,8 @@ fn report(blob: &waveplot_protocol::Blob) {
     tracing::info!(
         symbol = %h.symbol, interval = %h.interval, candles = h.candles, levels = h.levels_used,
         anomalies = a.anomalies.indices.len(), buy = a.signals.buy, sell = a.signals.sell,
-        analysis_ms = format!("{:.2}", h.analysis_ms), "analysed {}", h.source_label
+        analysis_ms = format!("{:.2}", h.analysis_ms), backend = %h.backend, device = %h.device,
+        "analysed {}", h.source_label
     );
 }
 

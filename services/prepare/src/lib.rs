@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`backend`]: the compute backend (Vulkan pass or CPU reference), chosen once.
 //! - [`config`]: flags and environment variables of the `prepare` binary.
 //! - [`service`]: the bus service (render requests → blob → `prepared` event).
 //! - `source`: where candles come from (bundled sample, klines files).
@@ -11,6 +12,7 @@
 
 mod analysis;
 pub mod analyze;
+pub mod backend;
 pub mod config;
 mod export;
 pub mod service;

@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use waveplot_prepare::backend::Backend;
 use waveplot_prepare::config::{Command, Config, ServeArgs};
 use waveplot_prepare::{analyze, service};
 use waveplot_service::{Bus, Context, Store, health, shutdown};
@@ -25,6 +26,12 @@ fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    let backend = tokio::task::spawn_blocking({
+        let choice = args.backend.clone();
+        move || Backend::start(&choice)
+    })
+    .await
+    .context("backend start-up task")??;
     let shutdown = shutdown::on_signal();
     let bus = Bus::connect(&args.bus.nats_url, "prepare").await?;
     let store = Store::open(&args.store.store_url).await?;
@@ -38,7 +45,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         store,
         subjects: args.bus.subject_prefix.clone(),
     };
-    let outcome = service::run(ctx, args.settings(), readiness, shutdown.clone()).await;
+    let outcome = service::run(ctx, args.settings(backend), readiness, shutdown.clone()).await;
     shutdown.cancel();
     bus.drain().await;
     let _ = health_task.await;
