@@ -9,16 +9,22 @@
 //! `vulkan` accepts any device, lavapipe included, for every window, and fails
 //! clearly when there is none. `cpu` never touches Vulkan.
 //!
-//! The default threshold, 20 000 candles: on lavapipe the pass only overtakes the
-//! CPU beyond about a million samples (both run on the same cores, and the f32
-//! filter loops are no faster there than the f64 ones), so lavapipe is never chosen
-//! by `auto`. On a Mali-G610 (about 450 GFLOP/s f32, 15 GB/s, with submission and
-//! fence costs of roughly 0.2–0.5 ms per pass) the 8-level padded MODWT does about
-//! 45 bands × 2 taps × 2 flops ≈ 180 flops and moves about 200 bytes per sample:
-//! memory bound, ~13 ns per sample on the GPU against ~25–40 ns per sample for
-//! the f64 CPU path on the RK3588's Cortex-A76 cores. The GPU therefore wins once
-//! its fixed cost is amortised, from roughly 10 000–30 000 samples; 20 000 is the
-//! middle of that range until it is measured on a board.
+//! The default threshold, 20 000 candles. On lavapipe the pass never overtakes the
+//! CPU (5× slower at a million samples, 75× at 864; the table is in
+//! `crates/gpu/benches/pass.rs`): it runs on the same cores, so `auto` never takes
+//! it. For a Mali-G610 (about 450 GFLOP/s f32, 15 GB/s), on paper: the 8-level
+//! padded MODWT does 8 analysis levels and 44 band-steps of synthesis, about 240
+//! flops per sample with haar and 1 000 with db4 (0.5–2 ns at 450 GFLOP/s), but it
+//! moves about 600 bytes per sample (each band-step reads and writes a float, plus
+//! the 16 result bands), about 40 ns at 15 GB/s: memory bound. Add about 20 ns per
+//! sample on the host (the f32 input, the f64 widening of 16 bands) and a fixed
+//! 0.3–0.5 ms for 17 dispatches, submission and the fence. The CPU path costs
+//! 35–45 ns per sample while a window fits in cache (measured here: 38 µs for 864,
+//! 147 µs for 4 320 with haar), about 250 ns once it does not (233 ms for a
+//! million), and the RK3588's Cortex-A76 cores are somewhat slower. The GPU
+//! (about 60 ns per sample plus the fixed cost) so breaks even somewhere between
+//! 10 000 and 30 000 samples; 20 000 sits in the middle until it is measured on a
+//! board. The default windows (720–4 320 candles) stay on the CPU.
 
 use std::sync::Arc;
 
