@@ -24,18 +24,6 @@ pub fn free_port() -> u16 {
         .expect("bind a loopback port")
 }
 
-/// Waits until something accepts TCP connections at `addr`, or panics after `limit`.
-pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nothing listens on {addr} after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// True if `GET http://ADDR/PATH` answers 200.
 pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
     use std::io::{Read, Write};
@@ -51,6 +39,51 @@ pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
         && response.split_whitespace().nth(1) == Some("200")
 }
 
+/// Starts a server on a free port, retrying on another port if the first was taken
+/// between choosing it and binding it (tests run in parallel processes).
+fn start_on_free_port(command: impl Fn(u16) -> Command) -> (u16, Child) {
+    for _ in 0..5 {
+        let port = free_port();
+        if let Some(child) = start_on(&command, port) {
+            return (port, child);
+        }
+    }
+    panic!("could not start a server on a free port after 5 tries");
+}
+
+/// Starts a server on `port` and waits until it listens there; `None` if it exited
+/// (the port was taken). Success needs the process alive after the port answers, so a
+/// port answered by another test's server does not count.
+fn start_on(command: impl Fn(u16) -> Command, port: u16) -> Option<Child> {
+    let program = format!("{:?}", command(port).get_program());
+    let mut child = command(port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("start {program}: {e} (.ci/run installs nats-server and s3s-fs)")
+        });
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+            return match child.try_wait() {
+                Ok(None) => Some(child),
+                _ => None,
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} does not listen on {addr} after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A running `nats-server` on a free loopback port; killed on drop.
 #[derive(Debug)]
 pub struct NatsServer {
@@ -61,26 +94,22 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts `nats-server` and waits until it accepts connections.
     pub fn start() -> Self {
-        let mut server = Self {
-            port: free_port(),
-            child: None,
-        };
-        server.spawn();
-        server
+        let (port, child) = start_on_free_port(Self::command);
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn command(port: u16) -> Command {
+        let mut cmd = Command::new("nats-server");
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        cmd
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server (install it: apt-get install nats-server)");
-        self.child = Some(child);
-        wait_for_port(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_secs(10),
-        );
+        self.child =
+            Some(start_on(Self::command, self.port).expect("restart nats-server on its port"));
     }
 
     /// `nats://127.0.0.1:PORT`
@@ -125,29 +154,29 @@ pub struct S3Server {
 impl S3Server {
     /// Starts the server and waits until it accepts connections.
     pub fn start() -> Self {
-        let mut server = Self {
-            port: free_port(),
-            dir: tempfile::tempdir().expect("scratch directory for the S3 server"),
-            child: None,
-        };
-        server.spawn();
-        server
+        let dir = tempfile::tempdir().expect("scratch directory for the S3 server");
+        let path = dir.path().to_owned();
+        let (port, child) = start_on_free_port(|port| Self::command(&path, port));
+        Self {
+            port,
+            dir,
+            child: Some(child),
+        }
+    }
+
+    fn command(dir: &std::path::Path, port: u16) -> Command {
+        let mut cmd = Command::new("s3s-fs");
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(dir);
+        cmd
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs (install it: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
+        let dir = self.dir.path().to_owned();
+        let child = start_on(|port| Self::command(&dir, port), self.port)
+            .expect("restart s3s-fs on its port");
         self.child = Some(child);
-        wait_for_port(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_secs(10),
-        );
     }
 
     /// `http://127.0.0.1:PORT`

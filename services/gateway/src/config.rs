@@ -42,6 +42,9 @@ pub struct Config {
     /// Where standalone mode keeps blobs and charts.
     #[arg(long, env = "WAVEPLOT_DATA_DIR", default_value = "waveplot-data")]
     pub data_dir: PathBuf,
+    /// Compute backend of the in-process prepare (standalone mode).
+    #[command(flatten)]
+    pub backend: waveplot_prepare::backend::BackendArgs,
     /// Message bus settings.
     #[command(flatten)]
     pub bus: BusArgs,

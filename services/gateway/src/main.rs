@@ -32,6 +32,7 @@ async fn run(config: Config) -> Result<()> {
             data_dir: config.data_dir.clone(),
             candle_dir: config.candle_dir.clone(),
             binance_url: config.binance_url.clone(),
+            backend: waveplot_prepare::backend::Backend::start(&config.backend)?,
             grace: config.grace,
         };
         let settings = Settings {

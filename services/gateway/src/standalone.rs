@@ -17,7 +17,7 @@ use waveplot_service::{Bus, Context, Store};
 use crate::Settings;
 
 /// What standalone mode needs beyond the gateway's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Options {
     /// Where blobs and charts are kept.
     pub data_dir: PathBuf,
@@ -25,6 +25,8 @@ pub struct Options {
     pub candle_dir: Option<PathBuf>,
     /// Binance REST base URL.
     pub binance_url: String,
+    /// The compute backend of the in-process prepare.
+    pub backend: waveplot_prepare::backend::Backend,
     /// Grace period at shutdown.
     pub grace: Duration,
 }
@@ -51,6 +53,7 @@ pub async fn run(
     let prepare_settings = waveplot_prepare::service::Settings {
         candle_dir: options.candle_dir.clone(),
         binance_url: options.binance_url.clone(),
+        backend: std::sync::Arc::new(options.backend),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         grace: options.grace,
     };

@@ -1,7 +1,8 @@
 //! From a window of candles to the blob the plotters draw: resolves the analysis
 //! parameters, runs the wavelet library and packs its results into the wire schema.
 //!
-//! This is the CPU backend; it is the reference any other backend must reproduce.
+//! The CPU library is the reference; the Vulkan pass (when the [`Backend`] hands
+//! out a GPU for the window) must reproduce it, and the header says which ran.
 
 use std::time::Instant;
 
@@ -9,6 +10,8 @@ use thiserror::Error;
 use waveplot_protocol::blob::{self, Blob, Candles, Header};
 use waveplot_protocol::{AnalysisParams, Interval, MraKind, Source, Symbol};
 use waveplot_wavelet as wl;
+
+use crate::backend::Backend;
 
 /// Why a window could not be analysed.
 #[derive(Debug, Error)]
@@ -25,6 +28,9 @@ pub(crate) enum AnalysisError {
         #[source]
         source: wl::Error,
     },
+    /// The Vulkan pass failed (only fatal with `--backend vulkan`).
+    #[error("the Vulkan pass failed: {0}")]
+    Gpu(#[source] waveplot_gpu::Error),
 }
 
 /// A window of candles and what it is.
@@ -59,19 +65,18 @@ pub(crate) fn library_params(p: &AnalysisParams) -> Result<wl::AnalysisParams, A
     })
 }
 
-/// Analyses a window on the CPU and returns the blob.
-pub(crate) fn analyse(window: Window, params: &AnalysisParams) -> Result<Blob, AnalysisError> {
+/// Analyses a window on the backend's GPU when it takes the window, else on the
+/// CPU, and returns the blob.
+pub(crate) fn analyse(
+    window: Window,
+    params: &AnalysisParams,
+    backend: &Backend,
+) -> Result<Blob, AnalysisError> {
     let lib_params = library_params(params)?;
-    let n = window.candles.len();
-    let input = |source| AnalysisError::Input { candles: n, source };
     let started = Instant::now();
-    let mut plan = wl::AnalysisPlan::new(n, &lib_params).map_err(input)?;
-    let bar_seconds = window.interval.seconds() as f64;
-    let result = plan
-        .run(&window.candles.close, bar_seconds)
-        .map_err(input)?;
+    let (result, device) = run(&window, &lib_params, backend)?;
     let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
-    let header = header(&window, params, &result, analysis_ms);
+    let header = header(&window, params, &result, device, analysis_ms);
     Ok(Blob {
         header,
         analysis: wire_analysis(result),
@@ -79,7 +84,57 @@ pub(crate) fn analyse(window: Window, params: &AnalysisParams) -> Result<Blob, A
     })
 }
 
-fn header(w: &Window, params: &AnalysisParams, r: &wl::Analysis, analysis_ms: f64) -> Header {
+/// Where the analysis ran: `vulkan` and the GPU's name, or `cpu` and the CPU's.
+struct Device {
+    backend: &'static str,
+    name: String,
+}
+
+fn run(
+    window: &Window,
+    params: &wl::AnalysisParams,
+    backend: &Backend,
+) -> Result<(wl::Analysis, Device), AnalysisError> {
+    let n = window.candles.len();
+    let closes = &window.candles.close;
+    let bar_seconds = window.interval.seconds() as f64;
+    let input = |source| AnalysisError::Input { candles: n, source };
+    if let Some(gpu) = backend.gpu_for(n) {
+        match gpu.analyse(closes, params, bar_seconds) {
+            Ok((result, _)) => {
+                let name = gpu.device().to_string();
+                return Ok((
+                    result,
+                    Device {
+                        backend: "vulkan",
+                        name,
+                    },
+                ));
+            }
+            Err(waveplot_gpu::Error::Input(e)) => return Err(input(e)),
+            Err(e) if backend.strict() => return Err(AnalysisError::Gpu(e)),
+            Err(e) => tracing::warn!(error = %e, "the Vulkan pass failed; analysing on the CPU"),
+        }
+    }
+    let mut plan = wl::AnalysisPlan::new(n, params).map_err(input)?;
+    let result = plan.run(closes, bar_seconds).map_err(input)?;
+    let name = cpu_device();
+    Ok((
+        result,
+        Device {
+            backend: "cpu",
+            name,
+        },
+    ))
+}
+
+fn header(
+    w: &Window,
+    params: &AnalysisParams,
+    r: &wl::Analysis,
+    device: Device,
+    analysis_ms: f64,
+) -> Header {
     let c = &w.candles;
     let last = c.len() - 1;
     let level_note = (r.levels_used < r.levels_requested).then(|| {
@@ -105,8 +160,8 @@ fn header(w: &Window, params: &AnalysisParams, r: &wl::Analysis, analysis_ms: f6
         levels_requested: count(r.levels_requested),
         levels_used: count(r.levels_used),
         level_note,
-        backend: "cpu".to_owned(),
-        device: cpu_device(),
+        backend: device.backend.to_owned(),
+        device: device.name,
         created_ms: jiff::Timestamp::now().as_millisecond(),
         load_ms: w.load_ms,
         analysis_ms,

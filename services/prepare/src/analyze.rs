@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
 
 use crate::analysis::{self, Window};
+use crate::backend::Backend;
 use crate::config::{AnalyzeArgs, CliSource};
 use crate::export::Export;
 use crate::fetch;
@@ -16,6 +17,7 @@ use crate::source::{Span, file};
 
 /// Runs `prepare analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
+    let backend = Backend::start(&args.backend)?;
     let window = match (&args.input, &args.pair, args.pair_interval) {
         (Some(input), _, _) => from_input(args, input)?,
         (None, Some(symbol), Some(interval)) => from_source(args, symbol, interval)?,
@@ -29,7 +31,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         anomaly_k: args.anomaly_k,
         trend_level: args.trend_level,
     };
-    let blob = analysis::analyse(window, &params)?;
+    let blob = analysis::analyse(window, &params, &backend)?;
     report(&blob);
     let bytes = blob.encode().context("encode the blob")?;
     write(&args.out, &bytes)?;
@@ -159,7 +161,8 @@ fn report(blob: &waveplot_protocol::Blob) {
     tracing::info!(
         symbol = %h.symbol, interval = %h.interval, candles = h.candles, levels = h.levels_used,
         anomalies = a.anomalies.indices.len(), buy = a.signals.buy, sell = a.signals.sell,
-        analysis_ms = format!("{:.2}", h.analysis_ms), "analysed {}", h.source_label
+        analysis_ms = format!("{:.2}", h.analysis_ms), backend = %h.backend, device = %h.device,
+        "analysed {}", h.source_label
     );
 }
 

@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use waveplot_protocol::{Interval, MraKind, Symbol};
 use waveplot_service::{BusArgs, LogArgs, StoreArgs};
 
+use crate::backend::BackendArgs;
+
 /// waveplot prepare: loads candles, runs the wavelet analysis and stores the blob the
 /// plotters draw from.
 ///
@@ -52,6 +54,9 @@ pub struct ServeArgs {
         default_value = "https://data-api.binance.vision"
     )]
     pub binance_url: String,
+    /// Compute backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
     /// Message bus settings.
     #[command(flatten)]
     pub bus: BusArgs,
@@ -61,14 +66,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The service settings these flags describe.
-    pub fn settings(&self) -> crate::service::Settings {
+    /// The service settings these flags describe, with the backend already chosen.
+    pub fn settings(&self, backend: crate::backend::Backend) -> crate::service::Settings {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         crate::service::Settings {
             candle_dir: self.candle_dir.clone(),
             binance_url: self.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             grace: self.grace,
+            backend: std::sync::Arc::new(backend),
         }
     }
 }
@@ -213,6 +219,9 @@ pub struct AnalyzeArgs {
     /// Where to write the JSON export (see the README for its fields).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Compute backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 #[cfg(test)]
@@ -220,6 +229,7 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+    use crate::backend::{BackendChoice, DEFAULT_GPU_MIN_CANDLES};
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -252,6 +262,31 @@ mod tests {
         assert_eq!(a.symbol.unwrap().as_str(), "BTCUSDT");
         assert_eq!(a.mra, MraKind::Dwt);
         assert_eq!(a.levels, 8);
+        assert_eq!(a.backend.backend, BackendChoice::Auto);
+        assert_eq!(a.backend.gpu_min_candles, DEFAULT_GPU_MIN_CANDLES);
+    }
+
+    #[test]
+    fn the_backend_flag_is_accepted_by_the_service_and_by_analyze() {
+        let serve = Config::try_parse_from(["prepare", "--backend", "vulkan"]).unwrap();
+        assert_eq!(serve.serve.backend.backend, BackendChoice::Vulkan);
+        let c = Config::try_parse_from([
+            "prepare",
+            "analyze",
+            "--input",
+            "k",
+            "--out",
+            "o",
+            "--backend",
+            "cpu",
+        ])
+        .unwrap();
+        let Some(Command::Analyze(a)) = c.command else {
+            panic!("not analyze")
+        };
+        assert_eq!(a.backend.backend, BackendChoice::Cpu);
+        let e = Config::try_parse_from(["prepare", "--backend", "opencl"]).unwrap_err();
+        assert!(e.to_string().contains("auto, vulkan, cpu"), "{e}");
     }
 
     #[test]

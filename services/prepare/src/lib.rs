@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`backend`]: the compute backend (Vulkan pass or CPU reference), chosen once.
 //! - [`config`]: flags and environment variables of the `prepare` binary.
 //! - [`service`]: the bus service (render requests → blob → `prepared` event).
 //! - `source`: where candles come from (Binance, bundled sample, klines files) and the
@@ -13,6 +14,7 @@
 
 mod analysis;
 pub mod analyze;
+pub mod backend;
 pub mod config;
 mod export;
 pub mod fetch;

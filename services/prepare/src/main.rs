@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use waveplot_prepare::backend::Backend;
 use waveplot_prepare::config::{Command, Config};
 use waveplot_prepare::{analyze, fetch, service};
 use waveplot_service::{health, run_service};
@@ -22,7 +23,9 @@ fn main() -> Result<()> {
         Some(Command::Fetch(f)) => return fetch::run(&f),
         None => {}
     }
-    let settings = args.settings();
+    // The GPU context is made once, before serving; its choice is logged with the reason.
+    let backend = Backend::start(&args.backend)?;
+    let settings = args.settings(backend);
     tokio::runtime::Runtime::new()
         .context("start the async runtime")?
         .block_on(run_service(

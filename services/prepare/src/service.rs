@@ -22,6 +22,7 @@ use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
 
 use crate::analysis::{self, Window};
+use crate::backend::Backend;
 use crate::source::{Binance, CandleCache, Policy, Sources};
 
 /// The queue group of prepare replicas: each request goes to one of them.
@@ -38,6 +39,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// How long in-flight work may take to finish after shutdown is requested.
     pub grace: Duration,
+    /// The compute backend, chosen once at start-up.
+    pub backend: Arc<Backend>,
 }
 
 /// Serves render requests until `shutdown`, then lets in-flight work finish within the
@@ -66,6 +69,7 @@ pub async fn run(
         ctx,
         sources,
         slots: Semaphore::new(settings.concurrency.max(1)),
+        backend: settings.backend,
     });
     let tracker = TaskTracker::new();
     let outcome = loop {
@@ -96,6 +100,7 @@ struct Handler {
     ctx: Context,
     sources: Sources,
     slots: Semaphore,
+    backend: Arc<Backend>,
 }
 
 impl Handler {
@@ -262,9 +267,11 @@ impl Handler {
         timings: &mut PrepareTimings,
     ) -> Result<(usize, String, String)> {
         let params = params.clone();
-        let blob = tokio::task::spawn_blocking(move || analysis::analyse(window, &params))
-            .await
-            .context("analysis task")??;
+        let backend = self.backend.clone();
+        let blob =
+            tokio::task::spawn_blocking(move || analysis::analyse(window, &params, &backend))
+                .await
+                .context("analysis task")??;
         timings.analysis_ms = blob.header.analysis_ms;
         let encoding = Instant::now();
         let bytes = blob.encode().context("encode the blob")?;

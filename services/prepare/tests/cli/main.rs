@@ -267,3 +267,38 @@ fn fetch_writes_a_span_as_klines_csv_with_a_header_and_keeps_the_gaps() {
     assert!(lines[1].starts_with("1613001600000,"), "{}", lines[1]);
     assert!(stderr.contains("gaps"), "{stderr}");
 }
+
+#[test]
+fn backend_vulkan_runs_the_pass_on_any_device_and_agrees_with_the_cpu() {
+    let input = data("BTCUSDT-5m-2022-07-14_2022-08-16.csv");
+    let gpu = analyze(&["--input", &input, "--backend", "vulkan", "--window", "2001"]);
+    gpu.assert_ok();
+    let cpu = analyze(&["--input", &input, "--backend", "cpu", "--window", "2001"]);
+    cpu.assert_ok();
+    let (g, c) = (gpu.blob(), cpu.blob());
+    assert_eq!(
+        (g.header.backend.as_str(), c.header.backend.as_str()),
+        ("vulkan", "cpu")
+    );
+    assert!(g.header.device.contains("Vulkan"), "{}", g.header.device);
+    assert_eq!(gpu.json()["backend"], "vulkan");
+    let scale = c.candles.close.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let bands = g.analysis.details.iter().chain(&g.analysis.smooths);
+    let want = c.analysis.details.iter().chain(&c.analysis.smooths);
+    for (got, want) in bands.zip(want) {
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{a} vs {b}");
+        }
+    }
+    assert_eq!(
+        g.analysis.coeffs, c.analysis.coeffs,
+        "wavedec stays on the CPU"
+    );
+}
+
+#[test]
+fn the_backend_choice_is_logged_with_its_reason() {
+    let run = analyze(&["--input", &data("ETHUSDT-5m-2026-01-02_2026-01-06.csv")]);
+    run.assert_ok();
+    assert!(run.stderr.contains("backend:"), "{}", run.stderr);
+}
