@@ -3,197 +3,354 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["symbol", "interval", "source", "window", "wavelet", "levels", "mra"];
+// Request fields the form edits; each is in the URL only when it is set.
+const FIELDS = ["symbol", "interval", "source", "window", "wavelet", "levels", "mra", "anomaly_k", "trend_level"];
+const NUMBERS = ["window", "levels", "anomaly_k", "trend_level"];
+// Tile order: the two price charts first, the two tall charts side by side (so a
+// two-column row never pairs a tall chart with a short one), then the rest.
+const LAYOUT = ["01", "04", "02a", "02b", "03", "05"];
+const UNIT_S = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, M: 2592000 };
 let meta = null;
 let events = null;
 let refreshTimer = null;
+let current = null;
+let zoomToken = 0;
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
 
 async function init() {
-  meta = await (await fetch("/api/meta")).json();
+  const res = await fetch("/api/meta").catch(() => null);
+  if (!res || !res.ok) throw new Error("the waveplot server does not answer; reload when it is back");
+  meta = await res.json();
   $("symbols").replaceChildren(...meta.symbols.map((s) => new Option(s)));
   $("interval").replaceChildren(...meta.intervals.map((i) => new Option(i, i, i === "5m", i === "5m")));
   $("source").replaceChildren(...meta.sources.map((s) => new Option(s)));
-  fromUrl(new URLSearchParams(location.search));
-  $("form").addEventListener("submit", (e) => { e.preventDefault(); run(true); });
-  $("auto").addEventListener("change", scheduleRefresh);
-  window.addEventListener("popstate", () => { fromUrl(new URLSearchParams(location.search)); run(false); });
-  if (new URLSearchParams(location.search).has("symbol")) run(false);
+  fromUrl();
+  $("form").addEventListener("submit", (e) => { e.preventDefault(); run({ push: true }); });
+  $("auto").addEventListener("change", () => { syncUrl(false); scheduleRefresh(); });
+  window.addEventListener("popstate", () => { if (fromUrl()) run({}); });
+  if (new URLSearchParams(location.search).has("symbol")) run({});
 }
 
-function fromUrl(params) {
-  for (const f of FIELDS) if (params.has(f)) $(f).value = params.get(f);
+/** Fills the form from the URL; true if the URL names a render. */
+function fromUrl() {
+  const params = new URLSearchParams(location.search);
+  const defaults = { source: meta.sources[0], interval: "5m", symbol: "BTCUSDT" };
+  for (const f of FIELDS) $(f).value = params.get(f) ?? defaults[f] ?? "";
+  $("auto").checked = params.get("auto") === "1";
+  if (FIELDS.slice(3).some((f) => params.has(f))) $("more").open = true;
+  return params.has("symbol");
 }
 
-function body() {
+function request() {
   const b = {};
   for (const f of FIELDS) {
     const v = $(f).value.trim();
-    if (v === "") continue;
-    b[f] = ["window", "levels"].includes(f) ? Number(v) : v;
+    if (v !== "") b[f] = NUMBERS.includes(f) ? Number(v) : v;
   }
-  const width = Math.min(1920, Math.max(640, Math.round(($("charts").clientWidth || 1280) * devicePixelRatio / (innerWidth > 1200 ? 2 : 1))));
-  b.width = width;
+  b.symbol = b.symbol.toUpperCase();
+  b.width = chartWidth();
   return b;
 }
 
-function toUrl(b, push) {
+/** The image width that fits one chart tile on this screen, in steps of 160 px so
+ * that similar screens share cached charts. The charts' text has a fixed pixel
+ * size, so a smaller image is also a more legible one on a phone. */
+function chartWidth() {
+  const grid = $("charts");
+  const columns = getComputedStyle(grid).gridTemplateColumns.split(" ").length || 1;
+  const tile = (grid.clientWidth || innerWidth) / columns - 20;
+  const px = Math.ceil((tile * Math.min(2, devicePixelRatio || 1)) / 160) * 160;
+  return Math.min(1920, Math.max(640, px));
+}
+
+function syncUrl(push, symbol) {
   const params = new URLSearchParams();
-  for (const f of FIELDS) if (b[f] !== undefined && !(f === "source" && b[f] === meta.sources[0])) params.set(f, b[f]);
+  for (const f of FIELDS) {
+    const v = f === "symbol" ? (symbol || $(f).value.trim().toUpperCase()) : $(f).value.trim();
+    if (v !== "" && !(f === "source" && v === meta.sources[0])) params.set(f, v);
+  }
+  if ($("auto").checked) params.set("auto", "1");
   const url = "/?" + params.toString();
-  if (push && url !== location.pathname + location.search) history.pushState(null, "", url);
+  if (url === location.pathname + location.search) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
 }
 
-function say(text, isError) {
+function say(text, isError, fix) {
   $("message").textContent = text;
-  $("message").className = isError ? "error" : "";
+  $("notice").className = isError ? "error" : "";
+  $("fix").hidden = !fix;
+  if (fix) {
+    $("fix").textContent = fix.label;
+    $("fix").onclick = fix.action;
+  }
 }
 
-async function run(push) {
-  const b = body();
-  toUrl(b, push);
+/** Starts a render of the form's request. `refresh` keeps the charts on screen until
+ * their replacements arrive, so a wall board does not flash. */
+async function run({ push = false, refresh = false }) {
+  clearTimeout(refreshTimer);
+  const b = request();
+  syncUrl(push);
   if (events) events.close();
+  // A new question clears the old answer; a refresh keeps it until the new one is in.
+  if (!refresh) tiles([], false);
   $("run").disabled = true;
-  say(`Analysing ${b.symbol.toUpperCase()} ${b.interval}…`);
-  tiles([]);
+  say(`${refresh ? "Refreshing" : "Analysing"} ${b.symbol} ${b.interval}…`);
   let res;
   try {
     res = await fetch("/api/render", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
-  } catch (e) {
-    $("run").disabled = false;
-    return say("The waveplot server cannot be reached. Is it running?", true);
+  } catch {
+    return failed("The waveplot server cannot be reached. Check the connection; it may be restarting.");
   }
   const answer = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-  if (!res.ok) {
-    $("run").disabled = false;
-    return say(explain(answer.error || `HTTP ${res.status}`, res.status), true);
-  }
-  tiles(answer.plots);
-  $("progress").hidden = false;
+  if (!res.ok) return failed(...explain(answer.error || `HTTP ${res.status}`, res.status, b));
+  $("run").disabled = false;
+  current = { request: b, final: false };
+  tiles(answer.plots, refresh);
   $("progress").max = answer.plots.length;
+  $("progress").hidden = false;
   events = new EventSource(answer.events_url);
   events.addEventListener("status", (e) => show(JSON.parse(e.data)));
-  events.onerror = () => { events.close(); $("run").disabled = false; };
+  events.onerror = () => {
+    if (current.final) return;
+    // EventSource reconnects by itself; the next status replaces this message.
+    say("The connection to the waveplot server was lost; trying again…", true, { label: "Run again", action: () => run({}) });
+  };
 }
 
-function explain(error, status) {
-  if (status === 503 && /prepare/.test(error)) return "The analysis service is down. Try again in a moment. (" + error + ")";
-  if (/binance source is not available|unreachable|451/.test(error)) return error + " — choose the source “sample” to see the bundled real candles.";
-  if (/unknown symbol/i.test(error)) return error + " — check the spelling, e.g. BTCUSDT or ETH.";
-  return error;
+function failed(text, fix) {
+  $("run").disabled = false;
+  $("progress").hidden = true;
+  say(text, true, fix);
 }
 
-function tiles(plots) {
-  $("charts").replaceChildren(...plots.map((p) => {
-    const fig = document.createElement("figure");
-    fig.id = "plot-" + p;
-    const title = (meta.plots.find(([id]) => id === p) || [p, p])[1];
-    fig.innerHTML = `<figcaption><span>${p} · ${title}</span><span class="state pending">drawing…</span></figcaption>`;
-    return fig;
+/** An API error in a trader's words, and the action that may fix it. */
+function explain(error, status, b) {
+  const sample = meta.sources.includes("sample") && b.source !== "sample"
+    ? { label: "Show the bundled sample instead", action: () => { $("source").value = "sample"; run({ push: true }); } }
+    : null;
+  const unknown = /unknown symbol (\S+)/i.exec(error);
+  if (unknown) {
+    return [`Binance does not list ${unknown[1]}. Check the spelling: a spot pair such as BTCUSDT or ETHBTC (a bare coin like SOL means SOLUSDT).`];
+  }
+  if (/binance/i.test(error) && /did not answer|unreachable|refuses|rate limit|connect/i.test(error)) {
+    return [`Binance cannot be reached from here, so there are no live candles (${error}).`, sample];
+  }
+  if (status === 504 && b.source === "binance") {
+    return ["Binance did not answer in time; this board may be offline.", sample];
+  }
+  if (status === 503) return [`The analysis service is down, so nothing can be computed now. Try again in a minute. (${error})`];
+  if (status === 504) return [`The analysis service is busy or stuck and did not answer. Try again in a minute. (${error})`];
+  const sentence = error[0].toUpperCase() + error.slice(1);
+  return [/[.!?]$/.test(sentence) ? sentence : sentence + "."];
+}
+
+function tiles(plots, keep) {
+  const order = (id) => (LAYOUT.indexOf(id) + 1) || 99;
+  const ids = [...plots].sort((a, b) => order(a) - order(b));
+  const old = new Map([...$("charts").children].map((f) => [f.id, f]));
+  $("charts").replaceChildren(...ids.map((id) => {
+    const fig = keep && old.get("plot-" + id);
+    if (fig) {
+      fig.querySelector(".state").textContent = "updating…";
+      return fig;
+    }
+    const title = (meta.plots.find(([p]) => p === id) || [id, ""])[1];
+    return el("figure", { id: "plot-" + id, className: id.length > 2 ? "tall" : "" },
+      el("figcaption", {}, el("span", { textContent: `${id} · ${title}` }), el("span", { className: "state", textContent: "drawing…" })),
+      el("div", { className: "frame" }));
   }));
-  $("metrics").hidden = true;
-  $("bands").hidden = true;
   $("progress").value = 0;
+  if (!keep) {
+    $("summary").hidden = true;
+    $("bands").hidden = true;
+  }
 }
 
 function show(st) {
   let finished = 0;
+  const r = st.request;
   for (const [id, p] of Object.entries(st.plots)) {
     const fig = $("plot-" + id);
     if (!fig) continue;
     const state = fig.querySelector(".state");
+    fig.classList.toggle("failed", p.state === "failed");
     if (p.state === "done") {
       finished++;
-      if (!fig.querySelector("img")) {
-        const img = document.createElement("img");
-        img.src = p.url;
-        img.alt = `Chart ${id} for ${st.request.symbol} ${st.request.interval}`;
-        img.width = p.width; img.height = p.height;
-        img.tabIndex = 0;
-        img.addEventListener("click", () => zoom(p.url, id));
-        img.addEventListener("keydown", (e) => { if (e.key === "Enter") zoom(p.url, id); });
-        fig.append(img);
-      }
-      state.textContent = p.reused ? "from cache" : `${p.render_ms.toFixed(0)} ms`;
-      state.className = "state";
+      picture(fig, id, p, r);
+      state.textContent = p.reused ? "ready (cached)" : `drawn in ${seconds(p.render_ms)}`;
     } else if (p.state === "failed") {
       finished++;
-      fig.classList.add("failed");
+      fig.querySelector(".frame").replaceChildren(el("p", { className: "tile-error", textContent: `This chart could not be drawn: ${p.error}` }));
       state.textContent = "failed";
-      if (!fig.querySelector(".tile-error")) fig.insertAdjacentHTML("beforeend", `<p class="tile-error"></p>`);
-      fig.querySelector(".tile-error").textContent = p.error;
     }
   }
   $("progress").value = finished;
-  if (st.summary) metrics(st);
-  if (st.bands) bands(st);
-  if (st.state !== "running") {
-    $("run").disabled = false;
-    $("progress").hidden = true;
-    const total = `${st.elapsed_ms.toFixed(0)} ms`;
-    if (st.state === "complete") say(`Done in ${total}.`);
-    else if (st.state === "partial") say(`Some charts are missing (each tile says why); the others took ${total}.`, true);
-    else say(explain(st.error || "The render failed.", 0), true);
-    scheduleRefresh(st);
+  if (r.symbol !== current.request.symbol) {
+    // The server names the pair in full (SOL is SOLUSDT); the URL and form follow.
+    current.request.symbol = r.symbol;
+    $("symbol").value = r.symbol;
+    syncUrl(false, r.symbol);
   }
+  if (st.summary && st.prepared) summary(st);
+  if (st.bands && st.prepared) bands(st);
+  const total = Object.keys(st.plots).length;
+  if (st.state === "running") {
+    say(`Analysing ${r.symbol} ${r.interval}… ${finished} of ${total} charts ready.`);
+    return;
+  }
+  current.final = true;
+  events.close();
+  $("progress").hidden = true;
+  const took = seconds(st.elapsed_ms);
+  if (st.state === "complete") say(`${r.symbol} ${r.interval}: all ${total} charts ready in ${took}.`);
+  else if (st.state === "partial") say(`Partial result: ${total - doneCount(st)} of ${total} charts are missing (each tile says why); the others are shown.`, true, { label: "Try again", action: () => run({}) });
+  else {
+    const [text, fix] = explain(st.error || "no chart could be drawn", 0, r);
+    say(text, true, fix);
+  }
+  current.status = st;
+  scheduleRefresh();
 }
 
-function metrics(st) {
-  const s = st.summary, p = st.prepared, r = st.request;
-  const t = (ms) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
-  const items = [
-    ["Last price", s.last_close.toLocaleString()],
-    ["Change", `${s.change_pct >= 0 ? "+" : ""}${s.change_pct.toFixed(2)} %`],
-    ["Candles", `${p.candles} × ${r.interval}`],
-    ["Span (UTC)", `${t(p.first_open_ms)} → ${t(p.last_open_ms)}`],
-    ["Source", s.source_label],
-    ["Backend", `${p.backend} · ${p.device || "?"}`],
-    ["Anomalies", `${s.anomalies} (> ${s.anomaly_threshold.toFixed(2)})`],
-    ["Signals", `BUY ${s.buy} · SELL ${s.sell} · HOLD ${s.hold}`],
-    ["Load / analysis", `${s.load_ms.toFixed(1)} / ${s.analysis_ms.toFixed(1)} ms`],
-    ["Total", `${st.elapsed_ms.toFixed(0)} ms`],
-  ];
-  $("metrics").replaceChildren(...items.map(([k, v]) => {
-    const d = document.createElement("div");
-    d.className = "metric";
-    d.innerHTML = "<span></span><b></b>";
-    d.querySelector("span").textContent = k;
-    d.querySelector("b").textContent = v;
-    return d;
-  }));
-  $("metrics").hidden = false;
+function doneCount(st) {
+  return Object.values(st.plots).filter((p) => p.state === "done").length;
 }
 
-function period(seconds) {
-  if (seconds == null) return "—";
+function picture(fig, id, p, r) {
+  const frame = fig.querySelector(".frame");
+  const old = frame.querySelector("img");
+  if (old && old.getAttribute("src") === p.url) return;
+  const title = fig.querySelector("figcaption span").textContent;
+  const img = el("img", { src: p.url, width: p.width, height: p.height, alt: `Chart ${title}, ${r.symbol} ${r.interval}` });
+  const button = el("button", { type: "button", className: "zoom", title: "Show full size" }, img);
+  button.setAttribute("aria-label", `${title}: show full size`);
+  button.addEventListener("click", () => zoom(id, p.url, `${title} · ${r.symbol} ${r.interval}`, `waveplot-${r.symbol}-${r.interval}-${id}.png`));
+  // The old chart stays until the new one has loaded, so a refresh never blanks a tile.
+  img.addEventListener("load", () => frame.replaceChildren(button), { once: true });
+  img.addEventListener("error", () => frame.replaceChildren(el("p", { className: "tile-error", textContent: "The chart image could not be loaded; the server may be down." })), { once: true });
+  if (!old) frame.replaceChildren(button);
+}
+
+function seconds(ms) {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function utc(ms, withYear) {
+  const d = new Date(ms);
+  const day = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: withYear ? "numeric" : undefined, timeZone: "UTC" });
+  return `${day} ${d.toISOString().slice(11, 16)}`;
+}
+
+/** Seconds in one bar of `interval` (a month counts 30 days). */
+function barSeconds(interval) {
+  const m = /^(\d+)([smhdwM])$/.exec(interval);
+  return m ? Number(m[1]) * UNIT_S[m[2]] : 60;
+}
+
+function period(s) {
+  if (s == null || !isFinite(s)) return "—";
   const units = [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]];
-  for (const [u, n] of units) if (seconds >= u) return `${+(seconds / u).toFixed(1)} ${n}`;
-  return `${seconds} s`;
+  for (const [u, n] of units) if (s >= u) return `${+(s / u).toPrecision(s / u < 10 ? 2 : 3)} ${n}`;
+  return `${s.toFixed(1)} s`;
+}
+
+function summary(st) {
+  const s = st.summary, p = st.prepared, r = st.request;
+  const up = s.change_pct >= 0;
+  const change = el("span", { className: up ? "up" : "down", textContent: `${up ? "▲ +" : "▼ "}${s.change_pct.toFixed(2)} %` });
+  change.title = "change of the close over the window";
+  $("summary-title").replaceChildren(
+    el("span", { className: "pair", textContent: `${r.symbol} · ${r.interval}` }),
+    el("span", { className: "price", textContent: s.last_close.toLocaleString("en-US", { maximumFractionDigits: 8 }) }),
+    change,
+    el("span", { className: "over", textContent: `over ${period((p.last_open_ms - p.first_open_ms) / 1000 + barSeconds(r.interval))}` }));
+  const drawn = Object.values(st.plots).filter((x) => x.render_ms != null && !x.reused).map((x) => x.render_ms);
+  const charts = drawn.length ? `charts ${seconds(Math.min(...drawn))}–${seconds(Math.max(...drawn))} each` : "charts from cache";
+  const facts = [
+    ["Candles", `${p.candles.toLocaleString("en-US")} × ${r.interval}` + (s.missing_candles ? ` (${s.missing_candles} missing)` : "")],
+    // The label repeats the window in parentheses; the full label is the tooltip.
+    ["Source", s.source_label.replace(/\s*\(\d{4}-.*\)$/, ""), s.source_label],
+    ["Anomalies", `${s.anomalies} above ${s.anomaly_threshold.toFixed(2)}`],
+    ["Signals", `BUY ${s.buy} · SELL ${s.sell} · HOLD ${s.hold}`],
+    ["Window (UTC)", `${utc(p.first_open_ms, true)} – ${utc(p.last_open_ms, false)}`],
+    ["Computed on", `${p.backend.toUpperCase()} · ${p.device || "unknown device"}`],
+    ["Analysis", `${s.wavelet}, ${s.levels_used} levels, ${s.mra}` + (s.level_note ? ` (${s.level_note})` : "")],
+    ["Times", `load ${seconds(s.load_ms)} · analysis ${seconds(s.analysis_ms)} · ${charts} · total ${st.state === "running" ? "…" : seconds(st.elapsed_ms)}`],
+  ];
+  $("facts").replaceChildren(...facts.map(([k, v, title = ""]) => el("div", {}, el("dt", { textContent: k }), el("dd", { textContent: v, title }))));
+  $("summary").hidden = false;
 }
 
 function bands(st) {
-  const bar = (st.prepared.last_open_ms - st.prepared.first_open_ms) / Math.max(1, st.prepared.candles - 1) / 1000;
-  const rows = st.bands.map((b) => `<tr><td>D${b.level}</td><td>${period(b.period_min_bars * bar)} – ${period(b.period_max_bars * bar)}</td>` +
-    `<td>${period(b.peak_period_s)}</td><td>${period(b.trough_period_s)}</td><td>${b.amplitude == null ? "—" : b.amplitude.toFixed(2)}</td>` +
-    `<td>${b.sigma.toFixed(2)}</td><td>${b.zero_crossings}</td></tr>`).join("");
-  $("bands").innerHTML = `<table><caption>Frequency bands</caption><thead><tr><th>Band</th><th>Periods</th><th>Peak→peak</th>` +
-    `<th>Trough→trough</th><th>Amplitude</th><th>σ</th><th>Zero crossings</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const bar = barSeconds(st.request.interval);
+  const num = (x) => (x == null ? "—" : x.toLocaleString("en-US", { maximumFractionDigits: 2 }));
+  $("bands").querySelector("tbody").replaceChildren(...st.bands.map((b) => {
+    const row = [`${period(b.period_min_bars * bar)} – ${period(b.period_max_bars * bar)}`,
+      period(b.peak_period_s), period(b.trough_period_s), num(b.amplitude), num(b.sigma), String(b.zero_crossings)];
+    return el("tr", {}, el("th", { scope: "row", textContent: `D${b.level}` }), ...row.map((t) => el("td", { textContent: t })));
+  }));
   $("bands").hidden = false;
 }
 
-function zoom(url, id) {
-  $("viewer-img").src = url;
-  $("viewer-img").alt = "Chart " + id;
-  $("viewer-download").href = url;
-  $("viewer-download").download = `waveplot-${id}.png`;
+function zoom(id, url, title, filename) {
+  $("viewer-title").textContent = title;
+  $("viewer-img").alt = title;
+  $("viewer-download").download = filename;
+  showInViewer(url);
   $("viewer").showModal();
+  sharpen(id);
 }
 
-function scheduleRefresh(st) {
+function showInViewer(url) {
+  $("viewer-img").src = url;
+  $("viewer-open").href = url;
+  $("viewer-download").href = url;
+}
+
+/** The tiles' charts are sized for the tiles; the viewer asks for the same chart at
+ * its own width and swaps it in when drawn (the analysis is reused, so that is quick). */
+async function sharpen(id) {
+  const token = ++zoomToken;
+  const width = Math.min(1920, Math.ceil(($("viewer").clientWidth * Math.min(2, devicePixelRatio || 1)) / 160) * 160);
+  if (!current || width <= current.request.width) return;
+  $("viewer-note").textContent = "drawing a sharper copy…";
+  const body = JSON.stringify({ ...current.request, symbol: current.status ? current.status.request.symbol : current.request.symbol, width, plots: [id] });
+  const res = await fetch("/api/render", { method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => null);
+  if (!res || !res.ok) return void ($("viewer-note").textContent = "");
+  const source = new EventSource((await res.json()).events_url);
+  source.addEventListener("status", (e) => {
+    const st = JSON.parse(e.data);
+    if (st.state === "running") return;
+    source.close();
+    if (token !== zoomToken || !$("viewer").open) return;
+    $("viewer-note").textContent = "";
+    if (st.plots[id] && st.plots[id].state === "done") showInViewer(st.plots[id].url);
+  });
+  source.onerror = () => { source.close(); $("viewer-note").textContent = ""; };
+}
+
+/** With auto-refresh on, runs again two seconds after the next candle closes. */
+function scheduleRefresh() {
   clearTimeout(refreshTimer);
+  $("auto-note").textContent = "";
+  const st = current && current.final && current.status;
   if (!$("auto").checked || !st || !st.prepared) return;
-  const intervalMs = (st.prepared.last_open_ms - st.prepared.first_open_ms) / Math.max(1, st.prepared.candles - 1);
-  const nextClose = st.prepared.last_open_ms + 2 * intervalMs;
-  refreshTimer = setTimeout(() => run(false), Math.max(5000, nextClose - Date.now() + 2000));
+  const bar = barSeconds(st.request.interval) * 1000;
+  const nextClose = st.prepared.last_open_ms + 2 * bar;
+  if (nextClose + bar < Date.now()) {
+    $("auto-note").textContent = "this window is historical; it will not change";
+    return;
+  }
+  const at = Math.max(nextClose + 2000, Date.now() + 5000);
+  $("auto-note").textContent = `next at ${new Date(at).toISOString().slice(11, 16)} UTC`;
+  refreshTimer = setTimeout(() => run({ refresh: true }), at - Date.now());
 }
 
 init().catch((e) => say("The page could not start: " + e.message, true));

@@ -49,7 +49,7 @@ async fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
         DoneEvent::decode(&message.payload)
             .map(|e| {
                 if let Some(r) = registry.get(&e.request_id) {
-                    r.status.send_modify(|st| st.done(&e));
+                    r.update(|st| st.done(&e));
                 }
             })
             .map_err(Into::into)
@@ -57,7 +57,7 @@ async fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
         FailedEvent::decode(&message.payload)
             .map(|e| {
                 if let Some(r) = e.request_id.as_ref().and_then(|id| registry.get(id)) {
-                    r.status.send_modify(|st| st.failed(e.plot_id, &e.reason));
+                    r.update(|st| st.failed(e.plot_id, &e.reason));
                 }
             })
             .map_err(Into::into)
@@ -83,8 +83,6 @@ async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Resu
             None
         }
     };
-    render
-        .status
-        .send_modify(|st| st.prepared(&event, blob.as_ref()));
+    render.update(|st| st.prepared(&event, blob.as_ref()));
     Ok(())
 }

@@ -27,6 +27,21 @@ pub struct Render {
     pub identity: String,
 }
 
+impl Render {
+    /// Applies an event to the status. The update that ends the render also stamps its
+    /// elapsed time, because that is the last status an SSE stream sends.
+    pub fn update(&self, apply: impl FnOnce(&mut Status)) {
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1e3;
+        self.status.send_modify(|st| {
+            let was_final = st.is_final();
+            apply(st);
+            if st.is_final() && !was_final {
+                st.elapsed_ms = elapsed_ms;
+            }
+        });
+    }
+}
+
 /// All renders, by ID and by identity.
 #[derive(Debug, Default)]
 pub struct Registry {

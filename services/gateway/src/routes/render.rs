@@ -159,11 +159,10 @@ async fn enforce_deadline(state: AppState, render: Arc<Render>) {
     let finished = tokio::time::timeout(state.deadline, watcher.wait_for(Status::is_final))
         .await
         .is_ok_and(|ended| ended.is_ok());
-    let elapsed_ms = render.started.elapsed().as_secs_f64() * 1e3;
     if finished {
-        render.status.send_modify(|s| s.elapsed_ms = elapsed_ms);
         return;
     }
+    let elapsed_ms = render.started.elapsed().as_secs_f64() * 1e3;
     let (id, missing) = {
         let s = render.status.borrow();
         (s.id.clone(), s.pending_plots())

@@ -400,6 +400,10 @@ fn standalone_mode_serves_a_complete_render_over_http() {
         Duration::from_secs(60),
     );
     assert_eq!(st["state"], "complete", "{st}\n{}", gateway.log());
+    assert!(
+        st["elapsed_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "a finished render says how long it took: {st}"
+    );
     let url = st["plots"]["04"]["url"].as_str().unwrap();
     assert_png(&http, url, 1280, 720);
     assert!(

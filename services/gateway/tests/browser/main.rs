@@ -1,0 +1,252 @@
+//! The web page in a real browser: headless Chromium, driven through chromedriver,
+//! against the gateway in standalone mode with the bundled sample candles. The tests
+//! fail (never skip) when Chromium or chromedriver is missing.
+//!
+//! Every run saves screenshots at desktop and phone widths in a temporary directory
+//! (its path is printed) for a person to look at.
+
+mod webdriver;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use waveplot_testkit::{Service, free_port};
+use webdriver::{Browser, Chromedriver};
+
+/// How long a render of the sample may take on a slow CI machine.
+const RENDER: Duration = Duration::from_secs(90);
+
+/// True once six chart images have loaded.
+const SIX_CHARTS: &str = "const imgs = [...document.querySelectorAll('#charts img')]; \
+     return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0)";
+
+/// The gateway in standalone mode over a scratch data directory.
+struct Gateway {
+    service: Service,
+    http: String,
+    _data: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts the gateway; `binance_url` is where it looks for Binance.
+    fn start(binance_url: &str) -> Self {
+        let data = tempfile::tempdir().expect("data directory");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let args = [
+            "--standalone",
+            "--http-addr",
+            &addr,
+            "--data-dir",
+            data.path().to_str().expect("UTF-8 temp path"),
+            "--binance-url",
+            binance_url,
+        ];
+        let service = Service::start_http(env!("CARGO_BIN_EXE_gateway"), &args, &[], port);
+        Self {
+            service,
+            http: format!("http://{addr}"),
+            _data: data,
+        }
+    }
+}
+
+/// A Binance stand-in that lists no symbol: every request gets Binance's answer to an
+/// unknown one. Runs until the test process ends.
+fn binance_without_symbols() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Binance");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = r#"{"code":-1121,"msg":"Invalid symbol."}"#;
+            let response = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+/// Where this run's screenshots go.
+fn screenshots() -> PathBuf {
+    let dir = std::env::temp_dir().join("waveplot-browser-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+/// Waits for six loaded charts, a filled metrics panel and a band table of `levels` rows.
+fn assert_complete_result(browser: &Browser, gateway: &Gateway, levels: usize) {
+    let charts = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        browser.wait_for("six loaded charts", SIX_CHARTS, RENDER);
+    }));
+    if let Err(e) = charts {
+        eprintln!("gateway log:\n{}", gateway.service.log());
+        std::panic::resume_unwind(e);
+    }
+    let facts = browser.run(
+        "return [...document.querySelectorAll('#summary:not([hidden]) dd')].map((d) => d.innerText)",
+        &[],
+    );
+    let facts = facts.as_array().expect("a list of facts");
+    assert!(
+        facts.len() >= 8
+            && facts
+                .iter()
+                .all(|f| f.as_str().is_some_and(|t| !t.is_empty())),
+        "the metrics panel is not filled: {facts:?}"
+    );
+    let headline = browser.text("#summary-title");
+    assert!(
+        headline.contains('%') && headline.chars().any(|c| c.is_ascii_digit()),
+        "no last price and change in {headline:?}"
+    );
+    let times = browser.text("#facts div:last-child dd");
+    assert!(
+        times.contains("total") && !times.contains("total 0 ms"),
+        "the times lack a total: {times:?}"
+    );
+    let rows = browser.run(
+        "return [...document.querySelectorAll('#bands:not([hidden]) tbody tr')].map((r) => r.innerText)",
+        &[],
+    );
+    let rows = rows.as_array().expect("a list of rows");
+    assert_eq!(rows.len(), levels, "one band table row per level");
+    let first = rows[0].as_str().unwrap_or_default();
+    assert!(
+        first.starts_with("D1") && first.contains("min"),
+        "the first band says no period in time units: {first:?}"
+    );
+}
+
+#[test]
+fn a_sample_run_of_btc_5m_shows_six_charts_the_metrics_and_the_band_table() {
+    let gateway = Gateway::start(&binance_without_symbols());
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!("{}/", gateway.http));
+    browser.wait_for(
+        "interval choices",
+        "return document.querySelectorAll('#interval option').length",
+        Duration::from_secs(10),
+    );
+    browser.type_into("#symbol", "btcusdt");
+    browser.select("#interval", "5m");
+    browser.select("#source", "sample");
+    browser.click("#run");
+    assert_complete_result(&browser, &gateway, 8);
+    let url = browser.run("return location.search", &[]);
+    assert_eq!(
+        url,
+        json!("?symbol=BTCUSDT&interval=5m"),
+        "the result is a URL"
+    );
+    let dir = screenshots();
+    browser.screenshot(&dir.join("desktop-1400.png"));
+
+    browser.click("#plot-01 button.zoom");
+    let download = browser.wait_for(
+        "the full-size viewer",
+        "const d = document.getElementById('viewer'); \
+         return d.open && document.getElementById('viewer-download').getAttribute('download')",
+        Duration::from_secs(5),
+    );
+    assert_eq!(download, json!("waveplot-BTCUSDT-5m-01.png"));
+    browser.screenshot(&dir.join("desktop-1400-viewer.png"));
+    browser.run("document.getElementById('viewer').close()", &[]);
+
+    browser.emulate_width(390, 844, true);
+    browser.goto(&format!("{}/?symbol=BTCUSDT&interval=5m", gateway.http));
+    assert_complete_result(&browser, &gateway, 8);
+    let overflow = browser.run(
+        "return document.documentElement.scrollWidth - innerWidth",
+        &[],
+    );
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "the page is wider than a phone by {overflow} px"
+    );
+    browser.screenshot(&dir.join("phone-390.png"));
+    eprintln!("screenshots in {}", dir.display());
+}
+
+#[test]
+fn an_unknown_symbol_is_reported_in_words_a_trader_reads() {
+    let gateway = Gateway::start(&binance_without_symbols());
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!("{}/", gateway.http));
+    browser.wait_for(
+        "source choices",
+        "return document.querySelectorAll('#source option').length",
+        Duration::from_secs(10),
+    );
+    browser.type_into("#symbol", "XYZ");
+    browser.select("#source", "binance");
+    browser.click("#run");
+    let message = browser.wait_for(
+        "an error",
+        "const n = document.getElementById('notice'); \
+         return n.classList.contains('error') && n.innerText",
+        Duration::from_secs(30),
+    );
+    let message = message.as_str().unwrap_or_default();
+    assert!(
+        message.contains("Binance does not list XYZUSDT") && message.contains("spelling"),
+        "{message:?}"
+    );
+    browser.screenshot(&screenshots().join("unknown-symbol.png"));
+}
+
+#[test]
+fn unreachable_binance_is_explained_and_the_offered_sample_renders() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let gateway = Gateway::start(&closed);
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!(
+        "{}/?symbol=BTCUSDT&interval=5m&source=binance",
+        gateway.http
+    ));
+    let message = browser.wait_for(
+        "an error",
+        "const n = document.getElementById('notice'); \
+         return n.classList.contains('error') && n.innerText",
+        Duration::from_secs(60),
+    );
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("Binance")),
+        "{message}"
+    );
+    browser.screenshot(&screenshots().join("binance-unreachable.png"));
+    browser.click("#fix");
+    assert_complete_result(&browser, &gateway, 8);
+    assert_eq!(
+        browser.run("return location.search", &[]),
+        json!("?symbol=BTCUSDT&interval=5m")
+    );
+}
+
+#[test]
+fn a_deep_link_renders_on_load_and_fills_the_form() {
+    let gateway = Gateway::start(&binance_without_symbols());
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!(
+        "{}/?symbol=ETHUSDT&interval=5m&source=sample&levels=6",
+        gateway.http
+    ));
+    assert_complete_result(&browser, &gateway, 6);
+    let form = browser.run(
+        "return ['symbol', 'interval', 'source', 'levels'].map((id) => document.getElementById(id).value)",
+        &[],
+    );
+    assert_eq!(form, json!(["ETHUSDT", "5m", "sample", "6"]));
+    assert!(browser.text("#summary-title").contains("ETHUSDT"));
+}
