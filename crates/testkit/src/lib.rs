@@ -24,6 +24,18 @@ pub fn free_port() -> u16 {
         .expect("bind a loopback port")
 }
 
+/// Waits until something accepts TCP connections at `addr`, or panics after `limit`.
+pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {addr} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// True if `GET http://ADDR/PATH` answers 200.
 pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
     use std::io::{Read, Write};
@@ -39,49 +51,56 @@ pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
         && response.split_whitespace().nth(1) == Some("200")
 }
 
-/// Starts a server on a free port, retrying on another port if the first was taken
-/// between choosing it and binding it (tests run in parallel processes).
-fn start_on_free_port(command: impl Fn(u16) -> Command) -> (u16, Child) {
-    for _ in 0..5 {
-        let port = free_port();
-        if let Some(child) = start_on(&command, port) {
-            return (port, child);
-        }
-    }
-    panic!("could not start a server on a free port after 5 tries");
-}
-
-/// Starts a server on `port` and waits until it listens there; `None` if it exited
-/// (the port was taken). Success needs the process alive after the port answers, so a
-/// port answered by another test's server does not count.
-fn start_on(command: impl Fn(u16) -> Command, port: u16) -> Option<Child> {
-    let program = format!("{:?}", command(port).get_program());
-    let mut child = command(port)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("start {program}: {e} (.ci/run installs nats-server and s3s-fs)")
-        });
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+/// Starts a server that picks its own free port (so parallel tests never race for
+/// one) and reads the port from its log: the digits after the last `:` of the first
+/// line containing `marker`. The log file is returned too; it must outlive the server.
+fn start_on_own_port(mut command: Command, marker: &str) -> (u16, Child, tempfile::NamedTempFile) {
+    let program = format!("{:?}", command.get_program());
+    let log = tempfile::NamedTempFile::new().expect("server log file");
+    let out = log.reopen().expect("server log handle");
+    let err = log.reopen().expect("server log handle");
+    let mut child = command.stdout(out).stderr(err).spawn().unwrap_or_else(|e| {
+        panic!("start {program}: {e} (.ci/run installs nats-server and s3s-fs)")
+    });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if child.try_wait().ok().flatten().is_some() {
-            return None;
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        let port = text
+            .lines()
+            .find(|l| l.contains(marker))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|p| p.trim().parse::<u16>().ok());
+        if let Some(port) = port {
+            return (port, child, log);
         }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            std::thread::sleep(Duration::from_millis(100));
-            return match child.try_wait() {
-                Ok(None) => Some(child),
-                _ => None,
-            };
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{program} exited with {status} before listening:\n{text}");
         }
         assert!(
             Instant::now() < deadline,
-            "{program} does not listen on {addr} after 10 s"
+            "{program} did not report its port after 10 s:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Starts a server on a known port (a restart) and waits until it listens.
+fn start_on_port(mut command: Command, port: u16) -> Child {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart the server");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {addr} after a restart"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
 }
 
 /// A running `nats-server` on a free loopback port; killed on drop.
@@ -89,27 +108,32 @@ fn start_on(command: impl Fn(u16) -> Command, port: u16) -> Option<Child> {
 pub struct NatsServer {
     port: u16,
     child: Option<Child>,
+    _log: tempfile::NamedTempFile,
 }
 
 impl NatsServer {
     /// Starts `nats-server` and waits until it accepts connections.
     pub fn start() -> Self {
-        let (port, child) = start_on_free_port(Self::command);
+        let marker = "Listening for client connections on";
+        let (port, child, log) = start_on_own_port(Self::command("-1"), marker);
         Self {
             port,
             child: Some(child),
+            _log: log,
         }
     }
 
-    fn command(port: u16) -> Command {
+    fn command(port: &str) -> Command {
         let mut cmd = Command::new("nats-server");
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        cmd.args(["-a", "127.0.0.1", "-p", port]);
         cmd
     }
 
     fn spawn(&mut self) {
-        self.child =
-            Some(start_on(Self::command, self.port).expect("restart nats-server on its port"));
+        self.child = Some(start_on_port(
+            Self::command(&self.port.to_string()),
+            self.port,
+        ));
     }
 
     /// `nats://127.0.0.1:PORT`
@@ -149,18 +173,21 @@ pub struct S3Server {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    _log: tempfile::NamedTempFile,
 }
 
 impl S3Server {
     /// Starts the server and waits until it accepts connections.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("scratch directory for the S3 server");
-        let path = dir.path().to_owned();
-        let (port, child) = start_on_free_port(|port| Self::command(&path, port));
+        let mut command = Self::command(dir.path(), 0);
+        command.env("RUST_LOG", "info").env("NO_COLOR", "1");
+        let (port, child, log) = start_on_own_port(command, "server is running at");
         Self {
             port,
             dir,
             child: Some(child),
+            _log: log,
         }
     }
 
@@ -173,10 +200,10 @@ impl S3Server {
     }
 
     fn spawn(&mut self) {
-        let dir = self.dir.path().to_owned();
-        let child = start_on(|port| Self::command(&dir, port), self.port)
-            .expect("restart s3s-fs on its port");
-        self.child = Some(child);
+        self.child = Some(start_on_port(
+            Self::command(self.dir.path(), self.port),
+            self.port,
+        ));
     }
 
     /// `http://127.0.0.1:PORT`

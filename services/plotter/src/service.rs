@@ -9,15 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use waveplot_protocol::{
     Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, RequestId, Stage, V1,
 };
 use waveplot_service::Context;
-use waveplot_service::bus::Message as BusMessage;
+use waveplot_service::bus::{Message as BusMessage, serve_each};
 use waveplot_service::health::Readiness;
 
 use crate::{RenderOptions, render};
@@ -47,7 +45,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let subject = ctx.subjects.prepared_any();
-    let mut events = ctx
+    let events = ctx
         .bus
         .subscribe(subject.clone(), Some(queue_group(settings.plot)))
         .await
@@ -60,25 +58,11 @@ pub async fn run(
         plot: settings.plot,
         slots: Semaphore::new(settings.concurrency.max(1)),
     });
-    let tracker = TaskTracker::new();
-    let outcome = loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
-            next = events.next() => match next {
-                Some(message) => worker.clone().receive(message, &tracker).await,
-                None => break Err(anyhow::anyhow!("the bus closed the prepared subscription")),
-            },
-        }
-    };
-    drop(events);
-    tracker.close();
-    if tokio::time::timeout(settings.grace, tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(grace = ?settings.grace, "in-flight charts did not finish within the grace period");
-    }
-    outcome
+    serve_each(events, &shutdown, settings.grace, |message| {
+        worker.clone().receive(message)
+    })
+    .await
+    .context("prepared events")
 }
 
 struct Worker {
@@ -88,11 +72,9 @@ struct Worker {
 }
 
 impl Worker {
-    async fn receive(self: Arc<Self>, message: BusMessage, tracker: &TaskTracker) {
+    async fn receive(self: Arc<Self>, message: BusMessage) {
         match PreparedEvent::decode(&message.payload) {
-            Ok(event) if event.plots.contains(&self.plot) => {
-                tracker.spawn(async move { self.work(event).await });
-            }
+            Ok(event) if event.plots.contains(&self.plot) => self.work(event).await,
             Ok(_) => {}
             Err(e) => {
                 metrics::counter!("waveplot_plotter_bad_messages_total").increment(1);

@@ -8,17 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
     AnalysisParams, Blob, BlobKey, FailedEvent, Message, PrepareTimings, PreparedEvent,
     RenderReply, RenderRequest, RequestId, Stage, V1, WindowId,
 };
 use waveplot_service::Context;
-use waveplot_service::bus::Message as BusMessage;
+use waveplot_service::bus::{Message as BusMessage, serve_each};
 use waveplot_service::health::Readiness;
 
 use crate::analysis::{self, Window};
@@ -51,7 +49,7 @@ pub async fn run(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let mut requests = ctx
+    let requests = ctx
         .bus
         .subscribe(ctx.subjects.render(), Some(QUEUE_GROUP.to_owned()))
         .await
@@ -71,29 +69,13 @@ pub async fn run(
         slots: Semaphore::new(settings.concurrency.max(1)),
         backend: settings.backend,
     });
-    let tracker = TaskTracker::new();
-    let outcome = loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
-            next = requests.next() => match next {
-                // Each request is answered in its own task: checking a Binance symbol
-                // may wait on the network, and must not hold up the requests behind it.
-                Some(message) => {
-                    tracker.spawn(handler.clone().receive(message));
-                }
-                None => break Err(anyhow::anyhow!("the bus closed the render subscription")),
-            },
-        }
-    };
-    drop(requests);
-    tracker.close();
-    if tokio::time::timeout(settings.grace, tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(grace = ?settings.grace, "in-flight analyses did not finish within the grace period");
-    }
-    outcome
+    // Each request is answered in its own task: checking a Binance symbol may wait on
+    // the network, and must not hold up the requests behind it.
+    serve_each(requests, &shutdown, settings.grace, |message| {
+        handler.clone().receive(message)
+    })
+    .await
+    .context("render requests")
 }
 
 struct Handler {

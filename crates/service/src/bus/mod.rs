@@ -223,15 +223,28 @@ impl Bus {
         }
     }
 
-    /// Waits until everything published so far has reached the server.
+    /// Waits until the server has processed everything this connection sent so far,
+    /// subscriptions included, so that messages published afterwards by anyone reach
+    /// them. Writing the buffer out is not enough: the server handles each connection
+    /// on its own, so a message from another connection can overtake a subscription
+    /// that is still in flight. A message to ourselves, received back, proves the
+    /// server has handled every earlier command of this connection.
     pub async fn flush(&self) -> Result<(), BusError> {
-        match self {
-            Bus::Nats(c) => c.flush().await.map_err(|e| BusError::Io {
-                action: "flush",
-                subject: String::new(),
-                reason: e.to_string(),
-            }),
-            Bus::Local(_) => Ok(()),
+        let Bus::Nats(c) = self else {
+            return Ok(());
+        };
+        let io = |e: &dyn std::fmt::Display| BusError::Io {
+            action: "flush",
+            subject: String::new(),
+            reason: e.to_string(),
+        };
+        let inbox = c.new_inbox();
+        let mut echo = c.subscribe(inbox.clone()).await.map_err(|e| io(&e))?;
+        c.publish(inbox, Bytes::new()).await.map_err(|e| io(&e))?;
+        c.flush().await.map_err(|e| io(&e))?;
+        match tokio::time::timeout(Duration::from_secs(5), echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(io(&"the server did not echo within 5 s")),
         }
     }
 
@@ -244,6 +257,46 @@ impl Bus {
             }
         }
     }
+}
+
+/// Hands every message of `subscription` to `handle`, each in its own task, until
+/// `shutdown`; then unsubscribes and waits up to `grace` for the tasks in flight.
+/// Fails only if the subscription ends on its own (the connection is gone for good).
+pub async fn serve_each<F, Fut>(
+    mut subscription: Subscription,
+    shutdown: &tokio_util::sync::CancellationToken,
+    grace: Duration,
+    handle: F,
+) -> Result<(), BusError>
+where
+    F: Fn(Message) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tracker = tokio_util::task::TaskTracker::new();
+    let outcome = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            next = subscription.next() => match next {
+                Some(message) => {
+                    tracker.spawn(handle(message));
+                }
+                None => break Err(BusError::Io {
+                    action: "receive",
+                    subject: String::new(),
+                    reason: "the subscription ended".into(),
+                }),
+            },
+        }
+    };
+    drop(subscription);
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            ?grace,
+            "work in flight did not finish within the grace period"
+        );
+    }
+    outcome
 }
 
 /// A stream of messages on a subscription; dropping it unsubscribes.

@@ -22,7 +22,8 @@ async fn published_messages_carry_json_content_type_and_a_message_id() {
     let bus = Bus::connect(&nats.url(), "test").await.unwrap();
     let raw = async_nats::connect(nats.url()).await.unwrap();
     let mut sub = raw.subscribe("w.done.*").await.unwrap();
-    raw.flush().await.unwrap();
+    // A round trip on the subscriber's connection (see `Bus::flush`).
+    Bus::Nats(raw.clone()).flush().await.unwrap();
     bus.publish("w.done.01".into(), Bytes::from_static(b"{}"), "r1-01")
         .await
         .unwrap();
