@@ -29,8 +29,10 @@ def check(name, problems):
         print("      " + p)
 
 
-def config(*files):
-    args = ["docker", "compose", "--project-directory", str(ROOT), "--env-file", os.devnull]
+def config(*files, project_dir=True):
+    args = ["docker", "compose", "--env-file", os.devnull]
+    if project_dir:
+        args += ["--project-directory", str(ROOT)]
     for f in files:
         args += ["-f", str(ROOT / f)]
     out = subprocess.run(args + ["config", "--format", "json"], env=ENV, cwd=ROOT,
@@ -134,6 +136,11 @@ for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml"):
         merged = config("compose.yaml", override)
         check(f"{override} resolves", [] if len(merged["services"]) == len(services) else
               [f"{len(merged['services'])} services"])
+# As documented: no --project-directory, so `extends` finds ../compose.yaml.
+worker = config("deploy/compose.worker.yaml", project_dir=False)["services"]
+check("deploy/compose.worker.yaml: the six plotters, no local dependencies",
+      [] if sorted(s["environment"]["PLOT_ID"] for s in worker.values()) == sorted(PLOT_IDS)
+      and not any(s.get("depends_on") for s in worker.values()) else [f"{sorted(worker)}"])
 gpu = config("compose.yaml", "deploy/compose.gpu.yaml")["services"]["prepare"]
 check("GPU access only through the override", [] if not services["prepare"].get("devices")
       and gpu.get("devices") and gpu.get("group_add") else ["devices/group_add misplaced"])
