@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Static checks of compose.yaml and its overrides, through `docker compose config`
+(so interpolation, anchors and merges are resolved exactly as Compose does), plus a
+few checks of the raw text that the resolved form cannot show (secrets, env-driven
+CPU pinning). Run from anywhere; exits non-zero with every problem listed."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PLOT_IDS = {"01", "02a", "02b", "03", "04", "05"}
+# Dummy values: compose.yaml refuses to start without them (`${VAR:?}`).
+ENV = {**os.environ, "S3_ACCESS_KEY_ID": "check", "S3_SECRET_ACCESS_KEY": "check-secret",
+       "RENDER_GID": "992", "GARAGE_RPC_SECRET": "00" * 32}
+for var in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "BIG_CORES", "LITTLE_CORES", "WAVEPLOT_TAG"):
+    ENV.pop(var, None)
+
+results = []  # (name, problem or None)
+
+
+def check(name, problems):
+    results.append((name, problems))
+    print(("ok:   " if not problems else "FAIL: ") + name)
+    for p in problems:
+        print("      " + p)
+
+
+def config(*files, project_dir=True):
+    args = ["docker", "compose", "--env-file", os.devnull]
+    if project_dir:
+        args += ["--project-directory", str(ROOT)]
+    for f in files:
+        args += ["-f", str(ROOT / f)]
+    out = subprocess.run(args + ["config", "--format", "json"], env=ENV, cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"docker compose config {' '.join(files)} failed:\n{out.stderr}")
+    return json.loads(out.stdout)
+
+
+def grace_seconds(value):
+    # Compose normalises durations to e.g. "15s" or "1m30s".
+    total = 0.0
+    for n, unit in re.findall(r"([\d.]+)(ms|s|m|h)", str(value)):
+        total += float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+cfg = config("compose.yaml")
+services = cfg["services"]
+
+plotters = {n: s for n, s in services.items() if "PLOT_ID" in (s.get("environment") or {})}
+ids = [s["environment"]["PLOT_ID"] for s in plotters.values()]
+check("six plotters with distinct plot IDs", [] if sorted(ids) == sorted(PLOT_IDS) and len(ids) == 6
+      else [f"plot IDs {sorted(ids)}, expected {sorted(PLOT_IDS)}"])
+check("each plotter has its own cpu_shares",
+      [f"{n}: no cpu_shares" for n, s in plotters.items() if not s.get("cpu_shares")])
+
+check("a healthcheck on every service",
+      [f"{n}: no healthcheck" for n, s in services.items()
+       if not s.get("healthcheck", {}).get("test") or s["healthcheck"].get("disable")])
+
+waveplot = {n: s for n, s in services.items() if s.get("image", "").startswith("waveplot/")}
+check("the waveplot services probe themselves with --healthcheck",
+      [f"{n}: {s['healthcheck']['test']}" for n, s in waveplot.items()
+       if "--healthcheck" not in s["healthcheck"]["test"]])
+check("prepare, six plotters and gateway are built from deploy/Dockerfile",
+      [] if len(waveplot) == 8 and all(s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+                                       for s in waveplot.values())
+      else [f"waveplot services: {sorted(waveplot)}"])
+
+pinned = re.compile(r":(\d+\.\d+\.\d+[\w.-]*|RELEASE\.[\dT-]+Z)$")
+check("every image pinned to an exact version",
+      [f"{n}: {s.get('image')}" for n, s in services.items() if not pinned.search(s.get("image", ""))])
+
+problems = []
+for n, s in services.items():
+    for dep, d in (s.get("depends_on") or {}).items():
+        if d.get("condition") != "service_healthy":
+            problems.append(f"{n} -> {dep}: {d.get('condition')}")
+for n in waveplot:
+    deps = services[n].get("depends_on") or {}
+    if not {"nats", "minio"} <= set(deps):
+        problems.append(f"{n}: does not wait for nats and minio")
+check("depends_on waits for healthy services", problems)
+
+check("a restart policy on every service",
+      [f"{n}: restart {s.get('restart')}" for n, s in services.items()
+       if s.get("restart") not in ("unless-stopped", "always", "on-failure")])
+
+problems = []
+for n, s in waveplot.items():
+    shutdown = grace_seconds(s["environment"].get("SHUTDOWN_GRACE", "10s"))
+    stop = grace_seconds(s.get("stop_grace_period", "10s"))
+    if stop <= shutdown:
+        problems.append(f"{n}: stop_grace_period {stop:g}s <= SHUTDOWN_GRACE {shutdown:g}s")
+check("stop_grace_period leaves room for SHUTDOWN_GRACE", problems)
+
+problems = [f"{n}: {v}" for n, s in services.items() for v in s.get("volumes", [])
+            if v.get("type") == "volume" and v.get("source") not in cfg.get("volumes", {})]
+if "minio-data" not in cfg.get("volumes", {}):
+    problems.append("no named volume for the object store")
+check("named volumes", problems)
+
+raw = (ROOT / "compose.yaml").read_text()
+problems = [f"line {i}: {line.strip()}" for i, line in enumerate(raw.splitlines(), 1)
+            if re.match(r"\s*(cpuset|cpus):", line) and "${" not in line]
+check("cpuset and cpus come from .env (empty by default)", problems
+      + [f"{n}: cpuset {s['cpuset']} without .env" for n, s in services.items() if s.get("cpuset")])
+
+# Secrets: every credential-like key must take its value from the environment.
+secret_key = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|TOKEN|CREDENTIALS)[A-Z_]*\s*[:=]", re.I)
+problems = []
+for f in ["compose.yaml", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*.yaml"))]:
+    for i, line in enumerate((ROOT / f).read_text().splitlines(), 1):
+        body = line.split("#", 1)[0]
+        if secret_key.search(body):
+            value = re.split(r"[:=]", body, maxsplit=1)[1].strip().strip("'\"-")
+            if value and not value.startswith("${") and "${" not in value:
+                problems.append(f"{f}:{i}: {line.strip()}")
+for i, line in enumerate((ROOT / ".env.example").read_text().splitlines(), 1):
+    if re.match(r"\s*[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=\S", line):
+        problems.append(f".env.example:{i}: a secret has a value")
+ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT).returncode == 0
+if not ignored:
+    problems.append(".env is not git-ignored")
+check("no secrets in the repository", problems)
+
+# The documented overrides must still resolve against compose.yaml.
+for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml"):
+    if (ROOT / override).exists():
+        merged = config("compose.yaml", override)
+        check(f"{override} resolves", [] if len(merged["services"]) == len(services) else
+              [f"{len(merged['services'])} services"])
+# As documented: no --project-directory, so `extends` finds ../compose.yaml.
+worker = config("deploy/compose.worker.yaml", project_dir=False)["services"]
+check("deploy/compose.worker.yaml: the six plotters, no local dependencies",
+      [] if sorted(s["environment"]["PLOT_ID"] for s in worker.values()) == sorted(PLOT_IDS)
+      and not any(s.get("depends_on") for s in worker.values()) else [f"{sorted(worker)}"])
+gpu = config("compose.yaml", "deploy/compose.gpu.yaml")["services"]["prepare"]
+check("GPU access only through the override", [] if not services["prepare"].get("devices")
+      and gpu.get("devices") and gpu.get("group_add") else ["devices/group_add misplaced"])
+
+failed = sum(1 for _, p in results if p)
+print(f"compose-config: {len(results) - failed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

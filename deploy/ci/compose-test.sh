@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The compose deployment, run for real on this machine's Docker engine.
+#
+# No image can be pulled here, so the images are built from binaries built on this
+# machine (gateway and plotter static, FROM scratch; prepare on a Debian trixie base made
+# with mmdebstrap and `docker import`), nats and minio are replaced by Debian's
+# nats-server and s3s-fs (deploy/ci/compose.ci.yaml), and then, through the gateway:
+#   1. render BTCUSDT 5m from the bundled sample        -> six charts, PNGs served
+#   2. `docker compose kill` plotter-03, render again    -> partial, chart 03 says why
+#   3. `docker compose start` plotter-03, render again   -> complete
+#   4. `docker compose stop`                             -> every service exits cleanly,
+#                                                           within its grace period
+# Everything it makes (images, containers, networks, volumes) is removed on exit.
+#
+# Needs docker with the compose plugin, mmdebstrap, cargo, s3s-fs, python3 and curl.
+# WAVEPLOT_PROFILE=release builds release binaries (the images' real sizes); the default,
+# dev, reuses what `cargo nextest` already built.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+profile="${WAVEPLOT_PROFILE:-dev}"
+run_id="ci$$"
+project="waveplot-$run_id"
+export WAVEPLOT_TAG="$run_id"
+base_image="waveplot-ci/debian:trixie-$run_id"
+images=(waveplot/prepare waveplot/plotter waveplot/gateway waveplot-ci/nats waveplot-ci/s3s-fs)
+work="$(mktemp -d)"
+passed=0
+
+log() { printf '[compose-test %(%T)T] %s\n' -1 "$*"; }
+fail() { log "FAIL: $*"; exit 1; }
+ok() { passed=$((passed + 1)); log "ok: $*"; }
+
+compose() {
+    docker compose -p "$project" --env-file "$work/ci.env" \
+        -f compose.yaml -f deploy/ci/compose.ci.yaml "$@"
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    if [ "$rc" -ne 0 ]; then
+        log "failed; state and recent logs of the topology:"
+        compose ps -a 2>/dev/null || true
+        compose logs --no-color --tail 40 2>/dev/null || true
+    fi
+    compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+    for image in "${images[@]}"; do docker image rm -f "$image:$run_id" >/dev/null 2>&1 || true; done
+    docker image rm -f "$base_image" >/dev/null 2>&1 || true
+    rm -rf "$work"
+    if [ "$rc" -eq 0 ]; then
+        echo "compose: $passed passed, 0 failed"
+    else
+        echo "compose: $passed passed, 1 failed"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+for tool in docker mmdebstrap cargo s3s-fs python3 curl objcopy; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs it)"
+done
+docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"
+
+# Random keys per run: nothing secret is stored, and the override proves .env works.
+cat >"$work/ci.env" <<ENV
+S3_ACCESS_KEY_ID=ci$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+S3_SECRET_ACCESS_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+RENDER_DEADLINE=${WAVEPLOT_CI_DEADLINE:-20s}
+SHUTDOWN_GRACE=10s
+STOP_GRACE_PERIOD=15s
+LOG_FORMAT=pretty
+GATEWAY_PUBLISH=127.0.0.1:
+NATS_PUBLISH=127.0.0.1:
+S3_PUBLISH=127.0.0.1:
+MINIO_CONSOLE_PUBLISH=127.0.0.1:
+ENV
+
+log "binaries ($profile profile)"
+target_dir="${CARGO_TARGET_DIR:-target}"
+out_dir="$target_dir/debug"
+cargo_profile=()
+if [ "$profile" = release ]; then cargo_profile=(--release); out_dir="$target_dir/release"; fi
+cargo build --locked "${cargo_profile[@]}" -p waveplot-prepare --bin prepare
+# crt-static on the final link only: the dependencies built for the tests are reused.
+for bin in gateway plotter; do
+    cargo rustc --locked "${cargo_profile[@]}" -p "waveplot-$bin" --bin "$bin" -- -C target-feature=+crt-static
+done
+mkdir -p "$work/bin" "$work/s3"
+for bin in prepare gateway plotter; do
+    objcopy --strip-debug "$out_dir/$bin" "$work/bin/$bin"
+done
+for bin in gateway plotter; do
+    if file -L "$work/bin/$bin" | grep -q 'dynamically linked'; then
+        fail "$bin is not static: $(file -L "$work/bin/$bin")"
+    fi
+done
+cp "$(command -v s3s-fs)" "$work/s3/s3s-fs"
+
+log "base image: Debian trixie minbase from mmdebstrap"
+mmdebstrap --quiet --variant=minbase --include=ca-certificates trixie - | docker import - "$base_image" >/dev/null
+
+log "images"
+export DOCKER_BUILDKIT=1
+for target in prepare plotter gateway; do
+    docker build --quiet -f deploy/Dockerfile --target "$target" \
+        --build-arg BINARIES=prebuilt --build-arg DEBIAN_IMAGE="$base_image" \
+        -t "waveplot/$target:$run_id" "$work/bin" >/dev/null
+done
+docker build --quiet -f deploy/ci/Dockerfile --target nats \
+    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/nats:$run_id" "$work/s3" >/dev/null
+docker build --quiet -f deploy/ci/Dockerfile --target s3 \
+    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/s3s-fs:$run_id" "$work/s3" >/dev/null
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$run_id " | sed 's/^/    /'
+ok "images built"
+
+log "up"
+compose up --detach --no-build --quiet-pull 2>&1 | sed 's/^/    /'
+wait_healthy() {
+    local deadline=$((SECONDS + $1)) unhealthy
+    while :; do
+        unhealthy="$(compose ps --all --format '{{.Service}} {{.Health}}' | awk '$2 != "healthy"')"
+        [ -z "$unhealthy" ] && return 0
+        [ "$SECONDS" -ge "$deadline" ] && fail "not healthy after $1 s: $unhealthy"
+        sleep 1
+    done
+}
+wait_healthy 120
+[ "$(compose ps --format '{{.Service}}' | wc -l)" -eq 10 ] || fail "expected 10 running services"
+ok "all 10 services healthy"
+gateway="http://$(compose port gateway 8080)"
+
+# POST a render and wait for its final state; prints the final status JSON.
+# `width` differs per render: an identical request would be answered by the previous one.
+render() {
+    local width="$1" id status state deadline=$((SECONDS + 120))
+    id="$(curl -fsS -X POST "$gateway/api/render" -H 'content-type: application/json' \
+        -d "{\"symbol\":\"BTCUSDT\",\"interval\":\"5m\",\"source\":\"sample\",\"width\":$width,\"height\":600}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+    while :; do
+        status="$(curl -fsS "$gateway/api/render/$id")"
+        state="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state"])' "$status")"
+        [ "$state" != running ] && break
+        [ "$SECONDS" -ge "$deadline" ] && fail "render $id still running after 120 s"
+        sleep 1
+    done
+    printf '%s' "$status"
+}
+
+# Asserts on a final status: the state, which charts are done, and each done chart's PNG.
+check() {
+    python3 - "$gateway" "$@" <<'PY'
+import json, sys, urllib.request
+gateway, status, want_state, want_failed = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+want_failed = set(filter(None, want_failed.split(",")))
+plots = status["plots"]
+problems = []
+if status["state"] != want_state:
+    problems.append(f"state {status['state']!r}, expected {want_state!r}")
+if len(plots) != 6:
+    problems.append(f"{len(plots)} charts, expected 6")
+for pid, p in sorted(plots.items()):
+    if pid in want_failed:
+        if p["state"] != "failed" or not p.get("error"):
+            problems.append(f"chart {pid}: {p['state']}, expected failed with an error")
+        else:
+            print(f"    chart {pid}: failed: {p['error']}")
+        continue
+    if p["state"] != "done":
+        problems.append(f"chart {pid}: {p['state']} ({p.get('error')})")
+        continue
+    body = urllib.request.urlopen(gateway + p["url"], timeout=10).read()
+    if not body.startswith(b"\x89PNG\r\n\x1a\n") or len(body) != p["bytes"]:
+        problems.append(f"chart {pid}: {p['url']} is not the announced PNG")
+    print(f"    chart {pid}: {p['width']}x{p['height']}, {len(body)} bytes, {p['render_ms']:.0f} ms")
+if problems:
+    print(json.dumps(status, indent=1)[:4000], file=sys.stderr)
+    sys.exit("; ".join(problems))
+PY
+}
+
+log "render BTCUSDT 5m (sample): six charts"
+check "$(render 1200)" complete ""
+ok "six charts rendered and served"
+
+log "kill plotter-03, render: partial"
+compose kill plotter-03 2>&1 | sed 's/^/    /'
+check "$(render 1100)" partial "03"
+ok "partial result with an error for chart 03"
+
+log "start plotter-03, render: complete again"
+compose start plotter-03 2>&1 | sed 's/^/    /'
+wait_healthy 60
+check "$(render 1000)" complete ""
+ok "complete again after the restart"
+
+log "memory in use"
+docker stats --no-stream --format '    {{.Name}} {{.MemUsage}}' $(compose ps -q) | sed "s/$project-//"
+
+log "stop: every service exits cleanly within its grace period"
+started=$SECONDS
+compose stop 2>&1 | sed 's/^/    /'
+took=$((SECONDS - started))
+bad=""
+while read -r name code; do
+    name="${name#/"$project"-}"
+    printf '    %-14s exit %s\n' "$name" "$code"
+    case "$name" in
+        # nats-server exits 1 on SIGTERM and s3s-fs (under tini) 143: both stopped on
+        # the signal; only a SIGKILL (137: the grace period ran out) fails them.
+        nats-* | minio-*) [ "$code" = 137 ] && bad="$bad $name" ;;
+        *) [ "$code" = 0 ] || bad="$bad $name" ;;
+    esac
+done < <(docker inspect --format '{{.Name}} {{.State.ExitCode}}' $(compose ps --all -q))
+[ -z "$bad" ] || fail "not a clean exit:$bad"
+[ "$took" -lt 15 ] || fail "docker compose stop took $took s, beyond the 15 s grace period"
+ok "clean stop in $took s"
