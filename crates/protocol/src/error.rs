@@ -77,6 +77,14 @@ pub enum ParseError {
         /// What is wrong and what is valid.
         reason: String,
     },
+    /// The time zone is not an IANA time-zone name.
+    #[error(
+        "invalid time zone '{input}'; use an IANA time-zone name such as UTC, Europe/Berlin, America/New_York or Asia/Singapore"
+    )]
+    TimeZone {
+        /// What was given.
+        input: String,
+    },
     /// The subject prefix is not a valid sequence of NATS subject tokens.
     #[error(
         "invalid subject prefix '{input}'; use dot-separated tokens of A-Z, a-z, 0-9, '_' and '-', such as 'waveplot' or 'lab.waveplot'"

@@ -12,6 +12,7 @@ use crate::plot::{ImageFormat, PlotId};
 use crate::source::Source;
 use crate::subject::{Stage, Subjects};
 use crate::symbol::Symbol;
+use crate::zone::TimeZone;
 
 /// Where prepare's time went, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -66,6 +67,9 @@ pub struct PreparedEvent {
     /// Requested image format.
     #[serde(default)]
     pub format: ImageFormat,
+    /// Requested time zone of the charts, if not UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<TimeZone>,
     /// Where the time went.
     pub timings_ms: PrepareTimings,
 }
@@ -171,6 +175,7 @@ mod tests {
             width: None,
             height: Some(900),
             format: ImageFormat::Png,
+            tz: Some(TimeZone::parse("Europe/Berlin").unwrap()),
             timings_ms: PrepareTimings {
                 load_ms: 1.5,
                 total_ms: 4.0,
@@ -190,7 +195,12 @@ mod tests {
             v: V1,
             request_id: p.request_id.clone(),
             plot_id: PlotId::Signals,
-            key: p.key.plot_key(PlotId::Signals, 1280, 720, ImageFormat::Png),
+            key: p.key.plot_key(
+                PlotId::Signals,
+                (1280, 720),
+                ImageFormat::Png,
+                &TimeZone::utc(),
+            ),
             blob_key: p.key.clone(),
             format: ImageFormat::Png,
             width: 1280,

@@ -5,11 +5,13 @@
 //! images under it never change (which is what lets the gateway cache them forever).
 //!
 //! - blob: `analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>.msgpack`
-//! - chart: `plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>.<EXT>`
+//! - chart: `plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].<EXT>`
 //!
 //! `END_MS` is the open time of the window's last candle, `N` the candle count, and
 //! `HASH` the first 16 hex digits of a SHA-256 over the source, the analysis
-//! parameters and the blob schema's major version.
+//! parameters and the blob schema's major version. `@<ZONE>` appears for charts drawn
+//! in a time zone other than UTC, with the IANA name's `/` written as `.`
+//! (`@Europe.Berlin`).
 
 use std::fmt;
 
@@ -23,6 +25,7 @@ use crate::plot::{ImageFormat, PlotId};
 use crate::request::AnalysisParams;
 use crate::source::Source;
 use crate::symbol::Symbol;
+use crate::zone::TimeZone;
 
 const BLOB_ROOT: &str = "analysis";
 const PLOT_ROOT: &str = "plots";
@@ -103,10 +106,22 @@ impl BlobKey {
         &rest[..rest.len() - BLOB_EXT.len()]
     }
 
-    /// The key of one chart of this blob.
-    pub fn plot_key(&self, plot: PlotId, width: u32, height: u32, format: ImageFormat) -> PlotKey {
+    /// The key of one chart of this blob, drawn `width`×`height` as `format` with its
+    /// times in `zone`.
+    pub fn plot_key(
+        &self,
+        plot: PlotId,
+        (width, height): (u32, u32),
+        format: ImageFormat,
+        zone: &TimeZone,
+    ) -> PlotKey {
+        let zone = if zone.as_str() == "UTC" {
+            String::new()
+        } else {
+            format!("@{}", zone.key_segment())
+        };
         PlotKey(format!(
-            "{PLOT_ROOT}/{}/{plot}-{width}x{height}.{format}",
+            "{PLOT_ROOT}/{}/{plot}-{width}x{height}{zone}.{format}",
             self.window_path()
         ))
     }
@@ -137,9 +152,16 @@ impl PlotKey {
     }
 
     fn check_file(file: &str) -> Result<(), &'static str> {
-        let bad = "the file part must be '<PLOT>-<W>x<H>.<png|svg>'";
+        let bad = "the file part must be '<PLOT>-<W>x<H>[@<ZONE>].<png|svg>'";
         let (stem, ext) = file.rsplit_once('.').ok_or(bad)?;
         ext.parse::<ImageFormat>().map_err(|_| bad)?;
+        let stem = match stem.split_once('@') {
+            Some((stem, zone)) => {
+                TimeZone::from_key_segment(zone).map_err(|_| bad)?;
+                stem
+            }
+            None => stem,
+        };
         let (plot, size) = stem.split_once('-').ok_or(bad)?;
         PlotId::parse(plot).map_err(|_| bad)?;
         let (w, h) = size.split_once('x').ok_or(bad)?;
@@ -255,7 +277,12 @@ mod tests {
     fn keys_round_trip_through_parse_and_chart_keys_derive_from_blob_keys() {
         let blob = key(&AnalysisParams::default(), &Source::Sample, 42);
         assert_eq!(BlobKey::parse(blob.as_str()).unwrap(), blob);
-        let plot = blob.plot_key(PlotId::Bands, 1280, 1800, ImageFormat::Png);
+        let plot = blob.plot_key(
+            PlotId::Bands,
+            (1280, 1800),
+            ImageFormat::Png,
+            &TimeZone::utc(),
+        );
         assert!(
             plot.as_str().starts_with("plots/BTCUSDT/5m/42-864-"),
             "{plot}"
@@ -265,6 +292,27 @@ mod tests {
         assert_eq!(plot.format(), ImageFormat::Png);
         let json = serde_json::to_string(&plot).unwrap();
         assert_eq!(serde_json::from_str::<PlotKey>(&json).unwrap(), plot);
+    }
+
+    #[test]
+    fn charts_in_other_time_zones_get_their_own_keys() {
+        let blob = key(&AnalysisParams::default(), &Source::Sample, 42);
+        let zone = TimeZone::parse("America/Argentina/Buenos_Aires").unwrap();
+        let plot = blob.plot_key(PlotId::Overview, (1280, 720), ImageFormat::Svg, &zone);
+        assert!(
+            plot.as_str()
+                .ends_with("/01-1280x720@America.Argentina.Buenos_Aires.svg"),
+            "{plot}"
+        );
+        assert_eq!(PlotKey::parse(plot.as_str()).unwrap(), plot);
+        assert_eq!(plot.format(), ImageFormat::Svg);
+        let utc = blob.plot_key(
+            PlotId::Overview,
+            (1280, 720),
+            ImageFormat::Svg,
+            &TimeZone::utc(),
+        );
+        assert_ne!(plot, utc);
     }
 
     #[test]
@@ -285,6 +333,9 @@ mod tests {
             "plots/BTCUSDT/5m/1-2-0123456789abcdef/09-1280x720.png",
             "plots/BTCUSDT/5m/1-2-0123456789abcdef/../02b-1x1.png",
             "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-axb.png",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1x1@Mars.Olympus.png",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1x1@...png",
+            "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1x1@.png",
             "analysis/BTCUSDT/5m/1-2-0123456789abcdef.msgpack",
         ] {
             assert!(PlotKey::parse(bad).is_err(), "{bad}");

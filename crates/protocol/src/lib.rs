@@ -8,6 +8,7 @@
 //! - [`symbol`], [`interval`], [`plot`], [`source`], [`id`]: validated names
 //!   (`Symbol`, `Interval`, `PlotId`, `ImageFormat`, `Source`, `RequestId`); past the
 //!   edge of a service, code only sees valid values.
+//! - [`zone`]: the time zone charts write times in (IANA names, database built in).
 //! - [`key`]: content-addressed object keys of blobs and charts.
 //! - [`subject`]: NATS subject names under a configurable prefix.
 //! - [`message`]: the `"v"` schema version and the [`Message`] trait (subject + codec).
@@ -28,6 +29,7 @@ pub mod request;
 pub mod source;
 pub mod subject;
 pub mod symbol;
+pub mod zone;
 
 pub use blob::Blob;
 pub use error::{BlobError, DecodeError, ParseError};
@@ -41,3 +43,4 @@ pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
 pub use source::Source;
 pub use subject::{Stage, Subjects};
 pub use symbol::Symbol;
+pub use zone::TimeZone;

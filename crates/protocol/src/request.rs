@@ -18,6 +18,7 @@ use crate::plot::{ImageFormat, PlotId};
 use crate::source::Source;
 use crate::subject::Subjects;
 use crate::symbol::Symbol;
+use crate::zone::TimeZone;
 
 /// Fewest candles a window may have: one Haar level needs two, but below this no chart says anything.
 pub const MIN_WINDOW: u32 = 16;
@@ -150,6 +151,9 @@ pub struct RenderRequest {
     /// Image format; default `png`.
     #[serde(default)]
     pub format: ImageFormat,
+    /// Time zone of the charts' time axes and dates (an IANA name); default `UTC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<TimeZone>,
     /// Which charts to draw; default all six.
     #[serde(default = "all_plots")]
     pub plots: Vec<PlotId>,
@@ -179,6 +183,7 @@ impl RenderRequest {
             width: None,
             height: None,
             format: ImageFormat::default(),
+            tz: None,
             plots: all_plots(),
         }
     }
@@ -319,6 +324,7 @@ mod tests {
         r.mra = Some(MraKind::Dwt);
         r.width = Some(1920);
         r.format = ImageFormat::Svg;
+        r.tz = Some(TimeZone::parse("Asia/Tokyo").unwrap());
         r.plots = vec![PlotId::Bands];
         assert_eq!(RenderRequest::decode(&r.encode()).unwrap(), r);
         assert_eq!(r.subject(&Subjects::default()), "waveplot.render");
@@ -366,6 +372,10 @@ mod tests {
             (
                 r#"{"v":1,"request_id":"r","symbol":"BTC","interval":"5m","plots":["9"]}"#,
                 "plot ID",
+            ),
+            (
+                r#"{"v":1,"request_id":"r","symbol":"BTC","interval":"5m","tz":"Berlin"}"#,
+                "invalid time zone 'Berlin'",
             ),
             (r#"not json"#, "malformed render request"),
         ];

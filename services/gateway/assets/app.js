@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 // Request fields the form edits; each is in the URL only when it is set.
-const FIELDS = ["symbol", "interval", "source", "window", "wavelet", "levels", "mra", "anomaly_k", "trend_level"];
+const FIELDS = ["symbol", "interval", "source", "window", "wavelet", "levels", "mra", "anomaly_k", "trend_level", "tz"];
 const NUMBERS = ["window", "levels", "anomaly_k", "trend_level"];
 // Tile order: the two price charts first, the two tall charts side by side (so a
 // two-column row never pairs a tall chart with a short one), then the rest.
@@ -29,6 +29,7 @@ async function init() {
   $("symbols").replaceChildren(...meta.symbols.map((s) => new Option(s)));
   $("interval").replaceChildren(...meta.intervals.map((i) => new Option(i, i, i === "5m", i === "5m")));
   $("source").replaceChildren(...meta.sources.map((s) => new Option(s)));
+  zones();
   fromUrl();
   $("form").addEventListener("submit", (e) => { e.preventDefault(); run({ push: true }); });
   $("auto").addEventListener("change", () => { syncUrl(false); scheduleRefresh(); });
@@ -36,10 +37,24 @@ async function init() {
   if (new URLSearchParams(location.search).has("symbol")) run({});
 }
 
+/** The time-zone choices: UTC (the default, as on the exchange), this browser's own
+ * zone, then every zone the browser knows. */
+function zones() {
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const all = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [];
+  const options = [new Option("UTC", "")];
+  if (own && own !== "UTC") options.push(new Option(`${own} (this device)`, own));
+  options.push(...all.filter((z) => z !== own && z !== "UTC").map((z) => new Option(z)));
+  $("tz").replaceChildren(...options);
+}
+
 /** Fills the form from the URL; true if the URL names a render. */
 function fromUrl() {
   const params = new URLSearchParams(location.search);
   const defaults = { source: meta.sources[0], interval: "5m", symbol: "BTCUSDT" };
+  const tz = params.get("tz");
+  // A shared link may name a zone this browser does not list; keep it selectable.
+  if (tz && ![...$("tz").options].some((o) => o.value === tz)) $("tz").append(new Option(tz));
   for (const f of FIELDS) $(f).value = params.get(f) ?? defaults[f] ?? "";
   $("auto").checked = params.get("auto") === "1";
   if (FIELDS.slice(3).some((f) => params.has(f))) $("more").open = true;
@@ -242,10 +257,12 @@ function seconds(ms) {
   return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-function utc(ms, withYear) {
+/** `14 Aug 2022 00:00`: a time in the render's time zone. */
+function when(ms, withYear, timeZone) {
   const d = new Date(ms);
-  const day = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: withYear ? "numeric" : undefined, timeZone: "UTC" });
-  return `${day} ${d.toISOString().slice(11, 16)}`;
+  const day = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: withYear ? "numeric" : undefined, timeZone });
+  const time = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone });
+  return `${day} ${time}`;
 }
 
 /** Seconds in one bar of `interval` (a month counts 30 days). */
@@ -279,7 +296,7 @@ function summary(st) {
     ["Source", s.source_label.replace(/\s*\(\d{4}-.*\)$/, ""), s.source_label],
     ["Anomalies", `${s.anomalies} above ${s.anomaly_threshold.toFixed(2)}`],
     ["Signals", `BUY ${s.buy} · SELL ${s.sell} · HOLD ${s.hold}`],
-    ["Window (UTC)", `${utc(p.first_open_ms, true)} – ${utc(p.last_open_ms, false)}`],
+    [`Window (${r.tz || "UTC"})`, `${when(p.first_open_ms, true, r.tz || "UTC")} – ${when(p.last_open_ms, false, r.tz || "UTC")}`],
     ["Computed on", `${p.backend.toUpperCase()} · ${p.device || "unknown device"}`],
     ["Analysis", `${s.wavelet}, ${s.levels_used} levels, ${s.mra}` + (s.level_note ? ` (${s.level_note})` : "")],
     ["Times", `load ${seconds(s.load_ms)} · analysis ${seconds(s.analysis_ms)} · ${charts} · total ${st.state === "running" ? "…" : seconds(st.elapsed_ms)}`],
@@ -349,7 +366,9 @@ function scheduleRefresh() {
     return;
   }
   const at = Math.max(nextClose + 2000, Date.now() + 5000);
-  $("auto-note").textContent = `next at ${new Date(at).toISOString().slice(11, 16)} UTC`;
+  const tz = st.request.tz || "UTC";
+  const clock = new Date(at).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: tz });
+  $("auto-note").textContent = `next at ${clock} ${tz}`;
   refreshTimer = setTimeout(() => run({ refresh: true }), at - Date.now());
 }
 

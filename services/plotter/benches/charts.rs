@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_main};
 use waveplot_plotter::{RenderOptions, render};
-use waveplot_protocol::{ImageFormat, PlotId};
+use waveplot_protocol::PlotId;
 
 #[path = "../tests/charts/helpers.rs"]
 mod helpers;
@@ -23,7 +23,7 @@ fn charts(c: &mut Criterion) {
         let options = RenderOptions {
             width,
             height,
-            format: ImageFormat::Png,
+            ..RenderOptions::for_plot(PlotId::Overview)
         };
         for plot in PlotId::ALL {
             let id = BenchmarkId::new(plot.as_str(), format!("n{n}_{width}x{height}"));

@@ -36,11 +36,13 @@ pub(crate) fn render_command(args: &RenderArgs) -> anyhow::Result<()> {
 
 /// Renders `plot` and writes it to `out`.
 fn one(blob: &Blob, plot: PlotId, args: &RenderArgs, out: &Path) -> anyhow::Result<()> {
-    let (w, h) = plot.default_size();
+    // As for a request: a side given alone keeps the chart's default aspect ratio.
+    let (width, height) = plot.size_for(args.width, args.height);
     let options = RenderOptions {
-        width: args.width.unwrap_or(w),
-        height: args.height.unwrap_or(h),
+        width,
+        height,
         format: args.format,
+        zone: args.tz.clone(),
     };
     let started = Instant::now();
     let image = render(blob, plot, &options).with_context(|| format!("render chart {plot}"))?;

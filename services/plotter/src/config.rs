@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use waveplot_protocol::{ImageFormat, PlotId};
+use waveplot_protocol::{ImageFormat, PlotId, TimeZone};
 use waveplot_service::{BusArgs, LogArgs, StoreArgs};
 
 /// waveplot plotter: draws one chart for every analysed window announced on the bus.
@@ -71,7 +71,7 @@ pub(crate) struct RenderArgs {
     /// Output directory for `--all`.
     #[arg(long)]
     pub(crate) out_dir: Option<PathBuf>,
-    /// Image width in pixels (default per chart).
+    /// Image width in pixels (default per chart; alone, it keeps the chart's aspect ratio).
     #[arg(long)]
     pub(crate) width: Option<u32>,
     /// Image height in pixels (default per chart).
@@ -80,6 +80,9 @@ pub(crate) struct RenderArgs {
     /// Image format.
     #[arg(long, default_value = "png")]
     pub(crate) format: ImageFormat,
+    /// Time zone of the axes and dates: an IANA name such as Europe/Berlin.
+    #[arg(long, default_value = "UTC")]
+    pub(crate) tz: TimeZone,
 }
 
 #[cfg(test)]

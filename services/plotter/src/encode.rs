@@ -24,17 +24,22 @@
 
 use plotters::prelude::*;
 use png::{BitDepth, ColorType, Compression, Encoder};
-use waveplot_protocol::{Blob, PlotId};
+use waveplot_protocol::{Blob, PlotId, TimeZone};
 
 use crate::charts;
 use crate::error::RenderError;
 
 /// The chart as PNG bytes.
-pub(crate) fn png(blob: &Blob, plot: PlotId, (w, h): (u32, u32)) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn png(
+    blob: &Blob,
+    plot: PlotId,
+    (w, h): (u32, u32),
+    zone: &TimeZone,
+) -> Result<Vec<u8>, RenderError> {
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        charts::draw(&root, blob, plot)?;
+        charts::draw(&root, blob, plot, zone)?;
         root.present()?;
     }
     encode_rgb(&rgb, (w, h), Compression::Fast)
@@ -59,11 +64,16 @@ pub(crate) fn encode_rgb(
 }
 
 /// The chart as SVG bytes (UTF-8). Text is set in the viewer's sans-serif font.
-pub(crate) fn svg(blob: &Blob, plot: PlotId, size: (u32, u32)) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn svg(
+    blob: &Blob,
+    plot: PlotId,
+    size: (u32, u32),
+    zone: &TimeZone,
+) -> Result<Vec<u8>, RenderError> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        charts::draw(&root, blob, plot)?;
+        charts::draw(&root, blob, plot, zone)?;
         root.present()?;
     }
     Ok(text.into_bytes())

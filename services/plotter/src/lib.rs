@@ -5,13 +5,14 @@
 //!
 //! - [`render`], [`RenderOptions`]: the entry point; checks the size and picks the encoder.
 //! - `charts`: the six charts (`overview` 01, `approximations` 02a, `bands` 02b,
-//!   `anomalies` 03, `signals` 04, `statistics` 05) and what they share: the UTC time
-//!   axis, number and period formatting, theme and embedded fonts, frame, panels.
+//!   `anomalies` 03, `signals` 04, `statistics` 05) and what they share: the time
+//!   axis in the requested time zone, number and period formatting, theme and embedded fonts, frame, panels.
 //! - `encode`: PNG (via the `png` crate, settings and measurements in its docs) and SVG.
 //! - [`error`]: [`RenderError`], what can go wrong.
 //! - [`service`]: the bus service (`prepared` event → chart → `done` event).
 //!
-//! Times are drawn in UTC; there is no time-zone option yet.
+//! Times are written in UTC unless the request names an IANA time zone; the axis stays
+//! linear in real time and only its ticks and labels follow the zone's wall clock.
 //!
 //! # Speed
 //!
@@ -37,12 +38,12 @@ pub mod error;
 pub mod service;
 
 use waveplot_protocol::request::{MAX_SIDE, MIN_SIDE};
-use waveplot_protocol::{Blob, ImageFormat, PlotId};
+use waveplot_protocol::{Blob, ImageFormat, PlotId, TimeZone};
 
 pub use error::RenderError;
 
 /// How to render a chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Image width in pixels.
     pub width: u32,
@@ -50,6 +51,8 @@ pub struct RenderOptions {
     pub height: u32,
     /// PNG or SVG.
     pub format: ImageFormat,
+    /// The time zone the axes and dates are written in.
+    pub zone: TimeZone,
 }
 
 impl RenderOptions {
@@ -60,6 +63,7 @@ impl RenderOptions {
             width,
             height,
             format: ImageFormat::Png,
+            zone: TimeZone::utc(),
         }
     }
 }
@@ -79,7 +83,7 @@ pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<
         });
     }
     match options.format {
-        ImageFormat::Png => encode::png(blob, plot, size),
-        ImageFormat::Svg => encode::svg(blob, plot, size),
+        ImageFormat::Png => encode::png(blob, plot, size, &options.zone),
+        ImageFormat::Svg => encode::svg(blob, plot, size, &options.zone),
     }
 }

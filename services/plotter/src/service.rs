@@ -127,7 +127,10 @@ impl Worker {
 
     async fn draw(&self, event: &PreparedEvent) -> Result<DoneEvent> {
         let (width, height) = self.plot.size_for(event.width, event.height);
-        let key = event.key.plot_key(self.plot, width, height, event.format);
+        let zone = event.tz.clone().unwrap_or_default();
+        let key = event
+            .key
+            .plot_key(self.plot, (width, height), event.format, &zone);
         let store = &self.ctx.store;
         let started = Instant::now();
         let done = |bytes: u64, render_ms: f64, store_ms: f64, reused: bool| DoneEvent {
@@ -164,6 +167,7 @@ impl Worker {
                 width,
                 height,
                 format: event.format,
+                zone,
             },
         );
         let image = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {

@@ -216,6 +216,7 @@ impl Handler {
             width: request.width,
             height: request.height,
             format: request.format,
+            tz: request.tz.clone(),
             timings_ms: timings,
         })
     }

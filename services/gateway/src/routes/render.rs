@@ -2,7 +2,7 @@
 //!
 //! - `POST /api/render` with `{"symbol", "interval", "source"?, "window"?, "end_ms"?,
 //!   "wavelet"?, "mode"?, "mra"?, "levels"?, "anomaly_k"?, "trend_level"?, "width"?,
-//!   "height"?, "format"?, "plots"?}` → `{"id", "plots", "status_url", "events_url", "reused"}`.
+//!   "height"?, "format"?, "tz"?, "plots"?}` → `{"id", "plots", "status_url", "events_url", "reused"}`.
 //!   An identical request still running, or finished and still current, answers with
 //!   its existing ID at once.
 //! - `GET /api/render/{id}` → the render's [`Status`](crate::status::Status).
@@ -20,7 +20,7 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use waveplot_protocol::{
     FailedEvent, ImageFormat, Interval, Message, MraKind, PlotId, RenderReply, RenderRequest,
-    RequestId, Source, Stage, Symbol, V1,
+    RequestId, Source, Stage, Symbol, TimeZone, V1,
 };
 use waveplot_service::BusError;
 
@@ -48,6 +48,7 @@ pub struct RenderBody {
     width: Option<u32>,
     height: Option<u32>,
     format: Option<ImageFormat>,
+    tz: Option<TimeZone>,
     plots: Option<Vec<PlotId>>,
 }
 
@@ -66,6 +67,7 @@ impl RenderBody {
         r.width = self.width;
         r.height = self.height;
         r.format = self.format.unwrap_or_default();
+        r.tz = self.tz;
         if let Some(plots) = self.plots {
             r.plots = plots;
         }

@@ -239,14 +239,36 @@ fn a_deep_link_renders_on_load_and_fills_the_form() {
     let driver = Chromedriver::start();
     let browser = Browser::open(&driver, 1400, 1000);
     browser.goto(&format!(
-        "{}/?symbol=ETHUSDT&interval=5m&source=sample&levels=6",
+        "{}/?symbol=ETHUSDT&interval=5m&source=sample&levels=6&tz=Asia/Kolkata",
         gateway.http
     ));
     assert_complete_result(&browser, &gateway, 6);
     let form = browser.run(
-        "return ['symbol', 'interval', 'source', 'levels'].map((id) => document.getElementById(id).value)",
+        "return ['symbol', 'interval', 'source', 'levels', 'tz'].map((id) => document.getElementById(id).value)",
         &[],
     );
-    assert_eq!(form, json!(["ETHUSDT", "5m", "sample", "6"]));
+    assert_eq!(
+        form,
+        json!(["ETHUSDT", "5m", "sample", "6", "Asia/Kolkata"])
+    );
     assert!(browser.text("#summary-title").contains("ETHUSDT"));
+    let first = browser.run("return current.status.prepared.first_open_ms", &[]);
+    let first = jiff::Timestamp::from_millisecond(first.as_i64().expect("a time"))
+        .expect("a valid time")
+        .in_tz("Asia/Kolkata")
+        .expect("a known zone")
+        .strftime("%H:%M")
+        .to_string();
+    let window = browser.text("#facts div:nth-child(5)");
+    assert!(
+        window.starts_with("Window (Asia/Kolkata)") && window.contains(&first),
+        "the window does not start at {first} in the link's time zone: {window:?}"
+    );
+    let chart = browser.run("return document.querySelector('#charts img').src", &[]);
+    assert!(
+        chart
+            .as_str()
+            .is_some_and(|src| src.contains("@Asia.Kolkata.png")),
+        "{chart}"
+    );
 }

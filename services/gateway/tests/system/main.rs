@@ -72,6 +72,32 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
         (id, Some(true)),
         "an identical request answers at once"
     );
+
+    let mut tokyo = sample();
+    tokyo["tz"] = json!("asia/tokyo");
+    let (code, created) = post_render(&sys.http, &tokyo);
+    assert_eq!(code, 200, "{created}");
+    assert_ne!(
+        created["id"].as_str().unwrap(),
+        id,
+        "another time zone, other charts"
+    );
+    let st = wait_final(
+        &sys.http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+    assert_eq!(st["request"]["tz"], "Asia/Tokyo");
+    let p = &st["plots"]["03"];
+    let url = p["url"].as_str().unwrap();
+    assert!(url.ends_with("@Asia.Tokyo.png"), "{url}");
+    assert_png(
+        &sys.http,
+        url,
+        p["width"].as_u64().unwrap(),
+        p["height"].as_u64().unwrap(),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -231,6 +257,10 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
             "valid intervals",
         ),
         (json!({"symbol": "B$C", "interval": "5m"}), "invalid symbol"),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "tz": "Berlin"}),
+            "invalid time zone 'Berlin'; use an IANA time-zone name",
+        ),
         (
             json!({"symbol": "BTC", "interval": "5m", "source": "sample", "wavelet": "db99"}),
             "db99",

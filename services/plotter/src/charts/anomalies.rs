@@ -151,7 +151,7 @@ fn list<DB: DrawingBackend>(
     let cols = [0, (w as f64 * 0.50) as i32, w as i32 - th.px(6.0)];
     let right = Pos::new(HPos::Right, VPos::Top);
     let head = th.bold(11.5).color(&MUTED);
-    area.draw_text("time (UTC)", &head, (cols[0], top))?;
+    area.draw_text(&win.time_caption(), &head, (cols[0], top))?;
     area.draw_text("D1", &head.pos(right), (cols[1] + th.px(34.0), top))?;
     area.draw_text(
         &format!("close ({})", win.quote),
@@ -165,7 +165,7 @@ fn list<DB: DrawingBackend>(
         let i = an.indices[a] as usize;
         let style = th.text(11.5).color(&INK);
         area.draw_text(
-            &format::datetime_ms(win.blob.candles.open_time_ms[i]),
+            &win.datetime_ms(win.blob.candles.open_time_ms[i]),
             &style,
             (cols[0], y),
         )?;

@@ -1,12 +1,7 @@
-//! How numbers, durations and dates are written on the charts. Binance prices span
+//! How numbers, and durations are written on the charts. Binance prices span
 //! ten orders of magnitude (SHIB near 0.00001, BTC near 100 000), so decimals are
 //! chosen from the values being shown rather than fixed; periods are written in
 //! wall-clock units because a trader thinks in "hours", not in "2^j bars".
-
-/// Three-letter month names, January first.
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// Decimals for axis ticks about `step` apart: enough to tell neighbours apart.
 pub(crate) fn tick_decimals(step: f64) -> usize {
@@ -123,80 +118,6 @@ pub(crate) fn band(lo_secs: f64, hi_secs: f64) -> String {
     )
 }
 
-/// A UTC calendar date and time of day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
-    pub(crate) year: i64,
-    pub(crate) month: u32,
-    pub(crate) day: u32,
-    pub(crate) second_of_day: i64,
-}
-
-impl Civil {
-    /// The UTC date and time of `secs` since the Unix epoch.
-    pub(crate) fn from_secs(secs: i64) -> Self {
-        let (days, second_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        // Days to civil date in the proleptic Gregorian calendar, with eras of 400 years
-        // starting on 1 March so that leap days fall at the end of a year.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        Self {
-            year,
-            month,
-            day,
-            second_of_day,
-        }
-    }
-
-    /// Seconds since the epoch of midnight UTC on the first of `month` in `year`.
-    pub(crate) fn month_start(year: i64, month: u32) -> i64 {
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let m = i64::from(month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        (era * 146_097 + doe - 719_468) * 86_400
-    }
-
-    /// `Aug 14`.
-    pub(crate) fn month_day(&self) -> String {
-        format!("{} {}", MONTHS[self.month as usize - 1], self.day)
-    }
-
-    /// `Aug`.
-    pub(crate) fn month_name(&self) -> &'static str {
-        MONTHS[self.month as usize - 1]
-    }
-
-    /// `14:05`, or `14:05:30` with seconds.
-    pub(crate) fn clock(&self, seconds: bool) -> String {
-        let (h, m, s) = (
-            self.second_of_day / 3_600,
-            self.second_of_day / 60 % 60,
-            self.second_of_day % 60,
-        );
-        if seconds {
-            format!("{h:02}:{m:02}:{s:02}")
-        } else {
-            format!("{h:02}:{m:02}")
-        }
-    }
-}
-
-/// `2022-08-14 00:00` (UTC) for a time in milliseconds.
-pub(crate) fn datetime_ms(ms: i64) -> String {
-    let c = Civil::from_secs(ms.div_euclid(1000));
-    format!("{}-{:02}-{:02} {}", c.year, c.month, c.day, c.clock(false))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,14 +147,5 @@ mod tests {
         assert_eq!(band(4_800.0, 9_600.0), "1.3–2.7 h");
         assert_eq!(band(86_400.0, 172_800.0), "1–2 d");
         assert_eq!(duration(76_800.0), "21.3 h");
-    }
-
-    #[test]
-    fn civil_dates_match_the_calendar() {
-        let c = Civil::from_secs(1_660_435_200);
-        assert_eq!((c.year, c.month, c.day, c.second_of_day), (2022, 8, 14, 0));
-        assert_eq!(Civil::month_start(2022, 8), 1_659_312_000);
-        assert_eq!(Civil::from_secs(951_782_400).month_day(), "Feb 29");
-        assert_eq!(datetime_ms(1_660_694_100_000), "2022-08-16 23:55");
     }
 }

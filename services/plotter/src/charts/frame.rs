@@ -27,9 +27,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let pad = th.px(14.0);
     head.draw_text(&title, &th.bold(20.0), (pad, th.px(8.0)))?;
     let subtitle = format!(
-        "{} – {} UTC  ·  {} candles  ·  {}",
-        format::datetime_ms(h.first_open_ms),
-        format::datetime_ms(h.last_open_ms),
+        "{} – {} {}  ·  {} candles  ·  {}",
+        win.datetime_ms(h.first_open_ms),
+        win.datetime_ms(h.last_open_ms),
+        win.zone,
         h.candles,
         h.source_label
     );

@@ -2,8 +2,8 @@
 //! share every line of drawing code. [`draw`] fills the canvas, draws the frame (title,
 //! footer) and hands the remaining area to the chart.
 //!
-//! Shared pieces: [`window`] (facts about the analysed window), [`axis`] (the UTC time
-//! axis), [`format`] (numbers, periods, dates), [`theme`] (colours, fonts, sizes),
+//! Shared pieces: [`window`] (facts about the analysed window), [`axis`] (the time axis
+//! in the chart's time zone), [`format`] (numbers, periods, dates), [`theme`] (colours, fonts, sizes),
 //! [`frame`] (title and footer), [`panel`] (headings, time charts, gap-aware lines) and
 //! [`stats`] (the few summary numbers the charts compute themselves); [`table`] is the
 //! dashboard's table.
@@ -25,17 +25,18 @@ mod window;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use waveplot_protocol::{Blob, PlotId};
+use waveplot_protocol::{Blob, PlotId, TimeZone};
 
 use crate::error::RenderError;
 use theme::Theme;
 use window::Window;
 
-/// Draws chart `plot` of `blob` on `root`.
+/// Draws chart `plot` of `blob` on `root`, with times written in `zone`.
 pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     blob: &Blob,
     plot: PlotId,
+    zone: &TimeZone,
 ) -> Result<(), RenderError> {
     if blob.candles.is_empty() {
         return Err(RenderError::Empty);
@@ -44,7 +45,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let (width, height) = root.dim_in_pixel();
     let th = Theme::new(width, height, plot.default_size());
     let plot_width = f64::from(width) - f64::from(th.px(panel::Y_AREA + 40.0));
-    let win = Window::new(blob, th, plot_width);
+    let win = Window::new(blob, th, plot_width, zone);
     root.fill(&WHITE)?;
     let body = frame::draw(root, &win, plot)?;
     match plot {

@@ -218,6 +218,11 @@ pub(crate) fn mesh<DB: DrawingBackend>(
         }
     };
     let x_fmt = |t: &f64| axis.label(*t);
+    let caption = if axes.time_labels {
+        win.time_caption()
+    } else {
+        String::new()
+    };
     chart
         .configure_mesh()
         .bold_line_style(theme::GRID.stroke_width(1))
@@ -230,7 +235,7 @@ pub(crate) fn mesh<DB: DrawingBackend>(
         .label_style(th.text(11.0))
         .axis_desc_style(th.text(12.0))
         .y_desc(axes.y_desc)
-        .x_desc(if axes.time_labels { "time (UTC)" } else { "" })
+        .x_desc(caption)
         .draw()?;
     Ok(())
 }

@@ -2,9 +2,9 @@
 //! times on the time axis, where the data has gaps, how to write its prices, and the
 //! names of its assets and interval for labels.
 
-use waveplot_protocol::Blob;
+use waveplot_protocol::{Blob, TimeZone};
 
-use super::axis::TimeAxis;
+use super::axis::{self, TimeAxis};
 use super::format;
 use super::theme::Theme;
 
@@ -39,12 +39,14 @@ pub(crate) struct Window<'a> {
     pub(crate) theme: Theme,
     /// Width of the plotting area of a full-width panel, pixels.
     pub(crate) plot_width: f64,
+    /// The time zone times are written in.
+    pub(crate) zone: TimeZone,
 }
 
 impl<'a> Window<'a> {
-    /// The window of `blob` drawn `width` pixels wide, with plotting areas about
-    /// `plot_width` pixels wide.
-    pub(crate) fn new(blob: &'a Blob, theme: Theme, plot_width: f64) -> Self {
+    /// The window of `blob` with plotting areas about `plot_width` pixels wide and
+    /// times written in `zone`.
+    pub(crate) fn new(blob: &'a Blob, theme: Theme, plot_width: f64, zone: &TimeZone) -> Self {
         let interval_s = blob.header.interval.seconds() as f64;
         let c = &blob.candles;
         let t: Vec<f64> = c
@@ -55,7 +57,7 @@ impl<'a> Window<'a> {
         let start = c.open_time_ms.first().map_or(0.0, |&ms| ms as f64 / 1000.0);
         let end = t.last().map_or(start, |&x| x + interval_s / 2.0);
         let label_px = f64::from(theme.px(LABEL_PX));
-        let axis = TimeAxis::new(start, end, (plot_width / label_px) as usize);
+        let axis = TimeAxis::new(start, end, (plot_width / label_px) as usize, zone.rules());
         let (lo, hi) = extent(c.low.iter().chain(&c.high).chain(&c.close));
         let (base, quote) = split_symbol(blob.header.symbol.as_str());
         Self {
@@ -68,6 +70,7 @@ impl<'a> Window<'a> {
             quote,
             theme,
             plot_width,
+            zone: zone.clone(),
             blob,
         }
     }
@@ -87,7 +90,24 @@ impl<'a> Window<'a> {
     pub(crate) fn axis_for(&self, width: f64) -> TimeAxis {
         let r = plotters::coord::ranged1d::Ranged::range(&self.axis);
         let label_px = f64::from(self.theme.px(LABEL_PX));
-        TimeAxis::new(r.start, r.end, (width / label_px) as usize)
+        TimeAxis::new(
+            r.start,
+            r.end,
+            (width / label_px) as usize,
+            self.zone.rules(),
+        )
+    }
+
+    /// `2022-08-14 00:00`, a time in milliseconds written in the window's time zone.
+    pub(crate) fn datetime_ms(&self, ms: i64) -> String {
+        axis::civil(self.zone.rules(), ms.div_euclid(1000) as f64)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// `time (UTC)`, `time (Europe/Berlin)`: the caption of a time axis or column.
+    pub(crate) fn time_caption(&self) -> String {
+        format!("time ({})", self.zone)
     }
 
     /// Pixels per candle in a full-width panel.

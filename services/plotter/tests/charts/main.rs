@@ -1,11 +1,12 @@
 //! Every chart renders real-looking and awkward windows into decodable, non-blank,
 //! reproducible images of the requested size.
 
+mod cli;
 mod helpers;
 
 use helpers::{Synth, btc_like};
 use waveplot_plotter::{RenderOptions, render};
-use waveplot_protocol::{Blob, ImageFormat, PlotId};
+use waveplot_protocol::{Blob, ImageFormat, PlotId, TimeZone};
 
 /// Decodes a PNG into (width, height, RGB pixels).
 fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
@@ -125,6 +126,26 @@ fn titles_name_symbol_interval_window_source_and_backend() {
 }
 
 #[test]
+fn a_time_zone_moves_the_dates_and_names_itself() {
+    let blob = fixture("BTCUSDT-5m-864.msgpack");
+    for (zone, first, last) in [
+        ("Asia/Kolkata", "2022-08-14 05:30", "2022-08-17 05:25"),
+        ("America/New_York", "2022-08-13 20:00", "2022-08-16 19:55"),
+    ] {
+        let options = RenderOptions {
+            format: ImageFormat::Svg,
+            zone: TimeZone::parse(zone).unwrap(),
+            ..RenderOptions::for_plot(PlotId::Anomalies)
+        };
+        let svg = String::from_utf8(render(&blob, PlotId::Anomalies, &options).unwrap()).unwrap();
+        for text in [first, last, &format!("time ({zone})")] {
+            assert!(svg.contains(text), "{zone}: no {text:?} in the SVG");
+        }
+        assert!(!svg.contains("UTC"), "{zone}: UTC still named");
+    }
+}
+
+#[test]
 fn band_periods_are_labelled_in_wall_clock_time() {
     let blob = fixture("BTCUSDT-5m-864.msgpack");
     let options = RenderOptions {
@@ -156,7 +177,7 @@ fn width_and_height_are_honoured() {
     let options = RenderOptions {
         width: 800,
         height: 600,
-        format: ImageFormat::Png,
+        ..RenderOptions::for_plot(PlotId::Bands)
     };
     let (w, h, _) = decode(&render(&blob, PlotId::Bands, &options).unwrap());
     assert_eq!((w, h), (800, 600));
@@ -180,7 +201,7 @@ fn a_size_outside_the_limits_is_refused() {
     let options = RenderOptions {
         width: 10,
         height: 600,
-        format: ImageFormat::Png,
+        ..RenderOptions::for_plot(PlotId::Overview)
     };
     let e = render(&blob, PlotId::Overview, &options)
         .unwrap_err()

@@ -1,0 +1,137 @@
+//! `plotter render`, the one-shot command, run as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use waveplot_protocol::PlotId;
+
+use super::decode;
+
+fn plotter(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plotter"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the plotter binary runs")
+}
+
+fn fixture() -> String {
+    format!(
+        "{}/tests/fixtures/BTCUSDT-5m-864.msgpack",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn render_all_writes_six_images_of_the_asked_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("charts");
+    let out = plotter(&[
+        "render",
+        "--blob",
+        &fixture(),
+        "--all",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--width",
+        "960",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for plot in PlotId::ALL {
+        let bytes = std::fs::read(out_dir.join(format!("{plot}.png"))).unwrap();
+        let (w, h, _) = decode(&bytes);
+        assert_eq!((w, h), plot.size_for(Some(960), None), "{plot}");
+    }
+}
+
+#[test]
+fn render_one_chart_as_svg_in_a_time_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("bands.svg");
+    let out = plotter(&[
+        "render",
+        "--blob",
+        &fixture(),
+        "--plot",
+        "02b",
+        "--out",
+        svg.to_str().unwrap(),
+        "--format",
+        "svg",
+        "--tz",
+        "Europe/Berlin",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = text(&svg);
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.contains("2022-08-14 02:00 – 2022-08-17 01:55 Europe/Berlin"));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.msgpack");
+    std::fs::write(&junk, b"{\"not\": \"a blob\"}").unwrap();
+    let missing = dir.path().join("missing.msgpack");
+    let out_file = dir.path().join("x.png");
+    let out_file = out_file.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "--blob",
+                missing.to_str().unwrap(),
+                "--plot",
+                "01",
+                "--out",
+                out_file,
+            ],
+            "missing.msgpack",
+        ),
+        (
+            vec![
+                "--blob",
+                junk.to_str().unwrap(),
+                "--plot",
+                "01",
+                "--out",
+                out_file,
+            ],
+            "not a waveplot blob",
+        ),
+        (
+            vec![
+                "--blob",
+                &fixture(),
+                "--plot",
+                "01",
+                "--out",
+                out_file,
+                "--width",
+                "5",
+            ],
+            "5×",
+        ),
+        (
+            vec!["--blob", &fixture(), "--plot", "07", "--out", out_file],
+            "01, 02a, 02b, 03, 04, 05",
+        ),
+    ] {
+        let out = plotter(&[&["render"], args.as_slice()].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(want), "{args:?}: no {want:?} in {stderr}");
+        assert!(!Path::new(out_file).exists(), "{args:?} wrote an image");
+    }
+}
