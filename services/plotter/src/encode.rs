@@ -63,7 +63,8 @@ pub(crate) fn encode_rgb(
     Ok(out)
 }
 
-/// The chart as SVG bytes (UTF-8). Text is set in the viewer's sans-serif font.
+/// The chart as SVG bytes (UTF-8). The document carries the subsets of its fonts
+/// (`theme::svg_font_faces`, about 32 kB), so it shows the PNG's letters everywhere.
 pub(crate) fn svg(
     blob: &Blob,
     plot: PlotId,
@@ -76,5 +77,77 @@ pub(crate) fn svg(
         charts::draw(&root, blob, plot, zone)?;
         root.present()?;
     }
+    let fonts = format!("<defs><style>{}</style></defs>", charts::svg_font_faces());
+    // After the opening tag, whose attributes never hold a '>'.
+    if let Some(end) = text.find('>') {
+        text.insert_str(end + 1, &fonts);
+    }
     Ok(text.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use waveplot_protocol::{Blob, PlotId, TimeZone};
+
+    use crate::charts::SVG_UNICODE_RANGE;
+
+    /// The `(first, last)` code points of a CSS `unicode-range`.
+    fn ranges() -> Vec<(u32, u32)> {
+        SVG_UNICODE_RANGE
+            .split(',')
+            .map(|r| {
+                let r = r.trim().trim_start_matches("U+");
+                let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+                let hex = |h| u32::from_str_radix(h, 16).expect("hex");
+                (hex(lo), hex(hi))
+            })
+            .collect()
+    }
+
+    /// The text content of every `<text>` element.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0))
+            .map(|t| {
+                t.replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
+                    .replace("&apos;", "'")
+                    .replace("&amp;", "&")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn svg_charts_carry_fonts_for_every_character_they_write() {
+        let blob =
+            Blob::decode(include_bytes!("../tests/fixtures/BTCUSDT-5m-864.msgpack")).unwrap();
+        let ranges = ranges();
+        for plot in PlotId::ALL {
+            let bytes = super::svg(&blob, plot, plot.default_size(), &TimeZone::utc()).unwrap();
+            let svg = String::from_utf8(bytes).unwrap();
+            assert_eq!(svg.matches("@font-face").count(), 2, "{plot}");
+            assert!(
+                svg.contains("font-family=\"DejaVu Sans, sans-serif\""),
+                "{plot}"
+            );
+            let texts = texts(&svg);
+            assert!(texts.len() > 10, "{plot}: {} texts", texts.len());
+            // Line breaks are the SVG writer's layout, not drawn characters.
+            for c in texts
+                .iter()
+                .flat_map(|t| t.chars())
+                .filter(|c| !c.is_control())
+            {
+                assert!(
+                    ranges
+                        .iter()
+                        .any(|&(lo, hi)| (lo..=hi).contains(&u32::from(c))),
+                    "{plot}: {c:?} (U+{:04X}) is not in the SVG fonts",
+                    u32::from(c)
+                );
+            }
+        }
+    }
 }

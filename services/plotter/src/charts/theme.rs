@@ -1,8 +1,12 @@
 //! Colours, fonts and sizes shared by the six charts. Fonts are compiled into the
-//! binary and registered with plotters once, so containers need no fontconfig. Sizes
-//! scale with the image, so a 4800×3600 render reads like the 1280×720 one.
+//! binary and registered with plotters once, so containers need no fontconfig; an SVG
+//! carries subsets of the same fonts. Sizes scale with the image, so a 4800×3600
+//! render reads like the 1280×720 one.
 
 use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use plotters::style::{
     Color, FontStyle, IntoFont, RGBAColor, RGBColor, ShapeStyle, TextStyle, register_font,
@@ -10,10 +14,18 @@ use plotters::style::{
 
 use crate::error::RenderError;
 
-/// The family name plotters asks the font registry for.
-const FAMILY: &str = "sans-serif";
+/// The family plotters asks its font registry for, and the `font-family` an SVG
+/// names: DejaVu Sans, then the viewer's sans-serif for a character the SVG's
+/// subset lacks.
+const FAMILY: &str = "DejaVu Sans, sans-serif";
 static REGULAR: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold.ttf");
+/// The characters the SVG font subsets hold (CSS `unicode-range` syntax): ASCII,
+/// Latin-1, Greek and the dashes, arrows and signs the charts write.
+/// `assets/svg-fonts.py` reads this line to cut the subsets.
+pub(crate) const SVG_UNICODE_RANGE: &str = "U+0020-007E, U+00A0-00FF, U+0391-03C9, U+2009, U+2013-2014, U+2026, U+20AC, U+2122, U+2190-2193, U+2212, U+2264-2265, U+25B2, U+25BC";
+static SVG_REGULAR: &[u8] = include_bytes!("../../assets/DejaVuSans-svg.woff2");
+static SVG_BOLD: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold-svg.woff2");
 
 /// Close price and other "the market itself" lines.
 pub(crate) const PRICE: RGBColor = RGBColor(31, 100, 180);
@@ -57,6 +69,24 @@ pub(crate) fn register_fonts() -> Result<(), RenderError> {
             && register_font(FAMILY, FontStyle::Bold, BOLD).is_ok()
     });
     if *ok { Ok(()) } else { Err(RenderError::Font) }
+}
+
+/// A CSS block declaring the SVG font subsets as DejaVu Sans, built once.
+pub(crate) fn svg_font_faces() -> &'static str {
+    static CSS: OnceLock<String> = OnceLock::new();
+    CSS.get_or_init(|| {
+        [("normal", SVG_REGULAR), ("bold", SVG_BOLD)]
+            .iter()
+            .map(|(weight, woff2)| {
+                format!(
+                    "@font-face{{font-family:\"DejaVu Sans\";font-weight:{weight};\
+                     unicode-range:{SVG_UNICODE_RANGE};\
+                     src:url(data:font/woff2;base64,{}) format(\"woff2\")}}",
+                    BASE64.encode(woff2)
+                )
+            })
+            .collect()
+    })
 }
 
 /// The colour of level `j` (1-based) of `levels`, spread over the palette.
