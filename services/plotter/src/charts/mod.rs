@@ -29,7 +29,9 @@ use waveplot_protocol::{Blob, PlotId, TimeZone};
 
 use crate::error::RenderError;
 use theme::Theme;
-pub(crate) use theme::{SVG_UNICODE_RANGE, svg_font_faces};
+#[cfg(test)]
+pub(crate) use theme::SVG_UNICODE_RANGE;
+pub(crate) use theme::svg_font_faces;
 use window::Window;
 
 /// Draws chart `plot` of `blob` on `root`, with times written in `zone`.
