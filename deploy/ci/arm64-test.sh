@@ -44,6 +44,8 @@ export VK_DRIVER_FILES="$lavapipe"
 # deadlines of 3-30 s, which user-mode emulation on two cores cannot meet (the charts
 # come, just late), and the browser tests wait on an emulated debug standalone stack that
 # is too slow for them: both run natively in the main test step. Everything else runs
-# here, including the tests that start the arm64 service binaries and the Vulkan tests.
+# here, including the tests that start the arm64 service binaries and the Vulkan tests:
+# about 9 minutes on two cores shared with other builds, of which the million-sample GPU
+# test takes about 5 beside the others.
 cargo nextest run --workspace --locked --no-fail-fast --target "$triple" \
     -E 'not (package(waveplot-gateway) and (binary(system) or binary(browser)))' "$@"
