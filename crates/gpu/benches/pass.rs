@@ -17,7 +17,13 @@
 //! | db4 | 864 | 120 µs | 6.85 ms | 6.1 µs | 6.0 ms | 14.4 µs |
 //! | db4 | 4 320 | 693 µs | 47.4 ms | 33.8 µs | 43.2 ms | 89.3 µs |
 //! | db4 | 100 000 | 27.3 ms | 563 ms | 232 µs | 446 ms | 2.1 ms |
-//! | db4 | 1 000 000 | 267 ms | not measured: the run was cut short (about 4 s per pass) | | | |
+//! | db4 | 1 000 000 | 267 ms (802 ms¹) | 18.9 s¹ | 19.2 ms¹ | 17.6 s¹ | 180 ms¹ |
+//!
+//! ¹ A shorter, busier run: `-- 'mra-db4/.*/1000000$' --quick --warm-up-time 1
+//! --measurement-time 20`, so each estimate comes from three passes after one warm-up
+//! pass instead of ten samples, with a load average near 7 from other builds. The CPU
+//! path took 802 ms in that run against 267 ms in the quieter one, so the device
+//! times are upper bounds; a quieter run that was cut short saw about 4 s per pass.
 //!
 //! lavapipe runs every invocation on the same two cores as the CPU path and is
 //! 5–75× slower than it, so it never pays off here; see `services/prepare/src/backend.rs`

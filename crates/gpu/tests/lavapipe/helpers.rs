@@ -10,12 +10,15 @@ use waveplot_wavelet::{Mode, Mra, MraKind, MraPlan, Wavelet};
 pub const TOLERANCE: f64 = 1e-5;
 
 /// One context for the whole binary, as a service makes one per process; lavapipe
-/// is allowed so the tests run on machines without a GPU.
+/// is allowed so the tests run on machines without a GPU. Without any device the tests
+/// fail rather than skip; the device found goes to stderr (`--no-capture` shows it).
 pub fn gpu() -> &'static GpuContext {
     static GPU: OnceLock<GpuContext> = OnceLock::new();
     GPU.get_or_init(|| {
-        GpuContext::new(DevicePolicy::AllowCpu)
-            .unwrap_or_else(|e| panic!("the tests need a Vulkan device (lavapipe will do): {e}"))
+        let gpu = GpuContext::new(DevicePolicy::AllowCpu)
+            .unwrap_or_else(|e| panic!("the tests need a Vulkan device (lavapipe will do): {e}"));
+        eprintln!("device: {}", gpu.device());
+        gpu
     })
 }
 
