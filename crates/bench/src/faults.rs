@@ -313,6 +313,15 @@ pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
     Ok(summarise(&settings, &shared, checks, started))
 }
 
+/// `text` cut to a length a table row can show.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 240;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Sets the flag when dropped.
 struct StopOnDrop<'a>(&'a AtomicBool);
 
@@ -469,12 +478,19 @@ fn classify(st: &Value) -> Class {
     match st["state"].as_str() {
         Some("complete") if done == plots.len() && done == PLOTS.len() => Class::Complete,
         Some("partial" | "failed") if unexplained.is_empty() => {
-            let mut reasons: Vec<String> = plots
+            // Each distinct reason once, with the charts it cost.
+            let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+            for (plot, p) in plots.iter().filter(|(_, p)| p["state"] != "done") {
+                let reason = p["error"].as_str().unwrap_or_default();
+                match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, charts)) => charts.push(plot),
+                    None => reasons.push((reason, vec![plot])),
+                }
+            }
+            let reasons: Vec<String> = reasons
                 .iter()
-                .filter(|(_, p)| p["state"] != "done")
-                .map(|(k, p)| format!("{k}: {}", p["error"].as_str().unwrap_or_default()))
+                .map(|(r, charts)| format!("{}: {r}", charts.join(", ")))
                 .collect();
-            reasons.dedup_by(|a, b| a[a.find(':').unwrap_or(0)..] == b[b.find(':').unwrap_or(0)..]);
             Class::Failed(format!(
                 "{} {}: {}",
                 st["state"],
@@ -890,9 +906,10 @@ fn summarise(settings: &Settings, shared: &Shared, checks: Vec<Check>, started: 
             }
             Class::Failed(why) => {
                 let phase = PHASES[*phase].to_owned();
+                let why = &shorten(why);
                 match reasons.iter_mut().find(|(p, r, _)| *p == phase && r == why) {
                     Some((_, _, n)) => *n += 1,
-                    None => reasons.push((phase, why.clone(), 1)),
+                    None => reasons.push((phase, why.to_owned(), 1)),
                 }
             }
             _ => {}
