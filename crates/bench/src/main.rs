@@ -3,11 +3,20 @@
 //! concurrent clients and the services' peak memory. Without `--gateway` it starts the
 //! whole stack itself on loopback from the release binaries next to it.
 //!
+//! With `--faults` (or `--faults-only`) it also runs the fault suite on a stack of its
+//! own: a load of renders while nats-server restarts, S3 stops, a plotter is killed,
+//! garbage and unknown blob versions arrive and Binance rate-limits; it counts every
+//! request as complete, failed with a reason, unexplained or hung, checks that the
+//! services recovered without a restart, and fails unless nothing hung or went
+//! unexplained and every check held (see [`faults`]).
+//!
 //! ```text
 //! cargo build --release --workspace && target/release/waveplot-bench --quick --json bench.json
+//! target/release/waveplot-bench --faults-only --quick
 //! ```
 
 mod client;
+mod faults;
 mod report;
 mod stack;
 
@@ -41,6 +50,15 @@ struct Args {
     /// the ratios (second / first).
     #[arg(long, num_args = 2, value_names = ["DIR_A", "DIR_B"])]
     compare: Option<Vec<PathBuf>>,
+    /// After the measurements, run the fault suite on a stack of its own: a load while
+    /// nats-server restarts, S3 stops, a plotter is killed, garbage and unknown blob
+    /// versions arrive and Binance rate-limits. Fails if a request hung or a service
+    /// did not recover.
+    #[arg(long, conflicts_with_all = ["gateway", "compare"])]
+    faults: bool,
+    /// Run only the fault suite (implies --faults).
+    #[arg(long, conflicts_with_all = ["gateway", "compare"])]
+    faults_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -51,15 +69,32 @@ fn main() -> Result<()> {
         print_comparison(&a, &b);
         return write_json(&args, &json!({ "a": a, "b": b }));
     }
-    let report = match &args.gateway {
-        Some(url) => suite(url, args.quick, Vec::new)?,
-        None => suite_with_stack(
-            &args.bin_dir.clone().unwrap_or_else(stack::own_dir),
-            args.quick,
-        )?,
+    let bin_dir = args.bin_dir.clone().unwrap_or_else(stack::own_dir);
+    let mut value = if args.faults_only {
+        json!({})
+    } else {
+        let report = match &args.gateway {
+            Some(url) => suite(url, args.quick, Vec::new)?,
+            None => suite_with_stack(&bin_dir, args.quick)?,
+        };
+        print!("{}", report.table());
+        serde_json::to_value(&report)?
     };
-    print!("{}", report.table());
-    write_json(&args, &serde_json::to_value(&report)?)
+    if !(args.faults || args.faults_only) {
+        return write_json(&args, &value);
+    }
+    let faults = faults::run(&bin_dir, args.quick)?;
+    print!("{}", faults.table());
+    value["faults"] = serde_json::to_value(&faults)?;
+    write_json(&args, &value)?;
+    anyhow::ensure!(
+        faults.passed(),
+        "the fault suite failed: {} hung, {} unexplained, recovered: {}",
+        faults.hung,
+        faults.unexplained,
+        faults.recovered
+    );
+    Ok(())
 }
 
 fn write_json(args: &Args, value: &Value) -> Result<()> {
@@ -71,7 +106,7 @@ fn write_json(args: &Args, value: &Value) -> Result<()> {
 }
 
 fn suite_with_stack(bin_dir: &std::path::Path, quick: bool) -> Result<Report> {
-    let stack = stack::Stack::start(bin_dir, 60)?;
+    let stack = stack::Stack::start(bin_dir, 60, stack::SYNTHETIC_CANDLES)?;
     suite(&stack.url, quick, || stack.peak_rss_mib())
 }
 

@@ -10,6 +10,10 @@
 //!   checks SigV4 signatures like MinIO does.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
 //! - [`free_port`]: a free loopback TCP port.
+//! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
+
+#[cfg(feature = "fake-binance")]
+pub mod fake_binance;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -316,6 +320,18 @@ impl Service {
     /// The process ID, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// True while the process runs (it has not exited, and was not killed here).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// True if its `/readyz` answers 200 now.
+    pub fn is_ready(&self) -> bool {
+        http_ok(self.health, "/readyz")
     }
 
     /// Peak resident memory (VmHWM) in bytes, read from /proc while it runs.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
     AnalysisParams, Blob, BlobKey, FailedEvent, Message, PrepareTimings, PreparedEvent,
-    RenderReply, RenderRequest, RequestId, Stage, V1, WindowId,
+    RenderReply, RenderRequest, RequestId, Source, Stage, V1, WindowId,
 };
 use waveplot_service::Context;
 use waveplot_service::bus::{Message as BusMessage, serve_each};
@@ -33,7 +33,8 @@ pub struct Settings {
     pub candle_dir: Option<std::path::PathBuf>,
     /// Binance REST base URL, e.g. `https://data-api.binance.vision`.
     pub binance_url: String,
-    /// Analyses run at the same time.
+    /// Analyses (and file or sample loads) run at the same time; fetching from Binance
+    /// waits outside this bound.
     pub concurrency: usize,
     /// How long in-flight work may take to finish after shutdown is requested.
     pub grace: Duration,
@@ -139,9 +140,6 @@ impl Handler {
     }
 
     async fn work(self: Arc<Self>, request: RenderRequest, params: AnalysisParams) {
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
-        };
         let id = request.request_id.clone();
         let outcome = self.prepare(&request, &params).await;
         let published = match outcome {
@@ -182,7 +180,15 @@ impl Handler {
         params: &AnalysisParams,
     ) -> Result<PreparedEvent> {
         let started = Instant::now();
-        let window = self.sources.load(request).await?;
+        // Waiting on Binance (a rate limit's Retry-After, retries) must not hold a slot,
+        // or one slow exchange starves every sample and file render behind it. Files and
+        // samples are parsed under a slot: they cost CPU and memory like the analysis.
+        let window = if request.source == Source::Binance {
+            self.sources.load(request).await?
+        } else {
+            let _slot = self.slot().await?;
+            self.sources.load(request).await?
+        };
         let mut timings = PrepareTimings {
             load_ms: window.load_ms,
             ..PrepareTimings::default()
@@ -196,7 +202,10 @@ impl Handler {
         let reused = cached.is_some();
         let (candles, backend, device) = match cached {
             Some(header) => (header.candles as usize, header.backend, header.device),
-            None => self.compute(window, params, &key, &mut timings).await?,
+            None => {
+                let _slot = self.slot().await?;
+                self.compute(window, params, &key, &mut timings).await?
+            }
         };
         timings.total_ms = ms(started);
         Ok(PreparedEvent {
@@ -219,6 +228,14 @@ impl Handler {
             tz: request.tz.clone(),
             timings_ms: timings,
         })
+    }
+
+    /// One of the slots that bound the CPU-heavy work running at once.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.slots
+            .acquire()
+            .await
+            .context("the work slots are closed")
     }
 
     /// The header of the blob already stored under `key`, if there is a readable one.

@@ -6,8 +6,6 @@
 pub(crate) mod archive;
 pub(crate) mod binance;
 pub(crate) mod cache;
-#[cfg(test)]
-pub(crate) mod fake_binance;
 pub(crate) mod file;
 pub(crate) mod sample;
 pub(crate) mod write;
@@ -371,7 +369,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_binance_window_is_checked_loaded_through_the_cache_and_labelled() {
-        use crate::source::fake_binance::{FakeBinance, series};
+        use waveplot_testkit::fake_binance::{FakeBinance, series};
         let step = Interval::M5.millis();
         let first = (jiff::Timestamp::now().as_millisecond() / step - 20) * step;
         let fake = FakeBinance::start(series(first, step, 20)).await;

@@ -9,6 +9,7 @@ use waveplot_protocol::{
     RequestId, Source, Subjects, Symbol,
 };
 use waveplot_service::{Bus, BusError, Store};
+use waveplot_testkit::fake_binance::{FakeBinance, Fault};
 use waveplot_testkit::{NatsServer, S3Server, Service};
 
 struct Stack {
@@ -20,11 +21,17 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(&[]).await
+}
+
+/// A stack whose prepare gets `extra` environment variables too.
+async fn stack_with(extra: &[(&'static str, String)]) -> Stack {
     let nats = NatsServer::start();
     let s3 = S3Server::start();
     let mut env = s3.env();
     env.push(("NATS_URL", nats.url()));
     env.push(("STORE_URL", "s3://waveplot".into()));
+    env.extend_from_slice(extra);
     let prepare = Service::start(env!("CARGO_BIN_EXE_prepare"), &[], &env);
     let bus = Bus::connect(&nats.url(), "test").await.unwrap();
     Stack {
@@ -123,6 +130,54 @@ async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
         (e.key, true),
         "the same window is computed once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_binance_fetch_does_not_hold_up_other_sources() {
+    let fake = FakeBinance::start_synthetic().await;
+    let s = stack_with(&[
+        ("PREPARE_CONCURRENCY", "1".into()),
+        ("BINANCE_URL", fake.url.clone()),
+    ])
+    .await;
+    let mut events = s
+        .bus
+        .subscribe(s.subjects.prepared_any(), None)
+        .await
+        .unwrap();
+    s.bus.flush().await.unwrap();
+    // exchangeInfo answers; the klines fetch is then told to wait twice for 3 s.
+    fake.fail_with([
+        Fault::Slow(Duration::ZERO),
+        Fault::Status(429, Some(3)),
+        Fault::Status(429, Some(3)),
+    ]);
+    let mut limited = request(Source::Binance);
+    limited.window = Some(200);
+    assert!(matches!(
+        ask(&s, &limited).await,
+        RenderReply::Accepted { .. }
+    ));
+    let sample = request(Source::Sample);
+    let asked = std::time::Instant::now();
+    assert!(matches!(
+        ask(&s, &sample).await,
+        RenderReply::Accepted { .. }
+    ));
+    let first = PreparedEvent::decode(&next_event(&mut events).await.payload).unwrap();
+    assert_eq!(
+        first.request_id,
+        sample.request_id,
+        "the sample is prepared while Binance is waited out:\n{}",
+        s.prepare.log()
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+    let second = PreparedEvent::decode(&next_event(&mut events).await.payload).unwrap();
+    assert_eq!(second.request_id, limited.request_id);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::source::fake_binance::{FakeBinance, Fault, kline, series};
+use waveplot_testkit::fake_binance::{FakeBinance, Fault, kline, series};
 
 const MINUTE: i64 = 60_000;
 

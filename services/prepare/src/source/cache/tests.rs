@@ -1,6 +1,6 @@
 use super::*;
 use crate::source::binance::tests::quick;
-use crate::source::fake_binance::{FakeBinance, series};
+use waveplot_testkit::fake_binance::{FakeBinance, series};
 
 const MINUTE: i64 = 60_000;
 

@@ -1,11 +1,20 @@
-//! A fake Binance for tests: an axum server on a loopback port 0 that answers
-//! `/api/v3/klines` and `/api/v3/exchangeInfo` in Binance's exact formats from a set of
-//! candles, records every request it receives, and plays scripted faults (status codes,
-//! `Retry-After`, slow answers, raw bodies) before answering normally.
+//! A fake Binance (feature `fake-binance`): an axum server on a loopback port 0 that
+//! answers `/api/v3/klines` and `/api/v3/exchangeInfo` in Binance's exact formats,
+//! records every request it receives, and plays faults before answering normally:
+//! scripted ones (status codes, `Retry-After`, slow answers, raw bodies), one per
+//! request, and a rate-limit window during which every request gets 429 with
+//! `Retry-After`.
+//!
+//! It serves either a fixed set of candles ([`FakeBinance::start`], for unit tests
+//! that check paging and parsing) or, for whole-system runs, candles of any interval
+//! made up on demand from their open time ([`FakeBinance::start_synthetic`]), so a
+//! window "up to now" always exists.
+//!
+//! The server runs on the Tokio runtime it is started from, for as long as that runtime.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +24,7 @@ use serde_json::{Value, json};
 
 /// What the fake does with one request instead of answering it normally.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// This status, with a `Retry-After` header if given, and an empty JSON error body.
     Status(u16, Option<u64>),
     /// This status and raw body.
@@ -27,23 +36,27 @@ pub(crate) enum Fault {
 #[derive(Default)]
 struct Inner {
     klines: Vec<Value>,
+    synthetic: bool,
     statuses: HashMap<String, &'static str>,
     faults: VecDeque<Fault>,
     requests: Vec<String>,
     weight: Option<u64>,
+    /// Every request until then is answered 429 with this `Retry-After` (seconds).
+    limited: Option<(Instant, u64)>,
+    rate_limited: u64,
 }
 
-/// A running fake; the server lives as long as the test's runtime.
+/// A running fake; the server lives as long as the runtime it was started on.
 #[derive(Clone)]
-pub(crate) struct FakeBinance {
+pub struct FakeBinance {
     /// `http://127.0.0.1:PORT`.
-    pub(crate) url: String,
+    pub url: String,
     inner: Arc<Mutex<Inner>>,
 }
 
 /// A kline as Binance sends it: times and trade count as numbers, the rest as strings
 /// with Binance's eight decimals.
-pub(crate) fn kline(open_ms: i64, interval_ms: i64, close: f64) -> Value {
+pub fn kline(open_ms: i64, interval_ms: i64, close: f64) -> Value {
     let p = |x: f64| format!("{x:.8}");
     json!([
         open_ms,
@@ -62,7 +75,7 @@ pub(crate) fn kline(open_ms: i64, interval_ms: i64, close: f64) -> Value {
 }
 
 /// `n` consecutive klines of `interval_ms` opening at `first_ms`, closes 100, 101, ….
-pub(crate) fn series(first_ms: i64, interval_ms: i64, n: usize) -> Vec<Value> {
+pub fn series(first_ms: i64, interval_ms: i64, n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| {
             kline(
@@ -74,14 +87,53 @@ pub(crate) fn series(first_ms: i64, interval_ms: i64, n: usize) -> Vec<Value> {
         .collect()
 }
 
+/// The close of the synthetic candle opening at `open_ms`: two slow waves and a
+/// deterministic ripple, so every fetch of a span sees the same prices.
+fn synthetic_close(open_ms: i64) -> f64 {
+    let t = open_ms as f64;
+    let ripple = ((open_ms / 60_000).wrapping_mul(2_654_435_761) % 1000) as f64 / 100.0 - 5.0;
+    30_000.0 + 2_000.0 * (t / 9.0e8).sin() + 300.0 * (t / 4.0e7).sin() + ripple
+}
+
+/// Milliseconds of a Binance interval name (`1m` … `1d`), if it is one.
+fn interval_ms(name: &str) -> Option<i64> {
+    let (count, unit) = name.split_at(name.len().checked_sub(1)?);
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(count.parse::<i64>().ok().filter(|c| *c > 0)? * unit_ms)
+}
+
 impl FakeBinance {
     /// Starts the fake serving `klines` (for any symbol it lists as TRADING: BTCUSDT).
-    pub(crate) async fn start(candles: Vec<Value>) -> Self {
-        let inner = Arc::new(Mutex::new(Inner {
+    pub async fn start(candles: Vec<Value>) -> Self {
+        Self::serve(Inner {
             klines: candles,
             statuses: HashMap::from([("BTCUSDT".to_owned(), "TRADING")]),
             ..Inner::default()
-        }));
+        })
+        .await
+    }
+
+    /// Starts the fake serving synthetic candles of any interval up to the current
+    /// one (still open, as on Binance), for BTCUSDT and ETHUSDT.
+    pub async fn start_synthetic() -> Self {
+        Self::serve(Inner {
+            synthetic: true,
+            statuses: HashMap::from([
+                ("BTCUSDT".to_owned(), "TRADING"),
+                ("ETHUSDT".to_owned(), "TRADING"),
+            ]),
+            ..Inner::default()
+        })
+        .await
+    }
+
+    async fn serve(inner: Inner) -> Self {
+        let inner = Arc::new(Mutex::new(inner));
         let app = axum::Router::new()
             .route("/api/v3/klines", get(klines))
             .route("/api/v3/exchangeInfo", get(exchange_info))
@@ -93,12 +145,12 @@ impl FakeBinance {
     }
 
     /// Plays these faults, one per request, before answering normally again.
-    pub(crate) fn fail_with(&self, faults: impl IntoIterator<Item = Fault>) {
+    pub fn fail_with(&self, faults: impl IntoIterator<Item = Fault>) {
         self.inner.lock().unwrap().faults.extend(faults);
     }
 
     /// Lists a symbol with this exchangeInfo status.
-    pub(crate) fn list(&self, symbol: &str, status: &'static str) {
+    pub fn list(&self, symbol: &str, status: &'static str) {
         self.inner
             .lock()
             .unwrap()
@@ -107,17 +159,28 @@ impl FakeBinance {
     }
 
     /// Reports this used weight in `X-MBX-USED-WEIGHT-1M` from now on.
-    pub(crate) fn report_weight(&self, used: u64) {
+    pub fn report_weight(&self, used: u64) {
         self.inner.lock().unwrap().weight = Some(used);
     }
 
+    /// Answers every request with 429 and `Retry-After: retry_after_s` for the next
+    /// `period`, as Binance does when a client exceeds its request weight.
+    pub fn rate_limit_for(&self, period: Duration, retry_after_s: u64) {
+        self.inner.lock().unwrap().limited = Some((Instant::now() + period, retry_after_s));
+    }
+
+    /// How many requests were answered 429 by [`FakeBinance::rate_limit_for`].
+    pub fn rate_limited(&self) -> u64 {
+        self.inner.lock().unwrap().rate_limited
+    }
+
     /// Every request received so far, as path and query.
-    pub(crate) fn requests(&self) -> Vec<String> {
+    pub fn requests(&self) -> Vec<String> {
         self.inner.lock().unwrap().requests.clone()
     }
 
     /// The `startTime` of every klines request received so far.
-    pub(crate) fn kline_starts(&self) -> Vec<i64> {
+    pub fn kline_starts(&self) -> Vec<i64> {
         self.requests()
             .iter()
             .filter(|r| r.starts_with("/api/v3/klines"))
@@ -146,7 +209,13 @@ async fn intake(
     let fault = {
         let mut inner = state.lock().unwrap();
         inner.requests.push(format!("{path}?{}", keys.join("&")));
-        inner.faults.pop_front()
+        match inner.limited {
+            Some((until, retry_after)) if Instant::now() < until => {
+                inner.rate_limited += 1;
+                Some(Fault::Status(429, Some(retry_after)))
+            }
+            _ => inner.faults.pop_front(),
+        }
     };
     match fault? {
         Fault::Status(code, retry_after) => {
@@ -185,16 +254,33 @@ async fn klines(State(state): Shared, Query(q): Query<HashMap<String, String>>) 
         num("endTime", i64::MAX),
         num("limit", 500),
     );
+    let mut headers = HeaderMap::new();
+    if let Some(w) = inner.weight {
+        headers.insert("x-mbx-used-weight-1m", w.into());
+    }
+    if inner.synthetic {
+        let Some(step) = q.get("interval").and_then(|i| interval_ms(i)) else {
+            let body = json!({"code": -1120, "msg": "Invalid interval."});
+            return (StatusCode::BAD_REQUEST, body.to_string()).into_response();
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let first = start + (step - start.rem_euclid(step)) % step;
+        let last = end.min(now);
+        let page: Vec<Value> = (0..limit)
+            .map(|i| first + i * step)
+            .take_while(|open| *open <= last)
+            .map(|open| kline(open, step, synthetic_close(open)))
+            .collect();
+        return (headers, json!(page).to_string()).into_response();
+    }
     let page: Vec<&Value> = inner
         .klines
         .iter()
         .filter(|k| (start..=end).contains(&k[0].as_i64().unwrap()))
         .take(limit as usize)
         .collect();
-    let mut headers = HeaderMap::new();
-    if let Some(w) = inner.weight {
-        headers.insert("x-mbx-used-weight-1m", w.into());
-    }
     (headers, json!(page).to_string()).into_response()
 }
 
