@@ -800,6 +800,7 @@ async fn unknown_major_refused(stack: &Stack, warm: &Warm) -> Result<String> {
         width: None,
         height: None,
         format: ImageFormat::Png,
+        tz: None,
         timings_ms: PrepareTimings::default(),
     };
     bus.send(&subjects, &event, "unknown-major").await?;

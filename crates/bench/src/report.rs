@@ -55,7 +55,10 @@ pub struct Report {
     pub latency: Vec<Latency>,
     /// Every concurrency level.
     pub load: Vec<Load>,
-    /// Peak RSS per service, MiB (only when the bench started the stack).
+    /// Peak RSS per service over the windows of at most 4 320 candles (the memory
+    /// targets' size), MiB; only when the bench started the stack.
+    pub peak_rss_mib_small: Vec<(String, f64)>,
+    /// Peak RSS per service over the whole run (100 000 candles, 64 clients), MiB.
     pub peak_rss_mib: Vec<(String, f64)>,
 }
 
@@ -107,15 +110,14 @@ impl Report {
                 l.p95_ms
             );
         }
-        if !self.peak_rss_mib.is_empty() {
-            out += "\npeak RSS (MiB): ";
-            let rss: Vec<String> = self
-                .peak_rss_mib
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.1}"))
-                .collect();
-            out += &rss.join(", ");
-            out += "\n";
+        for (title, rss) in [
+            ("up to 4 320 candles", &self.peak_rss_mib_small),
+            ("whole run", &self.peak_rss_mib),
+        ] {
+            if !rss.is_empty() {
+                let rss: Vec<String> = rss.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+                out += &format!("\npeak RSS, {title} (MiB): {}\n", rss.join(", "));
+            }
         }
         out
     }

@@ -28,9 +28,9 @@ use plotters::prelude::*;
 use waveplot_protocol::{Blob, PlotId, TimeZone};
 
 use crate::error::RenderError;
-use theme::Theme;
 #[cfg(test)]
 pub(crate) use theme::SVG_UNICODE_RANGE;
+use theme::Theme;
 pub(crate) use theme::svg_font_faces;
 use window::Window;
 
