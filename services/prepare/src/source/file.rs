@@ -90,12 +90,18 @@ pub(crate) fn read(path: &Path, interval: Interval) -> Result<Loaded, FileError>
         path: name.clone(),
         source,
     })?;
-    let loaded = if super::archive::is_zip(&bytes) {
-        parse(&super::archive::csv_of(&bytes, &name)?, &name)?
+    read_bytes(&bytes, &name, interval)
+}
+
+/// Reads the bytes of a klines file (plain or zipped) and checks them against
+/// `interval`; `name` is used in error messages.
+pub(crate) fn read_bytes(bytes: &[u8], name: &str, interval: Interval) -> Result<Loaded, FileError> {
+    let loaded = if super::archive::is_zip(bytes) {
+        parse(&super::archive::csv_of(bytes, name)?, name)?
     } else {
-        parse(&bytes, &name)?
+        parse(bytes, name)?
     };
-    check_spacing(&loaded.candles, interval, &name)?;
+    check_spacing(&loaded.candles, interval, name)?;
     Ok(loaded)
 }
 
