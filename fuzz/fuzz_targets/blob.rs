@@ -16,5 +16,8 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_else(|e| panic!("the encoding of a decoded blob does not decode: {e}"));
     // Bytes, not `==`: a NaN in a series is a valid value that never equals itself.
     let bytes_again = again.encode().expect("a decoded blob encodes");
-    assert!(bytes_again == bytes, "re-encoding a decoded blob changes it");
+    assert!(
+        bytes_again == bytes,
+        "re-encoding a decoded blob changes it"
+    );
 });

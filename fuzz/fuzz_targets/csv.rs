@@ -26,7 +26,13 @@ fuzz_target!(|data: &[u8]| {
         "open times strictly increase"
     );
     for i in 0..n {
-        assert!(c.low[i] > 0.0 && c.low[i] <= c.high[i], "low and high in order");
-        assert!(c.close_time_ms[i] >= c.open_time_ms[i], "a candle closes after it opens");
+        assert!(
+            c.low[i] > 0.0 && c.low[i] <= c.high[i],
+            "low and high in order"
+        );
+        assert!(
+            c.close_time_ms[i] >= c.open_time_ms[i],
+            "a candle closes after it opens"
+        );
     }
 });
