@@ -139,7 +139,13 @@ impl PlotKey {
     fn check_file(file: &str) -> Result<(), &'static str> {
         let bad = "the file part must be '<PLOT>-<W>x<H>.<png|svg>'";
         let (stem, ext) = file.rsplit_once('.').ok_or(bad)?;
-        ext.parse::<ImageFormat>().map_err(|_| bad)?;
+        // Exactly as written by `plot_key`: `format` reads the format from the extension.
+        if ![ImageFormat::Png, ImageFormat::Svg]
+            .map(ImageFormat::extension)
+            .contains(&ext)
+        {
+            return Err(bad);
+        }
         let (plot, size) = stem.split_once('-').ok_or(bad)?;
         PlotId::parse(plot).map_err(|_| bad)?;
         let (w, h) = size.split_once('x').ok_or(bad)?;

@@ -1,7 +1,9 @@
 //! Inputs the fuzz targets of `fuzz/` found, kept as regression tests: each once broke
 //! a promise of the wire contract.
 
-use waveplot_protocol::{Interval, Message, RenderRequest, RequestId, Symbol};
+use waveplot_protocol::{
+    ImageFormat, Interval, Message, PlotKey, RenderRequest, RequestId, Symbol,
+};
 
 /// A symbol that parses must parse again from its canonical text to itself, since that
 /// text is what the gateway sends to prepare.
@@ -52,4 +54,18 @@ fn a_render_request_survives_the_hop_to_prepare() {
     let json = br#"{"v":1,"request_id":"r1","symbol":"btc-du","interval":"5m"}"#;
     let e = RenderRequest::decode(json).unwrap_err().to_string();
     assert!(e.contains("invalid symbol 'btc-du'"), "{e}");
+}
+
+/// Seen while writing the `request` target, which checks it: a chart key ending in
+/// `.SVG` parsed, but its format read as PNG (from a case-sensitive extension check).
+#[test]
+fn a_chart_key_has_exactly_the_extension_of_its_format() {
+    let key = "plots/ETHUSDT/1h/1700000000000-720-0123456789abcdef/02b-1280x1800";
+    assert_eq!(
+        PlotKey::parse(&format!("{key}.svg")).unwrap().format(),
+        ImageFormat::Svg
+    );
+    for bad in ["SVG", "Png", " svg"] {
+        assert!(PlotKey::parse(&format!("{key}.{bad}")).is_err(), "{bad}");
+    }
 }
