@@ -154,7 +154,13 @@ impl PlotKey {
     fn check_file(file: &str) -> Result<(), &'static str> {
         let bad = "the file part must be '<PLOT>-<W>x<H>[@<ZONE>].<png|svg>'";
         let (stem, ext) = file.rsplit_once('.').ok_or(bad)?;
-        ext.parse::<ImageFormat>().map_err(|_| bad)?;
+        // Exactly as written by `plot_key`: `format` reads the format from the extension.
+        if ![ImageFormat::Png, ImageFormat::Svg]
+            .map(ImageFormat::extension)
+            .contains(&ext)
+        {
+            return Err(bad);
+        }
         let stem = match stem.split_once('@') {
             Some((stem, zone)) => {
                 TimeZone::from_key_segment(zone).map_err(|_| bad)?;

@@ -36,8 +36,13 @@ impl Symbol {
     ///
     /// Case-insensitive; `BTC/USDT`, `BTC-USDT` and `BTC_USDT` are joined; a bare base
     /// asset (`BTC`, `sol`) becomes its USDT pair. A name ending in a known quote asset
-    /// is taken as a pair when at least two characters of base asset remain, so `ETHBTC`
-    /// stays `ETHBTC` while `WBTC` becomes `WBTCUSDT`.
+    /// is taken as a pair when at least two characters of base asset remain (one before
+    /// `USDT`, so the pair `TUSDT` of the asset `T` stays itself), so `ETHBTC` stays
+    /// `ETHBTC` while `WBTC` becomes `WBTCUSDT`.
+    ///
+    /// The canonical form parses to itself, because it is what travels between the
+    /// services: a pair written with a separator must therefore end in a known quote
+    /// (`BTC/PLN` is refused, since `BTCPLN` would read as a bare base asset).
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let err = |reason| ParseError::Symbol {
             input: input.to_owned(),
@@ -59,8 +64,12 @@ impl Symbol {
         if !joined.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(err("only letters A-Z and digits 0-9 are allowed"));
         }
-        let canonical = if has_separator || Self::has_quote(&joined) {
+        let canonical = if Self::has_quote(&joined) {
             joined
+        } else if has_separator {
+            return Err(err(
+                "the pair does not end in a quote asset waveplot knows (USDT, USDC, FDUSD, BTC, ETH, BNB, EUR, ...) after a base of two or more characters",
+            ));
         } else {
             joined + DEFAULT_QUOTE
         };
@@ -71,9 +80,10 @@ impl Symbol {
     }
 
     fn has_quote(name: &str) -> bool {
-        QUOTES
-            .iter()
-            .any(|q| name.len() >= q.len() + 2 && name.ends_with(q))
+        QUOTES.iter().any(|q| {
+            let min_base = if *q == DEFAULT_QUOTE { 1 } else { 2 };
+            name.len() >= q.len() + min_base && name.ends_with(q)
+        })
     }
 
     /// The canonical form, e.g. `BTCUSDT`.
@@ -131,6 +141,21 @@ mod tests {
         assert_eq!(canon("eth/btc"), "ETHBTC");
         assert_eq!(canon(" BTC-FDUSD "), "BTCFDUSD");
         assert_eq!(canon("BNB_ETH"), "BNBETH");
+    }
+
+    #[test]
+    fn one_letter_assets_keep_their_usdt_pair() {
+        assert_eq!(canon("T"), "TUSDT");
+        assert_eq!(canon("TUSDT"), "TUSDT");
+        assert_eq!(canon("t/usdt"), "TUSDT");
+    }
+
+    #[test]
+    fn a_separator_needs_a_known_quote_so_the_joined_pair_stays_a_pair() {
+        for bad in ["btc/pln", "btc-du", "X/BTC", "BTC-", "B-T-C"] {
+            let e = Symbol::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("quote asset waveplot knows"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - `analyze`: the one-shot `prepare analyze` command.
 //! - `fetch`: `prepare fetch`, and candle loading for the command line.
 //! - `export`: the JSON export of an analysis.
+//! - [`parse_klines`]: a klines file's bytes → candles, for tools and the fuzzers.
 
 mod analysis;
 pub mod analyze;
@@ -20,3 +21,15 @@ mod export;
 pub mod fetch;
 pub mod service;
 mod source;
+
+/// Parses the bytes of a klines file exactly as `file:NAME` sources and
+/// `prepare analyze --input` read one: Binance's 12-column CSV, with or without a header
+/// line, times in ms or µs, plain or inside a data.binance.vision `.zip`; every row is
+/// checked, and the spacing of the open times must match `interval`. Malformed input is
+/// an error naming the line and the problem, never a panic.
+pub fn parse_klines(
+    bytes: &[u8],
+    interval: waveplot_protocol::Interval,
+) -> anyhow::Result<waveplot_protocol::blob::Candles> {
+    Ok(source::file::read_bytes(bytes, "klines file", interval)?.candles)
+}

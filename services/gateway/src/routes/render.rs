@@ -53,7 +53,9 @@ pub struct RenderBody {
 }
 
 impl RenderBody {
-    fn into_request(self) -> RenderRequest {
+    /// The render request this body asks for, under a newly generated ID; its ranges are
+    /// not checked yet ([`RenderRequest::check`] does that).
+    pub fn into_request(self) -> RenderRequest {
         let mut r = RenderRequest::new(RequestId::generate(), self.symbol, self.interval);
         r.source = self.source.unwrap_or_default();
         r.window = self.window;

@@ -90,12 +90,22 @@ pub(crate) fn read(path: &Path, interval: Interval) -> Result<Loaded, FileError>
         path: name.clone(),
         source,
     })?;
-    let loaded = if super::archive::is_zip(&bytes) {
-        parse(&super::archive::csv_of(&bytes, &name)?, &name)?
+    read_bytes(&bytes, &name, interval)
+}
+
+/// Reads the bytes of a klines file (plain or zipped) and checks them against
+/// `interval`; `name` is used in error messages.
+pub(crate) fn read_bytes(
+    bytes: &[u8],
+    name: &str,
+    interval: Interval,
+) -> Result<Loaded, FileError> {
+    let loaded = if super::archive::is_zip(bytes) {
+        parse(&super::archive::csv_of(bytes, name)?, name)?
     } else {
-        parse(&bytes, &name)?
+        parse(bytes, name)?
     };
-    check_spacing(&loaded.candles, interval, &name)?;
+    check_spacing(&loaded.candles, interval, name)?;
     Ok(loaded)
 }
 
@@ -292,7 +302,11 @@ pub(crate) fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Resu
 }
 
 fn most_common_step(times: &[i64]) -> Option<i64> {
-    let mut steps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Saturating: open times anywhere in i64 are accepted, and their spacing may not fit.
+    let mut steps: Vec<i64> = times
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .collect();
     steps.sort_unstable();
     steps
         .chunk_by(|a, b| a == b)
@@ -309,7 +323,7 @@ pub(crate) fn missing_candles(open_times: &[i64], interval: Interval) -> u32 {
     let step = interval.millis();
     let missing: i64 = open_times
         .windows(2)
-        .map(|w| ((w[1] - w[0]) / step - 1).max(0))
+        .map(|w| (w[1].saturating_sub(w[0]) / step - 1).max(0))
         .sum();
     u32::try_from(missing).unwrap_or(u32::MAX)
 }
@@ -410,5 +424,21 @@ mod tests {
         );
         let times = [0, 300_000, 1_200_000, 1_500_000];
         assert_eq!(missing_candles(&times, Interval::M5), 2);
+    }
+
+    /// Seen while writing the `csv` fuzz target, which panics on it without the fix: the
+    /// spacing of open times at both ends of i64 overflowed (a panic in debug builds, a
+    /// wrong spacing in release builds).
+    #[test]
+    fn open_times_far_apart_are_an_interval_mismatch_not_an_overflow() {
+        let csv = format!(
+            "{HEADER}-9223372036854775808,1,1,1,1,1,-9223372036854775808,1,1,1,1,0\n1,1,1,1,1,1,1,1,1,1,1,0\n"
+        );
+        let e = read_bytes(csv.as_bytes(), "k.csv", Interval::M5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not 5m"), "{e}");
+        let times = [i64::MIN, 0, i64::MAX];
+        assert_eq!(missing_candles(&times, Interval::M5), u32::MAX);
     }
 }
