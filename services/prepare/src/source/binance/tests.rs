@@ -5,10 +5,12 @@ use waveplot_testkit::fake_binance::{FakeBinance, Fault, kline, series};
 
 const MINUTE: i64 = 60_000;
 
-/// Short waits so that faults cost milliseconds.
+/// Short waits so that faults cost milliseconds. The request timeout stays generous:
+/// a debug build under qemu-aarch64 on a busy machine can take a second to answer, and
+/// a timeout there would retry a request that the tests count.
 pub(crate) fn quick() -> Policy {
     Policy {
-        timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(10),
         retries: 2,
         backoff: Duration::from_millis(5),
         max_retry_after: Duration::from_secs(2),
@@ -158,7 +160,12 @@ async fn server_errors_that_go_on_end_after_bounded_retries() {
 
 #[tokio::test]
 async fn an_answer_slower_than_the_timeout_is_retried() {
-    let (fake, client, first) = fake_with(10).await;
+    let (fake, _, first) = fake_with(10).await;
+    let policy = Policy {
+        timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let client = Binance::new(&fake.url, policy).unwrap();
     fake.fail_with([Fault::Slow(Duration::from_millis(800))]);
     assert_eq!(
         fetch(&client, (first, now_ms()))
