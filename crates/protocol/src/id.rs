@@ -5,7 +5,6 @@
 //! header and a log line.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -59,19 +58,7 @@ impl fmt::Display for RequestId {
     }
 }
 
-impl FromStr for RequestId {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for RequestId {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(RequestId);
 
 impl From<RequestId> for String {
     fn from(id: RequestId) -> Self {

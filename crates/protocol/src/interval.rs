@@ -5,7 +5,6 @@
 //! other units also accept upper case (`1H`, `1D`).
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -180,19 +179,7 @@ impl fmt::Display for Interval {
     }
 }
 
-impl FromStr for Interval {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for Interval {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(Interval);
 
 impl From<Interval> for String {
     fn from(i: Interval) -> Self {

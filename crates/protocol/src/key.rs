@@ -223,12 +223,7 @@ macro_rules! key_text_impls {
                 f.write_str(&self.0)
             }
         }
-        impl TryFrom<String> for $t {
-            type Error = ParseError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::parse(&s)
-            }
-        }
+        crate::parse_impls!($t);
         impl From<$t> for String {
             fn from(k: $t) -> Self {
                 k.0

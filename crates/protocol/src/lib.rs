@@ -17,6 +17,26 @@
 //! - [`blob`]: the MessagePack analysis blob and its versioned codec.
 //! - [`error`]: parse and decode errors.
 
+/// `FromStr` and `TryFrom<String>` (what serde's `try_from` uses) for a validated type,
+/// both through its own `parse`, so a flag, a JSON field and a URL segment are checked alike.
+macro_rules! parse_impls {
+    ($t:ty) => {
+        impl std::str::FromStr for $t {
+            type Err = $crate::error::ParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+        impl TryFrom<String> for $t {
+            type Error = $crate::error::ParseError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+    };
+}
+pub(crate) use parse_impls;
+
 pub mod blob;
 pub mod error;
 pub mod event;

@@ -117,19 +117,7 @@ impl fmt::Display for PlotId {
     }
 }
 
-impl FromStr for PlotId {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for PlotId {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(PlotId);
 
 impl From<PlotId> for String {
     fn from(p: PlotId) -> Self {

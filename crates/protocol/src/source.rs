@@ -4,7 +4,6 @@
 //! plain file name, so no request can make a service read outside that directory.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,19 +70,7 @@ impl fmt::Display for Source {
     }
 }
 
-impl FromStr for Source {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for Source {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(Source);
 
 impl From<Source> for String {
     fn from(s: Source) -> Self {

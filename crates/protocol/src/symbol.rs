@@ -7,7 +7,6 @@
 //! that is safe in a NATS subject token, an object key and a URL.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,19 +97,7 @@ impl fmt::Display for Symbol {
     }
 }
 
-impl FromStr for Symbol {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for Symbol {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(Symbol);
 
 impl From<Symbol> for String {
     fn from(s: Symbol) -> Self {

@@ -7,7 +7,6 @@
 //! service (and every machine) draws the same labels for the same name.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -101,19 +100,7 @@ impl fmt::Display for TimeZone {
     }
 }
 
-impl FromStr for TimeZone {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for TimeZone {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
+crate::parse_impls!(TimeZone);
 
 impl From<TimeZone> for String {
     fn from(z: TimeZone) -> Self {

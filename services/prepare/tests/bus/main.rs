@@ -75,15 +75,21 @@ async fn next_event(
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
-    let s = stack().await;
-    let mut events = s
+/// A subscription to every `prepared` event, in place before the next request is sent.
+async fn prepared_events(s: &Stack) -> waveplot_service::bus::Subscription {
+    let sub = s
         .bus
         .subscribe(s.subjects.prepared_any(), None)
         .await
         .unwrap();
     s.bus.flush().await.unwrap();
+    sub
+}
+
+#[tokio::test]
+async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
+    let s = stack().await;
+    let mut events = prepared_events(&s).await;
     let r = request(Source::Sample);
     let RenderReply::Accepted {
         request_id, plots, ..
@@ -140,12 +146,7 @@ async fn a_rate_limited_binance_fetch_does_not_hold_up_other_sources() {
         ("BINANCE_URL", fake.url.clone()),
     ])
     .await;
-    let mut events = s
-        .bus
-        .subscribe(s.subjects.prepared_any(), None)
-        .await
-        .unwrap();
-    s.bus.flush().await.unwrap();
+    let mut events = prepared_events(&s).await;
     // exchangeInfo answers; the klines fetch is then told to wait twice for 3 s.
     fake.fail_with([
         Fault::Slow(Duration::ZERO),
@@ -271,12 +272,7 @@ async fn a_failure_after_acceptance_becomes_a_failed_event() {
     assert_eq!(e.request_id, Some(r.request_id));
     assert!(e.reason.contains("blob"), "{}", e.reason);
     s.s3.restart();
-    let mut prepared = s
-        .bus
-        .subscribe(s.subjects.prepared_any(), None)
-        .await
-        .unwrap();
-    s.bus.flush().await.unwrap();
+    let mut prepared = prepared_events(&s).await;
     assert!(matches!(
         ask(&s, &request(Source::Sample)).await,
         RenderReply::Accepted { .. }
