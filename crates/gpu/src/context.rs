@@ -70,22 +70,36 @@ impl std::fmt::Debug for GpuContext {
     }
 }
 
+/// The devices with a compute queue, in the loader's order, without opening any: what
+/// [`GpuContext::new`] chooses from.
+pub fn devices() -> Result<Vec<DeviceInfo>> {
+    Ok(compute_devices()?
+        .iter()
+        .map(|(pd, _)| DeviceInfo::of(pd))
+        .collect())
+}
+
+/// Loads Vulkan and lists the devices with a compute queue, with that queue's family.
+fn compute_devices() -> Result<Vec<(Arc<PhysicalDevice>, u32)>> {
+    let library = VulkanLibrary::new().map_err(|e| Error::NoLoader {
+        reason: e.to_string(),
+    })?;
+    let instance =
+        Instance::new(library, InstanceCreateInfo::default()).map_err(|e| Error::NoLoader {
+            reason: e.to_string(),
+        })?;
+    Ok(instance
+        .enumerate_physical_devices()
+        .map_err(vk("list the devices"))?
+        .filter_map(|pd| compute_family(&pd).map(|q| (pd, q)))
+        .collect())
+}
+
 impl GpuContext {
     /// Loads Vulkan, picks the best device `policy` allows (discrete > integrated >
     /// virtual > CPU-type) and builds the pipelines.
     pub fn new(policy: DevicePolicy) -> Result<GpuContext> {
-        let library = VulkanLibrary::new().map_err(|e| Error::NoLoader {
-            reason: e.to_string(),
-        })?;
-        let instance =
-            Instance::new(library, InstanceCreateInfo::default()).map_err(|e| Error::NoLoader {
-                reason: e.to_string(),
-            })?;
-        let candidates: Vec<(Arc<PhysicalDevice>, u32)> = instance
-            .enumerate_physical_devices()
-            .map_err(vk("list the devices"))?
-            .filter_map(|pd| compute_family(&pd).map(|q| (pd, q)))
-            .collect();
+        let candidates = compute_devices()?;
         let infos: Vec<DeviceInfo> = candidates
             .iter()
             .map(|(pd, _)| DeviceInfo::of(pd))

@@ -111,7 +111,7 @@ pub fn choose(devices: &[DeviceInfo], policy: DevicePolicy) -> Option<usize> {
 }
 
 /// The devices as one line for messages: `name (kind), ...` or `none`.
-pub(crate) fn list(devices: &[DeviceInfo]) -> String {
+pub fn list(devices: &[DeviceInfo]) -> String {
     if devices.is_empty() {
         return "none".to_owned();
     }

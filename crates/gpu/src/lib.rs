@@ -38,6 +38,6 @@ mod plan;
 mod workspace;
 
 pub use analysis::levels_used;
-pub use context::{GpuContext, GpuMra, Timings};
-pub use device::{DeviceInfo, DeviceKind, DevicePolicy, choose};
+pub use context::{GpuContext, GpuMra, Timings, devices};
+pub use device::{DeviceInfo, DeviceKind, DevicePolicy, choose, list};
 pub use error::{Error, Result};

@@ -18,6 +18,9 @@ fn main() -> Result<()> {
         });
     }
     config.log.init();
+    if config.backend.list_gpus {
+        return waveplot_prepare::backend::list_gpus();
+    }
     tokio::runtime::Runtime::new()
         .context("start the async runtime")?
         .block_on(run(config))

@@ -17,6 +17,9 @@ use crate::source::{Span, file};
 
 /// Runs `prepare analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
+    if args.backend.list_gpus {
+        return crate::backend::list_gpus();
+    }
     let backend = Backend::start(&args.backend)?;
     let window = match (&args.input, &args.pair, args.pair_interval) {
         (Some(input), _, _) => from_input(args, input)?,

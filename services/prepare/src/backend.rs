@@ -9,6 +9,13 @@
 //! `vulkan` accepts any device, lavapipe included, for every window, and fails
 //! clearly when there is none. `cpu` never touches Vulkan.
 //!
+//! `auto` looks for a hardware GPU in a child process (the same executable run with
+//! `--list-gpus`) and opens Vulkan in the service only when one is there. Loading
+//! the Vulkan driver maps it into the process for good: lavapipe brings LLVM, about
+//! 50 MB of resident memory that a service which then stays on the CPU would carry
+//! for nothing (prepare measured 63 MB idle with it, 13 MB without). The child also
+//! keeps a driver that crashes while probing from taking the service down.
+//!
 //! The default threshold, 20 000 candles. On lavapipe the pass never overtakes the
 //! CPU (5× slower at a million samples, 75× at 864; the table is in
 //! `crates/gpu/benches/pass.rs`): it runs on the same cores, so `auto` never takes
@@ -26,11 +33,13 @@
 //! 10 000 and 30 000 samples; 20 000 sits in the middle until it is measured on a
 //! board. The default windows (720–4 320 candles) stay on the CPU.
 
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use waveplot_gpu::{DevicePolicy, GpuContext};
+use waveplot_gpu::{DeviceInfo, DevicePolicy, GpuContext};
 
 /// Default of `--gpu-min-candles` (see the module docs for the reasoning).
 pub const DEFAULT_GPU_MIN_CANDLES: usize = 20_000;
@@ -56,6 +65,89 @@ pub struct BackendArgs {
     /// Under `auto`, windows with fewer candles stay on the CPU.
     #[arg(long, env = "WAVEPLOT_GPU_MIN_CANDLES", default_value_t = DEFAULT_GPU_MIN_CANDLES)]
     pub gpu_min_candles: usize,
+    /// List the Vulkan devices this machine offers and what `auto` would take, then exit.
+    #[arg(long)]
+    pub list_gpus: bool,
+}
+
+/// The line of the `--list-gpus` report that says what `auto` takes.
+const AUTO_LINE: &str = "auto: ";
+
+/// `--list-gpus`: every Vulkan device with a compute queue, one per line, then the
+/// `auto:` line, which `auto` reads back from a child process (see the module docs).
+pub fn list_gpus() -> Result<()> {
+    print!("{}", gpu_report(waveplot_gpu::devices()));
+    Ok(())
+}
+
+fn gpu_report(devices: waveplot_gpu::Result<Vec<DeviceInfo>>) -> String {
+    let mut out = String::new();
+    let verdict = match devices {
+        Ok(devices) => {
+            for d in &devices {
+                let _ = writeln!(out, "{d}");
+            }
+            match waveplot_gpu::choose(&devices, DevicePolicy::HardwareOnly) {
+                Some(i) => format!("vulkan on {}", devices[i]),
+                None => format!(
+                    "cpu, no hardware GPU; found: {}",
+                    waveplot_gpu::list(&devices)
+                ),
+            }
+        }
+        Err(e) => format!("cpu, {e}"),
+    };
+    let _ = writeln!(out, "{AUTO_LINE}{verdict}");
+    out
+}
+
+/// What the `--list-gpus` child said about hardware GPUs.
+#[derive(Debug, PartialEq, Eq)]
+enum Probe {
+    /// A hardware GPU is there.
+    Found,
+    /// None is (why, as the report says).
+    Absent(String),
+    /// The child could not say (it failed to start, crashed or printed no verdict).
+    Failed(String),
+}
+
+impl Probe {
+    /// The verdict of a `--list-gpus` report.
+    fn of_report(report: &str) -> Option<Probe> {
+        let verdict = report.lines().find_map(|l| l.strip_prefix(AUTO_LINE))?;
+        Some(if verdict.starts_with("vulkan on ") {
+            Probe::Found
+        } else {
+            Probe::Absent(verdict.strip_prefix("cpu, ").unwrap_or(verdict).to_owned())
+        })
+    }
+
+    /// Runs this executable with `--list-gpus` and reads its verdict.
+    fn in_child() -> Probe {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => return Probe::Failed(format!("cannot find this executable: {e}")),
+        };
+        let output = Command::new(&exe)
+            .arg("--list-gpus")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .output();
+        match output {
+            Err(e) => Probe::Failed(format!("cannot run {} --list-gpus: {e}", exe.display())),
+            Ok(out) => Probe::of_report(&String::from_utf8_lossy(&out.stdout))
+                .filter(|_| out.status.success())
+                .unwrap_or_else(|| {
+                    Probe::Failed(format!(
+                        "{} --list-gpus ended with {}: {}",
+                        exe.display(),
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                }),
+        }
+    }
 }
 
 /// The backend chosen at start-up.
@@ -69,9 +161,12 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens the GPU the flags ask for and logs the choice and why.
+    /// Opens the GPU the flags ask for and logs the choice and why; `auto` first asks
+    /// a child process whether there is a hardware GPU at all.
+    ///
+    /// The executable must accept `--list-gpus` (handled by [`list_gpus`]).
     pub fn start(args: &BackendArgs) -> Result<Backend> {
-        Backend::select(args, GpuContext::new)
+        Backend::select(args, Probe::in_child, GpuContext::new)
     }
 
     /// The CPU reference only.
@@ -83,10 +178,11 @@ impl Backend {
         }
     }
 
-    /// [`Backend::start`] with the device opener passed in, so tests can stand in
-    /// for a machine without a GPU.
+    /// [`Backend::start`] with the probe and the device opener passed in, so tests can
+    /// stand in for a machine without a GPU.
     fn select(
         args: &BackendArgs,
+        probe: impl FnOnce() -> Probe,
         open: impl FnOnce(DevicePolicy) -> waveplot_gpu::Result<GpuContext>,
     ) -> Result<Backend> {
         let (policy, strict, min_candles) = match args.backend {
@@ -95,7 +191,17 @@ impl Backend {
                 return Ok(Backend::cpu());
             }
             BackendChoice::Vulkan => (DevicePolicy::AllowCpu, true, 0),
-            BackendChoice::Auto => (DevicePolicy::HardwareOnly, false, args.gpu_min_candles),
+            BackendChoice::Auto => match probe() {
+                Probe::Found => (DevicePolicy::HardwareOnly, false, args.gpu_min_candles),
+                Probe::Absent(reason) => {
+                    tracing::info!(%reason, "backend: cpu (auto)");
+                    return Ok(Backend::cpu());
+                }
+                Probe::Failed(reason) => {
+                    tracing::warn!(%reason, "backend: cpu, because the GPU probe failed");
+                    return Ok(Backend::cpu());
+                }
+            },
         };
         match open(policy) {
             Ok(gpu) => {
@@ -128,12 +234,15 @@ impl Backend {
 
 #[cfg(test)]
 mod tests {
+    use waveplot_gpu::DeviceKind;
+
     use super::*;
 
     fn args(backend: BackendChoice) -> BackendArgs {
         BackendArgs {
             backend,
             gpu_min_candles: DEFAULT_GPU_MIN_CANDLES,
+            list_gpus: false,
         }
     }
 
@@ -144,30 +253,81 @@ mod tests {
         })
     }
 
-    #[test]
-    fn auto_falls_back_to_the_cpu_when_no_hardware_gpu_exists() {
-        let backend = Backend::select(&args(BackendChoice::Auto), no_gpu).unwrap();
-        assert!(backend.gpu_for(1_000_000).is_none());
-        assert!(!backend.strict());
-    }
-
-    #[test]
-    fn auto_on_this_machine_never_fails_and_never_takes_lavapipe() {
-        let backend = Backend::start(&args(BackendChoice::Auto)).unwrap();
-        if let Some(gpu) = backend.gpu_for(usize::MAX) {
-            assert_ne!(gpu.device().kind, waveplot_gpu::DeviceKind::Cpu);
+    fn device(name: &str, kind: DeviceKind) -> DeviceInfo {
+        DeviceInfo {
+            name: name.to_owned(),
+            kind,
         }
     }
 
     #[test]
+    fn auto_opens_no_device_when_the_probe_finds_no_hardware_gpu() {
+        for probe in [
+            Probe::Absent("no hardware GPU; found: llvmpipe".into()),
+            Probe::Failed("killed by signal 11".into()),
+        ] {
+            let backend =
+                Backend::select(&args(BackendChoice::Auto), || probe, |_| panic!("opened"))
+                    .unwrap();
+            assert!(backend.gpu_for(1_000_000).is_none());
+            assert!(!backend.strict());
+        }
+    }
+
+    #[test]
+    fn auto_falls_back_to_the_cpu_when_the_device_found_cannot_be_opened() {
+        let backend = Backend::select(&args(BackendChoice::Auto), || Probe::Found, no_gpu).unwrap();
+        assert!(backend.gpu_for(1_000_000).is_none());
+    }
+
+    #[test]
+    fn the_report_says_what_auto_takes_and_reads_back() {
+        let mali = gpu_report(Ok(vec![
+            device("llvmpipe (LLVM 15.0.6, 128 bits)", DeviceKind::Cpu),
+            device("Mali-G610", DeviceKind::Integrated),
+        ]));
+        assert!(mali.starts_with("llvmpipe (LLVM 15.0.6, 128 bits) (CPU device, Vulkan)\n"));
+        assert!(
+            mali.ends_with("auto: vulkan on Mali-G610 (integrated GPU, Vulkan)\n"),
+            "{mali}"
+        );
+        assert_eq!(Probe::of_report(&mali), Some(Probe::Found));
+
+        let lavapipe = gpu_report(Ok(vec![device("llvmpipe", DeviceKind::Cpu)]));
+        assert_eq!(
+            Probe::of_report(&lavapipe),
+            Some(Probe::Absent(
+                "no hardware GPU; found: llvmpipe (CPU device, Vulkan)".into()
+            ))
+        );
+        let no_loader = gpu_report(Err(waveplot_gpu::Error::NoLoader {
+            reason: "libvulkan.so.1 not found".into(),
+        }));
+        assert!(
+            matches!(Probe::of_report(&no_loader), Some(Probe::Absent(r)) if r.contains("libvulkan.so.1 not found")),
+            "{no_loader}"
+        );
+        assert_eq!(
+            Probe::of_report("error: unexpected argument '--list-gpus'"),
+            None
+        );
+    }
+
+    #[test]
     fn vulkan_without_a_device_fails_naming_what_was_found() {
-        let err = Backend::select(&args(BackendChoice::Vulkan), no_gpu).unwrap_err();
+        let err =
+            Backend::select(&args(BackendChoice::Vulkan), || panic!("probed"), no_gpu).unwrap_err();
         assert!(err.to_string().contains("llvmpipe"), "{err}");
     }
 
     #[test]
     fn cpu_opens_no_device() {
-        let backend = Backend::select(&args(BackendChoice::Cpu), |_| panic!("opened")).unwrap();
+        let backend = Backend::select(
+            &args(BackendChoice::Cpu),
+            || panic!("probed"),
+            |_| panic!("opened"),
+        )
+        .unwrap();
         assert!(backend.gpu_for(usize::MAX).is_none());
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use waveplot_prepare::backend::Backend;
+use waveplot_prepare::backend::{self, Backend};
 use waveplot_prepare::config::{Command, Config};
 use waveplot_prepare::{analyze, fetch, service};
 use waveplot_service::{health, run_service};
@@ -18,6 +18,9 @@ fn main() -> Result<()> {
         });
     }
     config.log.init();
+    if args.backend.list_gpus {
+        return backend::list_gpus();
+    }
     match config.command {
         Some(Command::Analyze(a)) => return analyze::run(&a),
         Some(Command::Fetch(f)) => return fetch::run(&f),

@@ -109,6 +109,11 @@ async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
         (r.request_id.clone(), 864, false)
     );
     assert_eq!(e.backend, "cpu");
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", s.prepare.pid().unwrap())).unwrap();
+    assert!(
+        !maps.contains("libvulkan"),
+        "auto found no hardware GPU, yet the service loaded Vulkan (its driver costs ~50 MB)"
+    );
     let store = Store::open_with(
         "s3://waveplot",
         s.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)),

@@ -300,5 +300,34 @@ fn backend_vulkan_runs_the_pass_on_any_device_and_agrees_with_the_cpu() {
 fn the_backend_choice_is_logged_with_its_reason() {
     let run = analyze(&["--input", &data("ETHUSDT-5m-2026-01-02_2026-01-06.csv")]);
     run.assert_ok();
-    assert!(run.stderr.contains("backend:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("backend: cpu (auto)")
+            && run.stderr.contains("no hardware GPU; found: llvmpipe"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The machines the tests run on have lavapipe and no hardware GPU.
+#[test]
+fn list_gpus_names_every_device_and_what_auto_takes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepare"))
+        .arg("--list-gpus")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("llvmpipe") && l.ends_with("(CPU device, Vulkan)")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("auto: cpu, no hardware GPU; found: llvmpipe")),
+        "{stdout}"
+    );
 }
