@@ -77,11 +77,15 @@ fn from_source(args: &AnalyzeArgs, symbol: &Symbol, interval: Interval) -> Resul
 fn from_input(args: &AnalyzeArgs, input: &Path) -> Result<Window> {
     let (symbol, interval) = names(args, input)?;
     let started = Instant::now();
-    let loaded = file::read(input, interval)?;
-    let rows = loaded.candles.len();
     let want = args
         .window
         .map_or(interval.default_window(), |w| w as usize);
+    let span = Span::Last {
+        n: want,
+        end_ms: None,
+    };
+    let loaded = file::read(input, interval, Some(span))?;
+    let rows = loaded.candles.len();
     if want > rows {
         tracing::warn!(
             window = want,
@@ -94,7 +98,7 @@ fn from_input(args: &AnalyzeArgs, input: &Path) -> Result<Window> {
         source: file_source(input),
         symbol,
         interval,
-        candles: loaded.candles.slice(rows.saturating_sub(want)..rows),
+        candles: loaded.candles,
         load_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }

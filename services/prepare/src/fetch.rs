@@ -75,7 +75,7 @@ pub(crate) fn load(
 }
 
 fn from_path(path: &Path, interval: Interval, span: Span) -> Result<(Candles, String)> {
-    let all = file::read(path, interval)?.candles;
+    let all = file::read(path, interval, Some(span))?.candles;
     let candles = match span {
         Span::Last { n, end_ms } => source::cut_window(&all, n, end_ms)?,
         Span::Between { start_ms, end_ms } => source::between(&all, start_ms, end_ms)?,

@@ -2,7 +2,7 @@
 //! one klines CSV (no header) named like the archive. Only the CSV inside is used; its
 //! rows are checked by the `file` module like any other klines file.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 
 use super::file::FileError;
 
@@ -16,13 +16,18 @@ pub(crate) fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
 }
 
-/// The bytes of the first `.csv` entry of the archive; `name` is used in errors.
-pub(crate) fn csv_of(bytes: &[u8], name: &str) -> Result<Vec<u8>, FileError> {
+/// Runs `read` on the decompressing reader of the archive's first `.csv` entry (at most
+/// [`MAX_CSV_BYTES`] of it); `name` is used in errors.
+pub(crate) fn with_csv<T>(
+    archive: impl Read + Seek,
+    name: &str,
+    read: impl FnOnce(&mut dyn Read) -> Result<T, FileError>,
+) -> Result<T, FileError> {
     let fail = |problem: String| FileError::Zip {
         path: name.to_owned(),
         problem,
     };
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+    let mut archive = zip::ZipArchive::new(archive)
         .map_err(|e| fail(format!("not a readable zip archive: {e}")))?;
     let index = (0..archive.len())
         .find(|&i| {
@@ -34,12 +39,7 @@ pub(crate) fn csv_of(bytes: &[u8], name: &str) -> Result<Vec<u8>, FileError> {
     let entry = archive
         .by_index(index)
         .map_err(|e| fail(format!("cannot open the CSV inside: {e}")))?;
-    let mut csv = Vec::new();
-    entry
-        .take(MAX_CSV_BYTES)
-        .read_to_end(&mut csv)
-        .map_err(|e| fail(format!("cannot decompress the CSV inside: {e}")))?;
-    Ok(csv)
+    read(&mut entry.take(MAX_CSV_BYTES))
 }
 
 #[cfg(test)]
@@ -62,17 +62,23 @@ mod tests {
     fn the_csv_inside_a_download_is_taken_out_unchanged() {
         let bytes = zipped("BTCUSDT-5m-2025-01.csv", "1,2,3\n");
         assert!(is_zip(&bytes));
-        assert_eq!(csv_of(&bytes, "a.zip").unwrap(), b"1,2,3\n");
+        let csv = with_csv(std::io::Cursor::new(bytes), "a.zip", |csv| {
+            let mut out = Vec::new();
+            csv.read_to_end(&mut out).unwrap();
+            Ok(out)
+        });
+        assert_eq!(csv.unwrap(), b"1,2,3\n");
     }
 
     #[test]
     fn an_archive_without_a_csv_or_a_broken_one_says_so() {
-        let e = csv_of(&zipped("notes.txt", "x"), "a.zip").unwrap_err();
+        let open = |bytes: Vec<u8>, name| with_csv(std::io::Cursor::new(bytes), name, |_| Ok(()));
+        let e = open(zipped("notes.txt", "x"), "a.zip").unwrap_err();
         assert!(
             e.to_string().contains("a.zip: the archive holds no .csv"),
             "{e}"
         );
-        let e = csv_of(b"PK\x03\x04garbage", "b.zip").unwrap_err();
+        let e = open(b"PK\x03\x04garbage".to_vec(), "b.zip").unwrap_err();
         assert!(e.to_string().contains("b.zip: not a readable zip"), "{e}");
     }
 
@@ -84,7 +90,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("BTCUSDT-5m-2025-01-01.zip");
         std::fs::write(&path, zipped("BTCUSDT-5m-2025-01-01.csv", rows)).unwrap();
-        let loaded = crate::source::file::read(&path, waveplot_protocol::Interval::M5).unwrap();
+        let loaded =
+            crate::source::file::read(&path, waveplot_protocol::Interval::M5, None).unwrap();
         assert!(loaded.micros && !loaded.had_header);
         assert_eq!(
             loaded.candles.open_time_ms,

@@ -2,15 +2,20 @@
 //! times in milliseconds or (as data.binance.vision files since 2025) microseconds, plain
 //! or inside the `.zip` that data.binance.vision serves.
 //!
-//! A file is read whole and checked row by row; the first problem is reported with its
-//! line number and what to do. Gaps in the open times are real (exchange maintenance)
-//! and are counted and reported, never filled.
+//! A file is streamed and every row is checked; the first problem is reported with
+//! its line number and what to do. Only the candles a request wants are kept, so a
+//! render of 4 320 candles from a file of years of minutes holds a few thousand rows,
+//! not the file. Gaps in the open times are real (exchange maintenance) and are
+//! counted and reported, never filled.
 
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use thiserror::Error;
 use waveplot_protocol::Interval;
 use waveplot_protocol::blob::Candles;
+
+use super::Span;
 
 /// Open times at or above this are microseconds (in ms it would be the year 5138).
 const MICROS_THRESHOLD: i64 = 100_000_000_000_000;
@@ -83,52 +88,75 @@ pub(crate) struct Loaded {
     pub(crate) micros: bool,
 }
 
-/// Reads a klines file and checks it against `interval`.
-pub(crate) fn read(path: &Path, interval: Interval) -> Result<Loaded, FileError> {
+/// Reads a klines file (plain or zipped) as a stream, keeps the candles of `span` (all
+/// of them without one) and checks their spacing against `interval`.
+pub(crate) fn read(
+    path: &Path,
+    interval: Interval,
+    span: Option<Span>,
+) -> Result<Loaded, FileError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+    let io = |source| FileError::Io {
         path: name.clone(),
         source,
-    })?;
-    read_bytes(&bytes, &name, interval)
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut magic = Vec::with_capacity(4);
+    (&mut file).take(4).read_to_end(&mut magic).map_err(io)?;
+    file.rewind().map_err(io)?;
+    read_from(std::io::BufReader::new(file), &magic, &name, interval, span)
 }
 
-/// Reads the bytes of a klines file (plain or zipped) and checks them against
-/// `interval`; `name` is used in error messages.
+/// Reads the bytes of a klines file (plain or zipped), keeping every candle, and checks
+/// them against `interval`; `name` is used in error messages.
 pub(crate) fn read_bytes(
     bytes: &[u8],
     name: &str,
     interval: Interval,
 ) -> Result<Loaded, FileError> {
-    let loaded = if super::archive::is_zip(bytes) {
-        parse(&super::archive::csv_of(bytes, name)?, name)?
+    read_from(std::io::Cursor::new(bytes), bytes, name, interval, None)
+}
+
+/// A klines file whose first bytes are `magic`, from `input`.
+fn read_from(
+    input: impl Read + Seek,
+    magic: &[u8],
+    name: &str,
+    interval: Interval,
+    span: Option<Span>,
+) -> Result<Loaded, FileError> {
+    let loaded = if super::archive::is_zip(magic) {
+        super::archive::with_csv(input, name, |csv| parse_from(csv, name, span))?
     } else {
-        parse(bytes, name)?
+        parse_from(input, name, span)?
     };
     check_spacing(&loaded.candles, interval, name)?;
     Ok(loaded)
 }
 
-/// Parses klines CSV bytes; `name` is used in error messages.
+/// Parses klines CSV bytes, keeping every candle; `name` is used in error messages.
 pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Loaded, FileError> {
+    parse_from(bytes, name, None)
+}
+
+/// Parses klines CSV from `input`, checking every row and keeping the candles of
+/// `span` (all without one); `name` is used in error messages.
+fn parse_from(input: impl Read, name: &str, span: Option<Span>) -> Result<Loaded, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(input);
     let mut out = Loaded {
         candles: Candles::default(),
         had_header: false,
         micros: false,
     };
     let mut record = csv::ByteRecord::new();
+    let (mut rows, mut previous) = (0usize, None);
     loop {
         let more = reader
             .read_byte_record(&mut record)
-            .map_err(|e| FileError::Row {
-                path: name.to_owned(),
-                line: e.position().map_or(0, |p| p.line()),
-                problem: format!("not CSV: {e}"),
-            })?;
+            .map_err(|e| csv_error(e, name))?;
         if !more {
             break;
         }
@@ -145,14 +173,66 @@ pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Loaded, FileError> {
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        out.micros |= push_record(&mut out.candles, &record).map_err(row_err)?;
+        let row = Row::parse(&record).map_err(row_err)?;
+        row.check(previous).map_err(row_err)?;
+        previous = Some(row.open_time);
+        out.micros |= row.micros;
+        rows += 1;
+        keep(&mut out.candles, row, span);
     }
-    if out.candles.is_empty() {
+    if rows == 0 {
         return Err(FileError::Empty {
             path: name.to_owned(),
         });
     }
+    if let Some(Span::Last { n, .. }) = span {
+        let len = out.candles.len();
+        if len > n {
+            out.candles = out.candles.slice(len - n..len);
+        }
+    }
     Ok(out)
+}
+
+/// A CSV reader's error: the OS's when reading failed, else the line that is not CSV.
+fn csv_error(e: csv::Error, name: &str) -> FileError {
+    let (line, problem) = (
+        e.position().map_or(0, |p| p.line()),
+        format!("not CSV: {e}"),
+    );
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => FileError::Io {
+            path: name.to_owned(),
+            source,
+        },
+        _ => FileError::Row {
+            path: name.to_owned(),
+            line,
+            problem,
+        },
+    }
+}
+
+/// Appends `row` if `span` wants it. For the last `n`, at most `2n` candles are held:
+/// the oldest `n` are dropped each time that fills up.
+fn keep(candles: &mut Candles, row: Row, span: Option<Span>) {
+    match span {
+        None => row.append(candles),
+        Some(Span::Last { n, end_ms }) => {
+            if end_ms.is_none_or(|end| row.open_time <= end) {
+                row.append(candles);
+                let len = candles.len();
+                if len >= 2 * n.max(1) {
+                    *candles = candles.slice(len - n..len);
+                }
+            }
+        }
+        Some(Span::Between { start_ms, end_ms }) => {
+            if (start_ms..=end_ms).contains(&row.open_time) {
+                row.append(candles);
+            }
+        }
+    }
 }
 
 fn is_header(record: &csv::ByteRecord) -> bool {
@@ -165,8 +245,9 @@ fn is_header(record: &csv::ByteRecord) -> bool {
 /// must follow); true if its times were microseconds.
 pub(crate) fn push_record(candles: &mut Candles, record: &csv::ByteRecord) -> Result<bool, String> {
     let row = Row::parse(record)?;
+    row.check(candles.open_time_ms.last().copied())?;
     let micros = row.micros;
-    row.append_checked(candles)?;
+    row.append(candles);
     Ok(micros)
 }
 
@@ -231,7 +312,8 @@ impl Row {
         })
     }
 
-    fn append_checked(self, c: &mut Candles) -> Result<(), String> {
+    /// Checks the row's own consistency and that it opens after `previous`.
+    fn check(&self, previous: Option<i64>) -> Result<(), String> {
         let [open, high, low, close] = self.ohlc;
         if self.ohlc.iter().any(|p| *p <= 0.0) {
             return Err("a price is zero or negative; prices must be positive".into());
@@ -247,7 +329,7 @@ impl Row {
         if self.close_time < self.open_time {
             return Err("close time is before open time".into());
         }
-        if let Some(&prev) = c.open_time_ms.last() {
+        if let Some(prev) = previous {
             if self.open_time <= prev {
                 return Err(format!(
                     "open time {} is not after the previous row's {}; rows must be oldest first without duplicates",
@@ -256,6 +338,11 @@ impl Row {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn append(self, c: &mut Candles) {
+        let [open, high, low, close] = self.ohlc;
         c.open_time_ms.push(self.open_time);
         c.close_time_ms.push(self.close_time);
         c.open.push(open);
@@ -267,7 +354,6 @@ impl Row {
         c.trades.push(self.trades);
         c.taker_buy_base.push(self.taker_buy_base);
         c.taker_buy_quote.push(self.taker_buy_quote);
-        Ok(())
     }
 }
 
@@ -403,6 +489,72 @@ mod tests {
             e.contains("line 2: open time 2022-08-14T00:00:00Z is not after"),
             "{e}"
         );
+    }
+
+    /// `rows` 5-minute candles from 2022-08-14 00:00 UTC, with a header.
+    fn many(rows: usize) -> String {
+        let mut csv = HEADER.to_owned();
+        for i in 0..rows {
+            let t = 1_660_435_200_000 + i as i64 * 300_000;
+            let p = 20_000.0 + i as f64;
+            csv += &format!(
+                "{t},{p},{},{},{p},1,{},1,1,1,1,0\n",
+                p + 5.0,
+                p - 5.0,
+                t + 299_999
+            );
+        }
+        csv
+    }
+
+    #[test]
+    fn a_span_keeps_what_cutting_the_whole_file_would() {
+        let csv = many(1_000);
+        let all = parse(csv.as_bytes(), "k.csv").unwrap().candles;
+        let t = |i: usize| all.open_time_ms[i];
+        for (n, end) in [
+            (1, None),
+            (7, None),
+            (300, Some(t(500))),
+            (999, Some(t(998))),
+            (5_000, None),
+            (10, Some(t(0) - 1)),
+        ] {
+            let span = Span::Last { n, end_ms: end };
+            let kept = parse_from(csv.as_bytes(), "k.csv", Some(span))
+                .unwrap()
+                .candles;
+            let want = super::super::cut_window(&all, n, end).map_or(Candles::default(), |c| c);
+            assert_eq!(kept, want, "last {n} up to {end:?}");
+        }
+        for (start, end) in [
+            (t(10), t(20)),
+            (t(0) - 1, t(999) + 1),
+            (t(999) + 1, t(999) + 2),
+        ] {
+            let span = Span::Between {
+                start_ms: start,
+                end_ms: end,
+            };
+            let kept = parse_from(csv.as_bytes(), "k.csv", Some(span))
+                .unwrap()
+                .candles;
+            let want = super::super::between(&all, start, end).map_or(Candles::default(), |c| c);
+            assert_eq!(kept, want, "between {start} and {end}");
+        }
+    }
+
+    #[test]
+    fn rows_outside_the_span_are_checked_too() {
+        let csv = many(100).replace(",20090,", ",-1,");
+        let span = Span::Last {
+            n: 10,
+            end_ms: Some(1_660_435_200_000),
+        };
+        let e = parse_from(csv.as_bytes(), "k.csv", Some(span))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 87: a price is zero or negative"), "{e}");
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl Sources {
             }
             Source::File(name) => {
                 let path = self.file_path(name)?;
-                off_runtime(move || Ok(file::read(&path, interval)?.candles)).await?
+                off_runtime(move || Ok(file::read(&path, interval, Some(span))?.candles)).await?
             }
         };
         let candles = match span {
