@@ -44,15 +44,18 @@ pub enum StoreError {
         reason: String,
     },
     /// A read or write failed (server down, permissions, disk full).
-    #[error("store {action} of {key} failed: {source}")]
+    #[error("store {action} of {key} failed: {reason}")]
     Io {
         /// `put`, `get`, `head` or `delete`.
         action: &'static str,
         /// The object key.
         key: String,
-        /// object_store's error.
+        /// What went wrong, said once: for an unreachable server, what the connection
+        /// said and what to check, not object_store's nested retry report.
+        reason: String,
+        /// object_store's error (boxed: it is large, and errors travel in `Result`s).
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 }
 
@@ -150,11 +153,12 @@ impl Store {
             .fold(Self::s3_defaults(), |b, (k, v)| b.with_config(k, v))
             .with_url(url);
         let value = |key| builder.get_config_value(&key);
-        if let Some(endpoint) = value(AmazonS3ConfigKey::Endpoint) {
+        let endpoint = value(AmazonS3ConfigKey::Endpoint);
+        if let Some(endpoint) = &endpoint {
             let region = value(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
             let key = value(AmazonS3ConfigKey::AccessKeyId).unwrap_or_default();
             let secret = value(AmazonS3ConfigKey::SecretAccessKey).unwrap_or_default();
-            create_bucket(&endpoint, &region, bucket, &key, &secret).await?;
+            create_bucket(endpoint, &region, bucket, &key, &secret).await?;
         }
         // object_store retries for up to 3 minutes by default; a render has a deadline
         // of seconds, so fail fast and let the caller report the outage.
@@ -172,7 +176,10 @@ impl Store {
             })?;
         Ok(Store {
             inner: Arc::new(store),
-            describe: format!("S3 bucket {bucket}"),
+            describe: match endpoint {
+                Some(endpoint) => format!("S3 bucket {bucket} at {endpoint}"),
+                None => format!("S3 bucket {bucket}"),
+            },
         })
     }
 
@@ -195,7 +202,7 @@ impl Store {
             .put(&Path::from(key), PutPayload::from(bytes))
             .await
             .map(drop)
-            .map_err(|source| io("put", key, source))
+            .map_err(|source| self.io("put", key, source))
     }
 
     /// Reads an object; `None` if it does not exist.
@@ -205,9 +212,9 @@ impl Store {
                 .bytes()
                 .await
                 .map(Some)
-                .map_err(|source| io("get", key, source)),
+                .map_err(|source| self.io("get", key, source)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(io("get", key, source)),
+            Err(source) => Err(self.io("get", key, source)),
         }
     }
 
@@ -220,7 +227,7 @@ impl Store {
                 stream: r.into_stream(),
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(io("get", key, source)),
+            Err(source) => Err(self.io("get", key, source)),
         }
     }
 
@@ -228,7 +235,7 @@ impl Store {
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.inner.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(io("delete", key, source)),
+            Err(source) => Err(self.io("delete", key, source)),
         }
     }
 
@@ -242,7 +249,16 @@ impl Store {
         match self.inner.head(&Path::from(key)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(io("head", key, source)),
+            Err(source) => Err(self.io("head", key, source)),
+        }
+    }
+
+    fn io(&self, action: &'static str, key: &str, source: object_store::Error) -> StoreError {
+        StoreError::Io {
+            action,
+            key: key.to_owned(),
+            reason: reason(&source, &self.describe),
+            source: Box::new(source),
         }
     }
 
@@ -253,11 +269,31 @@ impl Store {
     }
 }
 
-fn io(action: &'static str, key: &str, source: object_store::Error) -> StoreError {
-    StoreError::Io {
-        action,
-        key: key.to_owned(),
-        source,
+/// What went wrong, for people: when the connection itself failed (the chain of
+/// causes ends in a connection-level I/O error), that error and what to check; else
+/// object_store's own message.
+fn reason(e: &object_store::Error, store: &str) -> String {
+    use std::io::ErrorKind::{
+        ConnectionAborted, ConnectionRefused, ConnectionReset, HostUnreachable, NetworkUnreachable,
+        NotConnected, TimedOut,
+    };
+    let connection = std::iter::successors(Some(e as &dyn std::error::Error), |c| c.source())
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .find(|io| {
+            matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | NotConnected
+                    | TimedOut
+                    | HostUnreachable
+                    | NetworkUnreachable
+            )
+        });
+    match connection {
+        Some(io) => format!("cannot reach the {store}: {io}; is the S3 server running?"),
+        None => e.to_string(),
     }
 }
 
