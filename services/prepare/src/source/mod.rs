@@ -82,6 +82,11 @@ pub(crate) enum Span {
     },
 }
 
+/// How long accepting a Binance request may wait for `exchangeInfo`: well inside the
+/// 5 s a gateway waits for prepare to accept, so a slow Binance never reads as "prepare
+/// did not answer".
+pub(crate) const BINANCE_CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The configured sources.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sources {
@@ -96,12 +101,26 @@ pub(crate) struct Sources {
 impl Sources {
     /// Checks, without loading, that a request's source can be used (so a request
     /// is rejected at once rather than failing after it was accepted). For Binance this
-    /// asks `exchangeInfo` whether the symbol is trading (cached).
+    /// asks `exchangeInfo` whether the symbol is trading (cached), for at most
+    /// [`BINANCE_CHECK_BUDGET`]: a Binance that is slow, unreachable or rate-limiting
+    /// is retried and waited for by the fetch instead, whose failure names the cause.
     pub(crate) async fn check(&self, req: &RenderRequest) -> Result<(), SourceError> {
         match &req.source {
             Source::Binance => {
                 let binance = self.binance.as_ref().ok_or(SourceError::NoBinance)?;
-                Ok(binance.check_symbol(&req.symbol).await?)
+                match tokio::time::timeout(BINANCE_CHECK_BUDGET, binance.check_symbol(&req.symbol))
+                    .await
+                {
+                    Ok(checked) => Ok(checked?),
+                    Err(_) => {
+                        tracing::warn!(
+                            symbol = %req.symbol,
+                            "Binance did not confirm the symbol within {} s; accepted, the fetch will tell",
+                            BINANCE_CHECK_BUDGET.as_secs()
+                        );
+                        Ok(())
+                    }
+                }
             }
             Source::Sample if sample::exists(&req.symbol, req.interval) => Ok(()),
             Source::Sample => Err(no_sample(&req.symbol, req.interval)),

@@ -186,6 +186,22 @@ async fn a_rate_limited_binance_fetch_does_not_hold_up_other_sources() {
     assert_eq!(second.request_id, limited.request_id);
 }
 
+/// A slow or unreachable Binance (each attempt slow, then retried) used to keep the
+/// acceptance past the gateway's 5 s wait, which then blamed prepare. `ask` waits 5 s,
+/// as the gateway does; `exchangeInfo` answers only after 6.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_binance_does_not_hold_up_the_acceptance() {
+    let fake = FakeBinance::start_synthetic().await;
+    let s = stack_with(&[("BINANCE_URL", fake.url.clone())]).await;
+    let mut events = prepared_events(&s).await;
+    fake.fail_with([Fault::Slow(Duration::from_secs(6))]);
+    let mut r = request(Source::Binance);
+    r.window = Some(200);
+    assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
+    let e = PreparedEvent::decode(&next_event(&mut events).await.payload).unwrap();
+    assert_eq!((e.request_id, e.candles), (r.request_id, 200));
+}
+
 #[tokio::test]
 async fn invalid_requests_are_rejected_at_once_with_the_reason() {
     let s = stack().await;
