@@ -68,6 +68,9 @@ pub enum BusError {
     },
 }
 
+/// The longest pause between attempts to reconnect to NATS.
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
 /// A connection to the bus. Cheap to clone; clones share the connection.
 #[derive(Debug, Clone)]
 pub enum Bus {
@@ -79,11 +82,17 @@ pub enum Bus {
 
 impl Bus {
     /// Connects to NATS, naming the connection after the service (it shows in the
-    /// server's monitoring). Reconnects by itself after the server comes back.
+    /// server's monitoring). Reconnects by itself after the server comes back, trying
+    /// at least once a second (async-nats backs off to 4 s by default, which would
+    /// leave the services of a restarted bus not hearing each other for seconds).
     pub async fn connect(url: &str, name: &str) -> Result<Bus, BusError> {
         async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
+            .reconnect_delay_callback(|attempts| {
+                let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+                Duration::from_millis(2_u64.saturating_pow(exp)).min(MAX_RECONNECT_DELAY)
+            })
             .connect(url)
             .await
             .map(Bus::Nats)

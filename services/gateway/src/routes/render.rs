@@ -11,6 +11,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -134,23 +135,44 @@ pub async fn create(
     }
 }
 
+/// How long "nobody listens" is retried: after a bus restart prepare may not have
+/// subscribed again yet (it retries at least once a second), and the request is safe to
+/// resend because nobody got it.
+const NO_RESPONDERS_GRACE: Duration = Duration::from_millis(1500);
+
 async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), AppError> {
     let subject = state.ctx.subjects.render();
-    let reply = state
-        .ctx
-        .bus
-        .request(subject, request.encode().into(), ACCEPT_TIMEOUT)
-        .await
-        .map_err(|e| match e {
-            BusError::NoResponders { .. } => AppError::Unavailable(
-                "prepare service unavailable: no prepare instance is running".into(),
-            ),
-            BusError::Timeout { .. } => AppError::Timeout(format!(
-                "prepare service did not answer within {} s",
-                ACCEPT_TIMEOUT.as_secs()
-            )),
-            other => AppError::Unavailable(format!("message bus unavailable: {other}")),
-        })?;
+    let payload = bytes::Bytes::from(request.encode());
+    let started = Instant::now();
+    let reply = loop {
+        let left = ACCEPT_TIMEOUT.saturating_sub(started.elapsed());
+        match state
+            .ctx
+            .bus
+            .request(subject.clone(), payload.clone(), left)
+            .await
+        {
+            Err(BusError::NoResponders { .. }) if started.elapsed() < NO_RESPONDERS_GRACE => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other,
+        }
+    };
+    let reply = reply.map_err(|e| match e {
+        BusError::NoResponders { .. } if !state.ctx.bus.is_connected() => AppError::Unavailable(
+            "message bus unavailable: the gateway is reconnecting to NATS; try again in a moment"
+                .into(),
+        ),
+        BusError::NoResponders { .. } => AppError::Unavailable(format!(
+            "prepare service unavailable: no prepare instance answered within {:.1} s (none is running, or all are reconnecting to the bus)",
+            NO_RESPONDERS_GRACE.as_secs_f64()
+        )),
+        BusError::Timeout { .. } => AppError::Timeout(format!(
+            "prepare service did not answer within {} s",
+            ACCEPT_TIMEOUT.as_secs()
+        )),
+        other => AppError::Unavailable(format!("message bus unavailable: {other}")),
+    })?;
     match RenderReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
         RenderReply::Accepted { .. } => Ok(()),
         RenderReply::Rejected { error, .. } => Err(AppError::BadRequest(error)),
