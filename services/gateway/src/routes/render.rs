@@ -275,3 +275,29 @@ pub async fn events(
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The anomaly factor is part of the blob key, so the number a client wrote must be
+    /// read back to the same f64 (serde_json's `float_roundtrip`; without it about one
+    /// value in a few thousand came out 1 ULP off).
+    #[test]
+    fn an_anomaly_factor_is_read_exactly_as_written() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let k = 1.0 + (state >> 11) as f64 / (1u64 << 53) as f64 * 20.0;
+            let body = format!(r#"{{"symbol": "BTC", "interval": "5m", "anomaly_k": {k}}}"#);
+            let read: RenderBody = serde_json::from_str(&body).unwrap();
+            assert_eq!(
+                read.anomaly_k.map(f64::to_bits),
+                Some(k.to_bits()),
+                "{body}"
+            );
+        }
+    }
+}

@@ -326,6 +326,12 @@ impl Row {
         if self.volume < 0.0 || self.quote_volume < 0.0 {
             return Err("volume is negative".into());
         }
+        if self.open_time < 0 {
+            return Err(format!(
+                "open time {} is before 1970; open times are milliseconds (or microseconds) since 1970-01-01 UTC",
+                self.open_time
+            ));
+        }
         if self.close_time < self.open_time {
             return Err("close time is before open time".into());
         }
@@ -580,16 +586,19 @@ mod tests {
 
     /// Seen while writing the `csv` fuzz target, which panics on it without the fix: the
     /// spacing of open times at both ends of i64 overflowed (a panic in debug builds, a
-    /// wrong spacing in release builds).
+    /// wrong spacing in release builds). Times before 1970 are now refused outright.
     #[test]
-    fn open_times_far_apart_are_an_interval_mismatch_not_an_overflow() {
+    fn open_times_before_1970_are_refused_and_spacing_never_overflows() {
         let csv = format!(
             "{HEADER}-9223372036854775808,1,1,1,1,1,-9223372036854775808,1,1,1,1,0\n1,1,1,1,1,1,1,1,1,1,1,0\n"
         );
         let e = read_bytes(csv.as_bytes(), "k.csv", Interval::M5)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not 5m"), "{e}");
+        assert!(
+            e.contains("line 2: open time -9223372036854775808 is before 1970"),
+            "{e}"
+        );
         let times = [i64::MIN, 0, i64::MAX];
         assert_eq!(missing_candles(&times, Interval::M5), u32::MAX);
     }
