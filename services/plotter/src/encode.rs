@@ -26,6 +26,7 @@ use plotters::prelude::*;
 use png::{BitDepth, ColorType, Compression, Encoder};
 use waveplot_protocol::{Blob, PlotId, TimeZone};
 
+use crate::bitmap::Bitmap;
 use crate::charts;
 use crate::error::RenderError;
 
@@ -38,7 +39,7 @@ pub(crate) fn png(
 ) -> Result<Vec<u8>, RenderError> {
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = Bitmap(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         charts::draw(&root, blob, plot, zone)?;
         root.present()?;
     }

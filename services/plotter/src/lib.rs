@@ -32,6 +32,7 @@
 //! At their default 1280×1800, 02a and 02b take about 15 ms. The PNG settings and
 //! their measurements are in the `encode` module.
 
+mod bitmap;
 mod charts;
 mod encode;
 pub mod error;

@@ -31,7 +31,10 @@ use crate::error::RenderError;
 #[cfg(test)]
 pub(crate) use theme::SVG_UNICODE_RANGE;
 use theme::Theme;
+#[cfg(test)]
+pub(crate) use theme::register_fonts;
 pub(crate) use theme::svg_font_faces;
+pub(crate) use theme::{FAMILY, font_file};
 use window::Window;
 
 /// Draws chart `plot` of `blob` on `root`, with times written in `zone`.

@@ -58,7 +58,8 @@ impl Legend {
 }
 
 /// Draws a heading line (bold title, then the legend; `note` right-aligned) on top of
-/// `area` and returns the area below it.
+/// `area` and returns the area below it. A note that would run into the legend goes on
+/// a second line of its own.
 pub(crate) fn heading<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     th: Theme,
@@ -66,25 +67,35 @@ pub(crate) fn heading<DB: DrawingBackend>(
     legend: &[Legend],
     note: &str,
 ) -> Result<DrawingArea<DB, Shift>, RenderError> {
-    let (head, body) = area.split_vertically(th.upx(HEADING));
-    let (w, _) = head.dim_in_pixel();
+    let (w, _) = area.dim_in_pixel();
+    let mut x = th.px(Y_AREA * 0.35);
+    let title_at = x;
+    x += area.estimate_text_size(title, &th.bold(13.0))?.0 as i32 + th.px(18.0);
+    let mut items = Vec::with_capacity(legend.len());
+    for item in legend {
+        items.push((item, x));
+        x += th.px(24.0) + area.estimate_text_size(&item.text, &th.text(12.0))?.0 as i32;
+        x += th.px(16.0);
+    }
+    let note_end = w as i32 - th.px(4.0);
+    let note_width = area.estimate_text_size(note, &th.muted(12.0))?.0 as i32;
+    let own_line = !note.is_empty() && x + note_width > note_end;
+    let lines = if own_line { 2.0 } else { 1.0 };
+    let (head, body) = area.split_vertically(th.upx(HEADING * lines));
     let mid = th.px(HEADING / 2.0);
     let left = Pos::new(HPos::Left, VPos::Center);
-    let mut x = th.px(Y_AREA * 0.35);
-    head.draw_text(title, &th.bold(13.0).pos(left), (x, mid))?;
-    x += head.estimate_text_size(title, &th.bold(13.0))?.0 as i32 + th.px(18.0);
-    for item in legend {
-        swatch(&head, th, item.swatch, (x, mid))?;
-        x += th.px(24.0);
-        head.draw_text(&item.text, &th.text(12.0).pos(left), (x, mid))?;
-        x += head.estimate_text_size(&item.text, &th.text(12.0))?.0 as i32 + th.px(16.0);
+    head.draw_text(title, &th.bold(13.0).pos(left), (title_at, mid))?;
+    for (item, at) in items {
+        swatch(&head, th, item.swatch, (at, mid))?;
+        head.draw_text(
+            &item.text,
+            &th.text(12.0).pos(left),
+            (at + th.px(24.0), mid),
+        )?;
     }
     let right = Pos::new(HPos::Right, VPos::Center);
-    head.draw_text(
-        note,
-        &th.muted(12.0).pos(right),
-        (w as i32 - th.px(4.0), mid),
-    )?;
+    let note_mid = if own_line { mid + th.px(HEADING) } else { mid };
+    head.draw_text(note, &th.muted(12.0).pos(right), (note_end, note_mid))?;
     Ok(body)
 }
 

@@ -17,7 +17,7 @@ use crate::error::RenderError;
 /// The family plotters asks its font registry for, and the `font-family` an SVG
 /// names: DejaVu Sans, then the viewer's sans-serif for a character the SVG's
 /// subset lacks.
-const FAMILY: &str = "DejaVu Sans, sans-serif";
+pub(crate) const FAMILY: &str = "DejaVu Sans, sans-serif";
 static REGULAR: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold.ttf");
 /// The characters the SVG font subsets hold (CSS `unicode-range` syntax): ASCII,
@@ -61,12 +61,21 @@ const LEVELS: [RGBColor; 8] = [
     RGBColor(130, 40, 170),
 ];
 
+/// The embedded font file of `style` (bold, or regular for every other style).
+pub(crate) fn font_file(style: FontStyle) -> &'static [u8] {
+    if matches!(style, FontStyle::Bold) {
+        BOLD
+    } else {
+        REGULAR
+    }
+}
+
 /// Registers the embedded fonts with plotters; later calls are free.
 pub(crate) fn register_fonts() -> Result<(), RenderError> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = DONE.get_or_init(|| {
-        register_font(FAMILY, FontStyle::Normal, REGULAR).is_ok()
-            && register_font(FAMILY, FontStyle::Bold, BOLD).is_ok()
+        register_font(FAMILY, FontStyle::Normal, font_file(FontStyle::Normal)).is_ok()
+            && register_font(FAMILY, FontStyle::Bold, font_file(FontStyle::Bold)).is_ok()
     });
     if *ok { Ok(()) } else { Err(RenderError::Font) }
 }
