@@ -7,7 +7,8 @@ use std::io::{Read, Seek};
 use super::file::FileError;
 
 /// Largest CSV taken out of an archive: a month of 1s candles is about 300 MB, so this
-/// leaves room for real downloads while refusing a "zip bomb".
+/// leaves room for real downloads while refusing a "zip bomb" (which, streamed, would
+/// cost no memory but hold an analysis slot for as long as it inflates).
 const MAX_CSV_BYTES: u64 = 1 << 30;
 
 /// True if the bytes are a zip archive (by its local-file-header signature, so a
@@ -16,8 +17,8 @@ pub(crate) fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
 }
 
-/// Runs `read` on the decompressing reader of the archive's first `.csv` entry (at most
-/// [`MAX_CSV_BYTES`] of it); `name` is used in errors.
+/// Runs `read` on the decompressing reader of the archive's first `.csv` entry, which
+/// fails once it passes [`MAX_CSV_BYTES`]; `name` is used in errors.
 pub(crate) fn with_csv<T>(
     archive: impl Read + Seek,
     name: &str,
@@ -39,7 +40,37 @@ pub(crate) fn with_csv<T>(
     let entry = archive
         .by_index(index)
         .map_err(|e| fail(format!("cannot open the CSV inside: {e}")))?;
-    read(&mut entry.take(MAX_CSV_BYTES))
+    read(&mut Capped {
+        inner: entry,
+        left: MAX_CSV_BYTES,
+    })
+}
+
+/// A reader that fails, rather than ending early, when its source holds more than
+/// `left` bytes: a cut-off CSV would lose its newest candles without a word.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return match self.inner.read(&mut [0u8])? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(format!(
+                    "the CSV inside is larger than {} MiB; split it (data.binance.vision serves one month or day per file)",
+                    MAX_CSV_BYTES >> 20
+                ))),
+            };
+        }
+        let room = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +99,25 @@ mod tests {
             Ok(out)
         });
         assert_eq!(csv.unwrap(), b"1,2,3\n");
+    }
+
+    #[test]
+    fn a_csv_longer_than_the_cap_is_an_error_not_a_cut() {
+        let read = |bytes: &[u8], cap| {
+            let mut out = Vec::new();
+            Capped {
+                inner: bytes,
+                left: cap,
+            }
+            .read_to_end(&mut out)
+            .map(|_| out)
+        };
+        assert_eq!(read(b"0123456789", 10).unwrap(), b"0123456789");
+        let e = read(b"0123456789", 9).unwrap_err();
+        assert!(
+            e.to_string().contains("larger than 1024 MiB; split it"),
+            "{e}"
+        );
     }
 
     #[test]
