@@ -241,6 +241,8 @@ const PHASES: [&str; 8] = [
 struct Shared {
     url: String,
     phase: AtomicUsize,
+    /// Requests each client has started.
+    started: Vec<AtomicUsize>,
     stop: AtomicBool,
     salt: AtomicU32,
     records: Mutex<Vec<(usize, Class)>>,
@@ -248,6 +250,24 @@ struct Shared {
 }
 
 impl Shared {
+    /// Waits (at most one request's limit) until every client has started a request
+    /// since this call, so none is still stuck on a render the previous fault broke
+    /// and the next fault meets the full load.
+    fn until_every_client_is_sending(&self) {
+        let counts = || -> Vec<usize> {
+            self.started
+                .iter()
+                .map(|n| n.load(Ordering::Acquire))
+                .collect()
+        };
+        let (before, since) = (counts(), Instant::now());
+        while since.elapsed() < self.limit
+            && counts().iter().zip(&before).any(|(now, then)| now == then)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn record(&self, phase: usize, class: Class) {
         self.records
             .lock()
@@ -290,6 +310,7 @@ pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
     let shared = Shared {
         url: stack.url.clone(),
         phase: AtomicUsize::new(0),
+        started: (0..settings.clients).map(|_| AtomicUsize::new(0)).collect(),
         stop: AtomicBool::new(false),
         salt: AtomicU32::new(1),
         records: Mutex::new(Vec::new()),
@@ -375,6 +396,7 @@ fn client(shared: &Shared, bodies: &[Value], index: usize) {
     let mut n = index;
     while !shared.stop.load(Ordering::Acquire) {
         let phase = shared.phase.load(Ordering::Acquire);
+        shared.started[index].fetch_add(1, Ordering::AcqRel);
         let (class, _) = follow(&http, shared, &shared.unique(&bodies[n % bodies.len()]));
         if !matches!(class, Class::Complete) {
             // A refusal comes back at once; do not turn an outage into a busy loop.
@@ -514,7 +536,12 @@ fn inject(
     warm: &Warm,
     checks: &mut Vec<Check>,
 ) {
-    let phase = |n: usize| shared.phase.store(n, Ordering::Release);
+    // Each fault starts once every client is sending again (see
+    // `until_every_client_is_sending`).
+    let phase = |n: usize| {
+        shared.until_every_client_is_sending();
+        shared.phase.store(n, Ordering::Release);
+    };
     std::thread::sleep(settings.baseline);
 
     phase(1);
