@@ -21,7 +21,9 @@ use plotters_backend::{
 
 use crate::charts;
 
-/// A [`BitMapBackend`] whose text is drawn by [`Placed`].
+/// A [`BitMapBackend`] whose text is drawn by [`Placed`]. It forwards what the bitmap
+/// backend implements itself; paths, circles and polygons use the trait's default
+/// methods, which draw through those, exactly as they would on the bitmap backend.
 pub(crate) struct Bitmap<'a>(pub(crate) BitMapBackend<'a>);
 
 type Error<'a> = DrawingErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>;
@@ -62,32 +64,6 @@ impl<'a> DrawingBackend for Bitmap<'a> {
         fill: bool,
     ) -> Result<(), Error<'a>> {
         self.0.draw_rect(upper_left, bottom_right, style, fill)
-    }
-
-    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
-        &mut self,
-        path: I,
-        style: &S,
-    ) -> Result<(), Error<'a>> {
-        self.0.draw_path(path, style)
-    }
-
-    fn draw_circle<S: BackendStyle>(
-        &mut self,
-        center: BackendCoord,
-        radius: u32,
-        style: &S,
-        fill: bool,
-    ) -> Result<(), Error<'a>> {
-        self.0.draw_circle(center, radius, style, fill)
-    }
-
-    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
-        &mut self,
-        vert: I,
-        style: &S,
-    ) -> Result<(), Error<'a>> {
-        self.0.fill_polygon(vert, style)
     }
 
     fn draw_text<S: BackendTextStyle>(

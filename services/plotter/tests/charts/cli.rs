@@ -22,6 +22,17 @@ fn fixture() -> String {
     )
 }
 
+/// Runs `plotter render --blob <the fixture> ARGS` and checks that it succeeded.
+fn render_fixture(args: &[&str]) {
+    let blob = fixture();
+    let out = plotter(&[&["render", "--blob", blob.as_str()], args].concat());
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -30,21 +41,13 @@ fn text(path: &Path) -> String {
 fn render_all_writes_six_images_of_the_asked_size() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("charts");
-    let out = plotter(&[
-        "render",
-        "--blob",
-        &fixture(),
+    render_fixture(&[
         "--all",
         "--out-dir",
         out_dir.to_str().unwrap(),
         "--width",
         "960",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     for plot in PlotId::ALL {
         let bytes = std::fs::read(out_dir.join(format!("{plot}.png"))).unwrap();
         let (w, h, _) = decode(&bytes);
@@ -56,10 +59,7 @@ fn render_all_writes_six_images_of_the_asked_size() {
 fn render_one_chart_as_svg_in_a_time_zone() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("bands.svg");
-    let out = plotter(&[
-        "render",
-        "--blob",
-        &fixture(),
+    render_fixture(&[
         "--plot",
         "02b",
         "--out",
@@ -69,11 +69,6 @@ fn render_one_chart_as_svg_in_a_time_zone() {
         "--tz",
         "Europe/Berlin",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let svg = text(&svg);
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains("2022-08-14 02:00 – 2022-08-17 01:55 Europe/Berlin"));
