@@ -42,7 +42,7 @@ export VK_DRIVER_FILES="$lavapipe"
 
 # The gateway's system tests give a whole topology of emulated debug binaries render
 # deadlines of 3-30 s, which user-mode emulation on two cores cannot meet (the charts
-# come, just late), and the browser tests wait on an emulated debug standalone stack that
+# come, just late), and the single-process tests (browser, http) wait on an emulated debug stack that
 # is too slow for them, and the bench's fault suite injects outages into such a stack
 # against deadlines of seconds: all three run natively in the main test step. Everything else runs
 # here, including the tests that start the arm64 service binaries and the Vulkan tests.
@@ -51,6 +51,7 @@ export VK_DRIVER_FILES="$lavapipe"
 # fake server answers within a few hundred milliseconds) would time out.
 vulkan='package(waveplot-gpu) or (package(waveplot-prepare) and test(/backend_vulkan/))'
 cargo nextest run --workspace --locked --no-fail-fast --target "$triple" \
-    -E "not (package(waveplot-gateway) and (binary(system) or binary(browser)))
+    -E "not (package(waveplot-gateway) and binary(system))
+        and not (package(waveplot-standalone) and kind(test))
         and not (package(waveplot-bench) and kind(test)) and not ($vulkan)" "$@"
 cargo nextest run --workspace --locked --no-fail-fast --target "$triple" -E "$vulkan" "$@"

@@ -830,7 +830,7 @@ async fn unknown_major_refused(stack: &Stack, warm: &Warm) -> Result<String> {
         tz: None,
         timings_ms: PrepareTimings::default(),
     };
-    bus.send(&subjects, &event, "unknown-major").await?;
+    bus.send(&subjects, &event).await?;
     let mut reasons = Vec::new();
     let waited = tokio::time::timeout(Duration::from_secs(15), async {
         while reasons.len() < PlotId::ALL.len() {

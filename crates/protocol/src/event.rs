@@ -79,6 +79,9 @@ impl Message for PreparedEvent {
     fn subject(&self, subjects: &Subjects) -> String {
         subjects.prepared(&self.symbol, self.interval)
     }
+    fn message_id(&self) -> String {
+        format!("{}.prepared", self.request_id)
+    }
 }
 
 /// `<prefix>.done.<PLOT_ID>`: one chart of a request is in the store.
@@ -115,6 +118,9 @@ impl Message for DoneEvent {
     fn subject(&self, subjects: &Subjects) -> String {
         subjects.done(self.plot_id)
     }
+    fn message_id(&self) -> String {
+        format!("{}.done.{}", self.request_id, self.plot_id)
+    }
 }
 
 /// `<prefix>.failed.<STAGE>`: a stage failed for a request.
@@ -137,6 +143,23 @@ impl Message for FailedEvent {
     const NAME: &'static str = "failed event";
     fn subject(&self, subjects: &Subjects) -> String {
         subjects.failed(self.stage)
+    }
+    /// `<request>.failed.<stage>[.<plot>]`; a failure that names no request is told
+    /// apart by a digest of its content (the same failure again is a duplicate).
+    fn message_id(&self) -> String {
+        use sha2::Digest as _;
+        let request = match &self.request_id {
+            Some(id) => id.to_string(),
+            None => {
+                let digest = sha2::Sha256::digest(self.encode());
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("unnamed-{hex}")
+            }
+        };
+        match self.plot_id {
+            Some(plot) => format!("{request}.failed.{}.{plot}", self.stage),
+            None => format!("{request}.failed.{}", self.stage),
+        }
     }
 }
 
@@ -281,5 +304,34 @@ mod tests {
         json["key"] = "../../secret".into();
         let e = PreparedEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
         assert!(e.to_string().contains("invalid object key"), "{e}");
+    }
+
+    #[test]
+    fn message_ids_differ_between_messages_and_repeat_for_the_same_one() {
+        let p = prepared();
+        let id = &p.request_id;
+        assert_eq!(p.message_id(), format!("{id}.prepared"));
+        let failed = |stage, plot_id, reason: &str| FailedEvent {
+            v: V1,
+            request_id: Some(id.clone()),
+            stage,
+            plot_id,
+            reason: reason.into(),
+        };
+        let ids = [
+            failed(Stage::Prepare, None, "x").message_id(),
+            failed(Stage::Plot, Some(PlotId::Bands), "x").message_id(),
+            failed(Stage::Plot, Some(PlotId::Signals), "x").message_id(),
+            failed(Stage::Gateway, Some(PlotId::Signals), "x").message_id(),
+        ];
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        assert_eq!(ids[1], format!("{id}.failed.plot.02b"));
+        let unnamed = |reason: &str| FailedEvent {
+            request_id: None,
+            ..failed(Stage::Plot, Some(PlotId::Bands), reason)
+        };
+        assert_eq!(unnamed("a").message_id(), unnamed("a").message_id());
+        assert_ne!(unnamed("a").message_id(), unnamed("b").message_id());
     }
 }

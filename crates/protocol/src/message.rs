@@ -40,6 +40,11 @@ pub trait Message: Serialize + DeserializeOwned {
     /// The subject this message is published on.
     fn subject(&self, subjects: &Subjects) -> String;
 
+    /// The message's ID, sent as the `Nats-Msg-Id` header: the same for a retry of the
+    /// same message and different for any other, so a JetStream stream (or any reader)
+    /// can drop duplicates. Built from the request ID and what the message says of it.
+    fn message_id(&self) -> String;
+
     /// The JSON bytes of this message.
     fn encode(&self) -> Vec<u8> {
         // Every message type is plain data with string keys, which JSON always represents.

@@ -257,6 +257,9 @@ impl Message for RenderRequest {
     fn subject(&self, subjects: &Subjects) -> String {
         subjects.render()
     }
+    fn message_id(&self) -> String {
+        format!("{}.render", self.request_id)
+    }
 }
 
 /// The immediate reply to a render request, tagged by `"status"`.
@@ -288,6 +291,18 @@ impl Message for RenderReply {
     /// Replies go to the request's reply inbox, not a fixed subject; this is the request subject.
     fn subject(&self, subjects: &Subjects) -> String {
         subjects.render()
+    }
+    fn message_id(&self) -> String {
+        match self {
+            Self::Accepted { request_id, .. } => format!("{request_id}.accepted"),
+            Self::Rejected {
+                request_id: Some(id),
+                ..
+            } => format!("{id}.rejected"),
+            Self::Rejected {
+                request_id: None, ..
+            } => "unnamed.rejected".to_owned(),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! waveplot's gateway: the web page, the HTTP API and the event gatherer. It publishes
 //! render requests on the bus, follows each request's events until its deadline, and
-//! serves the charts from the object store. It never computes wavelets or draws charts.
-//! `--standalone` runs prepare and the six plotters in the same process over an
-//! in-process bus and a local-directory store.
+//! serves the charts from the object store. It never computes wavelets or draws charts
+//! (the single-process mode, `waveplot-standalone`, composes it with prepare and the
+//! plotters).
 //!
 //! # Layout
 //!
@@ -13,7 +13,6 @@
 //! - [`registry`]: the renders in memory, coalescing and reuse.
 //! - [`gather`]: bus events → render statuses.
 //! - [`error`]: the API's error type.
-//! - [`standalone`]: the whole system in one process.
 
 pub mod app;
 pub mod config;
@@ -21,7 +20,6 @@ pub mod error;
 pub mod gather;
 pub mod registry;
 pub mod routes;
-pub mod standalone;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -45,6 +43,17 @@ pub struct Settings {
     pub deadline: Duration,
     /// Sources the page offers, the default first.
     pub sources: Vec<String>,
+}
+
+impl Settings {
+    /// The settings the HTTP flags describe, offering `sources`.
+    pub fn new(http: &config::HttpArgs, sources: Vec<String>) -> Self {
+        Self {
+            http_addr: http.http_addr,
+            deadline: http.deadline,
+            sources,
+        }
+    }
 }
 
 /// Starts gathering events and serving HTTP; returns the bound address and a future

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use waveplot_protocol::{ImageFormat, PlotId, TimeZone};
-use waveplot_service::{BusArgs, LogArgs, StoreArgs};
+use waveplot_service::ServiceArgs;
 
 /// waveplot plotter: draws one chart for every analysed window announced on the bus.
 ///
@@ -17,33 +17,30 @@ pub(crate) struct Config {
     pub(crate) command: Option<Command>,
     #[command(flatten)]
     pub(crate) serve: ServeArgs,
-    #[command(flatten)]
-    pub(crate) log: LogArgs,
 }
+
+/// Where the health endpoint listens unless `HEALTH_ADDR` says otherwise.
+pub(crate) const DEFAULT_HEALTH_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9102);
 
 /// Settings of the bus service.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Check the health endpoint of a running instance and exit 0 if it is ready
-    /// (for container healthchecks; the images have no curl).
-    #[arg(long)]
-    pub(crate) healthcheck: bool,
     /// Which chart this instance draws (01, 02a, 02b, 03, 04, 05).
     #[arg(long, env = "PLOT_ID")]
     pub(crate) plot_id: Option<PlotId>,
-    /// How long in-flight charts may take to finish after SIGTERM.
-    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub(crate) grace: std::time::Duration,
-    /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9102")]
-    pub(crate) health_addr: SocketAddr,
     /// Charts drawn at the same time by this instance.
     #[arg(long, env = "PLOT_CONCURRENCY", default_value_t = 2)]
     pub(crate) concurrency: usize,
     #[command(flatten)]
-    pub(crate) bus: BusArgs,
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    pub(crate) service: ServiceArgs,
+}
+
+impl ServeArgs {
+    /// Where the health endpoint listens.
+    pub(crate) fn health_addr(&self) -> SocketAddr {
+        self.service.health_addr.unwrap_or(DEFAULT_HEALTH_ADDR)
+    }
 }
 
 /// Subcommands.

@@ -7,21 +7,13 @@ mod config;
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use waveplot_plotter::service;
-use waveplot_service::{health, run_service};
 
 use crate::config::{Command, Config};
 
 fn main() -> Result<()> {
     let config = Config::parse();
     let args = config.serve;
-    if args.healthcheck {
-        std::process::exit(if health::probe(args.health_addr) {
-            0
-        } else {
-            1
-        });
-    }
-    config.log.init();
+    args.service.begin(args.health_addr());
     if let Some(Command::Render(r)) = config.command {
         return cli::render_command(&r);
     }
@@ -31,16 +23,11 @@ fn main() -> Result<()> {
     let settings = service::Settings {
         plot,
         concurrency: args.concurrency,
-        grace: args.grace,
     };
-    let name = format!("plotter-{plot}");
-    tokio::runtime::Runtime::new()
-        .context("start the async runtime")?
-        .block_on(run_service(
-            &name,
-            &args.bus,
-            &args.store,
-            args.health_addr,
-            |ctx, ready, stop| service::run(ctx, settings, ready, stop),
-        ))
+    waveplot_service::run(
+        &format!("plotter-{plot}"),
+        &args.service,
+        Some(args.health_addr()),
+        |ctx, ready, stop| service::run(ctx, settings, ready, stop),
+    )
 }

@@ -5,18 +5,16 @@
 //! each chart is drawn once however many boards run it. Any failure becomes a
 //! `failed` event with the reason; a bad message is logged and counted.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::{
-    Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, RequestId, Stage, V1,
+    Blob, DoneEvent, Message, PlotId, PreparedEvent, RequestId, Stage, Subjects, V1,
 };
-use waveplot_service::Context;
-use waveplot_service::bus::{Message as BusMessage, serve_each};
+use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
+use waveplot_service::{Context, Failure, Handler, Subscription};
 
 use crate::{RenderOptions, render};
 
@@ -27,8 +25,6 @@ pub struct Settings {
     pub plot: PlotId,
     /// Charts drawn at the same time.
     pub concurrency: usize,
-    /// How long in-flight charts may take to finish after shutdown is requested.
-    pub grace: Duration,
 }
 
 /// The queue group of all replicas drawing `plot`.
@@ -36,95 +32,68 @@ pub fn queue_group(plot: PlotId) -> String {
     format!("plot-{plot}")
 }
 
-/// Serves `prepared` events until `shutdown`, then lets in-flight charts finish within
-/// the grace period. Returns an error only if the bus subscription is lost.
+/// Serves `prepared` events until `shutdown`, then lets the charts in flight finish.
+/// Returns an error only if the bus subscription is lost.
 pub async fn run(
     ctx: Context,
     settings: Settings,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let subject = ctx.subjects.prepared_any();
-    let events = ctx
-        .bus
-        .subscribe(subject.clone(), Some(queue_group(settings.plot)))
-        .await
-        .context("subscribe to prepared events")?;
-    ctx.bus.flush().await.context("register the subscription")?;
-    readiness.serving();
-    tracing::info!(plot = %settings.plot, %subject, store = ctx.store.describe(), "plotter is serving");
-    let worker = Arc::new(Worker {
-        ctx,
+    let handler = Plotter {
+        ctx: ctx.clone(),
         plot: settings.plot,
-        slots: Semaphore::new(settings.concurrency.max(1)),
-    });
-    serve_each(events, &shutdown, settings.grace, |message| {
-        worker.clone().receive(message)
-    })
-    .await
-    .context("prepared events")
+    };
+    waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await
 }
 
-struct Worker {
+/// `prepared` events in, charts and `done` events out.
+struct Plotter {
     ctx: Context,
     plot: PlotId,
-    slots: Semaphore,
 }
 
-impl Worker {
-    async fn receive(self: Arc<Self>, message: BusMessage) {
+impl Handler for Plotter {
+    type Job = PreparedEvent;
+    type Event = DoneEvent;
+
+    fn subscription(&self, subjects: &Subjects) -> Subscription {
+        Subscription {
+            subject: subjects.prepared_any(),
+            queue: queue_group(self.plot),
+        }
+    }
+
+    fn origin(&self) -> (Stage, Option<PlotId>) {
+        (Stage::Plot, Some(self.plot))
+    }
+
+    /// Takes the events that ask for this chart; a malformed one fails the request it
+    /// names, if it names one.
+    async fn accept(&self, message: BusMessage) -> Result<Option<PreparedEvent>, Failure> {
         match PreparedEvent::decode(&message.payload) {
-            Ok(event) if event.plots.contains(&self.plot) => self.work(event).await,
-            Ok(_) => {}
+            Ok(event) => Ok(event.plots.contains(&self.plot).then_some(event)),
             Err(e) => {
-                metrics::counter!("waveplot_plotter_bad_messages_total").increment(1);
-                tracing::warn!(subject = %message.subject, error = %e, "ignoring a malformed prepared event");
-                if let Some(id) = RequestId::find_in(&message.payload) {
-                    self.fail(id, format!("malformed prepared event: {e}"))
-                        .await;
-                }
+                tracing::warn!(subject = %message.subject, error = %e, "malformed prepared event");
+                Err(Failure::new(
+                    RequestId::find_in(&message.payload),
+                    anyhow::Error::new(e).context("malformed prepared event"),
+                ))
             }
         }
     }
 
-    async fn work(self: Arc<Self>, event: PreparedEvent) {
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
-        };
-        let id = event.request_id.clone();
-        match self.draw(&event).await {
-            Ok(done) => {
-                tracing::info!(request_id = %id, plot = %self.plot, bytes = done.bytes, render_ms = done.render_ms, reused = done.reused, "chart stored");
-                metrics::counter!("waveplot_plotter_charts_total", "plot" => self.plot.as_str(), "outcome" => "done")
-                    .increment(1);
-                let msg_id = format!("{id}.done.{}", self.plot);
-                if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &done, &msg_id).await {
-                    tracing::error!(request_id = %id, error = %e, "could not publish the done event");
-                }
-            }
-            Err(e) => {
-                metrics::counter!("waveplot_plotter_charts_total", "plot" => self.plot.as_str(), "outcome" => "failed")
-                    .increment(1);
-                self.fail(id, format!("{e:#}")).await;
-            }
-        }
+    async fn work(&self, event: PreparedEvent) -> Result<DoneEvent, Failure> {
+        let done = self
+            .draw(&event)
+            .await
+            .map_err(|e| Failure::new(Some(event.request_id.clone()), e))?;
+        tracing::info!(request_id = %done.request_id, plot = %self.plot, bytes = done.bytes, render_ms = done.render_ms, reused = done.reused, "chart stored");
+        Ok(done)
     }
+}
 
-    async fn fail(&self, id: RequestId, reason: String) {
-        tracing::warn!(request_id = %id, plot = %self.plot, %reason, "chart failed");
-        let event = FailedEvent {
-            v: V1,
-            request_id: Some(id.clone()),
-            stage: Stage::Plot,
-            plot_id: Some(self.plot),
-            reason,
-        };
-        let msg_id = format!("{id}.failed.{}", self.plot);
-        if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &event, &msg_id).await {
-            tracing::error!(request_id = %id, error = %e, "could not publish the failed event");
-        }
-    }
-
+impl Plotter {
     async fn draw(&self, event: &PreparedEvent) -> Result<DoneEvent> {
         let (width, height) = self.plot.size_for(event.width, event.height);
         let zone = event.tz.clone().unwrap_or_default();

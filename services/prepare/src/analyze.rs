@@ -17,8 +17,8 @@ use crate::source::{Span, file};
 
 /// Runs `prepare analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
-    if args.backend.list_gpus {
-        return crate::backend::list_gpus();
+    if crate::backend::answer_probe(&args.backend) {
+        return Ok(());
     }
     let backend = Backend::start(&args.backend)?;
     let window = match (&args.input, &args.pair, args.pair_interval) {

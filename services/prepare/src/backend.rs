@@ -10,7 +10,8 @@
 //! clearly when there is none. `cpu` never touches Vulkan.
 //!
 //! `auto` looks for a hardware GPU in a child process (the same executable run with
-//! `--list-gpus`) and opens Vulkan in the service only when one is there. Loading
+//! the hidden `--gpu-probe` flag, which prints its [`Verdict`] as one JSON line) and
+//! opens Vulkan in the service only when one is there. Loading
 //! the Vulkan driver maps it into the process for good: lavapipe brings LLVM, about
 //! 50 MB of resident memory that a service which then stays on the CPU would carry
 //! for nothing (prepare measured 63 MB idle with it, 13 MB without). The child also
@@ -39,6 +40,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
 use waveplot_gpu::{DeviceInfo, DevicePolicy, GpuContext};
 
 /// Default of `--gpu-min-candles` (see the module docs for the reasoning).
@@ -68,85 +70,124 @@ pub struct BackendArgs {
     /// List the Vulkan devices this machine offers and what `auto` would take, then exit.
     #[arg(long)]
     pub list_gpus: bool,
+    /// Print what `auto` would take as one JSON line, then exit: the child process that
+    /// `auto` starts runs this (see the module docs).
+    #[arg(long, hide = true)]
+    pub gpu_probe: bool,
 }
 
-/// The line of the `--list-gpus` report that says what `auto` takes.
-const AUTO_LINE: &str = "auto: ";
-
-/// `--list-gpus`: every Vulkan device with a compute queue, one per line, then the
-/// `auto:` line, which `auto` reads back from a child process (see the module docs).
-pub fn list_gpus() -> Result<()> {
-    print!("{}", gpu_report(waveplot_gpu::devices()));
-    Ok(())
+/// Answers `--list-gpus` (a report for a person) or `--gpu-probe` (the verdict for the
+/// parent process) on stdout; true when it did, and the program should exit. Every
+/// binary that starts a [`Backend`] calls it first thing, as `auto` re-runs the binary.
+pub fn answer_probe(args: &BackendArgs) -> bool {
+    if args.list_gpus {
+        print!("{}", gpu_report(waveplot_gpu::devices()));
+    } else if args.gpu_probe {
+        let verdict = Verdict::of(&waveplot_gpu::devices());
+        println!(
+            "{}",
+            serde_json::to_string(&verdict).expect("a verdict always serializes")
+        );
+    }
+    args.list_gpus || args.gpu_probe
 }
 
+/// What `auto` would take on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// A hardware GPU: the device.
+    Hardware {
+        /// The device, as listed.
+        device: String,
+    },
+    /// No hardware GPU, and why (what was found instead, or why Vulkan failed).
+    Cpu {
+        /// Why the CPU.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// The verdict over the devices Vulkan lists.
+    fn of(devices: &waveplot_gpu::Result<Vec<DeviceInfo>>) -> Verdict {
+        match devices {
+            Ok(devices) => match waveplot_gpu::choose(devices, DevicePolicy::HardwareOnly) {
+                Some(i) => Verdict::Hardware {
+                    device: devices[i].to_string(),
+                },
+                None => Verdict::Cpu {
+                    reason: format!("no hardware GPU; found: {}", waveplot_gpu::list(devices)),
+                },
+            },
+            Err(e) => Verdict::Cpu {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Hardware { device } => write!(f, "vulkan on {device}"),
+            Verdict::Cpu { reason } => write!(f, "cpu, {reason}"),
+        }
+    }
+}
+
+/// `--list-gpus`: every Vulkan device with a compute queue, one per line, then what
+/// `auto` takes.
 fn gpu_report(devices: waveplot_gpu::Result<Vec<DeviceInfo>>) -> String {
     let mut out = String::new();
-    let verdict = match devices {
-        Ok(devices) => {
-            for d in &devices {
-                let _ = writeln!(out, "{d}");
-            }
-            match waveplot_gpu::choose(&devices, DevicePolicy::HardwareOnly) {
-                Some(i) => format!("vulkan on {}", devices[i]),
-                None => format!(
-                    "cpu, no hardware GPU; found: {}",
-                    waveplot_gpu::list(&devices)
-                ),
-            }
-        }
-        Err(e) => format!("cpu, {e}"),
-    };
-    let _ = writeln!(out, "{AUTO_LINE}{verdict}");
+    for d in devices.iter().flatten() {
+        let _ = writeln!(out, "{d}");
+    }
+    let _ = writeln!(out, "auto: {}", Verdict::of(&devices));
     out
 }
 
-/// What the `--list-gpus` child said about hardware GPUs.
+/// What the `--gpu-probe` child said.
 #[derive(Debug, PartialEq, Eq)]
 enum Probe {
-    /// A hardware GPU is there.
-    Found,
-    /// None is (why, as the report says).
-    Absent(String),
+    /// The child's verdict.
+    Said(Verdict),
     /// The child could not say (it failed to start, crashed or printed no verdict).
     Failed(String),
 }
 
 impl Probe {
-    /// The verdict of a `--list-gpus` report.
-    fn of_report(report: &str) -> Option<Probe> {
-        let verdict = report.lines().find_map(|l| l.strip_prefix(AUTO_LINE))?;
-        Some(if verdict.starts_with("vulkan on ") {
-            Probe::Found
-        } else {
-            Probe::Absent(verdict.strip_prefix("cpu, ").unwrap_or(verdict).to_owned())
-        })
-    }
-
-    /// Runs this executable with `--list-gpus` and reads its verdict.
+    /// Runs this executable with `--gpu-probe` and reads its verdict.
     fn in_child() -> Probe {
         let exe = match std::env::current_exe() {
             Ok(exe) => exe,
             Err(e) => return Probe::Failed(format!("cannot find this executable: {e}")),
         };
         let output = Command::new(&exe)
-            .arg("--list-gpus")
+            .arg("--gpu-probe")
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .output();
         match output {
-            Err(e) => Probe::Failed(format!("cannot run {} --list-gpus: {e}", exe.display())),
-            Ok(out) => Probe::of_report(&String::from_utf8_lossy(&out.stdout))
+            Err(e) => Probe::Failed(format!("cannot run {} --gpu-probe: {e}", exe.display())),
+            Ok(out) => Probe::of_output(&out.stdout)
                 .filter(|_| out.status.success())
                 .unwrap_or_else(|| {
                     Probe::Failed(format!(
-                        "{} --list-gpus ended with {}: {}",
+                        "{} --gpu-probe ended with {}: {}",
                         exe.display(),
                         out.status,
                         String::from_utf8_lossy(&out.stderr).trim()
                     ))
                 }),
         }
+    }
+
+    /// The verdict in a `--gpu-probe` child's stdout (its last line), if there is one.
+    fn of_output(stdout: &[u8]) -> Option<Probe> {
+        let text = String::from_utf8_lossy(stdout);
+        let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+        serde_json::from_str(line).ok().map(Probe::Said)
     }
 }
 
@@ -164,7 +205,7 @@ impl Backend {
     /// Opens the GPU the flags ask for and logs the choice and why; `auto` first asks
     /// a child process whether there is a hardware GPU at all.
     ///
-    /// The executable must accept `--list-gpus` (handled by [`list_gpus`]).
+    /// The executable must answer `--gpu-probe` (through [`answer_probe`]).
     pub fn start(args: &BackendArgs) -> Result<Backend> {
         Backend::select(args, Probe::in_child, GpuContext::new)
     }
@@ -192,8 +233,10 @@ impl Backend {
             }
             BackendChoice::Vulkan => (DevicePolicy::AllowCpu, true, 0),
             BackendChoice::Auto => match probe() {
-                Probe::Found => (DevicePolicy::HardwareOnly, false, args.gpu_min_candles),
-                Probe::Absent(reason) => {
+                Probe::Said(Verdict::Hardware { .. }) => {
+                    (DevicePolicy::HardwareOnly, false, args.gpu_min_candles)
+                }
+                Probe::Said(Verdict::Cpu { reason }) => {
                     tracing::info!(%reason, "backend: cpu (auto)");
                     return Ok(Backend::cpu());
                 }
@@ -243,6 +286,7 @@ mod tests {
             backend,
             gpu_min_candles: DEFAULT_GPU_MIN_CANDLES,
             list_gpus: false,
+            gpu_probe: false,
         }
     }
 
@@ -263,7 +307,9 @@ mod tests {
     #[test]
     fn auto_opens_no_device_when_the_probe_finds_no_hardware_gpu() {
         for probe in [
-            Probe::Absent("no hardware GPU; found: llvmpipe".into()),
+            Probe::Said(Verdict::Cpu {
+                reason: "no hardware GPU; found: llvmpipe".into(),
+            }),
             Probe::Failed("killed by signal 11".into()),
         ] {
             let backend =
@@ -276,39 +322,62 @@ mod tests {
 
     #[test]
     fn auto_falls_back_to_the_cpu_when_the_device_found_cannot_be_opened() {
-        let backend = Backend::select(&args(BackendChoice::Auto), || Probe::Found, no_gpu).unwrap();
+        let backend =
+            Backend::select(&args(BackendChoice::Auto), || Probe::Said(mali()), no_gpu).unwrap();
         assert!(backend.gpu_for(1_000_000).is_none());
     }
 
+    fn mali() -> Verdict {
+        Verdict::Hardware {
+            device: "Mali-G610 (integrated GPU, Vulkan)".into(),
+        }
+    }
+
     #[test]
-    fn the_report_says_what_auto_takes_and_reads_back() {
-        let mali = gpu_report(Ok(vec![
+    fn the_report_says_what_auto_takes() {
+        let report = gpu_report(Ok(vec![
             device("llvmpipe (LLVM 15.0.6, 128 bits)", DeviceKind::Cpu),
             device("Mali-G610", DeviceKind::Integrated),
         ]));
-        assert!(mali.starts_with("llvmpipe (LLVM 15.0.6, 128 bits) (CPU device, Vulkan)\n"));
+        assert!(report.starts_with("llvmpipe (LLVM 15.0.6, 128 bits) (CPU device, Vulkan)\n"));
         assert!(
-            mali.ends_with("auto: vulkan on Mali-G610 (integrated GPU, Vulkan)\n"),
-            "{mali}"
-        );
-        assert_eq!(Probe::of_report(&mali), Some(Probe::Found));
-
-        let lavapipe = gpu_report(Ok(vec![device("llvmpipe", DeviceKind::Cpu)]));
-        assert_eq!(
-            Probe::of_report(&lavapipe),
-            Some(Probe::Absent(
-                "no hardware GPU; found: llvmpipe (CPU device, Vulkan)".into()
-            ))
+            report.ends_with("auto: vulkan on Mali-G610 (integrated GPU, Vulkan)\n"),
+            "{report}"
         );
         let no_loader = gpu_report(Err(waveplot_gpu::Error::NoLoader {
             reason: "libvulkan.so.1 not found".into(),
         }));
+        assert!(no_loader.starts_with("auto: cpu, "), "{no_loader}");
         assert!(
-            matches!(Probe::of_report(&no_loader), Some(Probe::Absent(r)) if r.contains("libvulkan.so.1 not found")),
+            no_loader.contains("libvulkan.so.1 not found"),
             "{no_loader}"
         );
+    }
+
+    #[test]
+    fn the_probe_verdict_reads_back_from_the_child_output() {
+        let found = Verdict::of(&Ok(vec![
+            device("llvmpipe", DeviceKind::Cpu),
+            device("Mali-G610", DeviceKind::Integrated),
+        ]));
+        assert_eq!(found, mali());
+        let lavapipe = Verdict::of(&Ok(vec![device("llvmpipe", DeviceKind::Cpu)]));
         assert_eq!(
-            Probe::of_report("error: unexpected argument '--list-gpus'"),
+            lavapipe,
+            Verdict::Cpu {
+                reason: "no hardware GPU; found: llvmpipe (CPU device, Vulkan)".into()
+            }
+        );
+        for verdict in [found, lavapipe] {
+            let line = serde_json::to_string(&verdict).unwrap();
+            let output = format!("a warning a driver printed\n{line}\n");
+            assert_eq!(
+                Probe::of_output(output.as_bytes()),
+                Some(Probe::Said(verdict))
+            );
+        }
+        assert_eq!(
+            Probe::of_output(b"error: unexpected argument '--gpu-probe'"),
             None
         );
     }

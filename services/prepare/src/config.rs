@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use waveplot_protocol::{Interval, MraKind, Symbol};
-use waveplot_service::{BusArgs, LogArgs, StoreArgs};
+use waveplot_service::ServiceArgs;
 
 use crate::backend::BackendArgs;
 
@@ -23,27 +23,18 @@ pub struct Config {
     /// Settings of the service.
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Log settings.
-    #[command(flatten)]
-    pub log: LogArgs,
 }
+
+/// Where the health endpoint listens unless `HEALTH_ADDR` says otherwise.
+pub const DEFAULT_HEALTH_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9101);
 
 /// Settings of the bus service.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Check the health endpoint of a running instance and exit 0 if it is live
-    /// (for container healthchecks; the images have no curl).
-    #[arg(long)]
-    pub healthcheck: bool,
-    /// Analyses run at the same time (default: the CPUs available).
+    /// Renders prepared at the same time (default: the CPUs available).
     #[arg(long, env = "PREPARE_CONCURRENCY")]
     pub concurrency: Option<usize>,
-    /// How long in-flight work may take to finish after SIGTERM.
-    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub grace: std::time::Duration,
-    /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9101")]
-    pub health_addr: SocketAddr,
     /// Directory of candle files that requests may name as `file:NAME`.
     #[arg(long, env = "CANDLE_DIR")]
     pub candle_dir: Option<PathBuf>,
@@ -57,15 +48,17 @@ pub struct ServeArgs {
     /// Compute backend.
     #[command(flatten)]
     pub backend: BackendArgs,
-    /// Message bus settings.
+    /// What every service takes: bus, store, logs, health endpoint, grace period.
     #[command(flatten)]
-    pub bus: BusArgs,
-    /// Object store settings.
-    #[command(flatten)]
-    pub store: StoreArgs,
+    pub service: ServiceArgs,
 }
 
 impl ServeArgs {
+    /// Where the health endpoint listens.
+    pub fn health_addr(&self) -> SocketAddr {
+        self.service.health_addr.unwrap_or(DEFAULT_HEALTH_ADDR)
+    }
+
     /// The service settings these flags describe, with the backend already chosen.
     pub fn settings(&self, backend: crate::backend::Backend) -> crate::service::Settings {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -73,7 +66,6 @@ impl ServeArgs {
             candle_dir: self.candle_dir.clone(),
             binance_url: self.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
-            grace: self.grace,
             backend: std::sync::Arc::new(backend),
         }
     }

@@ -2,22 +2,23 @@
 //! then loads the candles, runs the analysis off the async runtime, stores the blob
 //! under its content-addressed key (reusing it when it already exists) and announces
 //! it. Every failure after acceptance becomes a `failed` event with the reason; a bad
-//! message is logged and counted, and the service carries on.
+//! message is logged and counted, and the service carries on. Accepted renders wait
+//! for one of `PREPARE_CONCURRENCY` work slots, which cover all of a render's work:
+//! loading candles from any source (a Binance fetch too), the analysis and storing.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
-    AnalysisParams, Blob, BlobKey, FailedEvent, Message, PrepareTimings, PreparedEvent,
-    RenderReply, RenderRequest, RequestId, Source, Stage, V1, WindowId,
+    AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent, RenderReply,
+    RenderRequest, RequestId, Stage, Subjects, V1, WindowId,
 };
-use waveplot_service::Context;
-use waveplot_service::bus::{Message as BusMessage, serve_each};
+use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
+use waveplot_service::{Context, Failure, Handler, Subscription};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
@@ -33,83 +34,74 @@ pub struct Settings {
     pub candle_dir: Option<std::path::PathBuf>,
     /// Binance REST base URL, e.g. `https://data-api.binance.vision`.
     pub binance_url: String,
-    /// Analyses (and file or sample loads) run at the same time; fetching from Binance
-    /// waits outside this bound.
+    /// Renders prepared at the same time: loading their candles (Binance included),
+    /// analysing and storing.
     pub concurrency: usize,
-    /// How long in-flight work may take to finish after shutdown is requested.
-    pub grace: Duration,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
 }
 
-/// Serves render requests until `shutdown`, then lets in-flight work finish within the
-/// grace period. Returns an error only if the bus subscription is lost.
+/// Serves render requests until `shutdown`, then lets the work in flight finish.
+/// Returns an error only if the bus subscription is lost.
 pub async fn run(
     ctx: Context,
     settings: Settings,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let requests = ctx
-        .bus
-        .subscribe(ctx.subjects.render(), Some(QUEUE_GROUP.to_owned()))
-        .await
-        .context("subscribe to render requests")?;
-    ctx.bus.flush().await.context("register the subscription")?;
-    readiness.serving();
-    tracing::info!(subject = %ctx.subjects.render(), store = ctx.store.describe(), "prepare is serving");
-    let sources = Sources {
-        candle_dir: settings.candle_dir,
-        binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
-        // Binance candles are cached in the same store as the blobs.
-        cache: Some(CandleCache::new(ctx.store.clone())),
-    };
-    let handler = Arc::new(Handler {
-        ctx,
-        sources,
-        slots: Semaphore::new(settings.concurrency.max(1)),
+    let handler = Prepare {
+        sources: Sources {
+            candle_dir: settings.candle_dir,
+            binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
+            // Binance candles are cached in the same store as the blobs.
+            cache: Some(CandleCache::new(ctx.store.clone())),
+        },
+        ctx: ctx.clone(),
         backend: settings.backend,
-    });
-    // Each request is answered in its own task: checking a Binance symbol may wait on
-    // the network, and must not hold up the requests behind it.
-    serve_each(requests, &shutdown, settings.grace, |message| {
-        handler.clone().receive(message)
-    })
-    .await
-    .context("render requests")
+    };
+    waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await
 }
 
-struct Handler {
+/// Render requests in, blobs and `prepared` events out.
+struct Prepare {
     ctx: Context,
     sources: Sources,
-    slots: Semaphore,
     backend: Arc<Backend>,
 }
 
-impl Handler {
-    /// Validates and answers a request at once; accepted work continues in a task.
-    async fn receive(self: Arc<Self>, message: BusMessage) {
-        let (reply, accepted) = match self.validate(&message.payload).await {
-            Ok((request, params)) => {
-                let reply = RenderReply::Accepted {
-                    v: V1,
-                    request_id: request.request_id.clone(),
-                    plots: request.plots.clone(),
-                };
-                (reply, Some((request, params)))
-            }
+impl Handler for Prepare {
+    type Job = (RenderRequest, AnalysisParams);
+    type Event = PreparedEvent;
+
+    fn subscription(&self, subjects: &Subjects) -> Subscription {
+        Subscription {
+            subject: subjects.render(),
+            queue: QUEUE_GROUP.to_owned(),
+        }
+    }
+
+    fn origin(&self) -> (Stage, Option<PlotId>) {
+        (Stage::Prepare, None)
+    }
+
+    /// Validates a request and answers it at once, accepted or rejected; checking a
+    /// Binance symbol may wait on the network, but never for a work slot.
+    async fn accept(&self, message: BusMessage) -> Result<Option<Self::Job>, Failure> {
+        let verdict = self.validate(&message.payload).await;
+        let reply = match &verdict {
+            Ok((request, _)) => RenderReply::Accepted {
+                v: V1,
+                request_id: request.request_id.clone(),
+                plots: request.plots.clone(),
+            },
             Err((request_id, error)) => {
-                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "rejected")
-                    .increment(1);
+                metrics::counter!("waveplot_prepare_rejected_total").increment(1);
                 tracing::warn!(request_id = ?request_id, %error, "render request rejected");
-                (
-                    RenderReply::Rejected {
-                        v: V1,
-                        request_id,
-                        error,
-                    },
-                    None,
-                )
+                RenderReply::Rejected {
+                    v: V1,
+                    request_id: request_id.clone(),
+                    error: error.clone(),
+                }
             }
         };
         if let Some(to) = message.reply {
@@ -117,11 +109,17 @@ impl Handler {
                 tracing::warn!(error = %e, "could not answer a render request");
             }
         }
-        if let Some((request, params)) = accepted {
-            self.work(request, params).await;
-        }
+        Ok(verdict.ok())
     }
 
+    async fn work(&self, (request, params): Self::Job) -> Result<PreparedEvent, Failure> {
+        self.prepare(&request, &params)
+            .await
+            .map_err(|e| Failure::new(Some(request.request_id.clone()), e))
+    }
+}
+
+impl Prepare {
     async fn validate(
         &self,
         payload: &[u8],
@@ -139,56 +137,13 @@ impl Handler {
         Ok((request, params))
     }
 
-    async fn work(self: Arc<Self>, request: RenderRequest, params: AnalysisParams) {
-        let id = request.request_id.clone();
-        let outcome = self.prepare(&request, &params).await;
-        let published = match outcome {
-            Ok(event) => {
-                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "prepared")
-                    .increment(1);
-                self.ctx
-                    .bus
-                    .send(&self.ctx.subjects, &event, &format!("{id}.prepared"))
-                    .await
-            }
-            Err(e) => {
-                metrics::counter!("waveplot_prepare_requests_total", "outcome" => "failed")
-                    .increment(1);
-                let reason = format!("{e:#}");
-                tracing::warn!(request_id = %id, %reason, "prepare failed");
-                let event = FailedEvent {
-                    v: V1,
-                    request_id: Some(id.clone()),
-                    stage: Stage::Prepare,
-                    plot_id: None,
-                    reason,
-                };
-                self.ctx
-                    .bus
-                    .send(&self.ctx.subjects, &event, &format!("{id}.failed.prepare"))
-                    .await
-            }
-        };
-        if let Err(e) = published {
-            tracing::error!(request_id = %id, error = %e, "could not publish the outcome");
-        }
-    }
-
     async fn prepare(
         &self,
         request: &RenderRequest,
         params: &AnalysisParams,
     ) -> Result<PreparedEvent> {
         let started = Instant::now();
-        // Waiting on Binance (a rate limit's Retry-After, retries) must not hold a slot,
-        // or one slow exchange starves every sample and file render behind it. Files and
-        // samples are parsed under a slot: they cost CPU and memory like the analysis.
-        let window = if request.source == Source::Binance {
-            self.sources.load(request).await?
-        } else {
-            let _slot = self.slot().await?;
-            self.sources.load(request).await?
-        };
+        let window = self.sources.load(request).await?;
         let mut timings = PrepareTimings {
             load_ms: window.load_ms,
             ..PrepareTimings::default()
@@ -202,10 +157,7 @@ impl Handler {
         let reused = cached.is_some();
         let (candles, backend, device) = match cached {
             Some(header) => (header.candles as usize, header.backend, header.device),
-            None => {
-                let _slot = self.slot().await?;
-                self.compute(window, params, &key, &mut timings).await?
-            }
+            None => self.compute(window, params, &key, &mut timings).await?,
         };
         timings.total_ms = ms(started);
         Ok(PreparedEvent {
@@ -228,14 +180,6 @@ impl Handler {
             tz: request.tz.clone(),
             timings_ms: timings,
         })
-    }
-
-    /// One of the slots that bound the CPU-heavy work running at once.
-    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        self.slots
-            .acquire()
-            .await
-            .context("the work slots are closed")
     }
 
     /// The header of the blob already stored under `key`, if there is a readable one.

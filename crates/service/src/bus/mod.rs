@@ -138,16 +138,19 @@ impl Bus {
         }
     }
 
-    /// Publishes a contract message on its own subject. `msg_id` should be unique per
-    /// message (e.g. request ID + subject) so that a JetStream stream can de-duplicate.
+    /// Publishes a contract message on its own subject, with its own message ID
+    /// ([`Contract::message_id`]) so that a JetStream stream can de-duplicate.
     pub async fn send<M: Contract>(
         &self,
         subjects: &Subjects,
         message: &M,
-        msg_id: &str,
     ) -> Result<(), BusError> {
-        self.publish(message.subject(subjects), message.encode().into(), msg_id)
-            .await
+        self.publish(
+            message.subject(subjects),
+            message.encode().into(),
+            &message.message_id(),
+        )
+        .await
     }
 
     /// Answers a request at its reply subject.
@@ -266,46 +269,6 @@ impl Bus {
             }
         }
     }
-}
-
-/// Hands every message of `subscription` to `handle`, each in its own task, until
-/// `shutdown`; then unsubscribes and waits up to `grace` for the tasks in flight.
-/// Fails only if the subscription ends on its own (the connection is gone for good).
-pub async fn serve_each<F, Fut>(
-    mut subscription: Subscription,
-    shutdown: &tokio_util::sync::CancellationToken,
-    grace: Duration,
-    handle: F,
-) -> Result<(), BusError>
-where
-    F: Fn(Message) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let tracker = tokio_util::task::TaskTracker::new();
-    let outcome = loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
-            next = subscription.next() => match next {
-                Some(message) => {
-                    tracker.spawn(handle(message));
-                }
-                None => break Err(BusError::Io {
-                    action: "receive",
-                    subject: String::new(),
-                    reason: "the subscription ended".into(),
-                }),
-            },
-        }
-    };
-    drop(subscription);
-    tracker.close();
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(
-            ?grace,
-            "work in flight did not finish within the grace period"
-        );
-    }
-    outcome
 }
 
 /// A stream of messages on a subscription; dropping it unsubscribes.

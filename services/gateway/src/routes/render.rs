@@ -209,16 +209,7 @@ async fn enforce_deadline(state: AppState, render: Arc<Render>) {
             plot_id: Some(plot),
             reason,
         };
-        if let Err(e) = state
-            .ctx
-            .bus
-            .send(
-                &state.ctx.subjects,
-                &event,
-                &format!("{id}.failed.gateway.{plot}"),
-            )
-            .await
-        {
+        if let Err(e) = state.ctx.bus.send(&state.ctx.subjects, &event).await {
             tracing::warn!(error = %e, "could not publish the deadline failure");
         }
     }

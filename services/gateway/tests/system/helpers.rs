@@ -1,6 +1,6 @@
 //! Starts the whole system from the real binaries: nats-server, an S3 server, prepare,
-//! six plotters and the gateway, each on free loopback ports; or the gateway alone in
-//! standalone mode. Talks to the gateway over HTTP like a browser would.
+//! six plotters and the gateway, each on free loopback ports. Talks to the gateway over
+//! HTTP like a browser would.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -331,3 +331,22 @@ fn list_gpus_names_every_device_and_what_auto_takes() {
         "{stdout}"
     );
 }
+
+/// `auto` reads this verdict from a child process; on these machines it is the CPU.
+#[test]
+fn the_gpu_probe_prints_its_verdict_as_one_json_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepare"))
+        .arg("--gpu-probe")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(verdict["verdict"], "cpu", "{stdout}");
+    assert!(
+        verdict["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("llvmpipe")),
+        "{stdout}"
+    );
+}

@@ -1,5 +1,5 @@
 //! The web page in a real browser: headless Chromium, driven through chromedriver,
-//! against the gateway in standalone mode with the bundled sample candles. The tests
+//! against the single-process `waveplot` with the bundled sample candles. The tests
 //! fail (never skip) when Chromium or chromedriver is missing.
 //!
 //! Every run saves screenshots at desktop and phone widths in a temporary directory
@@ -23,7 +23,7 @@ const RENDER: Duration = Duration::from_secs(90);
 const SIX_CHARTS: &str = "const imgs = [...document.querySelectorAll('#charts img')]; \
      return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0)";
 
-/// The gateway in standalone mode over a scratch data directory.
+/// The single-process `waveplot` over a scratch data directory.
 struct Gateway {
     service: Service,
     http: String,
@@ -31,13 +31,12 @@ struct Gateway {
 }
 
 impl Gateway {
-    /// Starts the gateway; `binance_url` is where it looks for Binance.
+    /// Starts `waveplot`; `binance_url` is where it looks for Binance.
     fn start(binance_url: &str) -> Self {
         let data = tempfile::tempdir().expect("data directory");
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let args = [
-            "--standalone",
             "--http-addr",
             &addr,
             "--data-dir",
@@ -45,7 +44,7 @@ impl Gateway {
             "--binance-url",
             binance_url,
         ];
-        let service = Service::start_http(env!("CARGO_BIN_EXE_gateway"), &args, &[], port);
+        let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[], port);
         Self {
             service,
             http: format!("http://{addr}"),

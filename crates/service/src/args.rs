@@ -1,0 +1,150 @@
+//! The flags every waveplot service shares, each with its environment twin: where the
+//! bus and the store are, how logs are written, where the health endpoint listens and
+//! how long a shutdown may take. Each binary flattens [`ServiceArgs`] into its own
+//! clap struct, so the names are the same everywhere; they are a contract that compose
+//! files and scripts rely on.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use waveplot_protocol::Subjects;
+use waveplot_protocol::subject::DEFAULT_PREFIX;
+
+use crate::health;
+
+/// What every service takes: bus, store, logs, health endpoint and shutdown.
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// Check the health endpoint of a running instance and exit 0 if it is ready
+    /// (for container healthchecks; the images have no curl).
+    #[arg(long)]
+    pub healthcheck: bool,
+    /// Address of the health and metrics endpoint (`/livez`, `/readyz`, `/metrics`);
+    /// default: prepare 0.0.0.0:9101, plotters 0.0.0.0:9102, the gateway its HTTP port.
+    #[arg(long, env = "HEALTH_ADDR")]
+    pub health_addr: Option<SocketAddr>,
+    /// How long in-flight work may take to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// Message bus settings.
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// Object store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Log settings.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl ServiceArgs {
+    /// The first step of every service's `main`: with `--healthcheck`, probes `probe`
+    /// (the instance's health endpoint) and exits the process, 0 when it is ready and
+    /// 1 otherwise; without it, starts logging.
+    pub fn begin(&self, probe: SocketAddr) {
+        if self.healthcheck {
+            std::process::exit(if health::probe(probe) { 0 } else { 1 });
+        }
+        self.log.init();
+    }
+}
+
+/// Message bus settings.
+#[derive(Debug, Clone, Args)]
+pub struct BusArgs {
+    /// NATS server URL.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Prefix of every subject, so several deployments can share one NATS server.
+    #[arg(long, env = "WAVEPLOT_SUBJECT_PREFIX", default_value = DEFAULT_PREFIX, value_parser = parse_prefix)]
+    pub subject_prefix: Subjects,
+}
+
+fn parse_prefix(s: &str) -> Result<Subjects, String> {
+    Subjects::new(s).map_err(|e| e.to_string())
+}
+
+/// Object store settings.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Object store URL: `s3://BUCKET` (with the standard AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ALLOW_HTTP variables),
+    /// `file:///PATH` or `memory:///`.
+    #[arg(long, env = "STORE_URL", default_value = "s3://waveplot")]
+    pub store_url: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Log settings. Levels come from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Starts `tracing` to stderr, filtered by `RUST_LOG`. Call once, first thing in `main`.
+    pub fn init(&self) {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Pretty => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        service: ServiceArgs,
+    }
+
+    #[test]
+    fn the_shared_flags_are_well_formed_and_name_their_environment_twins() {
+        Flags::command().debug_assert();
+        let help = Flags::command().render_long_help().to_string();
+        for var in [
+            "NATS_URL",
+            "WAVEPLOT_SUBJECT_PREFIX",
+            "STORE_URL",
+            "HEALTH_ADDR",
+            "SHUTDOWN_GRACE",
+            "LOG_FORMAT",
+        ] {
+            assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
+
+    #[test]
+    fn grace_and_prefix_are_parsed_and_checked() {
+        let f =
+            Flags::try_parse_from(["x", "--grace", "3s", "--health-addr", "127.0.0.1:0"]).unwrap();
+        assert_eq!(f.service.grace, Duration::from_secs(3));
+        assert_eq!(f.service.health_addr.unwrap().port(), 0);
+        let e = Flags::try_parse_from(["x", "--subject-prefix", "a..b"]).unwrap_err();
+        assert!(e.to_string().contains("dot-separated tokens"), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! The `waveplot` binary's flags, each with its environment twin, read once at start-up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use waveplot_gateway::config::HttpArgs;
+use waveplot_prepare::backend::BackendArgs;
+use waveplot_service::LogArgs;
+
+/// waveplot: the whole system in one process — the web page and API, prepare and the
+/// six plotters over an in-process bus, charts kept in a local directory. No NATS or S3
+/// server needed.
+#[derive(Debug, Parser)]
+#[command(name = "waveplot", version)]
+pub struct Config {
+    /// How the page and the API are served.
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Where blobs and charts are kept.
+    #[arg(long, env = "WAVEPLOT_DATA_DIR", default_value = "waveplot-data")]
+    pub data_dir: PathBuf,
+    /// Directory of candle files that requests may name as `file:NAME`.
+    #[arg(long, env = "CANDLE_DIR")]
+    pub candle_dir: Option<PathBuf>,
+    /// Binance REST base URL.
+    #[arg(
+        long,
+        env = "BINANCE_URL",
+        default_value = "https://data-api.binance.vision"
+    )]
+    pub binance_url: String,
+    /// How long in-flight work may take to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// Compute backend of the in-process prepare.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Log settings.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn the_data_directory_and_the_http_address_come_from_flags() {
+        let c = Config::try_parse_from([
+            "waveplot",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            "d",
+            "--backend",
+            "cpu",
+        ])
+        .unwrap();
+        assert_eq!(c.http.http_addr.port(), 0);
+        assert_eq!(c.data_dir, PathBuf::from("d"));
+        let e = Config::try_parse_from(["waveplot", "--standalone"]).unwrap_err();
+        assert!(e.to_string().contains("--standalone"), "{e}");
+    }
+}
