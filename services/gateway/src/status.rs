@@ -24,11 +24,24 @@ pub enum State {
     Failed,
 }
 
+/// Where one chart stands: pending until its `done` event, its failure or the deadline;
+/// a failure is final, a chart that arrives late still replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlotState {
+    /// Not in yet.
+    Pending,
+    /// In the store.
+    Done,
+    /// Failed, or missing at the deadline (the chart's `error` says why).
+    Failed,
+}
+
 /// One chart's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlotStatus {
     /// `pending`, `done` or `failed`.
-    pub state: &'static str,
+    pub state: PlotState,
     /// Where the browser fetches the image.
     pub url: Option<String>,
     /// The image's store key.
@@ -50,7 +63,7 @@ pub struct PlotStatus {
 impl PlotStatus {
     fn pending() -> Self {
         Self {
-            state: "pending",
+            state: PlotState::Pending,
             url: None,
             key: None,
             width: None,
@@ -225,7 +238,7 @@ impl Status {
     pub fn done(&mut self, e: &DoneEvent) {
         if let Some(p) = self.plots.get_mut(&e.plot_id) {
             *p = PlotStatus {
-                state: "done",
+                state: PlotState::Done,
                 url: Some(format!("/{}", e.key)),
                 key: Some(e.key.to_string()),
                 width: Some(e.width),
@@ -260,8 +273,12 @@ impl Status {
     }
 
     fn fail_plot(&mut self, plot: PlotId, reason: &str) {
-        if let Some(p) = self.plots.get_mut(&plot).filter(|p| p.state == "pending") {
-            p.state = "failed";
+        if let Some(p) = self
+            .plots
+            .get_mut(&plot)
+            .filter(|p| p.state == PlotState::Pending)
+        {
+            p.state = PlotState::Failed;
             p.error = Some(reason.to_owned());
         }
     }
@@ -270,7 +287,7 @@ impl Status {
     pub fn pending_plots(&self) -> Vec<PlotId> {
         self.plots
             .iter()
-            .filter(|(_, s)| s.state == "pending")
+            .filter(|(_, s)| s.state == PlotState::Pending)
             .map(|(p, _)| *p)
             .collect()
     }
@@ -284,7 +301,11 @@ impl Status {
         if self.prepared.is_none() && self.error.is_none() {
             return;
         }
-        let done = self.plots.values().filter(|p| p.state == "done").count();
+        let done = self
+            .plots
+            .values()
+            .filter(|p| p.state == PlotState::Done)
+            .count();
         self.state = match done {
             0 => State::Failed,
             d if d == self.plots.len() => State::Complete,
