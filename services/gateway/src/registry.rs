@@ -9,7 +9,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
-use waveplot_protocol::{RenderRequest, RequestId, Source};
+use waveplot_protocol::{
+    ImageFormat, Interval, MraKind, PlotId, RenderRequest, RequestId, Source, Symbol, TimeZone,
+};
 
 use crate::status::{State, Status};
 
@@ -24,7 +26,7 @@ pub struct Render {
     /// When it was accepted.
     pub started: std::time::Instant,
     /// The request without its ID, for coalescing and reuse.
-    pub identity: String,
+    pub identity: Identity,
 }
 
 impl Render {
@@ -51,7 +53,7 @@ pub struct Registry {
 #[derive(Debug, Default)]
 struct Inner {
     by_id: HashMap<RequestId, Arc<Render>>,
-    by_identity: HashMap<String, RequestId>,
+    by_identity: HashMap<Identity, RequestId>,
     order: VecDeque<RequestId>,
 }
 
@@ -65,7 +67,7 @@ impl Registry {
     /// still valid: finished completely, and (for Binance) before a newer candle closed.
     pub fn reusable(&self, request: &RenderRequest, now_ms: i64) -> Option<Arc<Render>> {
         let inner = self.lock();
-        let id = inner.by_identity.get(&identity(request))?;
+        let id = inner.by_identity.get(&Identity::of(request))?;
         let render = inner.by_id.get(id)?;
         let status = render.status.borrow();
         let fresh = match status.state {
@@ -80,7 +82,7 @@ impl Registry {
     pub fn insert(&self, request: RenderRequest) -> Arc<Render> {
         let id = request.request_id.clone();
         let render = Arc::new(Render {
-            identity: identity(&request),
+            identity: Identity::of(&request),
             status: watch::Sender::new(Status::new(request)),
             started: std::time::Instant::now(),
         });
@@ -140,11 +142,73 @@ impl Inner {
     }
 }
 
-/// The request without its ID: two requests with equal identities draw the same charts.
-fn identity(request: &RenderRequest) -> String {
-    let mut r = request.clone();
-    r.request_id = RequestId::parse("x").unwrap_or_else(|_| RequestId::generate());
-    serde_json::to_string(&r).unwrap_or_default()
+/// A request without its ID: two requests with equal identities draw the same charts.
+/// Fields are compared as the client gave them (an omitted wavelet is not `haar`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    symbol: Symbol,
+    interval: Interval,
+    source: Source,
+    window: Option<u32>,
+    end_ms: Option<i64>,
+    wavelet: Option<String>,
+    mode: Option<String>,
+    mra: Option<MraKind>,
+    levels: Option<u32>,
+    /// The anomaly factor's bits: a checked request's factor is finite, so equal bits
+    /// are equal numbers.
+    anomaly_k: Option<u64>,
+    trend_level: Option<u32>,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: ImageFormat,
+    tz: Option<TimeZone>,
+    plots: Vec<PlotId>,
+}
+
+impl Identity {
+    /// The identity of `request`. Every field is named, so a field added to the request
+    /// does not compile until it is placed here or deliberately left out.
+    fn of(request: &RenderRequest) -> Self {
+        let RenderRequest {
+            v: _,
+            request_id: _,
+            symbol,
+            interval,
+            source,
+            window,
+            end_ms,
+            wavelet,
+            mode,
+            mra,
+            levels,
+            anomaly_k,
+            trend_level,
+            width,
+            height,
+            format,
+            tz,
+            plots,
+        } = request;
+        Self {
+            symbol: symbol.clone(),
+            interval: *interval,
+            source: source.clone(),
+            window: *window,
+            end_ms: *end_ms,
+            wavelet: wavelet.clone(),
+            mode: mode.clone(),
+            mra: *mra,
+            levels: *levels,
+            anomaly_k: anomaly_k.map(f64::to_bits),
+            trend_level: *trend_level,
+            width: *width,
+            height: *height,
+            format: *format,
+            tz: tz.clone(),
+            plots: plots.clone(),
+        }
+    }
 }
 
 /// A finished Binance render goes stale when the next candle closes (a request without
