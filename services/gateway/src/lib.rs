@@ -44,7 +44,7 @@ pub struct Settings {
     /// How long a render may take.
     pub deadline: Duration,
     /// Sources the page offers, the default first.
-    pub sources: Vec<String>,
+    pub sources: Vec<waveplot_protocol::Source>,
 }
 
 /// Starts gathering events and serving HTTP; returns the bound address and a future

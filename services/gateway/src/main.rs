@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Parser;
 use waveplot_gateway::config::Config;
 use waveplot_gateway::{Settings, serve, standalone};
+use waveplot_protocol::Source;
 use waveplot_service::health::{self, Readiness};
 use waveplot_service::{Bus, Context, Store, shutdown};
 
@@ -28,7 +29,7 @@ fn main() -> Result<()> {
 
 async fn run(config: Config) -> Result<()> {
     let stop = shutdown::on_signal();
-    let mut sources = vec!["binance".to_owned(), "sample".to_owned()];
+    let mut sources = vec![Source::Binance, Source::Sample];
     if config.standalone {
         sources.swap(0, 1);
         let options = standalone::Options {
