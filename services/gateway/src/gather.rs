@@ -92,3 +92,87 @@ async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Resu
     render.update(|st| st.prepared(&event, blob.as_ref()));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use waveplot_protocol::{PlotId, RenderRequest, Stage, Subjects, V1};
+    use waveplot_service::Store;
+    use waveplot_service::bus::{Bus, LocalBus};
+
+    use super::*;
+    use crate::status::PlotState;
+    use crate::status::tests::{done_event, prepared_event, request};
+
+    fn context() -> Context {
+        Context {
+            bus: Bus::Local(LocalBus::new()),
+            store: Store::memory(),
+            subjects: Subjects::default(),
+        }
+    }
+
+    fn message(subject: &str, payload: Vec<u8>) -> BusMessage {
+        BusMessage {
+            subject: subject.to_owned(),
+            reply: None,
+            payload: payload.into(),
+        }
+    }
+
+    fn failed_event(r: &RenderRequest, plot: PlotId) -> FailedEvent {
+        FailedEvent {
+            v: V1,
+            request_id: Some(r.request_id.clone()),
+            stage: Stage::Plot,
+            plot_id: Some(plot),
+            reason: "the plotter crashed".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_event_is_applied_as_the_kind_its_subject_names() {
+        let (ctx, registry) = (context(), Registry::default());
+        let r = request(&[PlotId::Overview, PlotId::Bands]);
+        let render = registry.insert(r.clone());
+        let prepared = prepared_event(&r);
+        let subject = ctx.subjects.prepared(&r.symbol, r.interval);
+        apply(&ctx, &registry, message(&subject, prepared.encode())).await;
+        assert!(render.status.borrow().prepared.is_some());
+        let done = done_event(&r, PlotId::Overview);
+        apply(&ctx, &registry, message("waveplot.done.01", done.encode())).await;
+        let failed = failed_event(&r, PlotId::Bands);
+        apply(
+            &ctx,
+            &registry,
+            message("waveplot.failed.plot", failed.encode()),
+        )
+        .await;
+        let status = render.status.borrow();
+        assert_eq!(status.plots[&PlotId::Overview].state, PlotState::Done);
+        assert_eq!(status.plots[&PlotId::Bands].state, PlotState::Failed);
+    }
+
+    #[tokio::test]
+    async fn an_event_on_a_subject_of_no_event_kind_is_ignored() {
+        let (ctx, registry) = (context(), Registry::default());
+        let r = request(&[PlotId::Overview]);
+        let render = registry.insert(r.clone());
+        let done = done_event(&r, PlotId::Overview).encode();
+        let failed = failed_event(&r, PlotId::Overview).encode();
+        for subject in [
+            "waveplot.render",
+            "other.done.01",
+            "other.failed.plot",
+            "waveplot.done.1",
+            "waveplot.failed.bogus",
+            "waveplot.failed.plot.01",
+        ] {
+            for payload in [&done, &failed] {
+                apply(&ctx, &registry, message(subject, payload.clone())).await;
+            }
+        }
+        apply(&ctx, &registry, message("waveplot.failed.plot", done)).await;
+        apply(&ctx, &registry, message("waveplot.done.01", failed)).await;
+        assert_eq!(render.status.borrow().pending_plots(), [PlotId::Overview]);
+    }
+}
