@@ -228,8 +228,6 @@ fn still_fresh(status: &Status, now_ms: i64) -> bool {
 mod tests {
     use std::time::Duration;
 
-    use waveplot_protocol::{PlotId, Symbol, TimeZone};
-
     use super::*;
     use crate::status::tests::{done_event, prepared_event, request};
 

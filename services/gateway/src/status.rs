@@ -24,8 +24,9 @@ pub enum State {
     Failed,
 }
 
-/// Where one chart stands: pending until its `done` event, its failure or the deadline;
-/// a failure is final, a chart that arrives late still replaces it.
+/// Where one chart stands. It leaves `pending` once: for `done` with its event, for
+/// `failed` with its failure or at the deadline; a `done` event that arrives after a
+/// failure still replaces it, no second failure does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlotState {
