@@ -61,6 +61,6 @@ pub use message::{Message, V1};
 pub use plot::{ImageFormat, PlotId};
 pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
 pub use source::Source;
-pub use subject::{Stage, Subjects};
+pub use subject::{Stage, SubjectKind, Subjects};
 pub use symbol::Symbol;
 pub use zone::TimeZone;

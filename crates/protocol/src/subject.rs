@@ -8,9 +8,11 @@
 //! | `<prefix>.failed.<STAGE>` | a stage failed for a request |
 //!
 //! The prefix is `waveplot` unless configured (`WAVEPLOT_SUBJECT_PREFIX`), so several
-//! deployments can share one NATS server.
+//! deployments can share one NATS server. [`Subjects::classify`] reads a subject back
+//! into a [`SubjectKind`], so a subscriber routes messages by type, not by text.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,9 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage.
+    pub const ALL: [Stage; 3] = [Self::Gateway, Self::Prepare, Self::Plot];
+
     /// The stage as a subject token.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +54,30 @@ impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What a subject of one deployment carries, read back by [`Subjects::classify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// `<prefix>.render`: a render request.
+    Render,
+    /// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`: a blob is in the store.
+    Prepared {
+        /// The window's trading pair.
+        symbol: Symbol,
+        /// The window's kline interval.
+        interval: Interval,
+    },
+    /// `<prefix>.done.<PLOT_ID>`: a chart is in the store.
+    Done {
+        /// The chart.
+        plot: PlotId,
+    },
+    /// `<prefix>.failed.<STAGE>`: a stage failed for a request.
+    Failed {
+        /// The stage that failed.
+        stage: Stage,
+    },
 }
 
 /// Builds the subjects of one deployment.
@@ -128,6 +157,35 @@ impl Subjects {
     pub fn everything(&self) -> String {
         format!("{}.>", self.prefix)
     }
+
+    /// What `subject` carries, if it is one of this deployment's subjects exactly as the
+    /// builders above write it: another prefix, an unknown kind, a missing or extra
+    /// token, or a token in any but its canonical spelling (`btc` for `BTCUSDT`, `1`
+    /// for `01`) gives `None`.
+    pub fn classify(&self, subject: &str) -> Option<SubjectKind> {
+        let rest = subject.strip_prefix(&self.prefix)?.strip_prefix('.')?;
+        let tokens: Vec<&str> = rest.split('.').collect();
+        match tokens.as_slice() {
+            ["render"] => Some(SubjectKind::Render),
+            ["prepared", symbol, interval] => Some(SubjectKind::Prepared {
+                symbol: canonical(symbol)?,
+                interval: canonical(interval)?,
+            }),
+            ["done", plot] => Some(SubjectKind::Done {
+                plot: canonical(plot)?,
+            }),
+            ["failed", stage] => Stage::ALL
+                .into_iter()
+                .find(|s| s.as_str() == *stage)
+                .map(|stage| SubjectKind::Failed { stage }),
+            _ => None,
+        }
+    }
+}
+
+/// The value a subject token names, if the token is that value's canonical spelling.
+fn canonical<T: FromStr + fmt::Display>(token: &str) -> Option<T> {
+    token.parse().ok().filter(|v: &T| v.to_string() == token)
 }
 
 #[cfg(test)]
@@ -146,6 +204,98 @@ mod tests {
         assert_eq!(s.done(PlotId::Bands), "waveplot.done.02b");
         assert_eq!(s.failed(Stage::Plot), "waveplot.failed.plot");
         assert_eq!(s.everything(), "waveplot.>");
+    }
+
+    #[test]
+    fn every_subject_the_builders_write_is_classified_as_what_it_carries() {
+        for s in [
+            Subjects::default(),
+            Subjects::new("lab.waveplot-2").unwrap(),
+        ] {
+            assert_eq!(s.classify(&s.render()), Some(SubjectKind::Render));
+            for symbol in ["BTC", "ETHBTC", "1000SATS"].map(|t| Symbol::parse(t).unwrap()) {
+                for interval in Interval::ALL {
+                    assert_eq!(
+                        s.classify(&s.prepared(&symbol, interval)),
+                        Some(SubjectKind::Prepared {
+                            symbol: symbol.clone(),
+                            interval
+                        })
+                    );
+                }
+            }
+            for plot in PlotId::ALL {
+                assert_eq!(s.classify(&s.done(plot)), Some(SubjectKind::Done { plot }));
+            }
+            for stage in Stage::ALL {
+                assert_eq!(
+                    s.classify(&s.failed(stage)),
+                    Some(SubjectKind::Failed { stage })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn subjects_under_another_prefix_are_not_classified() {
+        let s = Subjects::default();
+        for foreign in [
+            "other.render",
+            "other.done.01",
+            "waveplot2.done.01",
+            "waveplot-lab.failed.plot",
+            "lab.waveplot.done.01",
+            "WAVEPLOT.done.01",
+            "done.01",
+            "waveplot",
+            "",
+        ] {
+            assert_eq!(s.classify(foreign), None, "{foreign}");
+        }
+        let lab = Subjects::new("lab.waveplot").unwrap();
+        assert_eq!(lab.classify("waveplot.done.01"), None);
+        assert_eq!(lab.classify("lab.done.01"), None);
+        assert_eq!(
+            lab.classify("lab.waveplot.done.01"),
+            Some(SubjectKind::Done {
+                plot: PlotId::Overview
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_subjects_under_the_prefix_are_not_classified() {
+        let s = Subjects::default();
+        for bad in [
+            "waveplot.",
+            "waveplot..done.01",
+            "waveplot.render.x",
+            "waveplot.rendered",
+            "waveplot.prepared",
+            "waveplot.prepared.BTCUSDT",
+            "waveplot.prepared.BTCUSDT.5m.x",
+            "waveplot.prepared.BTCUSDT.7m",
+            "waveplot.prepared.btc.5m",
+            "waveplot.prepared.BTC.5m",
+            "waveplot.prepared.BTCUSDT.1H",
+            "waveplot.prepared.BTC$.5m",
+            "waveplot.prepared.>",
+            "waveplot.done",
+            "waveplot.done.",
+            "waveplot.done.1",
+            "waveplot.done.02A",
+            "waveplot.done.06",
+            "waveplot.done.*",
+            "waveplot.done.01.x",
+            "waveplot.failed",
+            "waveplot.failed.Plot",
+            "waveplot.failed.render",
+            "waveplot.failed.*",
+            "waveplot.failed.gateway.01",
+            "waveplot.unknown.01",
+        ] {
+            assert_eq!(s.classify(bad), None, "{bad}");
+        }
     }
 
     #[test]

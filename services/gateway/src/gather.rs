@@ -1,15 +1,18 @@
 //! Gathers the `prepared`, `done` and `failed` events of every render this gateway
 //! started and applies them to their [`Status`]; events of other requests (another
 //! gateway's, a tool's) are ignored. When prepare announces a blob, the gateway reads
-//! it once for the band statistics and the window summary.
+//! it once for the band statistics and the window summary. Each message is routed by
+//! what [`Subjects::classify`] reads in its subject; a subject that is none of the
+//! three event kinds is counted and logged like a malformed event.
 //!
 //! [`Status`]: crate::status::Status
+//! [`Subjects::classify`]: waveplot_protocol::Subjects::classify
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, anyhow};
 use futures::StreamExt;
-use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PreparedEvent};
+use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PreparedEvent, SubjectKind};
 use waveplot_service::Context;
 use waveplot_service::bus::Message as BusMessage;
 
@@ -41,31 +44,34 @@ pub async fn start(ctx: Context, registry: Arc<Registry>) -> Result<impl Future<
 }
 
 async fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
-    let s = &ctx.subjects;
-    let prefix = |kind: &str| format!("{}.{kind}.", s.prefix());
-    let outcome = if message.subject.starts_with(&prefix("prepared")) {
-        on_prepared(ctx, registry, &message.payload).await
-    } else if message.subject.starts_with(&prefix("done")) {
-        DoneEvent::decode(&message.payload)
-            .map(|e| {
-                if let Some(r) = registry.get(&e.request_id) {
-                    r.update(|st| st.done(&e));
-                }
-            })
-            .map_err(Into::into)
-    } else {
-        FailedEvent::decode(&message.payload)
-            .map(|e| {
-                if let Some(r) = e.request_id.as_ref().and_then(|id| registry.get(id)) {
-                    r.update(|st| st.failed(e.plot_id, &e.reason));
-                }
-            })
-            .map_err(Into::into)
+    let outcome = match ctx.subjects.classify(&message.subject) {
+        Some(SubjectKind::Prepared { .. }) => on_prepared(ctx, registry, &message.payload).await,
+        Some(SubjectKind::Done { .. }) => on_done(registry, &message.payload),
+        Some(SubjectKind::Failed { .. }) => on_failed(registry, &message.payload),
+        Some(SubjectKind::Render) | None => Err(anyhow!(
+            "not a prepared, done or failed subject of this deployment"
+        )),
     };
     if let Err(e) = outcome {
         metrics::counter!("waveplot_gateway_bad_events_total").increment(1);
         tracing::warn!(subject = %message.subject, error = format!("{e:#}"), "ignoring a malformed event");
     }
+}
+
+fn on_done(registry: &Registry, payload: &[u8]) -> Result<()> {
+    let event = DoneEvent::decode(payload)?;
+    if let Some(render) = registry.get(&event.request_id) {
+        render.update(|st| st.done(&event));
+    }
+    Ok(())
+}
+
+fn on_failed(registry: &Registry, payload: &[u8]) -> Result<()> {
+    let event = FailedEvent::decode(payload)?;
+    if let Some(render) = event.request_id.as_ref().and_then(|id| registry.get(id)) {
+        render.update(|st| st.failed(event.plot_id, &event.reason));
+    }
+    Ok(())
 }
 
 async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Result<()> {
@@ -85,4 +91,88 @@ async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Resu
     };
     render.update(|st| st.prepared(&event, blob.as_ref()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use waveplot_protocol::{PlotId, RenderRequest, Stage, Subjects, V1};
+    use waveplot_service::Store;
+    use waveplot_service::bus::{Bus, LocalBus};
+
+    use super::*;
+    use crate::status::PlotState;
+    use crate::status::tests::{done_event, prepared_event, request};
+
+    fn context() -> Context {
+        Context {
+            bus: Bus::Local(LocalBus::new()),
+            store: Store::memory(),
+            subjects: Subjects::default(),
+        }
+    }
+
+    fn message(subject: &str, payload: Vec<u8>) -> BusMessage {
+        BusMessage {
+            subject: subject.to_owned(),
+            reply: None,
+            payload: payload.into(),
+        }
+    }
+
+    fn failed_event(r: &RenderRequest, plot: PlotId) -> FailedEvent {
+        FailedEvent {
+            v: V1,
+            request_id: Some(r.request_id.clone()),
+            stage: Stage::Plot,
+            plot_id: Some(plot),
+            reason: "the plotter crashed".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_event_is_applied_as_the_kind_its_subject_names() {
+        let (ctx, registry) = (context(), Registry::default());
+        let r = request(&[PlotId::Overview, PlotId::Bands]);
+        let render = registry.insert(r.clone());
+        let prepared = prepared_event(&r);
+        let subject = ctx.subjects.prepared(&r.symbol, r.interval);
+        apply(&ctx, &registry, message(&subject, prepared.encode())).await;
+        assert!(render.status.borrow().prepared.is_some());
+        let done = done_event(&r, PlotId::Overview);
+        apply(&ctx, &registry, message("waveplot.done.01", done.encode())).await;
+        let failed = failed_event(&r, PlotId::Bands);
+        apply(
+            &ctx,
+            &registry,
+            message("waveplot.failed.plot", failed.encode()),
+        )
+        .await;
+        let status = render.status.borrow();
+        assert_eq!(status.plots[&PlotId::Overview].state, PlotState::Done);
+        assert_eq!(status.plots[&PlotId::Bands].state, PlotState::Failed);
+    }
+
+    #[tokio::test]
+    async fn an_event_on_a_subject_of_no_event_kind_is_ignored() {
+        let (ctx, registry) = (context(), Registry::default());
+        let r = request(&[PlotId::Overview]);
+        let render = registry.insert(r.clone());
+        let done = done_event(&r, PlotId::Overview).encode();
+        let failed = failed_event(&r, PlotId::Overview).encode();
+        for subject in [
+            "waveplot.render",
+            "other.done.01",
+            "other.failed.plot",
+            "waveplot.done.1",
+            "waveplot.failed.bogus",
+            "waveplot.failed.plot.01",
+        ] {
+            for payload in [&done, &failed] {
+                apply(&ctx, &registry, message(subject, payload.clone())).await;
+            }
+        }
+        apply(&ctx, &registry, message("waveplot.failed.plot", done)).await;
+        apply(&ctx, &registry, message("waveplot.done.01", failed)).await;
+        assert_eq!(render.status.borrow().pending_plots(), [PlotId::Overview]);
+    }
 }

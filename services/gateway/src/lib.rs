@@ -42,12 +42,12 @@ pub struct Settings {
     /// How long a render may take.
     pub deadline: Duration,
     /// Sources the page offers, the default first.
-    pub sources: Vec<String>,
+    pub sources: Vec<waveplot_protocol::Source>,
 }
 
 impl Settings {
     /// The settings the HTTP flags describe, offering `sources`.
-    pub fn new(http: &config::HttpArgs, sources: Vec<String>) -> Self {
+    pub fn new(http: &config::HttpArgs, sources: Vec<waveplot_protocol::Source>) -> Self {
         Self {
             http_addr: http.http_addr,
             deadline: http.deadline,

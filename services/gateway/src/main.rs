@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::Parser;
 use waveplot_gateway::config::Config;
 use waveplot_gateway::{Settings, serve};
+use waveplot_protocol::Source;
 
 fn main() -> Result<()> {
     let config = Config::parse();
@@ -11,7 +12,7 @@ fn main() -> Result<()> {
     config
         .service
         .begin(health.unwrap_or(config.http.http_addr));
-    let settings = Settings::new(&config.http, vec!["binance".into(), "sample".into()]);
+    let settings = Settings::new(&config.http, vec![Source::Binance, Source::Sample]);
     waveplot_service::run(
         "gateway",
         &config.service,

@@ -9,7 +9,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
-use waveplot_protocol::{RenderRequest, RequestId, Source};
+use waveplot_protocol::{
+    ImageFormat, Interval, MraKind, PlotId, RenderRequest, RequestId, Source, Symbol, TimeZone,
+};
 
 use crate::status::{State, Status};
 
@@ -24,7 +26,7 @@ pub struct Render {
     /// When it was accepted.
     pub started: std::time::Instant,
     /// The request without its ID, for coalescing and reuse.
-    pub identity: String,
+    pub identity: Identity,
 }
 
 impl Render {
@@ -51,7 +53,7 @@ pub struct Registry {
 #[derive(Debug, Default)]
 struct Inner {
     by_id: HashMap<RequestId, Arc<Render>>,
-    by_identity: HashMap<String, RequestId>,
+    by_identity: HashMap<Identity, RequestId>,
     order: VecDeque<RequestId>,
 }
 
@@ -65,7 +67,7 @@ impl Registry {
     /// still valid: finished completely, and (for Binance) before a newer candle closed.
     pub fn reusable(&self, request: &RenderRequest, now_ms: i64) -> Option<Arc<Render>> {
         let inner = self.lock();
-        let id = inner.by_identity.get(&identity(request))?;
+        let id = inner.by_identity.get(&Identity::of(request))?;
         let render = inner.by_id.get(id)?;
         let status = render.status.borrow();
         let fresh = match status.state {
@@ -80,7 +82,7 @@ impl Registry {
     pub fn insert(&self, request: RenderRequest) -> Arc<Render> {
         let id = request.request_id.clone();
         let render = Arc::new(Render {
-            identity: identity(&request),
+            identity: Identity::of(&request),
             status: watch::Sender::new(Status::new(request)),
             started: std::time::Instant::now(),
         });
@@ -140,11 +142,73 @@ impl Inner {
     }
 }
 
-/// The request without its ID: two requests with equal identities draw the same charts.
-fn identity(request: &RenderRequest) -> String {
-    let mut r = request.clone();
-    r.request_id = RequestId::parse("x").unwrap_or_else(|_| RequestId::generate());
-    serde_json::to_string(&r).unwrap_or_default()
+/// A request without its ID: two requests with equal identities draw the same charts.
+/// Fields are compared as the client gave them (an omitted wavelet is not `haar`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    symbol: Symbol,
+    interval: Interval,
+    source: Source,
+    window: Option<u32>,
+    end_ms: Option<i64>,
+    wavelet: Option<String>,
+    mode: Option<String>,
+    mra: Option<MraKind>,
+    levels: Option<u32>,
+    /// The anomaly factor's bits: a checked request's factor is finite, so equal bits
+    /// are equal numbers.
+    anomaly_k: Option<u64>,
+    trend_level: Option<u32>,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: ImageFormat,
+    tz: Option<TimeZone>,
+    plots: Vec<PlotId>,
+}
+
+impl Identity {
+    /// The identity of `request`. Every field is named, so a field added to the request
+    /// does not compile until it is placed here or deliberately left out.
+    fn of(request: &RenderRequest) -> Self {
+        let RenderRequest {
+            v: _,
+            request_id: _,
+            symbol,
+            interval,
+            source,
+            window,
+            end_ms,
+            wavelet,
+            mode,
+            mra,
+            levels,
+            anomaly_k,
+            trend_level,
+            width,
+            height,
+            format,
+            tz,
+            plots,
+        } = request;
+        Self {
+            symbol: symbol.clone(),
+            interval: *interval,
+            source: source.clone(),
+            window: *window,
+            end_ms: *end_ms,
+            wavelet: wavelet.clone(),
+            mode: mode.clone(),
+            mra: *mra,
+            levels: *levels,
+            anomaly_k: anomaly_k.map(f64::to_bits),
+            trend_level: *trend_level,
+            width: *width,
+            height: *height,
+            format: *format,
+            tz: tz.clone(),
+            plots: plots.clone(),
+        }
+    }
 }
 
 /// A finished Binance render goes stale when the next candle closes (a request without
@@ -158,4 +222,267 @@ fn still_fresh(status: &Status, now_ms: i64) -> bool {
         .prepared
         .as_ref()
         .is_some_and(|p| now_ms < p.last_open_ms + 2 * r.interval.millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::status::tests::{done_event, prepared_event, request};
+
+    const TWO: [PlotId; 2] = [PlotId::Overview, PlotId::Bands];
+
+    /// `r` again under another ID, as a second client would send it.
+    fn again(r: &RenderRequest) -> RenderRequest {
+        let mut r = r.clone();
+        r.request_id = RequestId::generate();
+        r
+    }
+
+    /// The `n`th of a series of requests that differ only in their window.
+    fn nth(n: usize) -> RenderRequest {
+        let mut r = request(&TWO);
+        r.window = Some(16 + u32::try_from(n).unwrap());
+        r
+    }
+
+    fn complete(render: &Render) {
+        let r = render.status.borrow().request.clone();
+        render.update(|st| {
+            st.prepared(&prepared_event(&r), None);
+            for p in &r.plots {
+                st.done(&done_event(&r, *p));
+            }
+        });
+        assert_eq!(render.status.borrow().state, State::Complete);
+    }
+
+    fn partial(render: &Render) {
+        let r = render.status.borrow().request.clone();
+        render.update(|st| {
+            st.prepared(&prepared_event(&r), None);
+            st.done(&done_event(&r, r.plots[0]));
+            st.failed(None, "the other charts failed");
+        });
+        assert_eq!(render.status.borrow().state, State::Partial);
+    }
+
+    fn fail(render: &Render) {
+        render.update(|st| st.failed(None, "no candles"));
+        assert_eq!(render.status.borrow().state, State::Failed);
+    }
+
+    #[test]
+    fn an_identical_request_joins_the_render_still_running() {
+        let registry = Registry::default();
+        let first = request(&TWO);
+        let render = registry.insert(first.clone());
+        let joined = registry.reusable(&again(&first), 0).expect("coalesced");
+        assert!(Arc::ptr_eq(&joined, &render));
+        assert_eq!(joined.status.borrow().id, first.request_id);
+    }
+
+    #[test]
+    fn a_request_that_differs_in_any_field_but_its_id_starts_its_own_render() {
+        type Change = fn(&mut RenderRequest);
+        let changes: [(&str, Change); 16] = [
+            ("symbol", |r| r.symbol = Symbol::parse("ETH").unwrap()),
+            ("interval", |r| r.interval = Interval::H1),
+            ("source", |r| r.source = Source::Binance),
+            ("window", |r| r.window = Some(100)),
+            ("end_ms", |r| r.end_ms = Some(1_660_694_100_000)),
+            ("wavelet", |r| r.wavelet = Some("haar".into())),
+            ("mode", |r| r.mode = Some("symmetric".into())),
+            ("mra", |r| r.mra = Some(MraKind::Modwt)),
+            ("levels", |r| r.levels = Some(8)),
+            ("anomaly_k", |r| r.anomaly_k = Some(6.0)),
+            ("trend_level", |r| r.trend_level = Some(6)),
+            ("width", |r| r.width = Some(1280)),
+            ("height", |r| r.height = Some(720)),
+            ("format", |r| r.format = ImageFormat::Svg),
+            ("tz", |r| r.tz = Some(TimeZone::utc())),
+            ("plots", |r| r.plots.reverse()),
+        ];
+        let registry = Registry::default();
+        let base = request(&TWO);
+        registry.insert(base.clone());
+        for (field, change) in changes {
+            let mut other = again(&base);
+            change(&mut other);
+            assert!(
+                registry.reusable(&other, 0).is_none(),
+                "a request with another {field} was coalesced"
+            );
+            registry.insert(other.clone());
+            assert!(
+                registry.reusable(&again(&other), 0).is_some(),
+                "the same request with {field} set was not coalesced"
+            );
+        }
+        let mut k = again(&base);
+        k.anomaly_k = Some(f64::from_bits(6.0_f64.to_bits() + 1));
+        assert!(
+            registry.reusable(&k, 0).is_none(),
+            "k differs in its last bit"
+        );
+    }
+
+    #[test]
+    fn a_complete_render_is_reused_and_a_partial_or_failed_one_is_not() {
+        let registry = Registry::default();
+        type Finish = fn(&Render);
+        let outcomes: [(Finish, bool); 3] = [(complete, true), (partial, false), (fail, false)];
+        for (n, (finish, reused)) in outcomes.into_iter().enumerate() {
+            let r = nth(n);
+            finish(&registry.insert(r.clone()));
+            assert_eq!(
+                registry.reusable(&again(&r), i64::MAX).is_some(),
+                reused,
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_complete_render_of_the_latest_binance_candles_is_reused_until_the_next_candle_closes() {
+        let registry = Registry::default();
+        let mut latest = request(&TWO);
+        latest.source = Source::Binance;
+        let render = registry.insert(latest.clone());
+        complete(&render);
+        let last_open_ms = render
+            .status
+            .borrow()
+            .prepared
+            .as_ref()
+            .unwrap()
+            .last_open_ms;
+        let next_closes_ms = last_open_ms + 2 * Interval::M5.millis();
+        assert!(
+            registry
+                .reusable(&again(&latest), next_closes_ms - 1)
+                .is_some()
+        );
+        assert!(registry.reusable(&again(&latest), next_closes_ms).is_none());
+
+        let mut fixed = latest.clone();
+        fixed.end_ms = Some(last_open_ms);
+        complete(&registry.insert(fixed.clone()));
+        assert!(
+            registry.reusable(&again(&fixed), i64::MAX).is_some(),
+            "a window with an end never goes stale"
+        );
+        let sample = request(&TWO);
+        complete(&registry.insert(sample.clone()));
+        assert!(
+            registry.reusable(&again(&sample), i64::MAX).is_some(),
+            "samples never change"
+        );
+    }
+
+    #[test]
+    fn a_removed_render_is_forgotten_by_id_and_by_identity() {
+        let registry = Registry::default();
+        let r = request(&TWO);
+        registry.insert(r.clone());
+        registry.remove(&r.request_id);
+        assert!(registry.get(&r.request_id).is_none());
+        assert!(registry.reusable(&again(&r), 0).is_none());
+        let inner = registry.lock();
+        assert!(inner.by_identity.is_empty());
+        assert!(inner.order.is_empty());
+    }
+
+    #[test]
+    fn removing_an_older_render_keeps_the_newer_render_of_the_same_request() {
+        let registry = Registry::default();
+        let old = request(&TWO);
+        fail(&registry.insert(old.clone()));
+        let new = again(&old);
+        registry.insert(new.clone());
+        registry.remove(&old.request_id);
+        let found = registry
+            .reusable(&again(&old), 0)
+            .expect("the newer render");
+        assert_eq!(found.status.borrow().id, new.request_id);
+    }
+
+    #[test]
+    fn beyond_the_bound_the_oldest_finished_render_is_forgotten_first() {
+        let registry = Registry::default();
+        let running = nth(0);
+        registry.insert(running.clone());
+        for n in 1..=MAX_RENDERS {
+            fail(&registry.insert(nth(n)));
+        }
+        assert!(registry.get(&running.request_id).is_some(), "still running");
+        let (oldest, next) = (nth(1), nth(2));
+        let inner = registry.lock();
+        assert_eq!(inner.by_id.len(), MAX_RENDERS);
+        assert_eq!(inner.by_identity.len(), MAX_RENDERS);
+        assert_eq!(inner.order.len(), MAX_RENDERS);
+        assert!(!inner.by_identity.contains_key(&Identity::of(&oldest)));
+        assert!(inner.by_identity.contains_key(&Identity::of(&next)));
+        assert_eq!(inner.order.front(), Some(&running.request_id));
+    }
+
+    #[test]
+    fn running_renders_are_kept_even_beyond_the_bound() {
+        let registry = Registry::default();
+        let renders: Vec<Arc<Render>> =
+            (0..=MAX_RENDERS).map(|n| registry.insert(nth(n))).collect();
+        assert_eq!(registry.running(), MAX_RENDERS + 1);
+        fail(&renders[MAX_RENDERS]);
+        registry.insert(nth(MAX_RENDERS + 1));
+        assert_eq!(registry.lock().by_id.len(), MAX_RENDERS + 1);
+        let id = |n: usize| renders[n].status.borrow().id.clone();
+        assert!(
+            registry.get(&id(MAX_RENDERS)).is_none(),
+            "the only finished one"
+        );
+        assert!((0..MAX_RENDERS).all(|n| registry.get(&id(n)).is_some()));
+    }
+
+    #[test]
+    fn evicting_an_older_render_keeps_the_newer_render_of_the_same_request() {
+        let registry = Registry::default();
+        let old = request(&TWO);
+        fail(&registry.insert(old.clone()));
+        let new = again(&old);
+        registry.insert(new.clone());
+        for n in 1..MAX_RENDERS {
+            fail(&registry.insert(nth(n)));
+        }
+        assert!(registry.get(&old.request_id).is_none(), "evicted");
+        let found = registry
+            .reusable(&again(&old), 0)
+            .expect("the newer render");
+        assert_eq!(found.status.borrow().id, new.request_id);
+    }
+
+    #[test]
+    fn running_counts_the_renders_not_finished() {
+        let registry = Registry::default();
+        let renders: Vec<Arc<Render>> = (0..4).map(|n| registry.insert(nth(n))).collect();
+        complete(&renders[0]);
+        fail(&renders[1]);
+        assert_eq!(registry.running(), 2);
+    }
+
+    #[test]
+    fn the_update_that_ends_a_render_stamps_its_elapsed_time_once() {
+        let registry = Registry::default();
+        let r = request(&TWO);
+        let render = registry.insert(r.clone());
+        std::thread::sleep(Duration::from_millis(5));
+        render.update(|st| st.prepared(&prepared_event(&r), None));
+        assert_eq!(render.status.borrow().elapsed_ms, 0.0, "still running");
+        complete(&render);
+        let stamped = render.status.borrow().elapsed_ms;
+        assert!(stamped >= 5.0, "{stamped}");
+        std::thread::sleep(Duration::from_millis(5));
+        render.update(|st| st.failed(None, "late"));
+        assert_eq!(render.status.borrow().elapsed_ms, stamped);
+    }
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use waveplot_prepare::backend::{self, Backend};
+use waveplot_protocol::Source;
 use waveplot_service::bus::LocalBus;
 use waveplot_service::{Bus, Context, Store};
 use waveplot_standalone::config::Config;
@@ -20,7 +21,7 @@ fn main() -> Result<()> {
         backend: Backend::start(&config.backend)?,
     };
     let gateway =
-        waveplot_gateway::Settings::new(&config.http, vec!["sample".into(), "binance".into()]);
+        waveplot_gateway::Settings::new(&config.http, vec![Source::Sample, Source::Binance]);
     tokio::runtime::Runtime::new()
         .context("start the async runtime")?
         .block_on(async {
