@@ -70,6 +70,12 @@ pub trait Handler: Send + Sync + 'static {
         message: Message,
     ) -> impl Future<Output = Result<Option<Self::Job>, Failure>> + Send;
 
+    /// Waits that cost no CPU or memory to speak of (a remote API's rate limit, say),
+    /// done before a slot is taken so that they never hold one up. Nothing by default.
+    fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
+        std::future::ready(Ok(job))
+    }
+
     /// Does the work of a job, holding one of the slots.
     fn work(&self, job: Self::Job) -> impl Future<Output = Result<Self::Event, Failure>> + Send;
 }
@@ -89,6 +95,9 @@ impl<H: Handler> Handler for Arc<H> {
         message: Message,
     ) -> impl Future<Output = Result<Option<Self::Job>, Failure>> + Send {
         H::accept(self, message)
+    }
+    fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
+        H::gather(self, job)
     }
     fn work(&self, job: Self::Job) -> impl Future<Output = Result<Self::Event, Failure>> + Send {
         H::work(self, job)
@@ -156,10 +165,14 @@ impl<H: Handler> Worker<H> {
                 return self.fail(failure).await;
             }
         };
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
+        let worked = match self.handler.gather(job).await {
+            Ok(job) => match self.slots.acquire().await {
+                Ok(_slot) => self.handler.work(job).await,
+                Err(_) => return,
+            },
+            Err(failure) => Err(failure),
         };
-        match self.handler.work(job).await {
+        match worked {
             Ok(event) => {
                 self.count("done");
                 if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &event).await {

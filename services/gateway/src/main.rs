@@ -8,7 +8,8 @@ use waveplot_protocol::Source;
 
 fn main() -> Result<()> {
     let config = Config::parse();
-    let health = config.service.health_addr;
+    // The HTTP port serves the health routes anyway; HEALTH_ADDR adds a listener.
+    let health = (config.service.health_addr).filter(|a| *a != config.http.http_addr);
     config
         .service
         .begin(health.unwrap_or(config.http.http_addr));

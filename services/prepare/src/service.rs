@@ -2,9 +2,10 @@
 //! then loads the candles, runs the analysis off the async runtime, stores the blob
 //! under its content-addressed key (reusing it when it already exists) and announces
 //! it. Every failure after acceptance becomes a `failed` event with the reason; a bad
-//! message is logged and counted, and the service carries on. Accepted renders wait
-//! for one of `PREPARE_CONCURRENCY` work slots, which cover all of a render's work:
-//! loading candles from any source (a Binance fetch too), the analysis and storing.
+//! message is logged and counted, and the service carries on. Loading, analysing and
+//! storing hold one of `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting
+//! out a rate limit (Retry-After, retries) must not starve the sample and file renders
+//! behind it, so Binance candles are fetched before the slot is taken.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
     AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent, RenderReply,
-    RenderRequest, RequestId, Stage, Subjects, V1, WindowId,
+    RenderRequest, RequestId, Source, Stage, Subjects, V1, WindowId,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
@@ -69,8 +70,16 @@ struct Prepare {
     backend: Arc<Backend>,
 }
 
+/// An accepted render; Binance candles are loaded before a slot is taken.
+struct Job {
+    request: RenderRequest,
+    params: AnalysisParams,
+    window: Option<Window>,
+    accepted: Instant,
+}
+
 impl Handler for Prepare {
-    type Job = (RenderRequest, AnalysisParams);
+    type Job = Job;
     type Event = PreparedEvent;
 
     fn subscription(&self, subjects: &Subjects) -> Subscription {
@@ -109,13 +118,28 @@ impl Handler for Prepare {
                 tracing::warn!(error = %e, "could not answer a render request");
             }
         }
-        Ok(verdict.ok())
+        Ok(verdict.ok().map(|(request, params)| Job {
+            request,
+            params,
+            window: None,
+            accepted: Instant::now(),
+        }))
     }
 
-    async fn work(&self, (request, params): Self::Job) -> Result<PreparedEvent, Failure> {
-        self.prepare(&request, &params)
+    async fn gather(&self, mut job: Job) -> Result<Job, Failure> {
+        if job.request.source == Source::Binance {
+            let loaded = self.sources.load(&job.request).await;
+            let id = || Some(job.request.request_id.clone());
+            job.window = Some(loaded.map_err(|e| Failure::new(id(), e))?);
+        }
+        Ok(job)
+    }
+
+    async fn work(&self, job: Job) -> Result<PreparedEvent, Failure> {
+        let id = job.request.request_id.clone();
+        self.prepare(job)
             .await
-            .map_err(|e| Failure::new(Some(request.request_id.clone()), e))
+            .map_err(|e| Failure::new(Some(id), e))
     }
 }
 
@@ -137,13 +161,12 @@ impl Prepare {
         Ok((request, params))
     }
 
-    async fn prepare(
-        &self,
-        request: &RenderRequest,
-        params: &AnalysisParams,
-    ) -> Result<PreparedEvent> {
-        let started = Instant::now();
-        let window = self.sources.load(request).await?;
+    async fn prepare(&self, job: Job) -> Result<PreparedEvent> {
+        let (request, params) = (&job.request, &job.params);
+        let window = match job.window {
+            Some(window) => window,
+            None => self.sources.load(request).await?,
+        };
         let mut timings = PrepareTimings {
             load_ms: window.load_ms,
             ..PrepareTimings::default()
@@ -159,7 +182,7 @@ impl Prepare {
             Some(header) => (header.candles as usize, header.backend, header.device),
             None => self.compute(window, params, &key, &mut timings).await?,
         };
-        timings.total_ms = ms(started);
+        timings.total_ms = ms(job.accepted);
         Ok(PreparedEvent {
             v: V1,
             request_id: request.request_id.clone(),
