@@ -161,13 +161,14 @@ fn write_synthetic(path: &Path, n: usize) -> Result<()> {
     let mut out = String::from(
         "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n",
     );
-    let (mut state, mut close) = (0x9e37_79b9_7f4a_7c15_u64, 30_000.0_f64);
+    let (mut rng, mut close) = (
+        fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15),
+        30_000.0_f64,
+    );
     let start = 1_700_000_000_000_i64 - 1_700_000_000_000_i64 % 60_000;
     for i in 0..n {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let step = (state % 2001) as f64 / 100.0 - 10.0;
+        // Whole cents from -10.00 to 10.00.
+        let step = f64::from(rng.i32(-1000..=1000)) / 100.0;
         let open = close;
         close = (open + step).max(1.0);
         let (high, low) = (open.max(close) + 2.5, open.min(close) - 2.5);

@@ -19,6 +19,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process};
+
 /// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
 /// is acceptable in tests).
 pub fn free_port() -> u16 {
@@ -358,9 +360,7 @@ impl Service {
     /// Sends SIGTERM and waits for the exit status (a graceful shutdown).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        let _ = kill_process(Pid::from_child(&child), Signal::TERM);
         child.wait().ok()
     }
 }

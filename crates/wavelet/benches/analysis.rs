@@ -10,16 +10,13 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use waveplot_wavelet::{Analysis, AnalysisParams, AnalysisPlan, MraKind, Wavelet};
 
-/// xorshift64 random walk: steps uniform in [-10, 10], starting at 20000.
+/// A seeded random walk: steps uniform in [-10, 10], starting at 20000.
 fn random_walk(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed;
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut price = 20_000.0;
     (0..n)
         .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            price += (state >> 11) as f64 / (1u64 << 53) as f64 * 20.0 - 10.0;
+            price += rng.f64() * 20.0 - 10.0;
             price
         })
         .collect()

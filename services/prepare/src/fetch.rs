@@ -11,7 +11,7 @@ use waveplot_protocol::blob::Candles;
 use waveplot_protocol::{Interval, Source, Symbol};
 
 use crate::config::{CliSource, FetchArgs, SourceArgs};
-use crate::source::{self, Binance, Policy, Sources, Span, file};
+use crate::source::{self, Binance, Policy, Sources, Span, file, klines};
 
 /// Runs `prepare fetch`.
 pub fn run(args: &FetchArgs) -> Result<()> {
@@ -34,7 +34,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     }
     std::fs::write(&args.out, source::write::csv(&candles))
         .with_context(|| format!("write {}", args.out.display()))?;
-    let missing = file::missing_candles(&candles.open_time_ms, args.interval);
+    let missing = klines::missing_candles(&candles.open_time_ms, args.interval);
     if missing > 0 {
         tracing::warn!(missing, "the candles have gaps; they are kept as they are");
     }

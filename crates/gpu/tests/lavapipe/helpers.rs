@@ -24,14 +24,11 @@ pub fn gpu() -> &'static GpuContext {
 
 /// A seeded random walk around 60 000 with cent-sized steps and dollar-sized swings.
 pub fn walk(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut price = 60_000.0;
     (0..n)
         .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            price += (state % 4001) as f64 / 100.0 - 20.0;
+            price += f64::from(rng.i32(-2000..=2000)) / 100.0;
             price
         })
         .collect()

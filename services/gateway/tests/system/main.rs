@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use helpers::{System, client, post_render, wait_final};
+use rustix::process::{Pid, Signal, kill_process};
 use serde_json::{Value, json};
 use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, Subjects};
 use waveplot_service::{Bus, Store};
@@ -254,15 +255,10 @@ fn without_prepare_the_api_answers_503_before_the_accept_timeout() {
 #[test]
 fn a_render_asked_as_soon_as_the_bus_is_back_is_accepted() {
     let mut sys = System::start(20);
-    let prepare = sys.prepare.as_ref().unwrap().pid().unwrap().to_string();
-    let signal = |name: &str| {
-        let status = std::process::Command::new("kill")
-            .args([name, &prepare])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
+    let prepare = sys.prepare.as_ref().unwrap().pid().unwrap();
+    let prepare = Pid::from_raw(i32::try_from(prepare).unwrap()).unwrap();
+    let signal = |signal: Signal| kill_process(prepare, signal).unwrap();
+    signal(Signal::STOP);
     sys.nats.restart();
     let started = Instant::now();
     while !sys.gateway.is_ready() {
@@ -276,7 +272,7 @@ fn a_render_asked_as_soon_as_the_bus_is_back_is_accepted() {
     let (code, created) = std::thread::scope(|scope| {
         scope.spawn(|| {
             std::thread::sleep(Duration::from_millis(500));
-            signal("-CONT");
+            signal(Signal::CONT);
         });
         post_render(&sys.http, &sample())
     });
@@ -418,7 +414,6 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         .put(&key, bytes::Bytes::from_static(b"not a blob"))
         .await
         .unwrap();
-    assert!(Blob::decode(b"not a blob").is_err());
     let http = sys.http.clone();
     let second = tokio::task::spawn_blocking(move || {
         let (_, c) = post_render(
@@ -435,6 +430,12 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         "a corrupt stored blob is recomputed: {second}\n{}",
         sys.logs()
     );
+    assert_eq!(second["prepared"]["key"], key.as_str(), "{second}");
+    assert_eq!(second["prepared"]["reused"], false, "{second}");
+    let stored = store.get(&key).await.unwrap().expect("a blob at the key");
+    if let Err(e) = Blob::decode(&stored) {
+        panic!("the corrupt blob was not replaced by a readable one: {e}");
+    }
     assert!(
         sys.prepare.as_ref().unwrap().log().contains("unreadable"),
         "{}",

@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::format;
+use super::measures;
 use super::panel::{self, Axes, Legend, Swatch};
-use super::stats;
 use super::theme::{self, ALERT, MUTED, PRICE};
 use super::window::{Window, extent};
 use crate::error::RenderError;
@@ -85,7 +85,7 @@ fn level_row<DB: DrawingBackend>(
             format!("removed D{j}, {} (right axis)", win.band(j)),
         ),
     ];
-    let sigma = stats::std(detail);
+    let sigma = measures::std(detail);
     let note = format!("removed σ {} {}", format::sig(sigma), win.quote);
     let title = format!("S{j} · keeps periods > {keeps}");
     let body = panel::heading(area, th, &title, &legend, &note)?;

@@ -9,8 +9,8 @@ use waveplot_protocol::blob::BandStats;
 
 use super::approximations::close_row;
 use super::format;
+use super::measures;
 use super::panel::{self, Axes};
-use super::stats;
 use super::theme::{self, MUTED};
 use super::window::{Window, extent};
 use crate::error::RenderError;
@@ -31,7 +31,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let note = format!(
         "range {} · σ {} {}",
         win.price(hi - lo),
-        win.price(stats::std(c)),
+        win.price(measures::std(c)),
         win.quote
     );
     close_row(&rows[0], win, &note, 0.0, every || details.is_empty())?;

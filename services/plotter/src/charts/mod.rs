@@ -5,7 +5,7 @@
 //! Shared pieces: [`window`] (facts about the analysed window), [`axis`] (the time axis
 //! in the chart's time zone), [`format`] (numbers, periods, dates), [`theme`] (colours, fonts, sizes),
 //! [`frame`] (title and footer), [`panel`] (headings, time charts, gap-aware lines) and
-//! [`stats`] (the few summary numbers the charts compute themselves); [`table`] is the
+//! [`measures`] (the few summary numbers the charts compute themselves); [`table`] is the
 //! dashboard's table.
 
 mod anomalies;
@@ -14,11 +14,11 @@ mod axis;
 mod bands;
 mod format;
 mod frame;
+mod measures;
 mod overview;
 mod panel;
 mod signals;
 mod statistics;
-mod stats;
 mod table;
 mod theme;
 mod window;

@@ -14,7 +14,7 @@ use super::overview::{trend, trend_label};
 use super::panel::{self, Axes, Legend, Swatch, TimeChart, down, up};
 use super::theme::{DOWN, MAGNITUDE, MUTED, PRICE, TREND, UP};
 use super::window::{Window, extent};
-use super::{format, stats};
+use super::{format, measures};
 use crate::error::RenderError;
 
 /// Draws the signal chart into `area`.
@@ -33,7 +33,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         return Ok(());
     };
     let sig = &win.blob.analysis.signals;
-    let runs: Vec<(Signal, Range<usize>)> = stats::runs(&sig.signal)
+    let runs: Vec<(Signal, Range<usize>)> = measures::runs(&sig.signal)
         .into_iter()
         .filter(|(s, _)| *s != Signal::Hold)
         .collect();

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use super::panel::{self, Axes, Legend, Swatch};
 use super::theme::{ALERT, DETAIL, GRID, INK, MUTED, UP};
 use super::window::{Window, extent};
-use super::{format, stats, table};
+use super::{format, measures, table};
 use crate::error::RenderError;
 
 /// Share of the width given to the plots; the table takes the rest.
@@ -61,8 +61,8 @@ fn histogram<DB: DrawingBackend>(
     // A few huge moves would squeeze the bulk into a couple of bins; the axis covers the
     // middle 99 % and the marks, and the rest is counted in the edge bins.
     let (q_lo, q_hi) = (
-        stats::quantile(values, 0.005),
-        stats::quantile(values, 0.995),
+        measures::quantile(values, 0.005),
+        measures::quantile(values, 0.995),
     );
     let (lo, hi) = extent([q_lo, q_hi].iter().chain(marks.iter().map(|m| &m.0)));
     let x: Range<f64> = panel::padded(lo, hi);
@@ -73,7 +73,7 @@ fn histogram<DB: DrawingBackend>(
     };
     let body = panel::heading(area, th, title, &[], &note)?;
     let bins = ((values.len() as f64).sqrt() * 1.5).clamp(5.0, 50.0) as usize;
-    let counts = stats::histogram(values, bins, &x);
+    let counts = measures::histogram(values, bins, &x);
     let top = f64::from(counts.iter().copied().max().unwrap_or(0)).max(1.0) * 1.1;
     let mut chart = ChartBuilder::on(&body)
         .margin_right(th.px(10.0))
@@ -123,8 +123,8 @@ fn rolling<DB: DrawingBackend>(
     let th = win.theme;
     let n = win.len();
     let w = (n / 24).clamp(8, n.max(2));
-    let rolled = stats::rolling_std(d1, w);
-    let overall = stats::std(d1);
+    let rolled = measures::rolling_std(d1, w);
+    let overall = measures::std(d1);
     let span = format::duration(w as f64 * win.interval_s);
     let legend = [
         Legend::new(

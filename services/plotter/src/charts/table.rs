@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::theme::{GRID, UP};
 use super::window::{Window, extent};
-use super::{format, stats};
+use super::{format, measures};
 use crate::error::RenderError;
 
 /// A table row.
@@ -69,13 +69,13 @@ fn rows(win: &Window) -> Vec<Row> {
     if let Some(d1) = a.details.first() {
         let abs: Vec<f64> = d1.iter().map(|d| d.abs()).collect();
         let (_, max_abs) = extent(&abs);
-        let sigma = stats::std(d1);
+        let sigma = measures::std(d1);
         // Decimals follow σ, so a mean of 1e-13 reads as 0.00, not as noise digits.
         let v = |x: f64| format!("{} {q}", format::num(x, format::sig_decimals(sigma)));
         rows.push(Row::Section(format!("Finest detail D1 ({})", win.band(1))));
-        rows.push(Row::Item("mean", v(stats::mean(d1))));
+        rows.push(Row::Item("mean", v(measures::mean(d1))));
         rows.push(Row::Item("σ", v(sigma)));
-        rows.push(Row::Item("median |D1|", v(stats::median(&abs))));
+        rows.push(Row::Item("median |D1|", v(measures::median(&abs))));
         rows.push(Row::Item("max |D1|", v(max_abs)));
     }
     let an = &a.anomalies;
@@ -125,7 +125,7 @@ fn price_rows(win: &Window) -> Vec<Row> {
         Row::Item("change over the window", format!("{change:+.2} %")),
         Row::Item(
             "σ of close",
-            format!("{} {q}", win.price(stats::std(&c.close))),
+            format!("{} {q}", win.price(measures::std(&c.close))),
         ),
         Row::Item(
             "volume",

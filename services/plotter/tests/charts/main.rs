@@ -52,9 +52,123 @@ fn every_chart_renders_a_window_too_short_for_eight_levels() {
     all_charts_are_sound(&blob);
 }
 
+/// Constant prices make every detail, deviation and σ exactly zero, so the y range of
+/// each detail, band, signal and σ panel is a single value until it is padded. Each
+/// chart must still draw every series it draws for a moving window of the same length,
+/// each as a flat line on the row where its axis writes its value (100 for prices and
+/// smooths, 0 for the rest), and write no NaN or infinity.
 #[test]
 fn every_chart_renders_constant_prices() {
-    all_charts_are_sound(&Synth::new(300).blob(|_| 100.0));
+    let flat = Synth::new(300).blob(|_| 100.0);
+    all_charts_are_sound(&flat);
+    let moving = Synth::new(300).blob(btc_like);
+    for plot in PlotId::ALL {
+        let drawn = svg(&flat, plot);
+        let garbage: Vec<String> = texts(&drawn)
+            .into_iter()
+            .map(|(_, content)| content)
+            .filter(|c| c.contains("NaN") || c.contains("inf"))
+            .collect();
+        assert!(garbage.is_empty(), "{plot} writes {garbage:?}");
+        let lines = series(&drawn);
+        assert_eq!(
+            colours(&lines),
+            colours(&series(&svg(&moving, plot))),
+            "{plot}: the series of constant prices are not those of moving ones"
+        );
+        let ticks = y_ticks(&drawn);
+        for (colour, points) in &lines {
+            let (x, y) = points[0];
+            assert!(
+                points.iter().all(|p| p.1 == y),
+                "{plot}: the {colour} line of constant prices is not flat"
+            );
+            assert!(
+                ticks.iter().any(|&(value, tx, ty)| tx < x
+                    && (ty - y).abs() <= 1
+                    && (value == 0.0 || value == 100.0)),
+                "{plot}: the {colour} line of constant prices is at y = {y}, where no axis writes 0 or 100: {ticks:?}"
+            );
+        }
+    }
+}
+
+/// `plot` of `blob` at its default size, as SVG text.
+fn svg(blob: &Blob, plot: PlotId) -> String {
+    let options = RenderOptions {
+        format: ImageFormat::Svg,
+        ..RenderOptions::for_plot(plot)
+    };
+    String::from_utf8(render(blob, plot, &options).unwrap_or_else(|e| panic!("{plot}: {e}")))
+        .unwrap()
+}
+
+/// The value of attribute `name` in the attributes of an SVG tag.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let from = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(tag[from..].split_once('"')?.0)
+}
+
+/// The `<text>` elements of an SVG: the attributes and the trimmed content of each.
+fn texts(svg: &str) -> Vec<(&str, String)> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let (attrs, rest) = t.split_once('>')?;
+            Some((attrs, rest.split_once("</text>")?.0.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The y-axis tick labels of an SVG chart: the value, x and y of each right-aligned
+/// number.
+fn y_ticks(svg: &str) -> Vec<(f64, i32, i32)> {
+    texts(svg)
+        .into_iter()
+        .filter(|(attrs, _)| attr(attrs, "text-anchor") == Some("end"))
+        .filter_map(|(attrs, content)| {
+            let number: String = content
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| if c == '−' { '-' } else { c })
+                .collect();
+            Some((
+                number.parse().ok()?,
+                attr(attrs, "x")?.parse().ok()?,
+                attr(attrs, "y")?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A stroke colour and the points of a polyline.
+type Line = (String, Vec<(i32, i32)>);
+
+/// The series lines of an SVG chart of a few hundred candles: its polylines of at least
+/// 100 points (axes, grid, levels, legend swatches and dashes have a few).
+fn series(svg: &str) -> Vec<Line> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.split_once("/>")?.0;
+            let points: Vec<(i32, i32)> = attr(tag, "points")?
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    (x.parse().expect("an x"), y.parse().expect("a y"))
+                })
+                .collect();
+            Some((attr(tag, "stroke")?.to_owned(), points))
+        })
+        .filter(|(_, points)| points.len() >= 100)
+        .collect()
+}
+
+/// The colours of `lines`, sorted, each as often as it is drawn.
+fn colours(lines: &[Line]) -> Vec<&str> {
+    let mut colours: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+    colours.sort_unstable();
+    colours
 }
 
 #[test]

@@ -21,7 +21,7 @@ use thiserror::Error;
 use waveplot_protocol::blob::Candles;
 use waveplot_protocol::{Interval, Symbol};
 
-use super::file;
+use super::klines;
 
 /// Candles per page: Binance's maximum for `/api/v3/klines`.
 pub(crate) const PAGE: usize = 1000;
@@ -266,7 +266,7 @@ impl Binance {
         progress(end_ms);
         let mut candles = Candles::default();
         for (open_time, record) in rows {
-            file::push_record(&mut candles, &record)
+            klines::push_record(&mut candles, &record)
                 .map_err(|problem| malformed_row(symbol, interval, open_time, &problem))?;
         }
         Ok(Fetched {
@@ -276,7 +276,7 @@ impl Binance {
     }
 }
 
-/// One kline of a page, kept as text so prices are parsed exactly once, by the file
+/// One kline of a page, kept as text so prices are parsed exactly once, by the klines
 /// module's checked parser.
 struct RawRow {
     open_time: i64,
@@ -342,7 +342,7 @@ fn malformed_row(
         request: format!("/api/v3/klines?symbol={symbol}&interval={interval}"),
         problem: format!(
             "the candle opening at {}: {problem}",
-            file::fmt_ms(open_time)
+            klines::fmt_ms(open_time)
         ),
     }
 }

@@ -2,11 +2,11 @@
 //! times in milliseconds or (as data.binance.vision files since 2025) microseconds, plain
 //! or inside the `.zip` that data.binance.vision serves.
 //!
-//! A file is streamed and every row is checked; the first problem is reported with
-//! its line number and what to do. Only the candles a request wants are kept, so a
-//! render of 4 320 candles from a file of years of minutes holds a few thousand rows,
-//! not the file. Gaps in the open times are real (exchange maintenance) and are
-//! counted and reported, never filled.
+//! A file is streamed and every row is checked (by [`super::klines`]); the first problem
+//! is reported with its line number and what to do. Only the candles a request wants
+//! are kept, so a render of 4 320 candles from a file of years of minutes holds a few
+//! thousand rows, not the file. The spacing of the open times must match the interval;
+//! gaps in them are real (exchange maintenance) and are kept, never filled.
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -16,12 +16,9 @@ use waveplot_protocol::Interval;
 use waveplot_protocol::blob::Candles;
 
 use super::Span;
-
-/// Open times at or above this are microseconds (in ms it would be the year 5138).
-const MICROS_THRESHOLD: i64 = 100_000_000_000_000;
-
-/// Columns a row must have: Binance's 12, of which the last (`ignore`) may be missing.
-const MIN_COLUMNS: usize = 11;
+use super::klines::Row;
+// The analysis counts a window's gaps through this module.
+pub(crate) use super::klines::missing_candles;
 
 /// Why a klines file could not be read.
 #[derive(Debug, Error)]
@@ -235,137 +232,11 @@ fn keep(candles: &mut Candles, row: Row, span: Option<Span>) {
     }
 }
 
+/// True if `record` is a header line (its first field does not start with a digit).
 fn is_header(record: &csv::ByteRecord) -> bool {
     record
         .get(0)
         .is_some_and(|f| f.first().is_some_and(|b| !b.is_ascii_digit()))
-}
-
-/// Parses one klines row, checks it, and appends it after the last candle (which it
-/// must follow); true if its times were microseconds.
-pub(crate) fn push_record(candles: &mut Candles, record: &csv::ByteRecord) -> Result<bool, String> {
-    let row = Row::parse(record)?;
-    row.check(candles.open_time_ms.last().copied())?;
-    let micros = row.micros;
-    row.append(candles);
-    Ok(micros)
-}
-
-/// One parsed row, times in ms.
-struct Row {
-    open_time: i64,
-    close_time: i64,
-    ohlc: [f64; 4],
-    volume: f64,
-    quote_volume: f64,
-    trades: u64,
-    taker_buy_base: f64,
-    taker_buy_quote: f64,
-    micros: bool,
-}
-
-const NAMES: [&str; 11] = [
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "trades",
-    "taker_buy_base",
-    "taker_buy_quote",
-];
-
-impl Row {
-    fn parse(record: &csv::ByteRecord) -> Result<Self, String> {
-        if record.len() < MIN_COLUMNS {
-            return Err(format!(
-                "{} columns; a klines row has 12 (open_time,open,high,low,close,volume,close_time,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore)",
-                record.len()
-            ));
-        }
-        let text = |i: usize| std::str::from_utf8(&record[i]).unwrap_or("").trim();
-        let int = |i: usize| {
-            text(i)
-                .parse::<i64>()
-                .map_err(|_| format!("{} '{}' is not a whole number", NAMES[i], text(i)))
-        };
-        let num = |i: usize| match text(i).parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(format!("{} '{}' is not a finite number", NAMES[i], text(i))),
-        };
-        let raw_open = int(0)?;
-        let micros = raw_open >= MICROS_THRESHOLD;
-        let to_ms = |t: i64| if micros { t.div_euclid(1000) } else { t };
-        Ok(Self {
-            open_time: to_ms(raw_open),
-            close_time: to_ms(int(6)?),
-            ohlc: [num(1)?, num(2)?, num(3)?, num(4)?],
-            volume: num(5)?,
-            quote_volume: num(7)?,
-            trades: u64::try_from(int(8)?).map_err(|_| "trades is negative".to_owned())?,
-            taker_buy_base: num(9)?,
-            taker_buy_quote: num(10)?,
-            micros,
-        })
-    }
-
-    /// Checks the row's own consistency and that it opens after `previous`.
-    fn check(&self, previous: Option<i64>) -> Result<(), String> {
-        let [open, high, low, close] = self.ohlc;
-        if self.ohlc.iter().any(|p| *p <= 0.0) {
-            return Err("a price is zero or negative; prices must be positive".into());
-        }
-        if high < open.max(close) || low > open.min(close) || low > high {
-            return Err(format!(
-                "inconsistent candle: high {high} and low {low} must enclose open {open} and close {close}"
-            ));
-        }
-        if self.volume < 0.0 || self.quote_volume < 0.0 {
-            return Err("volume is negative".into());
-        }
-        if self.open_time < 0 {
-            return Err(format!(
-                "open time {} is before 1970; open times are milliseconds (or microseconds) since 1970-01-01 UTC",
-                self.open_time
-            ));
-        }
-        if self.close_time < self.open_time {
-            return Err("close time is before open time".into());
-        }
-        if let Some(prev) = previous {
-            if self.open_time <= prev {
-                return Err(format!(
-                    "open time {} is not after the previous row's {}; rows must be oldest first without duplicates",
-                    fmt_ms(self.open_time),
-                    fmt_ms(prev)
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn append(self, c: &mut Candles) {
-        let [open, high, low, close] = self.ohlc;
-        c.open_time_ms.push(self.open_time);
-        c.close_time_ms.push(self.close_time);
-        c.open.push(open);
-        c.high.push(high);
-        c.low.push(low);
-        c.close.push(close);
-        c.volume.push(self.volume);
-        c.quote_volume.push(self.quote_volume);
-        c.trades.push(self.trades);
-        c.taker_buy_base.push(self.taker_buy_base);
-        c.taker_buy_quote.push(self.taker_buy_quote);
-    }
-}
-
-/// A UTC time for messages, e.g. `2022-08-16T23:55:00Z`.
-pub(crate) fn fmt_ms(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
 }
 
 /// Checks that the most common spacing of open times is the interval (months vary, so
@@ -393,6 +264,7 @@ pub(crate) fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Resu
     })
 }
 
+/// The most common difference between consecutive open times.
 fn most_common_step(times: &[i64]) -> Option<i64> {
     // Saturating: open times anywhere in i64 are accepted, and their spacing may not fit.
     let mut steps: Vec<i64> = times
@@ -406,200 +278,5 @@ fn most_common_step(times: &[i64]) -> Option<i64> {
         .map(|run| run[0])
 }
 
-/// Candles missing between consecutive open times, given the interval (0 for `1M`,
-/// whose calendar months have no fixed length).
-pub(crate) fn missing_candles(open_times: &[i64], interval: Interval) -> u32 {
-    if interval == Interval::Mo1 {
-        return 0;
-    }
-    let step = interval.millis();
-    let missing: i64 = open_times
-        .windows(2)
-        .map(|w| (w[1].saturating_sub(w[0]) / step - 1).max(0))
-        .sum();
-    u32::try_from(missing).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HEADER: &str = "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n";
-    const ROWS: &str = "\
-1660435200000,24305.24,24333.00,24286.66,24306.40,98.42,1660435499999,2391937.2,2567,48.8,1186071.4,0
-1660435500000,24306.40,24339.01,24280.00,24288.53,130.30,1660435799999,3166131.5,3194,60.1,1460399.6,0
-1660435800000,24288.53,24300.00,24250.00,24260.10,150.00,1660436099999,3640000.0,3300,70.0,1700000.0,0
-";
-
-    fn err(csv: &str) -> String {
-        parse(csv.as_bytes(), "k.csv").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn a_file_with_and_without_header_reads_the_same() {
-        let plain = parse(ROWS.as_bytes(), "k.csv").unwrap();
-        let headed = parse(format!("{HEADER}{ROWS}").as_bytes(), "k.csv").unwrap();
-        assert!(!plain.had_header && headed.had_header);
-        assert_eq!(plain.candles, headed.candles);
-        assert_eq!(plain.candles.len(), 3);
-        assert_eq!(plain.candles.close[1], 24288.53);
-        assert_eq!(plain.candles.trades[2], 3300);
-    }
-
-    #[test]
-    fn microsecond_times_become_milliseconds() {
-        let micros = ROWS
-            .replace("1660435200000,", "1660435200000000,")
-            .replace("1660435499999,", "1660435499999999,")
-            .replace("1660435500000,", "1660435500000000,")
-            .replace("1660435799999,", "1660435799999999,")
-            .replace("1660435800000,", "1660435800000000,")
-            .replace("1660436099999,", "1660436099999999,");
-        let loaded = parse(micros.as_bytes(), "k.csv").unwrap();
-        assert!(loaded.micros);
-        assert_eq!(
-            loaded.candles,
-            parse(ROWS.as_bytes(), "k.csv").unwrap().candles
-        );
-    }
-
-    #[test]
-    fn a_broken_row_is_reported_with_its_line_and_column() {
-        let e = err(&format!(
-            "{HEADER}{}",
-            ROWS.replace("24288.53,130.30", "abc,130.30")
-        ));
-        assert!(
-            e.contains("k.csv line 3: close 'abc' is not a finite number"),
-            "{e}"
-        );
-        let e = err("1,2,3\n");
-        assert!(e.contains("line 1: 3 columns; a klines row has 12"), "{e}");
-        let e = err(&ROWS.replace("24305.24,", "NaN,"));
-        assert!(e.contains("line 1: open 'NaN'"), "{e}");
-    }
-
-    #[test]
-    fn impossible_candles_are_refused() {
-        assert!(err(&ROWS.replace("24305.24,", "0,")).contains("zero or negative"));
-        assert!(err(&ROWS.replace("24305.24,", "-1,")).contains("zero or negative"));
-        assert!(err(&ROWS.replace("24333.00,", "24000.00,")).contains("must enclose"));
-        assert!(err(&ROWS.replace(",98.42,", ",-98.42,")).contains("volume is negative"));
-    }
-
-    #[test]
-    fn duplicate_or_unordered_times_are_refused_with_both_times() {
-        let dup = ROWS.replace("1660435500000,", "1660435200000,");
-        let e = err(&dup);
-        assert!(
-            e.contains("line 2: open time 2022-08-14T00:00:00Z is not after"),
-            "{e}"
-        );
-    }
-
-    /// `rows` 5-minute candles from 2022-08-14 00:00 UTC, with a header.
-    fn many(rows: usize) -> String {
-        let mut csv = HEADER.to_owned();
-        for i in 0..rows {
-            let t = 1_660_435_200_000 + i as i64 * 300_000;
-            let p = 20_000.0 + i as f64;
-            csv += &format!(
-                "{t},{p},{},{},{p},1,{},1,1,1,1,0\n",
-                p + 5.0,
-                p - 5.0,
-                t + 299_999
-            );
-        }
-        csv
-    }
-
-    #[test]
-    fn a_span_keeps_what_cutting_the_whole_file_would() {
-        let csv = many(1_000);
-        let all = parse(csv.as_bytes(), "k.csv").unwrap().candles;
-        let t = |i: usize| all.open_time_ms[i];
-        for (n, end) in [
-            (1, None),
-            (7, None),
-            (300, Some(t(500))),
-            (999, Some(t(998))),
-            (5_000, None),
-            (10, Some(t(0) - 1)),
-        ] {
-            let span = Span::Last { n, end_ms: end };
-            let kept = parse_from(csv.as_bytes(), "k.csv", Some(span))
-                .unwrap()
-                .candles;
-            let want = super::super::cut_window(&all, n, end).map_or(Candles::default(), |c| c);
-            assert_eq!(kept, want, "last {n} up to {end:?}");
-        }
-        for (start, end) in [
-            (t(10), t(20)),
-            (t(0) - 1, t(999) + 1),
-            (t(999) + 1, t(999) + 2),
-        ] {
-            let span = Span::Between {
-                start_ms: start,
-                end_ms: end,
-            };
-            let kept = parse_from(csv.as_bytes(), "k.csv", Some(span))
-                .unwrap()
-                .candles;
-            let want = super::super::between(&all, start, end).map_or(Candles::default(), |c| c);
-            assert_eq!(kept, want, "between {start} and {end}");
-        }
-    }
-
-    #[test]
-    fn rows_outside_the_span_are_checked_too() {
-        let csv = many(100).replace(",20090,", ",-1,");
-        let span = Span::Last {
-            n: 10,
-            end_ms: Some(1_660_435_200_000),
-        };
-        let e = parse_from(csv.as_bytes(), "k.csv", Some(span))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("line 87: a price is zero or negative"), "{e}");
-    }
-
-    #[test]
-    fn an_empty_file_says_what_was_expected() {
-        assert!(err("").contains("has no candles"));
-        assert!(err(HEADER).contains("has no candles"));
-    }
-
-    #[test]
-    fn the_interval_must_match_the_spacing_and_gaps_are_counted() {
-        let loaded = parse(ROWS.as_bytes(), "k.csv").unwrap();
-        check_spacing(&loaded.candles, Interval::M5, "k.csv").unwrap();
-        let e = check_spacing(&loaded.candles, Interval::H1, "k.csv")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("looks like 5m candles") && e.contains("--interval 5m"),
-            "{e}"
-        );
-        let times = [0, 300_000, 1_200_000, 1_500_000];
-        assert_eq!(missing_candles(&times, Interval::M5), 2);
-    }
-
-    /// Seen while writing the `csv` fuzz target, which panics on it without the fix: the
-    /// spacing of open times at both ends of i64 overflowed (a panic in debug builds, a
-    /// wrong spacing in release builds). Times before 1970 are now refused outright.
-    #[test]
-    fn open_times_before_1970_are_refused_and_spacing_never_overflows() {
-        let csv = format!(
-            "{HEADER}-9223372036854775808,1,1,1,1,1,-9223372036854775808,1,1,1,1,0\n1,1,1,1,1,1,1,1,1,1,1,0\n"
-        );
-        let e = read_bytes(csv.as_bytes(), "k.csv", Interval::M5)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("line 2: open time -9223372036854775808 is before 1970"),
-            "{e}"
-        );
-        let times = [i64::MIN, 0, i64::MAX];
-        assert_eq!(missing_candles(&times, Interval::M5), u32::MAX);
-    }
-}
+mod tests;

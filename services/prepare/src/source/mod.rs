@@ -7,6 +7,7 @@ pub(crate) mod archive;
 pub(crate) mod binance;
 pub(crate) mod cache;
 pub(crate) mod file;
+pub(crate) mod klines;
 pub(crate) mod sample;
 pub(crate) mod write;
 
@@ -256,8 +257,8 @@ pub(crate) fn between(all: &Candles, start_ms: i64, end_ms: i64) -> Result<Candl
     let to = all.open_time_ms.partition_point(|&o| o <= end_ms);
     if from >= to {
         return Err(SourceError::NothingBetween(
-            file::fmt_ms(start_ms),
-            file::fmt_ms(end_ms),
+            klines::fmt_ms(start_ms),
+            klines::fmt_ms(end_ms),
         ));
     }
     Ok(all.slice(from..to))
@@ -274,7 +275,7 @@ pub(crate) fn cut_window(
         None => all.len(),
     };
     if end == 0 {
-        return Err(SourceError::NothingBefore(file::fmt_ms(
+        return Err(SourceError::NothingBefore(klines::fmt_ms(
             end_ms.unwrap_or_default(),
         )));
     }

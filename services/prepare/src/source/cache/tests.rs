@@ -123,7 +123,7 @@ fn merged_parts_are_ordered_without_duplicates() {
                 "1".into(),
                 "2".into(),
             ]);
-            file::push_record(&mut c, &rec).unwrap();
+            crate::source::klines::push_record(&mut c, &rec).unwrap();
         }
         c
     };

@@ -1,0 +1,127 @@
+//! The fault suite (`--faults`): a load of renders from several concurrent clients over
+//! mixed sources (bundled samples, a candle file, and Binance — a fake one, in process)
+//! while faults are injected one after another into the self-started stack:
+//!
+//! 1. nats-server is stopped and started again on the same port;
+//! 2. the S3 server is stopped for 5 s;
+//! 3. a plotter is killed with SIGKILL, then started again (as a restart policy would);
+//! 4. 1 MB of garbage, truncated MessagePack and a truncated event are published on
+//!    every subject (and a garbage render request must be answered with a rejection);
+//! 5. a blob with an unknown major schema version is stored at the content-addressed key
+//!    a request is about to use (prepare must recompute it: the render completes with a
+//!    fresh blob), and a `prepared` event is published for such a blob under a key no
+//!    chart exists for (every plotter must fail with a reason naming the version);
+//! 6. the fake Binance answers 429 with `Retry-After` for a few seconds.
+//!
+//! Every request is classified: **complete** (all six charts done), **failed** with a
+//! reason (every missing chart says why, or the request was refused with an error
+//! message), **unexplained** (ended without a reason for a missing chart, or a broken
+//! connection) or **hung** (no final state within the deadline plus a margin). Only the
+//! killed plotter is restarted: afterwards every other service must still run with its
+//! original PID and be ready, and fresh renders from each source must complete with all
+//! six charts. The suite passes when nothing hung, nothing went unexplained and every
+//! check held.
+//!
+//! Each job has a module: [`settings`] (how hard and long), [`load`] (the clients),
+//! [`follow`] (one render over HTTP), [`classify`] (how it ended), [`inject`] (the
+//! faults and the recovery checks), [`forged`] (the unknown-major blobs) and
+//! [`report`] (the outcome).
+
+mod classify;
+mod follow;
+mod forged;
+mod inject;
+mod load;
+mod report;
+mod settings;
+
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+
+use crate::stack::Stack;
+use classify::Class;
+use load::{Shared, StopOnDrop};
+use report::Check;
+pub use report::Faults;
+use settings::Settings;
+
+/// The phases, in order; the index is what the clients read.
+const PHASES: [&str; 8] = [
+    "baseline",
+    "nats-server restarted",
+    "S3 stopped for 5 s",
+    "plotter killed (-9)",
+    "garbage on every subject",
+    "unknown blob major version",
+    "Binance answers 429",
+    "recovery",
+];
+
+/// Starts a stack, runs the load with the faults and checks recovery.
+pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
+    let settings = Settings::new(quick);
+    let started = Instant::now();
+    let mut stack = Stack::start(bin_dir, settings.deadline_s, settings.synthetic)?;
+    let pids: Vec<(String, Option<u32>)> = stack
+        .services
+        .iter()
+        .map(|(n, s)| (n.clone(), s.pid()))
+        .collect();
+    let shared = Shared::new(stack.url.clone(), settings.clients, settings.limit());
+    let http = load::http()?;
+    let mut checks = Vec::new();
+    let warm = warm_up(&http, &shared, &mut checks)?;
+    let bodies = load::bodies();
+    std::thread::scope(|scope| {
+        for c in 0..settings.clients {
+            let (shared, bodies) = (&shared, &bodies);
+            scope.spawn(move || load::client(shared, bodies, c));
+        }
+        // Stops the clients however the injection ends (a panic included), so the
+        // scope can join them.
+        let _stop = StopOnDrop(&shared.stop);
+        inject::inject(&mut stack, &settings, &shared, &http, &warm, &mut checks);
+    });
+    inject::recover(&mut stack, &pids, &shared, &http, &mut checks);
+    Ok(report::summarise(&settings, &shared, checks, started))
+}
+
+/// What the warm-up render of the sample told: its blob key and window.
+struct Warm {
+    /// The blob's key.
+    key: String,
+    /// The open time of the window's last candle, ms.
+    last_open_ms: i64,
+    /// The open time of the window's first candle, ms.
+    first_open_ms: i64,
+}
+
+/// One render of the BTC 5m sample before any load, to know the system works and to
+/// learn the sample's window (for the unknown-major fault's keys).
+fn warm_up(
+    http: &reqwest::blocking::Client,
+    shared: &Shared,
+    checks: &mut Vec<Check>,
+) -> Result<Warm> {
+    let body = json!({"symbol": "BTCUSDT", "interval": "5m", "source": "sample"});
+    let (class, status) = follow::follow(http, shared, &body);
+    let ok = matches!(class, Class::Complete);
+    checks.push(Check {
+        what: "a render completes before the faults".into(),
+        ok,
+        detail: format!("{class:?}"),
+    });
+    anyhow::ensure!(ok, "the stack does not render before any fault: {status}");
+    let prepared = &status["prepared"];
+    Ok(Warm {
+        key: prepared["key"].as_str().context("prepared.key")?.to_owned(),
+        last_open_ms: prepared["last_open_ms"]
+            .as_i64()
+            .context("prepared.last_open_ms")?,
+        first_open_ms: prepared["first_open_ms"]
+            .as_i64()
+            .context("prepared.first_open_ms")?,
+    })
+}
