@@ -22,8 +22,8 @@ fn validate(request: &RenderRequest) {
         return;
     };
     let params = request.params();
-    let _ = Wavelet::new(&params.wavelet);
-    let _ = params.mode.parse::<Mode>();
+    let _ = Wavelet::new(params.wavelet.as_str());
+    let _ = params.mode.as_str().parse::<Mode>();
     for plot in &request.plots {
         let (width, height) = request.size_of(*plot);
         assert!(width > 0 && height > 0, "an image has a size");

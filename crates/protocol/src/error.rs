@@ -49,6 +49,22 @@ pub enum ParseError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The wavelet name is empty, too long or not a letter followed by letters and digits.
+    #[error("invalid wavelet '{input}': {reason}; use a name such as haar, db4, sym5 or coif3")]
+    Wavelet {
+        /// What was given.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The signal extension mode is not one of PyWavelets' modes.
+    #[error("invalid mode '{input}'; valid modes: {valid}")]
+    Mode {
+        /// What was given.
+        input: String,
+        /// The valid modes, comma-separated.
+        valid: String,
+    },
     /// The MRA kind is neither modwt nor dwt.
     #[error("invalid MRA kind '{input}'; valid kinds: modwt, dwt")]
     MraKind {

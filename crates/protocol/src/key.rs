@@ -263,7 +263,7 @@ mod tests {
         assert_ne!(a, key(&p, &Source::Binance, 1_660_694_100_000));
         assert_ne!(a, key(&p, &Source::Sample, 1_660_694_400_000));
         let db4 = AnalysisParams {
-            wavelet: "db4".into(),
+            wavelet: crate::Wavelet::parse("db4").unwrap(),
             ..p.clone()
         };
         assert_ne!(a, key(&db4, &Source::Sample, 1_660_694_100_000));

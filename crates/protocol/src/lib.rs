@@ -8,6 +8,7 @@
 //! - [`symbol`], [`interval`], [`plot`], [`source`], [`id`]: validated names
 //!   (`Symbol`, `Interval`, `PlotId`, `ImageFormat`, `Source`, `RequestId`); past the
 //!   edge of a service, code only sees valid values.
+//! - [`wavelet`]: the wavelet and the extension mode of an analysis, in canonical form.
 //! - [`zone`]: the time zone charts write times in (IANA names, database built in).
 //! - [`key`]: content-addressed object keys of blobs and charts.
 //! - [`subject`]: NATS subject names under a configurable prefix.
@@ -49,6 +50,7 @@ pub mod request;
 pub mod source;
 pub mod subject;
 pub mod symbol;
+pub mod wavelet;
 pub mod zone;
 
 pub use blob::Blob;
@@ -63,4 +65,5 @@ pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
 pub use source::Source;
 pub use subject::{Stage, SubjectKind, Subjects};
 pub use symbol::Symbol;
+pub use wavelet::{Mode, Wavelet};
 pub use zone::TimeZone;

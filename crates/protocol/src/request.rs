@@ -18,6 +18,7 @@ use crate::plot::{ImageFormat, PlotId};
 use crate::source::Source;
 use crate::subject::Subjects;
 use crate::symbol::Symbol;
+use crate::wavelet::{Mode, Wavelet};
 use crate::zone::TimeZone;
 
 /// Fewest candles a window may have: one Haar level needs two, but below this no chart says anything.
@@ -76,9 +77,9 @@ impl FromStr for MraKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisParams {
     /// Wavelet name in PyWavelets' spelling (`haar`, `db4`, `sym5`, `coif3`).
-    pub wavelet: String,
+    pub wavelet: Wavelet,
     /// Signal extension mode in PyWavelets' spelling (`symmetric`, `periodization`, ...).
-    pub mode: String,
+    pub mode: Mode,
     /// MRA kind.
     pub mra: MraKind,
     /// Decomposition levels requested (the analysis may use fewer; the blob says how many).
@@ -92,8 +93,8 @@ pub struct AnalysisParams {
 impl Default for AnalysisParams {
     fn default() -> Self {
         Self {
-            wavelet: "haar".to_owned(),
-            mode: "symmetric".to_owned(),
+            wavelet: Wavelet::haar(),
+            mode: Mode::Symmetric,
             mra: MraKind::Modwt,
             levels: 8,
             anomaly_k: 6.0,
@@ -126,10 +127,10 @@ pub struct RenderRequest {
     pub end_ms: Option<i64>,
     /// Wavelet; default `haar`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wavelet: Option<String>,
+    pub wavelet: Option<Wavelet>,
     /// Extension mode; default `symmetric`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     /// MRA kind; default `modwt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mra: Option<MraKind>,
@@ -198,12 +199,8 @@ impl RenderRequest {
     pub fn params(&self) -> AnalysisParams {
         let d = AnalysisParams::default();
         AnalysisParams {
-            wavelet: self
-                .wavelet
-                .clone()
-                .unwrap_or(d.wavelet)
-                .to_ascii_lowercase(),
-            mode: self.mode.clone().unwrap_or(d.mode).to_ascii_lowercase(),
+            wavelet: self.wavelet.clone().unwrap_or(d.wavelet),
+            mode: self.mode.unwrap_or(d.mode),
             mra: self.mra.unwrap_or(d.mra),
             levels: self.levels.unwrap_or(d.levels),
             anomaly_k: self.anomaly_k.unwrap_or(d.anomaly_k),
@@ -330,12 +327,24 @@ mod tests {
         r.check().unwrap();
     }
 
+    /// One analysis, one blob: the blob key is built from the canonical names.
+    #[test]
+    fn names_as_typed_resolve_to_the_default_parameters() {
+        let json = br#"{"v":1,"request_id":"r1","symbol":"btc","interval":"5m","wavelet":"Haar ","mode":" SYMMETRIC"}"#;
+        let r = RenderRequest::decode(json).unwrap();
+        assert_eq!(r.params(), AnalysisParams::default());
+        let bad = br#"{"v":1,"request_id":"r1","symbol":"btc","interval":"5m","mode":"mirror"}"#;
+        let e = RenderRequest::decode(bad).unwrap_err().to_string();
+        assert!(e.contains("invalid mode 'mirror'"), "{e}");
+    }
+
     #[test]
     fn a_full_request_round_trips() {
         let mut r = request();
         r.source = Source::Sample;
         r.window = Some(4320);
-        r.wavelet = Some("db4".into());
+        r.wavelet = Some(Wavelet::parse("db4").unwrap());
+        r.mode = Some(Mode::Periodization);
         r.mra = Some(MraKind::Dwt);
         r.width = Some(1920);
         r.format = ImageFormat::Svg;

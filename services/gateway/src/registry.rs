@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 use waveplot_protocol::{
-    ImageFormat, Interval, MraKind, PlotId, RenderRequest, RequestId, Source, Symbol, TimeZone,
+    ImageFormat, Interval, Mode, MraKind, PlotId, RenderRequest, RequestId, Source, Symbol,
+    TimeZone, Wavelet,
 };
 
 use crate::status::{State, Status};
@@ -151,8 +152,8 @@ pub struct Identity {
     source: Source,
     window: Option<u32>,
     end_ms: Option<i64>,
-    wavelet: Option<String>,
-    mode: Option<String>,
+    wavelet: Option<Wavelet>,
+    mode: Option<Mode>,
     mra: Option<MraKind>,
     levels: Option<u32>,
     /// The anomaly factor's bits: a checked request's factor is finite, so equal bits
@@ -197,7 +198,7 @@ impl Identity {
             window: *window,
             end_ms: *end_ms,
             wavelet: wavelet.clone(),
-            mode: mode.clone(),
+            mode: *mode,
             mra: *mra,
             levels: *levels,
             anomaly_k: anomaly_k.map(f64::to_bits),
@@ -292,8 +293,8 @@ mod tests {
             ("source", |r| r.source = Source::Binance),
             ("window", |r| r.window = Some(100)),
             ("end_ms", |r| r.end_ms = Some(1_660_694_100_000)),
-            ("wavelet", |r| r.wavelet = Some("haar".into())),
-            ("mode", |r| r.mode = Some("symmetric".into())),
+            ("wavelet", |r| r.wavelet = Some(Wavelet::haar())),
+            ("mode", |r| r.mode = Some(Mode::Symmetric)),
             ("mra", |r| r.mra = Some(MraKind::Modwt)),
             ("levels", |r| r.levels = Some(8)),
             ("anomaly_k", |r| r.anomaly_k = Some(6.0)),

@@ -116,9 +116,9 @@ pub struct Summary {
     /// Why fewer levels were used, if they were.
     pub level_note: Option<String>,
     /// Wavelet, mode and MRA kind.
-    pub wavelet: String,
+    pub wavelet: waveplot_protocol::Wavelet,
     /// Extension mode.
-    pub mode: String,
+    pub mode: waveplot_protocol::Mode,
     /// MRA kind.
     pub mra: String,
     /// Number of anomalies.
@@ -160,7 +160,7 @@ impl Summary {
             levels_used: h.levels_used,
             level_note: h.level_note.clone(),
             wavelet: h.params.wavelet.clone(),
-            mode: h.params.mode.clone(),
+            mode: h.params.mode,
             mra: h.params.mra.to_string(),
             anomalies: a.anomalies.indices.len(),
             anomaly_threshold: a.anomalies.threshold,

@@ -53,8 +53,8 @@ pub(crate) struct Window {
 /// The library's parameters for the wire parameters.
 pub(crate) fn library_params(p: &AnalysisParams) -> Result<wl::AnalysisParams, AnalysisError> {
     Ok(wl::AnalysisParams {
-        wavelet: wl::Wavelet::new(&p.wavelet).map_err(AnalysisError::Params)?,
-        mode: p.mode.parse().map_err(AnalysisError::Params)?,
+        wavelet: wl::Wavelet::new(p.wavelet.as_str()).map_err(AnalysisError::Params)?,
+        mode: p.mode.as_str().parse().map_err(AnalysisError::Params)?,
         mra: match p.mra {
             MraKind::Modwt => wl::MraKind::Modwt,
             MraKind::Dwt => wl::MraKind::Dwt,

@@ -27,8 +27,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         _ => anyhow::bail!("give a symbol and an interval (e.g. BTC 5m) or --input FILE"),
     };
     let params = AnalysisParams {
-        wavelet: args.wavelet.to_ascii_lowercase(),
-        mode: args.mode.to_ascii_lowercase(),
+        wavelet: args.wavelet.clone(),
+        mode: args.mode,
         mra: args.mra,
         levels: args.levels,
         anomaly_k: args.anomaly_k,

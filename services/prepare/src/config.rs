@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use waveplot_protocol::{Interval, MraKind, Symbol};
+use waveplot_protocol::{Interval, Mode, MraKind, Symbol, Wavelet};
 use waveplot_service::ServiceArgs;
 
 use crate::backend::BackendArgs;
@@ -189,7 +189,7 @@ pub struct AnalyzeArgs {
     pub window: Option<u32>,
     /// Wavelet (haar, db1-db20, sym2-sym20, coif1-coif5).
     #[arg(long, default_value = "haar")]
-    pub wavelet: String,
+    pub wavelet: Wavelet,
     /// Decomposition levels (capped at what the window allows; the cap is reported).
     #[arg(long, default_value_t = 8)]
     pub levels: u32,
@@ -198,7 +198,7 @@ pub struct AnalyzeArgs {
     pub mra: MraKind,
     /// Signal extension mode of the DWT (PyWavelets' names).
     #[arg(long, default_value = "symmetric")]
-    pub mode: String,
+    pub mode: Mode,
     /// Anomaly threshold factor k in median + k·MAD.
     #[arg(long, default_value_t = 6.0)]
     pub anomaly_k: f64,

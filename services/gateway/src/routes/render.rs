@@ -20,8 +20,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use waveplot_protocol::{
-    FailedEvent, ImageFormat, Interval, Message, MraKind, PlotId, RenderReply, RenderRequest,
-    RequestId, Source, Stage, Symbol, TimeZone, V1,
+    FailedEvent, ImageFormat, Interval, Message, Mode, MraKind, PlotId, RenderReply, RenderRequest,
+    RequestId, Source, Stage, Symbol, TimeZone, V1, Wavelet,
 };
 use waveplot_service::BusError;
 
@@ -40,8 +40,8 @@ pub struct RenderBody {
     source: Option<Source>,
     window: Option<u32>,
     end_ms: Option<i64>,
-    wavelet: Option<String>,
-    mode: Option<String>,
+    wavelet: Option<Wavelet>,
+    mode: Option<Mode>,
     mra: Option<MraKind>,
     levels: Option<u32>,
     anomaly_k: Option<f64>,

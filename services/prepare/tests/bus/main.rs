@@ -206,7 +206,7 @@ async fn a_slow_binance_does_not_hold_up_the_acceptance() {
 async fn invalid_requests_are_rejected_at_once_with_the_reason() {
     let s = stack().await;
     let mut r = request(Source::Sample);
-    r.wavelet = Some("db99".into());
+    r.wavelet = Some(waveplot_protocol::Wavelet::parse("db99").unwrap());
     let RenderReply::Rejected {
         error, request_id, ..
     } = ask(&s, &r).await
