@@ -82,11 +82,11 @@ pub fn devices() -> Result<Vec<DeviceInfo>> {
 /// Loads Vulkan and lists the devices with a compute queue, with that queue's family.
 fn compute_devices() -> Result<Vec<(Arc<PhysicalDevice>, u32)>> {
     let library = VulkanLibrary::new().map_err(|e| Error::NoLoader {
-        reason: e.to_string(),
+        source: Box::new(e),
     })?;
     let instance =
         Instance::new(library, InstanceCreateInfo::default()).map_err(|e| Error::NoLoader {
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
     Ok(instance
         .enumerate_physical_devices()
@@ -128,7 +128,7 @@ impl GpuContext {
         let (device, mut queues) = Device::new(physical, create).map_err(vk("open the device"))?;
         let queue = queues.next().ok_or_else(|| Error::Vulkan {
             action: "open the device",
-            message: "no queue was created".to_owned(),
+            source: "no queue was created".into(),
         })?;
         Ok(GpuContext {
             info,

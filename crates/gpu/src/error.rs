@@ -7,12 +7,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// The Vulkan loader (`libvulkan.so.1`) could not be loaded or initialised.
-    #[error(
-        "no Vulkan loader: {reason} (install libvulkan1 and a driver, e.g. mesa-vulkan-drivers)"
-    )]
+    #[error("no Vulkan loader (install libvulkan1 and a driver, e.g. mesa-vulkan-drivers)")]
     NoLoader {
         /// What the loader reported.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// No device satisfies the policy.
     #[error("no usable Vulkan device ({policy}); found: {found}")]
@@ -23,12 +22,13 @@ pub enum Error {
         found: String,
     },
     /// A Vulkan call failed.
-    #[error("Vulkan: {action}: {message}")]
+    #[error("Vulkan: {action}")]
     Vulkan {
         /// What was being done.
         action: &'static str,
-        /// The driver's or vulkano's message.
-        message: String,
+        /// The driver's or vulkano's error.
+        #[source]
+        source: Cause,
     },
     /// The series needs more memory or work groups than the device allows.
     #[error("{what} needs {needed}, the device allows {limit}")]
@@ -48,10 +48,15 @@ pub enum Error {
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The error of vulkano or of the driver underneath a variant.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Maps any vulkano error to [`Error::Vulkan`] naming the action that failed.
-pub(crate) fn vk<E: std::fmt::Display>(action: &'static str) -> impl FnOnce(E) -> Error {
+pub(crate) fn vk<E: std::error::Error + Send + Sync + 'static>(
+    action: &'static str,
+) -> impl FnOnce(E) -> Error {
     move |e| Error::Vulkan {
         action,
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }

@@ -106,7 +106,7 @@ fn pipeline(
         .entry_point("main")
         .ok_or_else(|| crate::Error::Vulkan {
             action: "load a shader module",
-            message: "no entry point 'main'".to_owned(),
+            source: "no entry point 'main'".into(),
         })?;
     let stage = PipelineShaderStageCreateInfo::new(entry);
     ComputePipeline::new(

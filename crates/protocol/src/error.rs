@@ -145,8 +145,14 @@ pub enum BlobError {
         supported: u16,
     },
     /// The blob is truncated or its structure is not the documented one.
-    #[error("malformed blob: {0}")]
-    Malformed(String),
+    #[error("malformed blob: {what}")]
+    Malformed {
+        /// Which part is malformed.
+        what: &'static str,
+        /// The MessagePack decoder's error, where it found one.
+        #[source]
+        source: Option<rmp_serde::decode::Error>,
+    },
     /// The blob decoded, but its arrays disagree with each other (e.g. a series whose length is not the candle count).
     #[error("inconsistent blob: {0}")]
     Inconsistent(String),

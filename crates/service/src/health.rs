@@ -56,7 +56,7 @@ impl Readiness {
         }
         match tokio::time::timeout(Duration::from_secs(3), self.store.check()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(format!("{:#}", anyhow::Error::new(e))),
             Err(_) => Err(format!(
                 "{} did not answer within 3 s",
                 self.store.describe()

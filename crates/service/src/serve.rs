@@ -176,7 +176,11 @@ impl<H: Handler> Worker<H> {
             Ok(event) => {
                 self.count("done");
                 if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &event).await {
-                    tracing::error!(message_id = event.message_id(), error = %e, "could not publish the event");
+                    tracing::error!(
+                        message_id = event.message_id(),
+                        error = &e as &dyn std::error::Error,
+                        "could not publish the event"
+                    );
                 }
             }
             Err(failure) => {
@@ -198,7 +202,11 @@ impl<H: Handler> Worker<H> {
             reason,
         };
         if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &event).await {
-            tracing::error!(message_id = event.message_id(), error = %e, "could not publish the failed event");
+            tracing::error!(
+                message_id = event.message_id(),
+                error = &e as &dyn std::error::Error,
+                "could not publish the failed event"
+            );
         }
     }
 

@@ -32,6 +32,9 @@ pub enum StoreError {
         url: String,
         /// What is wrong with it.
         reason: String,
+        /// The error behind it, if another library reported one.
+        #[source]
+        source: Option<Cause>,
     },
     /// The bucket could not be created or checked.
     #[error("cannot create bucket '{bucket}' at {endpoint}: {reason}")]
@@ -40,8 +43,11 @@ pub enum StoreError {
         bucket: String,
         /// The S3 endpoint.
         endpoint: String,
-        /// What the server or the connection said.
+        /// What failed, and what to check.
         reason: String,
+        /// The error behind it, if the client reported one.
+        #[source]
+        source: Option<Cause>,
     },
     /// A read or write failed (server down, permissions, disk full).
     #[error("store {action} of {key} failed: {reason}")]
@@ -58,6 +64,9 @@ pub enum StoreError {
         source: Box<object_store::Error>,
     },
 }
+
+/// The error of another library underneath a [`StoreError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// An open object store. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -92,8 +101,13 @@ impl Store {
         let bad = |reason: String| StoreError::Url {
             url: url.to_owned(),
             reason,
+            source: None,
         };
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let parsed = url::Url::parse(url).map_err(|e| StoreError::Url {
+            url: url.to_owned(),
+            reason: "not a URL".into(),
+            source: Some(Box::new(e)),
+        })?;
         match parsed.scheme() {
             "s3" => {
                 let bucket = parsed.host_str().filter(|b| !b.is_empty());
@@ -115,13 +129,15 @@ impl Store {
 
     /// A store in a local directory (created if missing).
     pub fn local_dir(dir: &FsPath) -> Result<Store, StoreError> {
-        let bad = |reason: String| StoreError::Url {
+        let bad = |reason: &str, source: Cause| StoreError::Url {
             url: dir.display().to_string(),
-            reason,
+            reason: reason.to_owned(),
+            source: Some(source),
         };
         std::fs::create_dir_all(dir)
-            .map_err(|e| bad(format!("cannot create the directory: {e}")))?;
-        let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad("cannot create the directory", Box::new(e)))?;
+        let fs = LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| bad("cannot open the directory", Box::new(e)))?;
         Ok(Store {
             inner: Arc::new(fs),
             describe: format!("directory {}", dir.display()),
@@ -172,7 +188,8 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Url {
                 url: url.to_owned(),
-                reason: e.to_string(),
+                reason: "the S3 settings are incomplete".into(),
+                source: Some(Box::new(e)),
             })?;
         Ok(Store {
             inner: Arc::new(store),
@@ -305,39 +322,41 @@ async fn create_bucket(
     key: &str,
     secret: &str,
 ) -> Result<(), StoreError> {
-    let fail = |reason: String| StoreError::Bucket {
+    let fail = |reason: &str, source: Option<Cause>| StoreError::Bucket {
         bucket: bucket.to_owned(),
         endpoint: endpoint.to_owned(),
-        reason,
+        reason: reason.to_owned(),
+        source,
     };
     let base = endpoint
         .parse()
-        .map_err(|e| fail(format!("bad endpoint URL: {e}")))?;
+        .map_err(|e: url::ParseError| fail("bad endpoint URL", Some(Box::new(e))))?;
     let b = rusty_s3::Bucket::new(
         base,
         rusty_s3::UrlStyle::Path,
         bucket.to_owned(),
         region.to_owned(),
     )
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| fail("bad bucket name or endpoint", Some(Box::new(e))))?;
     let credentials = rusty_s3::Credentials::new(key, secret);
     let url = rusty_s3::S3Action::sign(&b.create_bucket(&credentials), Duration::from_secs(60));
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail("cannot start an HTTP client", Some(Box::new(e))))?
         .put(url)
         .send()
         .await
         .map_err(|e| {
-            fail(format!(
-                "{e}; is the S3 server running and AWS_ENDPOINT right?"
-            ))
+            fail(
+                "no answer; is the S3 server running and AWS_ENDPOINT right?",
+                Some(Box::new(e)),
+            )
         })?;
     let status = response.status();
     if status.is_success() || status == reqwest::StatusCode::CONFLICT {
         return Ok(());
     }
     let body = response.text().await.unwrap_or_default();
-    Err(fail(format!("HTTP {status}: {}", body.trim())))
+    Err(fail(&format!("HTTP {status}: {}", body.trim()), None))
 }

@@ -81,11 +81,15 @@ async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Resu
     };
     let blob = match ctx.store.get(event.key.as_str()).await {
         Ok(Some(bytes)) => Blob::decode(&bytes)
-            .map_err(|e| tracing::warn!(key = %event.key, error = %e, "cannot read the blob"))
+            .map_err(|e| {
+                let error = &e as &dyn std::error::Error;
+                tracing::warn!(key = %event.key, error, "cannot read the blob");
+            })
             .ok(),
         Ok(None) => None,
         Err(e) => {
-            tracing::warn!(key = %event.key, error = %e, "cannot fetch the blob for the summary");
+            let error = &e as &dyn std::error::Error;
+            tracing::warn!(key = %event.key, error, "cannot fetch the blob for the summary");
             None
         }
     };

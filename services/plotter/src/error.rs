@@ -24,7 +24,8 @@ pub enum RenderError {
     /// The embedded font could not be loaded (a broken build, never bad input).
     #[error("the embedded font is not a valid font")]
     Font,
-    /// The drawing library failed.
+    /// The drawing library failed. Kept as text: plotters' errors are generic over the
+    /// backend's error type, which the chart code does not bound to `'static`.
     #[error("drawing failed: {0}")]
     Draw(String),
     /// PNG encoding failed.

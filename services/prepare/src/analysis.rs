@@ -113,7 +113,10 @@ fn run(
             }
             Err(waveplot_gpu::Error::Input(e)) => return Err(input(e)),
             Err(e) if backend.strict() => return Err(AnalysisError::Gpu(e)),
-            Err(e) => tracing::warn!(error = %e, "the Vulkan pass failed; analysing on the CPU"),
+            Err(e) => tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "the Vulkan pass failed; analysing on the CPU"
+            ),
         }
     }
     let mut plan = wl::AnalysisPlan::new(n, params).map_err(input)?;

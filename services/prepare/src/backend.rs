@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use waveplot_gpu::{DeviceInfo, DevicePolicy, GpuContext};
@@ -121,7 +121,10 @@ impl Verdict {
                 },
             },
             Err(e) => Verdict::Cpu {
-                reason: e.to_string(),
+                reason: anyhow::Chain::new(e)
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": "),
             },
         }
     }
@@ -256,9 +259,12 @@ impl Backend {
                     strict,
                 })
             }
-            Err(e) if strict => bail!("--backend vulkan: {e}"),
+            Err(e) if strict => Err(anyhow::Error::new(e).context("--backend vulkan")),
             Err(e) => {
-                tracing::info!(reason = %e, "backend: cpu, because auto found no usable hardware GPU");
+                tracing::info!(
+                    reason = &e as &dyn std::error::Error,
+                    "backend: cpu, because auto found no usable hardware GPU"
+                );
                 Ok(Backend::cpu())
             }
         }
@@ -345,7 +351,7 @@ mod tests {
             "{report}"
         );
         let no_loader = gpu_report(Err(waveplot_gpu::Error::NoLoader {
-            reason: "libvulkan.so.1 not found".into(),
+            source: "libvulkan.so.1 not found".into(),
         }));
         assert!(no_loader.starts_with("auto: cpu, "), "{no_loader}");
         assert!(
@@ -386,7 +392,7 @@ mod tests {
     fn vulkan_without_a_device_fails_naming_what_was_found() {
         let err =
             Backend::select(&args(BackendChoice::Vulkan), || panic!("probed"), no_gpu).unwrap_err();
-        assert!(err.to_string().contains("llvmpipe"), "{err}");
+        assert!(format!("{err:#}").contains("llvmpipe"), "{err:#}");
     }
 
     #[test]

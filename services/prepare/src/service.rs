@@ -115,7 +115,10 @@ impl Handler for Prepare {
         };
         if let Some(to) = message.reply {
             if let Err(e) = self.ctx.bus.reply(to, reply.encode().into()).await {
-                tracing::warn!(error = %e, "could not answer a render request");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "could not answer a render request"
+                );
             }
         }
         Ok(verdict.ok().map(|(request, params)| Job {
@@ -220,7 +223,8 @@ impl Prepare {
         match Blob::decode(&bytes) {
             Ok(blob) => Ok(Some(blob.header)),
             Err(e) => {
-                tracing::warn!(%key, error = %e, "the stored blob is unreadable; computing it again");
+                let error = &e as &dyn std::error::Error;
+                tracing::warn!(%key, error, "the stored blob is unreadable; computing it again");
                 Ok(None)
             }
         }

@@ -40,7 +40,7 @@ impl Blob {
     /// version and arrays of inconsistent lengths are errors, never panics.
     pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
         let mut rd = bytes;
-        let malformed = |what: &str| BlobError::Malformed(what.to_owned());
+        let malformed = |what| BlobError::Malformed { what, source: None };
         let len = read_array_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
         let magic_len = read_bin_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
         if magic_len as usize != MAGIC.len() || rd.get(..MAGIC.len()) != Some(&MAGIC[..]) {
@@ -61,7 +61,10 @@ impl Blob {
         }
         let mut de = rmp_serde::Deserializer::from_read_ref(rd);
         let section = |what: &'static str| {
-            move |e: rmp_serde::decode::Error| BlobError::Malformed(format!("{what}: {e}"))
+            move |e: rmp_serde::decode::Error| BlobError::Malformed {
+                what,
+                source: Some(e),
+            }
         };
         let header = Header::deserialize(&mut de).map_err(section("header"))?;
         let candles = Candles::deserialize(&mut de).map_err(section("candles"))?;

@@ -162,7 +162,7 @@ fn every_truncation_is_a_malformed_blob() {
     for cut in 0..bytes.len() {
         let e = Blob::decode(&bytes[..cut]).unwrap_err();
         assert!(
-            matches!(e, BlobError::BadMagic | BlobError::Malformed(_)),
+            matches!(e, BlobError::BadMagic | BlobError::Malformed { .. }),
             "cut at {cut}: {e:?}"
         );
     }

@@ -33,24 +33,24 @@ pub struct Message {
 #[derive(Debug, Error)]
 pub enum BusError {
     /// The NATS server could not be reached.
-    #[error(
-        "cannot connect to NATS at {url}: {reason}; is nats-server running and NATS_URL right?"
-    )]
+    #[error("cannot connect to NATS at {url} (is nats-server running and NATS_URL right?)")]
     Connect {
         /// The server URL.
         url: String,
-        /// The client's reason.
-        reason: String,
+        /// The client's error.
+        #[source]
+        source: async_nats::ConnectError,
     },
     /// A publish, subscribe or flush failed (the connection is gone or the payload too large).
-    #[error("bus {action} failed on {subject}: {reason}")]
+    #[error("bus {action} failed on {subject}")]
     Io {
         /// What was attempted.
         action: &'static str,
         /// The subject.
         subject: String,
-        /// The client's reason.
-        reason: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Nobody subscribes to the request's subject: the service that answers it is down.
     #[error("no responders on {subject}")]
@@ -96,9 +96,9 @@ impl Bus {
             .connect(url)
             .await
             .map(Bus::Nats)
-            .map_err(|e| BusError::Connect {
+            .map_err(|source| BusError::Connect {
                 url: url.to_owned(),
-                reason: e.to_string(),
+                source,
             })
     }
 
@@ -117,10 +117,10 @@ impl Bus {
         payload: Bytes,
         msg_id: &str,
     ) -> Result<(), BusError> {
-        let io = |e: &dyn std::fmt::Display, subject: &str| BusError::Io {
+        let io = |e: async_nats::PublishError, subject: &str| BusError::Io {
             action: "publish",
             subject: subject.to_owned(),
-            reason: e.to_string(),
+            source: Box::new(e),
         };
         match self {
             Bus::Nats(c) => {
@@ -129,7 +129,7 @@ impl Bus {
                 headers.insert("Nats-Msg-Id", msg_id);
                 c.publish_with_headers(subject.clone(), headers, payload)
                     .await
-                    .map_err(|e| io(&e, &subject))
+                    .map_err(|e| io(e, &subject))
             }
             Bus::Local(l) => {
                 l.publish(&subject, None, payload);
@@ -162,7 +162,7 @@ impl Bus {
                 .map_err(|e| BusError::Io {
                     action: "reply",
                     subject: reply_to,
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 }),
             Bus::Local(l) => {
                 l.publish(&reply_to, None, payload);
@@ -187,7 +187,7 @@ impl Bus {
                 .map_err(|e| BusError::Io {
                     action: "subscribe",
                     subject,
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?;
                 Box::pin(sub.map(|m| Message {
                     subject: m.subject.to_string(),
@@ -227,7 +227,7 @@ impl Bus {
                         _ => BusError::Io {
                             action: "request",
                             subject,
-                            reason: e.to_string(),
+                            source: Box::new(e),
                         },
                     })
             }
@@ -245,18 +245,23 @@ impl Bus {
         let Bus::Nats(c) = self else {
             return Ok(());
         };
-        let io = |e: &dyn std::fmt::Display| BusError::Io {
-            action: "flush",
-            subject: String::new(),
-            reason: e.to_string(),
-        };
         let inbox = c.new_inbox();
-        let mut echo = c.subscribe(inbox.clone()).await.map_err(|e| io(&e))?;
-        c.publish(inbox, Bytes::new()).await.map_err(|e| io(&e))?;
-        c.flush().await.map_err(|e| io(&e))?;
+        let io = |e: Box<dyn std::error::Error + Send + Sync>| BusError::Io {
+            action: "flush",
+            subject: inbox.clone(),
+            source: e,
+        };
+        let mut echo = c
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| io(Box::new(e)))?;
+        c.publish(inbox.clone(), Bytes::new())
+            .await
+            .map_err(|e| io(Box::new(e)))?;
+        c.flush().await.map_err(|e| io(Box::new(e)))?;
         match tokio::time::timeout(Duration::from_secs(5), echo.next()).await {
             Ok(Some(_)) => Ok(()),
-            _ => Err(io(&"the server did not echo within 5 s")),
+            _ => Err(io("the server did not echo within 5 s".into())),
         }
     }
 

@@ -138,3 +138,15 @@ async fn connecting_to_a_server_that_is_not_there_says_so() {
         .unwrap_err();
     assert!(e.to_string().contains("is nats-server running"), "{e}");
 }
+
+#[tokio::test]
+async fn a_server_that_is_not_there_is_named_with_the_client_s_error_as_the_cause() {
+    let url = format!("nats://127.0.0.1:{}", waveplot_testkit::free_port());
+    let e = Bus::connect(&url, "test").await.unwrap_err();
+    assert!(matches!(&e, BusError::Connect { .. }), "{e:?}");
+    assert!(e.to_string().contains("is nats-server running"), "{e}");
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "the client's error is kept as the cause: {e:?}"
+    );
+}

@@ -98,3 +98,38 @@ async fn file_and_memory_urls_work_and_others_are_explained() {
         assert!(e.to_string().contains("use s3://BUCKET"), "{bad}: {e}");
     }
 }
+
+#[tokio::test]
+async fn a_bad_store_url_or_an_unreachable_endpoint_keeps_the_cause_behind_its_advice() {
+    let e = Store::open("s3//no-scheme").await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            StoreError::Url {
+                source: Some(_),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let chain = format!("{:#}", anyhow::Error::new(e));
+    assert!(
+        chain.contains("not a URL") && chain.ends_with(": relative URL without a base"),
+        "{chain}"
+    );
+
+    let closed = waveplot_testkit::free_port();
+    let vars = [
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{closed}")),
+        ("AWS_ACCESS_KEY_ID", "k".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "s".to_owned()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let e = Store::open_with("s3://waveplot", vars).await.unwrap_err();
+    let StoreError::Bucket { reason, source, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(reason.contains("is the S3 server running"), "{reason}");
+    assert!(source.is_some(), "the client's error is kept: {e:?}");
+}

@@ -210,7 +210,10 @@ async fn enforce_deadline(state: AppState, render: Arc<Render>) {
             reason,
         };
         if let Err(e) = state.ctx.bus.send(&state.ctx.subjects, &event).await {
-            tracing::warn!(error = %e, "could not publish the deadline failure");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "could not publish the deadline failure"
+            );
         }
     }
     render.status.send_modify(|s| {

@@ -119,7 +119,10 @@ impl CandleCache {
         let csv = write::csv(&fetched.candles.slice(0..covered));
         if covered > 0 {
             if let Err(e) = self.store.put(&key, csv.into()).await {
-                tracing::warn!(error = %e, "candle cache not written");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "candle cache not written"
+                );
                 return;
             }
             head.chunks.push(key);
@@ -143,7 +146,10 @@ impl CandleCache {
             head.from_ms = series.open_time_ms.first().copied().unwrap_or(head.from_ms);
             let key = format!("{prefix}/{}-{}.csv", head.from_ms, head.to_ms);
             if let Err(e) = self.store.put(&key, write::csv(&series).into()).await {
-                tracing::warn!(error = %e, "candle cache not compacted");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "candle cache not compacted"
+                );
                 return;
             }
             stale.extend(std::mem::replace(&mut head.chunks, vec![key.clone()]));
@@ -155,13 +161,16 @@ impl CandleCache {
             .put(&format!("{prefix}/head.json"), json.into())
             .await
         {
-            tracing::warn!(error = %e, "candle cache head not written");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "candle cache head not written"
+            );
             return;
         }
         stale.retain(|k| !head.chunks.contains(k));
         for key in stale {
             if let Err(e) = self.store.delete(&key).await {
-                tracing::warn!(error = %e, %key, "old cache chunk not deleted");
+                tracing::warn!(error = &e as &dyn std::error::Error, %key, "old cache chunk not deleted");
             }
         }
     }
@@ -170,7 +179,13 @@ impl CandleCache {
     async fn read(&self, prefix: &str) -> Option<(Head, Candles)> {
         let bytes = self.get_logged(&format!("{prefix}/head.json")).await?;
         let head: Head = serde_json::from_slice(&bytes)
-            .inspect_err(|e| tracing::warn!(error = %e, prefix, "unreadable cache head; ignored"))
+            .inspect_err(|e| {
+                tracing::warn!(
+                    error = e as &dyn std::error::Error,
+                    prefix,
+                    "unreadable cache head; ignored"
+                )
+            })
             .ok()?;
         let mut parts = Vec::with_capacity(head.chunks.len());
         for key in &head.chunks {
@@ -182,7 +197,12 @@ impl CandleCache {
                 return None;
             };
             let chunk = file::parse(&bytes, key)
-                .inspect_err(|e| tracing::warn!(error = %e, "unreadable cache chunk; ignored"))
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        error = e as &dyn std::error::Error,
+                        "unreadable cache chunk; ignored"
+                    )
+                })
                 .ok()?;
             parts.push(chunk.candles);
         }
@@ -193,7 +213,12 @@ impl CandleCache {
         self.store
             .get(key)
             .await
-            .inspect_err(|e| tracing::warn!(error = %e, "candle cache unreadable; bypassed"))
+            .inspect_err(|e| {
+                tracing::warn!(
+                    error = e as &dyn std::error::Error,
+                    "candle cache unreadable; bypassed"
+                )
+            })
             .ok()
             .flatten()
     }

@@ -56,8 +56,8 @@ pub(crate) enum SourceError {
     #[error("no candles open between {0} and {1}")]
     NothingBetween(String, String),
     /// A blocking loading task stopped abnormally.
-    #[error("candle loading stopped: {0}")]
-    Task(String),
+    #[error("candle loading stopped")]
+    Task(#[source] tokio::task::JoinError),
     /// No candle of the source lies at or before the requested end.
     #[error("no candles at or before the requested end time {0}")]
     NothingBefore(String),
@@ -241,7 +241,7 @@ async fn off_runtime<T: Send + 'static>(
 ) -> Result<T, SourceError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| SourceError::Task(e.to_string()))?
+        .map_err(SourceError::Task)?
 }
 
 fn no_sample(symbol: &Symbol, interval: Interval) -> SourceError {
