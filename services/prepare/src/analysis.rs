@@ -158,7 +158,7 @@ fn header(
         last_open_ms: c.open_time_ms[last],
         last_close_ms: c.close_time_ms[last],
         candles: count(c.len()),
-        missing_candles: crate::source::file::missing_candles(&c.open_time_ms, w.interval),
+        missing_candles: crate::source::klines::missing_candles(&c.open_time_ms, w.interval),
         params: params.clone(),
         levels_requested: count(r.levels_requested),
         levels_used: count(r.levels_used),

@@ -8,17 +8,15 @@
 //! - `source`: where candles come from (Binance, bundled sample, klines files) and the
 //!   candle cache.
 //! - `analysis`: a window of candles → the wavelet library → the wire blob.
-//! - `analyze`: the one-shot `prepare analyze` command.
-//! - `fetch`: `prepare fetch`, and candle loading for the command line.
+//! - [`cli`]: the one-shot commands, `prepare analyze` and `prepare fetch`.
 //! - `export`: the JSON export of an analysis.
 //! - [`parse_klines`]: a klines file's bytes → candles, for tools and the fuzzers.
 
 mod analysis;
-pub mod analyze;
 pub mod backend;
+pub mod cli;
 pub mod config;
 mod export;
-pub mod fetch;
 pub mod service;
 mod source;
 

@@ -3,8 +3,9 @@
 use anyhow::Result;
 use clap::Parser;
 use waveplot_prepare::backend::{self, Backend};
+use waveplot_prepare::cli::{analyze, fetch};
 use waveplot_prepare::config::{Command, Config};
-use waveplot_prepare::{analyze, fetch, service};
+use waveplot_prepare::service;
 
 fn main() -> Result<()> {
     let config = Config::parse();

@@ -273,3 +273,117 @@ fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
+
+/// The handler over the in-process bus and a memory store: no server, no binary.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use waveplot_protocol::{Interval, Symbol};
+
+    use super::*;
+
+    async fn serving() -> (
+        Context,
+        CancellationToken,
+        tokio::task::JoinHandle<Result<()>>,
+    ) {
+        let ctx = Context::in_process();
+        let settings = Settings {
+            candle_dir: None,
+            binance_url: "http://127.0.0.1:9".into(),
+            concurrency: 1,
+            backend: Arc::new(Backend::cpu()),
+        };
+        let stop = CancellationToken::new();
+        let readiness = Readiness::new(ctx.bus.clone(), ctx.store.clone());
+        let task = tokio::spawn(run(ctx.clone(), settings, readiness.clone(), stop.clone()));
+        while !readiness.is_serving() {
+            tokio::task::yield_now().await;
+        }
+        (ctx, stop, task)
+    }
+
+    async fn ask(ctx: &Context, request: &RenderRequest) -> RenderReply {
+        let reply = ctx
+            .bus
+            .request(
+                ctx.subjects.render(),
+                request.encode().into(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        RenderReply::decode(&reply).unwrap()
+    }
+
+    fn sample(wavelet: &str) -> RenderRequest {
+        let mut r = RenderRequest::new(
+            RequestId::generate(),
+            Symbol::parse("BTC").unwrap(),
+            Interval::M5,
+        );
+        r.source = Source::Sample;
+        r.wavelet = Some(waveplot_protocol::Wavelet::parse(wavelet).unwrap());
+        r
+    }
+
+    #[tokio::test]
+    async fn a_sample_request_is_accepted_stored_and_announced_and_a_respelled_one_reuses_it() {
+        let (ctx, stop, task) = serving().await;
+        let mut prepared = ctx
+            .bus
+            .subscribe(ctx.subjects.prepared_any(), None)
+            .await
+            .unwrap();
+        let first = sample("haar");
+        assert!(matches!(
+            ask(&ctx, &first).await,
+            RenderReply::Accepted { .. }
+        ));
+        let event = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        assert_eq!(
+            (event.request_id.clone(), event.reused),
+            (first.request_id, false)
+        );
+        let blob = ctx.store.get(event.key.as_str()).await.unwrap().unwrap();
+        assert_eq!(
+            Blob::decode(&blob).unwrap().candles.len(),
+            event.candles as usize
+        );
+
+        let respelled = sample(" HAAR");
+        assert!(matches!(
+            ask(&ctx, &respelled).await,
+            RenderReply::Accepted { .. }
+        ));
+        let again = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        assert_eq!((again.key, again.reused), (event.key, true));
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unknown_wavelet_is_rejected_in_the_reply_and_nothing_is_published() {
+        let (ctx, stop, task) = serving().await;
+        let mut everything = ctx
+            .bus
+            .subscribe(ctx.subjects.everything(), None)
+            .await
+            .unwrap();
+        let RenderReply::Rejected { error, .. } = ask(&ctx, &sample("db99")).await else {
+            panic!("db99 was accepted")
+        };
+        assert!(error.contains("db99"), "{error}");
+        stop.cancel();
+        task.await.unwrap().unwrap();
+        let mut published = Vec::new();
+        while let Some(Some(m)) = futures::FutureExt::now_or_never(everything.next()) {
+            if !m.subject.ends_with(".render") {
+                published.push(m.subject);
+            }
+        }
+        assert!(published.is_empty(), "{published:?}");
+    }
+}

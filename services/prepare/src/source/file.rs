@@ -17,8 +17,6 @@ use waveplot_protocol::blob::Candles;
 
 use super::Span;
 use super::klines::Row;
-// The analysis counts a window's gaps through this module.
-pub(crate) use super::klines::missing_candles;
 
 /// Why a klines file could not be read.
 #[derive(Debug, Error)]

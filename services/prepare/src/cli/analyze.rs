@@ -10,9 +10,9 @@ use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
+use crate::cli::fetch;
 use crate::config::{AnalyzeArgs, CliSource};
 use crate::export::Export;
-use crate::fetch;
 use crate::source::{Span, file};
 
 /// Runs `prepare analyze`.
