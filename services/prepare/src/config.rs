@@ -35,16 +35,9 @@ pub struct ServeArgs {
     /// Renders prepared at the same time (default: the CPUs available).
     #[arg(long, env = "PREPARE_CONCURRENCY")]
     pub concurrency: Option<usize>,
-    /// Directory of candle files that requests may name as `file:NAME`.
-    #[arg(long, env = "CANDLE_DIR")]
-    pub candle_dir: Option<PathBuf>,
-    /// Binance REST base URL.
-    #[arg(
-        long,
-        env = "BINANCE_URL",
-        default_value = "https://data-api.binance.vision"
-    )]
-    pub binance_url: String,
+    /// Where candles come from.
+    #[command(flatten)]
+    pub candles: CandleArgs,
     /// Compute backend.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -63,12 +56,35 @@ impl ServeArgs {
     pub fn settings(&self, backend: crate::backend::Backend) -> crate::service::Settings {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         crate::service::Settings {
-            candle_dir: self.candle_dir.clone(),
-            binance_url: self.binance_url.clone(),
+            candle_dir: self.candles.candle_dir.clone(),
+            binance_url: self.candles.binance.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             backend: std::sync::Arc::new(backend),
         }
     }
+}
+
+/// Where the service takes candles from: the operator's files and Binance.
+#[derive(Debug, Clone, Args)]
+pub struct CandleArgs {
+    /// Directory of candle files that requests may name as `file:NAME`.
+    #[arg(long, env = "CANDLE_DIR")]
+    pub candle_dir: Option<PathBuf>,
+    /// Binance's address.
+    #[command(flatten)]
+    pub binance: BinanceArgs,
+}
+
+/// Binance's address, for the service and the command line alike.
+#[derive(Debug, Clone, Args)]
+pub struct BinanceArgs {
+    /// Binance REST base URL.
+    #[arg(
+        long,
+        env = "BINANCE_URL",
+        default_value = "https://data-api.binance.vision"
+    )]
+    pub binance_url: String,
 }
 
 /// Subcommands.
@@ -88,13 +104,9 @@ pub struct SourceArgs {
     /// CSV or a data.binance.vision `.zip`).
     #[arg(long, default_value = "binance")]
     pub source: CliSource,
-    /// Binance REST base URL.
-    #[arg(
-        long,
-        env = "BINANCE_URL",
-        default_value = "https://data-api.binance.vision"
-    )]
-    pub binance_url: String,
+    /// Binance's address.
+    #[command(flatten)]
+    pub binance: BinanceArgs,
 }
 
 /// A candle source named on the command line.

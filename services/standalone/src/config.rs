@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use waveplot_gateway::config::HttpArgs;
 use waveplot_prepare::backend::BackendArgs;
+use waveplot_prepare::config::CandleArgs;
 use waveplot_service::LogArgs;
 
 /// waveplot: the whole system in one process — the web page and API, prepare and the
@@ -20,16 +21,9 @@ pub struct Config {
     /// Where blobs and charts are kept.
     #[arg(long, env = "WAVEPLOT_DATA_DIR", default_value = "waveplot-data")]
     pub data_dir: PathBuf,
-    /// Directory of candle files that requests may name as `file:NAME`.
-    #[arg(long, env = "CANDLE_DIR")]
-    pub candle_dir: Option<PathBuf>,
-    /// Binance REST base URL.
-    #[arg(
-        long,
-        env = "BINANCE_URL",
-        default_value = "https://data-api.binance.vision"
-    )]
-    pub binance_url: String,
+    /// Where the in-process prepare takes candles from.
+    #[command(flatten)]
+    pub candles: CandleArgs,
     /// How long in-flight work may take to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub grace: Duration,

@@ -16,8 +16,8 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let options = Options {
-        candle_dir: config.candle_dir.clone(),
-        binance_url: config.binance_url.clone(),
+        candle_dir: config.candles.candle_dir.clone(),
+        binance_url: config.candles.binance.binance_url.clone(),
         backend: Backend::start(&config.backend)?,
     };
     let gateway =

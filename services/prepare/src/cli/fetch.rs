@@ -55,7 +55,7 @@ pub(crate) fn load(
     let (sources, source) = match &args.source {
         CliSource::Sample => (Sources::default(), Source::Sample),
         _ => {
-            let binance = Binance::new(&args.binance_url, Policy::default())?;
+            let binance = Binance::new(&args.binance.binance_url, Policy::default())?;
             let sources = Sources {
                 binance: Some(binance),
                 ..Sources::default()
