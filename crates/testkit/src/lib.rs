@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
+use waveplot_service::health::probe;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
 /// is acceptable in tests).
@@ -40,21 +41,6 @@ pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// True if `GET http://ADDR/PATH` answers 200.
-pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut response = String::new();
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.split_whitespace().nth(1) == Some("200")
 }
 
 /// Starts a server that picks its own free port (so parallel tests never race for
@@ -299,7 +285,7 @@ impl Service {
 
     fn wait_healthy(&mut self, binary: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !http_ok(self.health, "/readyz") {
+        while !probe(self.health) {
             let exited = self
                 .child
                 .as_mut()
@@ -333,7 +319,7 @@ impl Service {
 
     /// True if its `/readyz` answers 200 now.
     pub fn is_ready(&self) -> bool {
-        http_ok(self.health, "/readyz")
+        probe(self.health)
     }
 
     /// Peak resident memory (VmHWM) in bytes, read from /proc while it runs.
