@@ -10,6 +10,7 @@
 //!   checks SigV4 signatures like MinIO does.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
 //! - [`free_port`]: a free loopback TCP port.
+//! - [`http_client_builder`]: a blocking HTTP client builder with TLS set up.
 //! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
 
 #[cfg(feature = "fake-binance")]
@@ -29,6 +30,14 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a loopback port")
+}
+
+/// A blocking HTTP client builder. reqwest is built without a TLS crypto provider and
+/// needs one even for plain HTTP, so this installs rustls' ring provider first (once
+/// per process; later calls find it installed).
+pub fn http_client_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
 }
 
 /// Waits until something accepts TCP connections at `addr`, or panics after `limit`.

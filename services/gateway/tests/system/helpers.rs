@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use waveplot_protocol::PlotId;
-use waveplot_testkit::{NatsServer, S3Server, Service, free_port};
+use waveplot_testkit::{NatsServer, S3Server, Service, free_port, http_client_builder};
 
 /// A service binary of this workspace, next to the gateway's.
 pub fn binary(name: &str) -> String {
@@ -92,8 +92,7 @@ impl System {
 
 /// A blocking HTTP client with short timeouts.
 pub fn client() -> reqwest::blocking::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
+    http_client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
