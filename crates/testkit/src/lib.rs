@@ -9,12 +9,17 @@
 //! - [`S3Server`]: an `s3s-fs` process, an S3 server over a scratch directory that
 //!   checks SigV4 signatures like MinIO does.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
+//! - [`Stack`] (module [`stack`]): nats-server, the S3 server and the services of this
+//!   workspace together, built with a [`StackBuilder`] from the binaries in [`bin_dir`].
 //! - [`free_port`]: a free loopback TCP port.
 //! - [`http_client_builder`]: a blocking HTTP client builder with TLS set up.
 //! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
 
 #[cfg(feature = "fake-binance")]
 pub mod fake_binance;
+pub mod stack;
+
+pub use stack::{Role, Stack, StackBuilder, bin_dir};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
