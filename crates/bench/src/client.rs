@@ -20,8 +20,7 @@ pub struct Outcome {
 
 /// A blocking HTTP client for the gateway.
 pub fn client() -> Result<reqwest::blocking::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
+    waveplot_testkit::http_client_builder()
         .timeout(Duration::from_secs(120))
         .pool_max_idle_per_host(64)
         .build()

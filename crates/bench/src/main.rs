@@ -69,7 +69,10 @@ fn main() -> Result<()> {
         print_comparison(&a, &b);
         return write_json(&args, &json!({ "a": a, "b": b }));
     }
-    let bin_dir = args.bin_dir.clone().unwrap_or_else(stack::own_dir);
+    let bin_dir = args
+        .bin_dir
+        .clone()
+        .unwrap_or_else(waveplot_testkit::bin_dir);
     let mut value = if args.faults_only {
         json!({})
     } else {
@@ -107,7 +110,7 @@ fn write_json(args: &Args, value: &Value) -> Result<()> {
 
 fn suite_with_stack(bin_dir: &std::path::Path, quick: bool) -> Result<Report> {
     let stack = stack::Stack::start(bin_dir, 60, stack::SYNTHETIC_CANDLES)?;
-    suite(&stack.url, quick, true, || stack.peak_rss_mib())
+    suite(&stack.system.http(), quick, true, || stack.peak_rss_mib())
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute

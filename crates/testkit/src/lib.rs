@@ -9,17 +9,24 @@
 //! - [`S3Server`]: an `s3s-fs` process, an S3 server over a scratch directory that
 //!   checks SigV4 signatures like MinIO does.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
+//! - [`Stack`] (module [`stack`]): nats-server, the S3 server and the services of this
+//!   workspace together, built with a [`StackBuilder`] from the binaries in [`bin_dir`].
 //! - [`free_port`]: a free loopback TCP port.
+//! - [`http_client_builder`]: a blocking HTTP client builder with TLS set up.
 //! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
 
 #[cfg(feature = "fake-binance")]
 pub mod fake_binance;
+pub mod stack;
+
+pub use stack::{Role, Stack, StackBuilder, bin_dir};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
+use waveplot_service::health::probe;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
 /// is acceptable in tests).
@@ -28,6 +35,14 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a loopback port")
+}
+
+/// A blocking HTTP client builder. reqwest is built without a TLS crypto provider and
+/// needs one even for plain HTTP, so this installs rustls' ring provider first (once
+/// per process; later calls find it installed).
+pub fn http_client_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
 }
 
 /// Waits until something accepts TCP connections at `addr`, or panics after `limit`.
@@ -40,21 +55,6 @@ pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// True if `GET http://ADDR/PATH` answers 200.
-pub fn http_ok(addr: SocketAddr, path: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut response = String::new();
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.split_whitespace().nth(1) == Some("200")
 }
 
 /// Starts a server that picks its own free port (so parallel tests never race for
@@ -299,7 +299,7 @@ impl Service {
 
     fn wait_healthy(&mut self, binary: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !http_ok(self.health, "/readyz") {
+        while !probe(self.health) {
             let exited = self
                 .child
                 .as_mut()
@@ -333,7 +333,7 @@ impl Service {
 
     /// True if its `/readyz` answers 200 now.
     pub fn is_ready(&self) -> bool {
-        http_ok(self.health, "/readyz")
+        probe(self.health)
     }
 
     /// Peak resident memory (VmHWM) in bytes, read from /proc while it runs.

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::stack::PLOTS;
+use waveplot_protocol::PlotId;
 
 /// How one request ended.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub(super) fn classify(st: &Value) -> Class {
         .collect();
     let done = plots.values().filter(|p| p["state"] == "done").count();
     match st["state"].as_str() {
-        Some("complete") if done == plots.len() && done == PLOTS.len() => Class::Complete,
+        Some("complete") if done == plots.len() && done == PlotId::ALL.len() => Class::Complete,
         Some("partial" | "failed") if unexplained.is_empty() => Class::Failed(format!(
             "{} {}: {}",
             st["state"],

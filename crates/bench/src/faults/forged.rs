@@ -20,7 +20,7 @@ use super::Warm;
 use super::classify::Class;
 use super::follow::follow;
 use super::load::Shared;
-use crate::stack::{BUCKET, Stack};
+use crate::stack::Stack;
 
 /// A major schema version no reader knows.
 const UNKNOWN_MAJOR: u64 = 99;
@@ -96,7 +96,7 @@ pub(super) fn unknown_major_recomputed(
 ) -> Result<String> {
     let (body, key) = sample_request(shared, warm, 600)?;
     stack.runtime.block_on(async {
-        let store = Store::open_with(&format!("s3://{BUCKET}"), stack.s3_vars()).await?;
+        let store = stack.system.store().await?;
         let bad = forged(&store, warm).await?;
         store.put(key.as_str(), bad.into()).await?;
         anyhow::Ok(())
@@ -118,8 +118,8 @@ pub(super) fn unknown_major_recomputed(
 /// Stores an unknown-major blob under a key no chart exists for, publishes a `prepared`
 /// event for it, and waits for every plotter's `failed` event.
 pub(super) async fn unknown_major_refused(stack: &Stack, warm: &Warm) -> Result<String> {
-    let bus = Bus::connect(&stack.nats.url(), "waveplot-bench-faults").await?;
-    let store = Store::open_with(&format!("s3://{BUCKET}"), stack.s3_vars()).await?;
+    let bus = Bus::connect(&stack.system.nats.url(), "waveplot-bench-faults").await?;
+    let store = stack.system.store().await?;
     let bad = forged(&store, warm).await?;
     let request = btc_sample()?;
     // A window no render uses, so no chart of it exists and every plotter reads the blob.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 use waveplot_protocol::{Message as _, PlotId, RenderReply, Subjects};
-use waveplot_service::{Bus, Store};
+use waveplot_service::Bus;
+use waveplot_testkit::Role;
 
 use super::classify::Class;
 use super::follow::follow;
@@ -18,10 +19,10 @@ use super::load::{Shared, bodies};
 use super::report::Check;
 use super::settings::{ACCEPT, Settings};
 use super::{PHASES, Warm};
-use crate::stack::{BUCKET, Stack};
+use crate::stack::Stack;
 
 /// The plotter the suite kills.
-const KILLED: &str = "02b";
+const KILLED: Role = Role::Plotter(PlotId::Bands);
 
 /// Injects the faults one after another while the clients run.
 pub(super) fn inject(
@@ -41,23 +42,23 @@ pub(super) fn inject(
     std::thread::sleep(settings.baseline);
 
     phase(1);
-    stack.nats.stop();
+    stack.system.nats.stop();
     std::thread::sleep(Duration::from_secs(1));
-    stack.nats.restart();
+    stack.system.nats.restart();
     checks.push(ready_again(stack, PHASES[1]));
     std::thread::sleep(settings.settle);
 
     phase(2);
-    stack.s3.stop();
+    stack.system.s3.stop();
     std::thread::sleep(Duration::from_secs(5));
-    stack.s3.restart();
+    stack.system.s3.restart();
     checks.push(ready_again(stack, PHASES[2]));
     std::thread::sleep(settings.settle);
 
     phase(3);
-    stack.service(&format!("plotter-{KILLED}")).kill();
+    stack.system.kill(KILLED);
     std::thread::sleep(Duration::from_secs(1));
-    stack.restart_plotter(KILLED);
+    stack.system.restart(KILLED);
     checks.push(ready_again(stack, PHASES[3]));
     std::thread::sleep(settings.settle);
 
@@ -126,10 +127,10 @@ fn ready_again(stack: &Stack, after: &str) -> Check {
     let mut waiting: Vec<String>;
     loop {
         waiting = stack
-            .services
-            .iter()
+            .system
+            .services()
             .filter(|(_, s)| !s.is_ready())
-            .map(|(n, _)| n.clone())
+            .map(|(role, _)| role.to_string())
             .collect();
         if waiting.is_empty() || started.elapsed() > limit {
             break;
@@ -169,8 +170,8 @@ fn subjects(s: &Subjects) -> Vec<String> {
 /// Publishes 1 MB of noise, a truncated blob and a truncated event on every subject, and
 /// sends a garbage render request, which prepare must refuse.
 async fn garbage(stack: &Stack, blob_key: &str) -> Result<String> {
-    let bus = Bus::connect(&stack.nats.url(), "waveplot-bench-faults").await?;
-    let store = Store::open_with(&format!("s3://{BUCKET}"), stack.s3_vars()).await?;
+    let bus = Bus::connect(&stack.system.nats.url(), "waveplot-bench-faults").await?;
+    let store = stack.system.store().await?;
     let blob = store
         .get(blob_key)
         .await?
@@ -215,7 +216,7 @@ async fn garbage(stack: &Stack, blob_key: &str) -> Result<String> {
 /// and a fresh render from each kind of source completes with all six charts.
 pub(super) fn recover(
     stack: &mut Stack,
-    pids: &[(String, Option<u32>)],
+    pids: &[(Role, Option<u32>)],
     shared: &Shared,
     http: &reqwest::blocking::Client,
     checks: &mut Vec<Check>,
@@ -241,14 +242,13 @@ pub(super) fn recover(
 }
 
 /// Checks that every service but the killed plotter still runs with the PID it had.
-fn same_processes(stack: &mut Stack, pids: &[(String, Option<u32>)]) -> Check {
-    let killed = format!("plotter-{KILLED}");
+fn same_processes(stack: &mut Stack, pids: &[(Role, Option<u32>)]) -> Check {
     let mut changed = Vec::new();
-    for (name, pid) in pids {
-        let service = stack.service(name);
-        let same = *name == killed || service.pid() == *pid;
+    for (role, pid) in pids {
+        let service = stack.system.service_mut(*role);
+        let same = *role == KILLED || service.pid() == *pid;
         if !same || !service.is_running() {
-            changed.push(name.clone());
+            changed.push(role.to_string());
         }
     }
     Check {

@@ -126,8 +126,7 @@ pub(super) fn client(shared: &Shared, bodies: &[Value], index: usize) {
 
 /// A blocking HTTP client with a timeout longer than the gateway's acceptance wait.
 pub(super) fn http() -> Result<reqwest::blocking::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
+    waveplot_testkit::http_client_builder()
         .timeout(ACCEPT + Duration::from_secs(10))
         .build()
         .context("HTTP client")

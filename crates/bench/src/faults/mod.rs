@@ -39,6 +39,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
+use waveplot_testkit::Role;
 
 use crate::stack::Stack;
 use classify::Class;
@@ -64,12 +65,12 @@ pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
     let settings = Settings::new(quick);
     let started = Instant::now();
     let mut stack = Stack::start(bin_dir, settings.deadline_s, settings.synthetic)?;
-    let pids: Vec<(String, Option<u32>)> = stack
-        .services
-        .iter()
-        .map(|(n, s)| (n.clone(), s.pid()))
+    let pids: Vec<(Role, Option<u32>)> = stack
+        .system
+        .services()
+        .map(|(role, s)| (role, s.pid()))
         .collect();
-    let shared = Shared::new(stack.url.clone(), settings.clients, settings.limit());
+    let shared = Shared::new(stack.system.http(), settings.clients, settings.limit());
     let http = load::http()?;
     let mut checks = Vec::new();
     let warm = warm_up(&http, &shared, &mut checks)?;

@@ -5,11 +5,12 @@ mod helpers;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use helpers::{System, client, post_render, wait_final};
+use helpers::{client, post_render, system, wait_final};
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::{Value, json};
 use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, Subjects};
-use waveplot_service::{Bus, Store};
+use waveplot_service::Bus;
+use waveplot_testkit::Role;
 
 fn sample() -> Value {
     json!({"symbol": "BTC", "interval": "5m", "source": "sample"})
@@ -42,19 +43,19 @@ fn assert_png(http: &str, url: &str, width: u64, height: u64) {
 
 #[test]
 fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
-    let sys = System::start(30);
+    let sys = system(30);
     let started = Instant::now();
-    let (code, created) = post_render(&sys.http, &sample());
+    let (code, created) = post_render(&sys.http(), &sample());
     assert_eq!(code, 200, "{created}\n{}", sys.logs());
     let id = created["id"].as_str().unwrap();
-    let st = wait_final(&sys.http, id, Duration::from_secs(60));
+    let st = wait_final(&sys.http(), id, Duration::from_secs(60));
     assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
     eprintln!("first render through the bus: {:?}", started.elapsed());
     for plot in PlotId::ALL {
         let p = &st["plots"][plot.as_str()];
         assert_eq!(p["state"], "done");
         assert_png(
-            &sys.http,
+            &sys.http(),
             p["url"].as_str().unwrap(),
             p["width"].as_u64().unwrap(),
             p["height"].as_u64().unwrap(),
@@ -67,7 +68,7 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
     assert_eq!(st["bands"].as_array().unwrap().len(), 8);
     assert_eq!(st["prepared"]["candles"], 864);
 
-    let (_, again) = post_render(&sys.http, &sample());
+    let (_, again) = post_render(&sys.http(), &sample());
     assert_eq!(
         (again["id"].as_str().unwrap(), again["reused"].as_bool()),
         (id, Some(true)),
@@ -76,7 +77,7 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
 
     let mut tokyo = sample();
     tokyo["tz"] = json!("asia/tokyo");
-    let (code, created) = post_render(&sys.http, &tokyo);
+    let (code, created) = post_render(&sys.http(), &tokyo);
     assert_eq!(code, 200, "{created}");
     assert_ne!(
         created["id"].as_str().unwrap(),
@@ -84,7 +85,7 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
         "another time zone, other charts"
     );
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(60),
     );
@@ -94,7 +95,7 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
     let url = p["url"].as_str().unwrap();
     assert!(url.ends_with("@Asia.Tokyo.png"), "{url}");
     assert_png(
-        &sys.http,
+        &sys.http(),
         url,
         p["width"].as_u64().unwrap(),
         p["height"].as_u64().unwrap(),
@@ -103,14 +104,14 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_independent_subscriber_sees_every_documented_event() {
-    let sys = System::start(30);
+    let sys = system(30);
     let bus = Bus::connect(&sys.nats.url(), "observer").await.unwrap();
     let mut all = bus
         .subscribe(Subjects::default().everything(), None)
         .await
         .unwrap();
     bus.flush().await.unwrap();
-    let http = sys.http.clone();
+    let http = sys.http();
     let created = tokio::task::spawn_blocking(move || post_render(&http, &sample()).1)
         .await
         .unwrap();
@@ -157,28 +158,26 @@ async fn an_independent_subscriber_sees_every_documented_event() {
 
 #[test]
 fn two_replicas_of_a_plotter_share_the_work_and_each_chart_is_drawn_once() {
-    let mut sys = System::start(30);
-    let extra = System::plotter(&sys.env(), PlotId::Overview);
-    sys.plotters.push((PlotId::Overview, extra));
+    let mut sys = system(30);
+    sys.add_replica(Role::Plotter(PlotId::Overview));
     let mut ids = Vec::new();
     for window in 100..120 {
         let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample", "window": window, "plots": ["01"]});
-        let (code, created) = post_render(&sys.http, &body);
+        let (code, created) = post_render(&sys.http(), &body);
         assert_eq!(code, 200, "{created}");
         ids.push(created["id"].as_str().unwrap().to_owned());
     }
     for id in &ids {
         assert_eq!(
-            wait_final(&sys.http, id, Duration::from_secs(60))["state"],
+            wait_final(&sys.http(), id, Duration::from_secs(60))["state"],
             "complete",
             "{}",
             sys.logs()
         );
     }
     let stored: Vec<usize> = sys
-        .plotters
-        .iter()
-        .filter(|(p, _)| *p == PlotId::Overview)
+        .services()
+        .filter(|(r, _)| *r == Role::Plotter(PlotId::Overview))
         .map(|(_, s)| s.log().matches("chart stored").count())
         .collect();
     assert_eq!(
@@ -194,16 +193,11 @@ fn two_replicas_of_a_plotter_share_the_work_and_each_chart_is_drawn_once() {
 
 #[test]
 fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
-    let mut sys = System::start(8);
-    let index = sys
-        .plotters
-        .iter()
-        .position(|(p, _)| *p == PlotId::Bands)
-        .unwrap();
-    sys.plotters[index].1.kill();
-    let (_, created) = post_render(&sys.http, &sample());
+    let mut sys = system(8);
+    sys.kill(Role::Plotter(PlotId::Bands));
+    let (_, created) = post_render(&sys.http(), &sample());
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(30),
     );
@@ -220,11 +214,11 @@ fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
     for plot in ["01", "02a", "03", "04", "05"] {
         assert_eq!(st["plots"][plot]["state"], "done", "{plot}");
     }
-    sys.plotters[index].1 = System::plotter(&sys.env(), PlotId::Bands);
-    let (_, created) = post_render(&sys.http, &sample());
+    sys.restart(Role::Plotter(PlotId::Bands));
+    let (_, created) = post_render(&sys.http(), &sample());
     assert_eq!(created["reused"], false, "a partial result is not reused");
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(30),
     );
@@ -233,11 +227,11 @@ fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
 
 #[test]
 fn without_prepare_the_api_answers_503_before_the_accept_timeout() {
-    let mut sys = System::start(30);
-    sys.prepare.take();
+    let mut sys = system(30);
+    sys.kill(Role::Prepare);
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let (code, body) = post_render(&sys.http, &sample());
+    let (code, body) = post_render(&sys.http(), &sample());
     assert_eq!(code, 503, "{body}");
     assert!(
         body["error"]
@@ -254,14 +248,14 @@ fn without_prepare_the_api_answers_503_before_the_accept_timeout() {
 /// frozen (SIGSTOP) across the restart and thawed 0.5 s after the gateway is back.
 #[test]
 fn a_render_asked_as_soon_as_the_bus_is_back_is_accepted() {
-    let mut sys = System::start(20);
-    let prepare = sys.prepare.as_ref().unwrap().pid().unwrap();
+    let mut sys = system(20);
+    let prepare = sys.service(Role::Prepare).pid().unwrap();
     let prepare = Pid::from_raw(i32::try_from(prepare).unwrap()).unwrap();
     let signal = |signal: Signal| kill_process(prepare, signal).unwrap();
     signal(Signal::STOP);
     sys.nats.restart();
     let started = Instant::now();
-    while !sys.gateway.is_ready() {
+    while !sys.service(Role::Gateway).is_ready() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{}",
@@ -274,11 +268,11 @@ fn a_render_asked_as_soon_as_the_bus_is_back_is_accepted() {
             std::thread::sleep(Duration::from_millis(500));
             signal(Signal::CONT);
         });
-        post_render(&sys.http, &sample())
+        post_render(&sys.http(), &sample())
     });
     assert_eq!(code, 200, "{created}\n{}", sys.logs());
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(30),
     );
@@ -287,7 +281,7 @@ fn a_render_asked_as_soon_as_the_bus_is_back_is_accepted() {
 
 #[test]
 fn bad_requests_get_a_400_that_says_what_is_valid() {
-    let sys = System::start(30);
+    let sys = system(30);
     for (body, want) in [
         (
             json!({"symbol": "BTC", "interval": "7m"}),
@@ -311,7 +305,7 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
             "bundled samples",
         ),
     ] {
-        let (code, answer) = post_render(&sys.http, &body);
+        let (code, answer) = post_render(&sys.http(), &body);
         assert_eq!(code, 400, "{body}: {answer}");
         assert!(
             answer["error"].as_str().unwrap().contains(want),
@@ -319,7 +313,7 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
         );
     }
     let res = client()
-        .get(format!("{}/plots/../../etc/passwd", sys.http))
+        .get(format!("{}/plots/../../etc/passwd", sys.http()))
         .send()
         .unwrap();
     assert!(res.status().is_client_error());
@@ -327,21 +321,21 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
 
 #[test]
 fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
-    let mut sys = System::start(20);
+    let mut sys = system(20);
     sys.s3.stop();
-    let (code, created) = post_render(&sys.http, &sample());
+    let (code, created) = post_render(&sys.http(), &sample());
     assert_eq!(code, 200, "{created}");
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(30),
     );
     assert_eq!(st["state"], "failed", "{st}");
     assert!(st["error"].as_str().unwrap().contains("blob"), "{st}");
     sys.s3.restart();
-    let (_, created) = post_render(&sys.http, &sample());
+    let (_, created) = post_render(&sys.http(), &sample());
     let st = wait_final(
-        &sys.http,
+        &sys.http(),
         created["id"].as_str().unwrap(),
         Duration::from_secs(30),
     );
@@ -350,7 +344,7 @@ fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_messages_and_a_corrupt_blob_are_survived() {
-    let sys = System::start(20);
+    let sys = system(20);
     let bus = Bus::connect(&sys.nats.url(), "vandal").await.unwrap();
     let mut failed = bus
         .subscribe("waveplot.failed.*".into(), None)
@@ -393,13 +387,8 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
     .expect("a failed event for the malformed prepared event that named a request");
     assert!(m.reason.contains("malformed"), "{}", m.reason);
 
-    let store = Store::open_with(
-        "s3://waveplot",
-        sys.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)),
-    )
-    .await
-    .unwrap();
-    let http = sys.http.clone();
+    let store = sys.store().await.unwrap();
+    let http = sys.http();
     let first = tokio::task::spawn_blocking(move || {
         let (_, c) = post_render(
             &http,
@@ -414,7 +403,7 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         .put(&key, bytes::Bytes::from_static(b"not a blob"))
         .await
         .unwrap();
-    let http = sys.http.clone();
+    let http = sys.http();
     let second = tokio::task::spawn_blocking(move || {
         let (_, c) = post_render(
             &http,
@@ -437,7 +426,7 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         panic!("the corrupt blob was not replaced by a readable one: {e}");
     }
     assert!(
-        sys.prepare.as_ref().unwrap().log().contains("unreadable"),
+        sys.service(Role::Prepare).log().contains("unreadable"),
         "{}",
         sys.logs()
     );

@@ -8,36 +8,37 @@ use waveplot_protocol::{
     Blob, FailedEvent, Interval, Message, PlotId, PreparedEvent, RenderReply, RenderRequest,
     RequestId, Source, Subjects, Symbol,
 };
-use waveplot_service::{Bus, BusError, Store};
+use waveplot_service::{Bus, BusError};
 use waveplot_testkit::fake_binance::{FakeBinance, Fault};
-use waveplot_testkit::{NatsServer, S3Server, Service};
+use waveplot_testkit::{Role, Service, Stack};
 
-struct Stack {
-    nats: NatsServer,
-    s3: S3Server,
-    prepare: Service,
+/// nats-server, the S3 server and prepare, and a bus client of the test's own.
+struct Setup {
+    stack: Stack,
     bus: Bus,
     subjects: Subjects,
 }
 
-async fn stack() -> Stack {
+impl Setup {
+    fn prepare(&self) -> &Service {
+        self.stack.service(Role::Prepare)
+    }
+}
+
+async fn stack() -> Setup {
     stack_with(&[]).await
 }
 
 /// A stack whose prepare gets `extra` environment variables too.
-async fn stack_with(extra: &[(&'static str, String)]) -> Stack {
-    let nats = NatsServer::start();
-    let s3 = S3Server::start();
-    let mut env = s3.env();
-    env.push(("NATS_URL", nats.url()));
-    env.push(("STORE_URL", "s3://waveplot".into()));
-    env.extend_from_slice(extra);
-    let prepare = Service::start(env!("CARGO_BIN_EXE_prepare"), &[], &env);
-    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
-    Stack {
-        nats,
-        s3,
-        prepare,
+async fn stack_with(extra: &[(&'static str, String)]) -> Setup {
+    let builder = Stack::builder().roles([Role::Prepare]);
+    let builder = extra
+        .iter()
+        .fold(builder, |b, (key, value)| b.env(Role::Prepare, key, value));
+    let stack = builder.start();
+    let bus = Bus::connect(&stack.nats.url(), "test").await.unwrap();
+    Setup {
+        stack,
         bus,
         subjects: Subjects::default(),
     }
@@ -53,7 +54,7 @@ fn request(source: Source) -> RenderRequest {
     r
 }
 
-async fn ask(s: &Stack, r: &RenderRequest) -> RenderReply {
+async fn ask(s: &Setup, r: &RenderRequest) -> RenderReply {
     let reply = s
         .bus
         .request(
@@ -76,7 +77,7 @@ async fn next_event(
 }
 
 /// A subscription to every `prepared` event, in place before the next request is sent.
-async fn prepared_events(s: &Stack) -> waveplot_service::bus::Subscription {
+async fn prepared_events(s: &Setup) -> waveplot_service::bus::Subscription {
     let sub = s
         .bus
         .subscribe(s.subjects.prepared_any(), None)
@@ -95,7 +96,7 @@ async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
         request_id, plots, ..
     } = ask(&s, &r).await
     else {
-        panic!("rejected:\n{}", s.prepare.log())
+        panic!("rejected:\n{}", s.prepare().log())
     };
     assert_eq!(
         (request_id, plots),
@@ -109,17 +110,13 @@ async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
         (r.request_id.clone(), 864, false)
     );
     assert_eq!(e.backend, "cpu");
-    let maps = std::fs::read_to_string(format!("/proc/{}/maps", s.prepare.pid().unwrap())).unwrap();
+    let maps =
+        std::fs::read_to_string(format!("/proc/{}/maps", s.prepare().pid().unwrap())).unwrap();
     assert!(
         !maps.contains("libvulkan"),
         "auto found no hardware GPU, yet the service loaded Vulkan (its driver costs ~50 MB)"
     );
-    let store = Store::open_with(
-        "s3://waveplot",
-        s.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)),
-    )
-    .await
-    .unwrap();
+    let store = s.stack.store().await.unwrap();
     let blob = Blob::decode(&store.get(e.key.as_str()).await.unwrap().unwrap()).unwrap();
     assert_eq!(blob.header.candles, 864);
     assert!(
@@ -175,7 +172,7 @@ async fn a_rate_limited_binance_fetch_does_not_hold_up_other_sources() {
         first.request_id,
         sample.request_id,
         "the sample is prepared while Binance is waited out:\n{}",
-        s.prepare.log()
+        s.prepare().log()
     );
     assert!(
         asked.elapsed() < Duration::from_secs(4),
@@ -266,12 +263,12 @@ async fn garbage_on_the_render_subject_is_logged_and_the_service_keeps_serving()
             RenderReply::Accepted { .. }
         ),
         "{}",
-        s.prepare.log()
+        s.prepare().log()
     );
     assert!(
-        s.prepare.log().contains("render request rejected"),
+        s.prepare().log().contains("render request rejected"),
         "{}",
-        s.prepare.log()
+        s.prepare().log()
     );
 }
 
@@ -284,7 +281,7 @@ async fn a_failure_after_acceptance_becomes_a_failed_event() {
         .await
         .unwrap();
     s.bus.flush().await.unwrap();
-    s.s3.stop();
+    s.stack.s3.stop();
     let r = request(Source::Sample);
     assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
     let m = next_event(&mut failed).await;
@@ -292,7 +289,7 @@ async fn a_failure_after_acceptance_becomes_a_failed_event() {
     let e = FailedEvent::decode(&m.payload).unwrap();
     assert_eq!(e.request_id, Some(r.request_id));
     assert!(e.reason.contains("blob"), "{}", e.reason);
-    s.s3.restart();
+    s.stack.s3.restart();
     let mut prepared = prepared_events(&s).await;
     assert!(matches!(
         ask(&s, &request(Source::Sample)).await,
@@ -304,11 +301,11 @@ async fn a_failure_after_acceptance_becomes_a_failed_event() {
 #[tokio::test]
 async fn without_prepare_a_request_fails_at_once_and_sigterm_exits_cleanly() {
     let mut s = stack().await;
-    let status = s.prepare.terminate().unwrap();
+    let status = s.stack.service_mut(Role::Prepare).terminate().unwrap();
     assert!(
         status.success(),
         "exit status {status}:\n{}",
-        s.prepare.log()
+        s.prepare().log()
     );
     let started = std::time::Instant::now();
     let e = s
@@ -322,5 +319,4 @@ async fn without_prepare_a_request_fails_at_once_and_sigterm_exits_cleanly() {
         .unwrap_err();
     assert!(matches!(e, BusError::NoResponders { .. }), "{e}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    let _ = &s.nats;
 }

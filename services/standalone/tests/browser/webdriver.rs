@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use waveplot_testkit::{free_port, wait_for_port};
+use waveplot_testkit::{free_port, http_client_builder, wait_for_port};
 
 /// What to install when the browser or its driver is missing.
 const INSTALL: &str = "install them: apt-get install chromium chromium-driver";
@@ -83,9 +83,7 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": which("chromium"), "args": args},
         }}});
-        // reqwest is built without a default TLS provider; it needs one even for HTTP.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::blocking::Client::builder()
+        let http = http_client_builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("HTTP client");

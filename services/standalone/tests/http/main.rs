@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use waveplot_testkit::{Service, free_port};
+use waveplot_testkit::{Service, free_port, http_client_builder};
 
 /// `waveplot` on a free port over a scratch data directory.
 struct Waveplot {
@@ -71,8 +71,7 @@ impl Waveplot {
 }
 
 fn client() -> reqwest::blocking::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
+    http_client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
