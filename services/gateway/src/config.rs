@@ -38,11 +38,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_command_line_is_well_formed() {
-        Config::command().debug_assert();
-    }
-
-    #[test]
     fn help_names_every_environment_twin() {
         let help = Config::command().render_long_help().to_string();
         for var in [

@@ -84,14 +84,7 @@ pub(crate) struct RenderArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Config::command().debug_assert();
-    }
 
     #[test]
     fn plot_id_comes_from_its_flag_and_is_validated() {

@@ -230,15 +230,8 @@ pub struct AnalyzeArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
     use crate::backend::{BackendChoice, DEFAULT_GPU_MIN_CANDLES};
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Config::command().debug_assert();
-    }
 
     #[test]
     fn analyze_parses_the_documented_flags() {

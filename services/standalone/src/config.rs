@@ -37,14 +37,7 @@ pub struct Config {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Config::command().debug_assert();
-    }
 
     #[test]
     fn the_data_directory_and_the_http_address_come_from_flags() {

@@ -186,16 +186,25 @@ pub(crate) mod tests {
         push_all(rows).unwrap_err()
     }
 
+    /// [`ROWS`] with open and close times in microseconds, as Binance writes them since 2025.
+    pub(crate) fn rows_in_microseconds() -> String {
+        [
+            "1660435200000,",
+            "1660435499999,",
+            "1660435500000,",
+            "1660435799999,",
+            "1660435800000,",
+            "1660436099999,",
+        ]
+        .iter()
+        .fold(ROWS.to_owned(), |rows, ms| {
+            rows.replace(ms, &format!("{}000,", ms.trim_end_matches(',')))
+        })
+    }
+
     #[test]
     fn microsecond_times_become_milliseconds() {
-        let micros = ROWS
-            .replace("1660435200000,", "1660435200000000,")
-            .replace("1660435499999,", "1660435499999999,")
-            .replace("1660435500000,", "1660435500000000,")
-            .replace("1660435799999,", "1660435799999999,")
-            .replace("1660435800000,", "1660435800000000,")
-            .replace("1660436099999,", "1660436099999999,");
-        let (candles, was_micros) = push_all(&micros).unwrap();
+        let (candles, was_micros) = push_all(&rows_in_microseconds()).unwrap();
         assert!(was_micros);
         assert_eq!(candles, push_all(ROWS).unwrap().0);
     }

@@ -2,7 +2,7 @@
 //! the candles a span keeps, and the spacing check.
 
 use super::*;
-use crate::source::klines::tests::ROWS;
+use crate::source::klines::tests::{ROWS, rows_in_microseconds};
 
 const HEADER: &str = "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n";
 
@@ -23,14 +23,7 @@ fn a_file_with_and_without_header_reads_the_same() {
 
 #[test]
 fn microsecond_times_become_milliseconds() {
-    let micros = ROWS
-        .replace("1660435200000,", "1660435200000000,")
-        .replace("1660435499999,", "1660435499999999,")
-        .replace("1660435500000,", "1660435500000000,")
-        .replace("1660435799999,", "1660435799999999,")
-        .replace("1660435800000,", "1660435800000000,")
-        .replace("1660436099999,", "1660436099999999,");
-    let loaded = parse(micros.as_bytes(), "k.csv").unwrap();
+    let loaded = parse(rows_in_microseconds().as_bytes(), "k.csv").unwrap();
     assert!(loaded.micros);
     assert_eq!(
         loaded.candles,
