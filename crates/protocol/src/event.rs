@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob::Backend;
 use crate::id::RequestId;
 use crate::interval::Interval;
 use crate::key::{BlobKey, PlotKey};
@@ -51,7 +52,7 @@ pub struct PreparedEvent {
     /// Open time (ms, UTC) of the last candle.
     pub last_open_ms: i64,
     /// Compute backend that produced the analysis (`cpu` or `vulkan`).
-    pub backend: String,
+    pub backend: Backend,
     /// The device the backend ran on (a CPU model or a GPU name).
     pub device: String,
     /// True when the blob already existed and was reused without recomputing.
@@ -191,7 +192,7 @@ mod tests {
             candles: 720,
             first_open_ms: 1_697_411_600_000,
             last_open_ms: 1_700_000_000_000,
-            backend: "cpu".into(),
+            backend: Backend::Cpu,
             device: "x86_64".into(),
             reused: false,
             plots: PlotId::ALL.to_vec(),

@@ -89,7 +89,7 @@ pub struct Prepared {
     /// Open time of the last candle, ms.
     pub last_open_ms: i64,
     /// Compute backend.
-    pub backend: String,
+    pub backend: waveplot_protocol::blob::Backend,
     /// Device of the backend.
     pub device: String,
     /// True when the blob existed already.
@@ -223,7 +223,7 @@ impl Status {
             candles: e.candles,
             first_open_ms: e.first_open_ms,
             last_open_ms: e.last_open_ms,
-            backend: e.backend.clone(),
+            backend: e.backend,
             device: e.device.clone(),
             reused: e.reused,
             timings_ms: e.timings_ms.clone(),
@@ -363,7 +363,7 @@ pub(crate) mod tests {
             candles: r.window_len(),
             first_open_ms: LAST_OPEN_MS - 863 * r.interval.millis(),
             last_open_ms: LAST_OPEN_MS,
-            backend: "cpu".into(),
+            backend: waveplot_protocol::blob::Backend::Cpu,
             device: "test".into(),
             reused: false,
             plots: r.plots.clone(),

@@ -86,7 +86,7 @@ pub(crate) fn analyse(
 
 /// Where the analysis ran: `vulkan` and the GPU's name, or `cpu` and the CPU's.
 struct Device {
-    backend: &'static str,
+    backend: waveplot_protocol::blob::Backend,
     name: String,
 }
 
@@ -106,7 +106,7 @@ fn run(
                 return Ok((
                     result,
                     Device {
-                        backend: "vulkan",
+                        backend: waveplot_protocol::blob::Backend::Vulkan,
                         name,
                     },
                 ));
@@ -125,7 +125,7 @@ fn run(
     Ok((
         result,
         Device {
-            backend: "cpu",
+            backend: waveplot_protocol::blob::Backend::Cpu,
             name,
         },
     ))
@@ -163,7 +163,7 @@ fn header(
         levels_requested: count(r.levels_requested),
         levels_used: count(r.levels_used),
         level_note,
-        backend: device.backend.to_owned(),
+        backend: device.backend,
         device: device.name,
         created_ms: jiff::Timestamp::now().as_millisecond(),
         load_ms: w.load_ms,

@@ -27,7 +27,7 @@ pub(crate) struct Export<'a> {
     anomalies: ExportAnomalies<'a>,
     signals: ExportSignals<'a>,
     bands: &'a [BandStats],
-    backend: &'a str,
+    backend: &'static str,
     device: &'a str,
     timings_ms: BTreeMap<&'static str, f64>,
 }
@@ -125,7 +125,7 @@ impl<'a> Export<'a> {
                 signal: &a.signals.signal,
             },
             bands: &a.bands,
-            backend: &h.backend,
+            backend: h.backend.as_str(),
             device: &h.device,
             timings_ms: BTreeMap::from([("load", h.load_ms), ("analysis", h.analysis_ms)]),
         }

@@ -236,7 +236,7 @@ impl Prepare {
         params: &AnalysisParams,
         key: &BlobKey,
         timings: &mut PrepareTimings,
-    ) -> Result<(usize, String, String)> {
+    ) -> Result<(usize, waveplot_protocol::blob::Backend, String)> {
         let params = params.clone();
         let backend = self.backend.clone();
         let blob =

@@ -165,7 +165,7 @@ fn prepared_event(
         candles,
         first_open_ms: warm.first_open_ms,
         last_open_ms: warm.last_open_ms,
-        backend: "cpu".into(),
+        backend: waveplot_protocol::blob::Backend::Cpu,
         device: "waveplot-bench".into(),
         reused: true,
         plots: PlotId::ALL.to_vec(),

@@ -20,10 +20,57 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ParseError;
 use crate::interval::Interval;
 use crate::request::AnalysisParams;
 use crate::source::Source;
 use crate::symbol::Symbol;
+
+/// The compute backend that produced an analysis: `cpu` or `vulkan` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Backend {
+    /// The f64 CPU reference.
+    Cpu,
+    /// The Vulkan compute pass.
+    Vulkan,
+}
+
+impl Backend {
+    /// The backend's name (`cpu`, `vulkan`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Vulkan => "vulkan",
+        }
+    }
+
+    /// Parses a backend's name.
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        match input {
+            "cpu" => Ok(Self::Cpu),
+            "vulkan" => Ok(Self::Vulkan),
+            _ => Err(ParseError::Field {
+                field: "backend",
+                reason: format!("'{input}'; use cpu or vulkan"),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Backend> for String {
+    fn from(b: Backend) -> String {
+        b.as_str().to_owned()
+    }
+}
+
+crate::parse_impls!(Backend);
 
 /// The blob schema's major version this build writes and reads.
 pub const SCHEMA_MAJOR: u16 = 1;
@@ -72,8 +119,8 @@ pub struct Header {
     pub levels_used: u32,
     /// Why fewer levels were used than requested, if they were.
     pub level_note: Option<String>,
-    /// Compute backend (`cpu` or `vulkan`).
-    pub backend: String,
+    /// Compute backend.
+    pub backend: Backend,
     /// The device the backend ran on.
     pub device: String,
     /// When the blob was made (ms, UTC).
@@ -236,4 +283,25 @@ pub struct BandStats {
     pub trough_period_s: Option<f64>,
     /// (mean of local maxima − mean of local minima) / 2; `None` without maxima or minima.
     pub amplitude: Option<f64>,
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::Backend;
+
+    /// Blobs written before the type existed carry the name as a string; they still read.
+    #[test]
+    fn the_backend_is_a_plain_string_in_json_and_messagepack() {
+        assert_eq!(
+            serde_json::to_string(&Backend::Vulkan).unwrap(),
+            "\"vulkan\""
+        );
+        let packed = rmp_serde::to_vec(&Backend::Cpu).unwrap();
+        assert_eq!(packed, rmp_serde::to_vec("cpu").unwrap());
+        assert_eq!(
+            rmp_serde::from_slice::<Backend>(&packed).unwrap(),
+            Backend::Cpu
+        );
+        assert!(serde_json::from_str::<Backend>("\"metal\"").is_err());
+    }
 }

@@ -87,7 +87,7 @@ fn blob(n: usize, levels: usize) -> Blob {
             levels_requested: 8,
             levels_used: levels as u32,
             level_note: (levels < 8).then(|| "window too short for 8 levels".to_owned()),
-            backend: "cpu".into(),
+            backend: waveplot_protocol::blob::Backend::Cpu,
             device: "test".into(),
             created_ms: 1_700_000_000_000,
             load_ms: 0.5,

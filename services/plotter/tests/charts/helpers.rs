@@ -106,7 +106,7 @@ impl Synth {
             levels_requested: 8,
             levels_used: levels as u32,
             level_note: (levels < 8).then(|| format!("{} candles allow {levels} levels", self.n)),
-            backend: "cpu".into(),
+            backend: waveplot_protocol::blob::Backend::Cpu,
             device: "test reference".into(),
             created_ms: 1_700_000_000_000,
             load_ms: 1.0,

@@ -109,7 +109,7 @@ async fn a_sample_request_is_accepted_and_its_blob_stored_and_announced() {
         (e.request_id, e.candles, e.reused),
         (r.request_id.clone(), 864, false)
     );
-    assert_eq!(e.backend, "cpu");
+    assert_eq!(e.backend, waveplot_protocol::blob::Backend::Cpu);
     let maps =
         std::fs::read_to_string(format!("/proc/{}/maps", s.prepare().pid().unwrap())).unwrap();
     assert!(
