@@ -163,8 +163,15 @@ impl Browser {
             .to_owned()
     }
 
-    /// Clicks the element matching `css`, as a user would.
+    /// Clicks the element matching `css`, as a user would: once it is shown (a page
+    /// may hide a button for a moment while it redraws its message, and chromedriver
+    /// refuses to click a hidden element).
     pub fn click(&self, css: &str) {
+        let shown = format!(
+            "const e = document.querySelector({}); return !!e && !e.hidden && e.offsetParent !== null",
+            json!(css)
+        );
+        self.wait_for(&format!("{css} on screen"), &shown, Duration::from_secs(10));
         let id = self.element(css);
         self.command("POST", &format!("/element/{id}/click"), &json!({}));
     }
