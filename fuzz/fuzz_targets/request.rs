@@ -16,9 +16,12 @@ use waveplot_protocol::{
 };
 use waveplot_wavelet::{Mode, Wavelet};
 
+/// A fixed "now" (2024-01-01 00:00 UTC), so that a crash reproduces.
+const NOW_MS: i64 = 1_704_067_200_000;
+
 /// What the services do with a decoded request before the analysis starts.
 fn validate(request: &RenderRequest) {
-    let Ok(()) = request.check() else {
+    let Ok(()) = request.check(NOW_MS) else {
         return;
     };
     let params = request.params();
@@ -27,6 +30,10 @@ fn validate(request: &RenderRequest) {
     for plot in &request.plots {
         let (width, height) = request.size_of(*plot);
         assert!(width > 0 && height > 0, "an image has a size");
+        assert!(
+            u64::from(width) * u64::from(height) <= waveplot_protocol::request::MAX_PIXELS,
+            "a checked request draws no picture over the pixel limit"
+        );
     }
     let again = RenderRequest::decode(&request.encode())
         .unwrap_or_else(|e| panic!("a checked request does not decode from its encoding: {e}"));

@@ -124,6 +124,16 @@ pub enum DecodeError {
         #[source]
         source: serde_json::Error,
     },
+    /// The message is larger than any message of the contract may be.
+    #[error("{what} message of {bytes} bytes refused: messages are at most {limit} bytes")]
+    TooLarge {
+        /// The message type that was expected.
+        what: &'static str,
+        /// The message's size.
+        bytes: usize,
+        /// [`MAX_MESSAGE_BYTES`](crate::message::MAX_MESSAGE_BYTES).
+        limit: usize,
+    },
 }
 
 /// A blob could not be decoded.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::blob::Backend;
+use crate::blob::{Backend, Header};
 use crate::id::RequestId;
 use crate::interval::Interval;
 use crate::key::{BlobKey, PlotKey};
@@ -73,6 +73,10 @@ pub struct PreparedEvent {
     pub tz: Option<TimeZone>,
     /// Where the time went.
     pub timings_ms: PrepareTimings,
+    /// The blob's header, with the window's summary: what a reader needs to describe the
+    /// window without fetching the blob. Added within v1; older producers leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<Header>,
 }
 
 impl Message for PreparedEvent {
@@ -167,6 +171,7 @@ impl Message for FailedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeError;
     use crate::key::WindowId;
     use crate::request::AnalysisParams;
 
@@ -205,6 +210,7 @@ mod tests {
                 total_ms: 4.0,
                 ..PrepareTimings::default()
             },
+            header: None,
         }
     }
 
@@ -275,6 +281,15 @@ mod tests {
         assert_eq!(json["symbol"], "ETHUSDT");
         assert_eq!(json["source"], "sample");
         assert!(json.get("width").is_none(), "absent options are left out");
+    }
+
+    #[test]
+    fn a_message_larger_than_the_limit_is_refused_before_it_is_parsed() {
+        let mut json: serde_json::Value = serde_json::from_slice(&prepared().encode()).unwrap();
+        json["device"] = "x".repeat(crate::MAX_MESSAGE_BYTES).into();
+        let e = PreparedEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+        assert!(matches!(e, DecodeError::TooLarge { .. }), "{e:?}");
+        assert!(e.to_string().contains("at most 65536 bytes"), "{e}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub use event::{DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
 pub use id::RequestId;
 pub use interval::Interval;
 pub use key::{BlobKey, PlotKey, WindowId};
-pub use message::{Message, V1};
+pub use message::{MAX_MESSAGE_BYTES, Message, V1};
 pub use plot::{ImageFormat, PlotId};
 pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
 pub use source::Source;

@@ -11,6 +11,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::DecodeError;
 use crate::subject::Subjects;
 
+/// The largest message of the contract, in bytes. The largest real one, a `prepared`
+/// event with its header and 20 band statistics, is about 8 KiB; a reader refuses
+/// anything larger before parsing it.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
 /// The `"v"` field of every JSON message: always `1` in this version of the contract.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct V1;
@@ -51,8 +56,16 @@ pub trait Message: Serialize + DeserializeOwned {
         serde_json::to_vec(self).expect("contract messages always serialize to JSON")
     }
 
-    /// Parses and validates a message; any bad field or version is an error, never a panic.
+    /// Parses and validates a message; any bad field or version, or more than
+    /// [`MAX_MESSAGE_BYTES`], is an error, never a panic.
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(DecodeError::TooLarge {
+                what: Self::NAME,
+                bytes: bytes.len(),
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
         serde_json::from_slice(bytes).map_err(|source| DecodeError::Json {
             what: Self::NAME,
             source,

@@ -31,6 +31,12 @@ pub const MAX_LEVELS: u32 = 20;
 pub const MIN_SIDE: u32 = 320;
 /// Largest chart side in pixels (the original's 16×12 in at 300 dpi is 4800×3600).
 pub const MAX_SIDE: u32 = 8192;
+/// Most pixels one chart may have: the original's largest picture, 4800×3600. A plotter
+/// holds three bytes per pixel while it draws, so this bounds its canvas at 52 MB.
+pub const MAX_PIXELS: u64 = 4800 * 3600;
+/// Most candles a window drawn as SVG may have: an SVG holds an element per drawn
+/// candle, so a larger window is drawn as PNG (whose size depends on pixels only).
+pub const MAX_SVG_WINDOW: u32 = 20_000;
 
 /// Which multiresolution analysis produces the display series.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -214,9 +220,10 @@ impl RenderRequest {
         plot.size_for(self.width, self.height)
     }
 
-    /// Checks the ranges of the numeric fields (names of wavelets and modes are checked
-    /// by prepare, which knows them).
-    pub fn check(&self) -> Result<(), ParseError> {
+    /// Checks the ranges of the fields at `now_ms` (names of wavelets and modes are
+    /// checked by prepare, which knows them). Each error names the field and what is
+    /// allowed.
+    pub fn check(&self, now_ms: i64) -> Result<(), ParseError> {
         let field = |field, reason: String| Err(ParseError::Field { field, reason });
         let window = self.window_len();
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
@@ -234,18 +241,74 @@ impl RenderRequest {
         if self.trend_level == Some(0) {
             return field("trend_level", "0; use 1 or more".to_owned());
         }
+        if let Some(end) = self.end_ms {
+            let latest = now_ms.saturating_add(self.interval.millis());
+            if !(0..=latest).contains(&end) {
+                return field(
+                    "end_ms",
+                    format!(
+                        "{end}; use a time in ms after 1970 and no later than the close of the candle open now ({latest})"
+                    ),
+                );
+            }
+        }
         for (name, side) in [("width", self.width), ("height", self.height)] {
             if let Some(px) = side.filter(|px| !(MIN_SIDE..=MAX_SIDE).contains(px)) {
                 return field(name, format!("{px} px; use {MIN_SIDE} to {MAX_SIDE}"));
             }
         }
-        if self.plots.is_empty() {
+        self.check_plots()?;
+        if self.format == ImageFormat::Svg && window > MAX_SVG_WINDOW {
             return field(
-                "plots",
-                "an empty list; leave it out for all six".to_owned(),
+                "format",
+                format!(
+                    "svg for {window} candles; SVG is drawn for windows of at most {MAX_SVG_WINDOW} candles, use png for larger ones"
+                ),
             );
         }
         Ok(())
+    }
+
+    /// The plot list names each chart once, and every chart's picture is within
+    /// [`MAX_PIXELS`].
+    fn check_plots(&self) -> Result<(), ParseError> {
+        let field = |reason: String| {
+            Err(ParseError::Field {
+                field: "plots",
+                reason,
+            })
+        };
+        if self.plots.is_empty() {
+            return field("an empty list; leave it out for all six".to_owned());
+        }
+        for (i, plot) in self.plots.iter().enumerate() {
+            if self.plots[..i].contains(plot) {
+                return field(format!("{plot} is listed twice; name each chart once"));
+            }
+        }
+        for &plot in &self.plots {
+            let (w, h) = self.size_of(plot);
+            let pixels = u64::from(w) * u64::from(h);
+            if pixels > MAX_PIXELS {
+                return Err(ParseError::Field {
+                    field: "width",
+                    reason: format!(
+                        "chart {plot} would be {w}×{h} = {pixels} pixels; a chart has at most {MAX_PIXELS} (4800×3600), so choose a smaller width or height"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The plot list without repeats, in the order first given.
+    pub fn dedup_plots(&mut self) {
+        let mut seen = Vec::with_capacity(self.plots.len());
+        self.plots.retain(|p| {
+            let first = !seen.contains(p);
+            seen.push(*p);
+            first
+        });
     }
 }
 
@@ -307,6 +370,9 @@ impl Message for RenderReply {
 mod tests {
     use super::*;
 
+    /// 2024-01-01 00:00 UTC.
+    const NOW_MS: i64 = 1_704_067_200_000;
+
     fn request() -> RenderRequest {
         RenderRequest::new(
             RequestId::parse("r1").unwrap(),
@@ -324,7 +390,7 @@ mod tests {
         assert_eq!(r.params(), AnalysisParams::default());
         assert_eq!(r.plots, PlotId::ALL.to_vec());
         assert_eq!(r.size_of(PlotId::Overview), (1280, 720));
-        r.check().unwrap();
+        r.check(NOW_MS).unwrap();
     }
 
     /// One analysis, one blob: the blob key is built from the canonical names.
@@ -358,20 +424,64 @@ mod tests {
     #[test]
     fn out_of_range_fields_are_named_with_the_valid_range() {
         type Spoil = fn(&mut RenderRequest);
-        let cases: [(Spoil, &str); 6] = [
-            (|r| r.window = Some(3), "window"),
-            (|r| r.levels = Some(0), "levels"),
-            (|r| r.anomaly_k = Some(f64::NAN), "anomaly_k"),
-            (|r| r.width = Some(10), "width"),
-            (|r| r.height = Some(100_000), "height"),
-            (|r| r.plots.clear(), "plots"),
+        let cases: [(Spoil, &str, &str); 13] = [
+            (|r| r.window = Some(3), "window", "use 16 to 1000000"),
+            (
+                |r| r.window = Some(1_000_001),
+                "window",
+                "use 16 to 1000000",
+            ),
+            (|r| r.levels = Some(0), "levels", "use 1 to 20"),
+            (|r| r.anomaly_k = Some(f64::NAN), "anomaly_k", "positive"),
+            (|r| r.width = Some(10), "width", "use 320 to 8192"),
+            (|r| r.height = Some(100_000), "height", "use 320 to 8192"),
+            (|r| r.plots.clear(), "plots", "leave it out"),
+            (
+                |r| r.plots = vec![PlotId::Bands, PlotId::Bands],
+                "plots",
+                "listed twice",
+            ),
+            (|r| r.width = Some(8192), "width", "at most 17280000"),
+            (|r| r.end_ms = Some(-1), "end_ms", "after 1970"),
+            (
+                |r| r.end_ms = Some(NOW_MS + 600_000),
+                "end_ms",
+                "no later than",
+            ),
+            (|r| r.format = ImageFormat::Svg, "format", "use png"),
+            (|r| r.width = Some(4800), "width", "02a would be 4800×6750"),
         ];
-        for (spoil, name) in cases {
+        for (spoil, name, says) in cases {
             let mut r = request();
+            r.window = Some(MAX_SVG_WINDOW + 1);
             spoil(&mut r);
-            let e = r.check().unwrap_err().to_string();
+            if name != "format" {
+                r.format = ImageFormat::Png;
+            }
+            let e = r.check(NOW_MS).unwrap_err().to_string();
             assert!(e.starts_with(&format!("invalid {name}")), "{e}");
+            assert!(e.contains(says), "{e}");
         }
+        let mut fine = request();
+        fine.end_ms = Some(NOW_MS + 300_000);
+        fine.window = Some(MAX_WINDOW);
+        fine.width = Some(4800);
+        fine.plots = vec![PlotId::Overview];
+        fine.check(NOW_MS).unwrap();
+    }
+
+    #[test]
+    fn repeated_plots_are_dropped_in_the_order_first_given() {
+        let mut r = request();
+        r.plots = vec![
+            PlotId::Bands,
+            PlotId::Overview,
+            PlotId::Bands,
+            PlotId::Overview,
+        ];
+        r.dedup_plots();
+        assert_eq!(r.plots, [PlotId::Bands, PlotId::Overview]);
+        r.check(NOW_MS).unwrap();
     }
 
     #[test]

@@ -17,7 +17,7 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use thiserror::Error;
 
 /// What can go wrong with the store.
@@ -232,6 +232,36 @@ impl Store {
                 .map_err(|source| self.io("get", key, source)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(self.io("get", key, source)),
+        }
+    }
+
+    /// The first `len` bytes of an object (all of it when shorter) and the object's
+    /// whole size; `None` if it does not exist. One ranged read: the header of a
+    /// large blob costs its own bytes, not the blob's.
+    pub async fn get_prefix(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> Result<Option<(Bytes, u64)>, StoreError> {
+        let options = GetOptions {
+            range: Some((0..len).into()),
+            ..GetOptions::default()
+        };
+        match self.inner.get_opts(&Path::from(key), options).await {
+            Ok(r) => {
+                let size = r.meta.size;
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(|source| self.io("get", key, source))?;
+                Ok(Some((bytes, size)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // A range of an empty object is refused; the object is there, and empty.
+            Err(source) => match self.size(key).await {
+                Ok(Some(0)) => Ok(Some((Bytes::new(), 0))),
+                _ => Err(self.io("get", key, source)),
+            },
         }
     }
 

@@ -1,7 +1,7 @@
 //! Gathers the `prepared`, `done` and `failed` events of every render this gateway
 //! started and applies them to their [`Status`]; events of other requests (another
-//! gateway's, a tool's) are ignored. When prepare announces a blob, the gateway reads
-//! it once for the band statistics and the window summary. Each message is routed by
+//! gateway's, a tool's) are ignored. The band statistics and the window summary come
+//! with prepare's event (the blob's header); the gateway never reads a blob. Each message is routed by
 //! what [`Subjects::classify`] reads in its subject; a subject that is none of the
 //! three event kinds is counted and logged like a malformed event.
 //!
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow};
 use futures::StreamExt;
-use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PreparedEvent, SubjectKind};
+use waveplot_protocol::{DoneEvent, FailedEvent, Message, PreparedEvent, SubjectKind};
 use waveplot_service::Context;
 use waveplot_service::bus::Message as BusMessage;
 
@@ -38,14 +38,14 @@ pub async fn start(ctx: Context, registry: Arc<Registry>) -> Result<impl Future<
     let mut events = futures::stream::select_all(subs);
     Ok(async move {
         while let Some(message) = events.next().await {
-            apply(&ctx, &registry, message).await;
+            apply(&ctx, &registry, message);
         }
     })
 }
 
-async fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
+fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
     let outcome = match ctx.subjects.classify(&message.subject) {
-        Some(SubjectKind::Prepared { .. }) => on_prepared(ctx, registry, &message.payload).await,
+        Some(SubjectKind::Prepared { .. }) => on_prepared(registry, &message.payload),
         Some(SubjectKind::Done { .. }) => on_done(registry, &message.payload),
         Some(SubjectKind::Failed { .. }) => on_failed(registry, &message.payload),
         Some(SubjectKind::Render) | None => Err(anyhow!(
@@ -74,26 +74,11 @@ fn on_failed(registry: &Registry, payload: &[u8]) -> Result<()> {
     Ok(())
 }
 
-async fn on_prepared(ctx: &Context, registry: &Registry, payload: &[u8]) -> Result<()> {
+fn on_prepared(registry: &Registry, payload: &[u8]) -> Result<()> {
     let event = PreparedEvent::decode(payload)?;
-    let Some(render) = registry.get(&event.request_id) else {
-        return Ok(());
-    };
-    let blob = match ctx.store.get(event.key.as_str()).await {
-        Ok(Some(bytes)) => Blob::decode(&bytes)
-            .map_err(|e| {
-                let error = &e as &dyn std::error::Error;
-                tracing::warn!(key = %event.key, error, "cannot read the blob");
-            })
-            .ok(),
-        Ok(None) => None,
-        Err(e) => {
-            let error = &e as &dyn std::error::Error;
-            tracing::warn!(key = %event.key, error, "cannot fetch the blob for the summary");
-            None
-        }
-    };
-    render.update(|st| st.prepared(&event, blob.as_ref()));
+    if let Some(render) = registry.get(&event.request_id) {
+        render.update(|st| st.prepared(&event));
+    }
     Ok(())
 }
 
@@ -133,31 +118,30 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn each_event_is_applied_as_the_kind_its_subject_names() {
+    #[test]
+    fn each_event_is_applied_as_the_kind_its_subject_names() {
         let (ctx, registry) = (context(), Registry::default());
         let r = request(&[PlotId::Overview, PlotId::Bands]);
         let render = registry.insert(r.clone());
         let prepared = prepared_event(&r);
         let subject = ctx.subjects.prepared(&r.symbol, r.interval);
-        apply(&ctx, &registry, message(&subject, prepared.encode())).await;
+        apply(&ctx, &registry, message(&subject, prepared.encode()));
         assert!(render.status.borrow().prepared.is_some());
         let done = done_event(&r, PlotId::Overview);
-        apply(&ctx, &registry, message("waveplot.done.01", done.encode())).await;
+        apply(&ctx, &registry, message("waveplot.done.01", done.encode()));
         let failed = failed_event(&r, PlotId::Bands);
         apply(
             &ctx,
             &registry,
             message("waveplot.failed.plot", failed.encode()),
-        )
-        .await;
+        );
         let status = render.status.borrow();
         assert_eq!(status.plots[&PlotId::Overview].state, PlotState::Done);
         assert_eq!(status.plots[&PlotId::Bands].state, PlotState::Failed);
     }
 
-    #[tokio::test]
-    async fn an_event_on_a_subject_of_no_event_kind_is_ignored() {
+    #[test]
+    fn an_event_on_a_subject_of_no_event_kind_is_ignored() {
         let (ctx, registry) = (context(), Registry::default());
         let r = request(&[PlotId::Overview]);
         let render = registry.insert(r.clone());
@@ -172,11 +156,11 @@ mod tests {
             "waveplot.failed.plot.01",
         ] {
             for payload in [&done, &failed] {
-                apply(&ctx, &registry, message(subject, payload.clone())).await;
+                apply(&ctx, &registry, message(subject, payload.clone()));
             }
         }
-        apply(&ctx, &registry, message("waveplot.failed.plot", done)).await;
-        apply(&ctx, &registry, message("waveplot.done.01", failed)).await;
+        apply(&ctx, &registry, message("waveplot.failed.plot", done));
+        apply(&ctx, &registry, message("waveplot.done.01", failed));
         assert_eq!(render.status.borrow().pending_plots(), [PlotId::Overview]);
     }
 }

@@ -251,7 +251,7 @@ mod tests {
     fn complete(render: &Render) {
         let r = render.status.borrow().request.clone();
         render.update(|st| {
-            st.prepared(&prepared_event(&r), None);
+            st.prepared(&prepared_event(&r));
             for p in &r.plots {
                 st.done(&done_event(&r, *p));
             }
@@ -262,7 +262,7 @@ mod tests {
     fn partial(render: &Render) {
         let r = render.status.borrow().request.clone();
         render.update(|st| {
-            st.prepared(&prepared_event(&r), None);
+            st.prepared(&prepared_event(&r));
             st.done(&done_event(&r, r.plots[0]));
             st.failed(None, "the other charts failed");
         });
@@ -477,7 +477,7 @@ mod tests {
         let r = request(&TWO);
         let render = registry.insert(r.clone());
         std::thread::sleep(Duration::from_millis(5));
-        render.update(|st| st.prepared(&prepared_event(&r), None));
+        render.update(|st| st.prepared(&prepared_event(&r)));
         assert_eq!(render.status.borrow().elapsed_ms, 0.0, "still running");
         complete(&render);
         let stamped = render.status.borrow().elapsed_ms;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use waveplot_protocol::blob::{BandStats, Blob};
+use waveplot_protocol::blob::{BandStats, Header};
 use waveplot_protocol::{
     DoneEvent, PlotId, PrepareTimings, PreparedEvent, RenderRequest, RequestId,
 };
@@ -98,7 +98,7 @@ pub struct Prepared {
     pub timings_ms: PrepareTimings,
 }
 
-/// Numbers about the window, read from the blob, for the metrics panel.
+/// Numbers about the window, from the blob's header in prepare's event, for the metrics panel.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     /// The source in words.
@@ -138,23 +138,14 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a blob.
-    pub fn of(blob: &Blob) -> Self {
-        let h = &blob.header;
-        let close = &blob.candles.close;
-        let (first, last) = (
-            close.first().copied().unwrap_or(0.0),
-            close.last().copied().unwrap_or(0.0),
-        );
-        let a = &blob.analysis;
-        Self {
+    /// The summary of a blob's header; `None` for a header without a summary (a blob
+    /// written before headers carried one).
+    pub fn of(h: &Header) -> Option<Self> {
+        let s = h.summary.as_ref()?;
+        Some(Self {
             source_label: h.source_label.clone(),
-            last_close: last,
-            change_pct: if first == 0.0 {
-                0.0
-            } else {
-                (last / first - 1.0) * 100.0
-            },
+            last_close: s.last_close,
+            change_pct: s.change_pct(),
             missing_candles: h.missing_candles,
             levels_requested: h.levels_requested,
             levels_used: h.levels_used,
@@ -162,14 +153,14 @@ impl Summary {
             wavelet: h.params.wavelet.clone(),
             mode: h.params.mode,
             mra: h.params.mra.to_string(),
-            anomalies: a.anomalies.indices.len(),
-            anomaly_threshold: a.anomalies.threshold,
-            buy: a.signals.buy,
-            sell: a.signals.sell,
-            hold: a.signals.hold,
+            anomalies: s.anomalies as usize,
+            anomaly_threshold: s.anomaly_threshold,
+            buy: s.buy,
+            sell: s.sell,
+            hold: s.hold,
             load_ms: h.load_ms,
             analysis_ms: h.analysis_ms,
-        }
+        })
     }
 }
 
@@ -190,9 +181,9 @@ pub struct Status {
     pub prepared: Option<Prepared>,
     /// Each requested chart.
     pub plots: BTreeMap<PlotId, PlotStatus>,
-    /// Numbers about the window, once the blob is read.
+    /// Numbers about the window, once prepare reported.
     pub summary: Option<Summary>,
-    /// Band statistics, level 1 first, once the blob is read.
+    /// Band statistics, level 1 first, once prepare reported.
     pub bands: Option<Vec<BandStats>>,
 }
 
@@ -216,8 +207,8 @@ impl Status {
         }
     }
 
-    /// Applies prepare's report and what the blob says.
-    pub fn prepared(&mut self, e: &PreparedEvent, blob: Option<&Blob>) {
+    /// Applies prepare's report, with the summary its header carries.
+    pub fn prepared(&mut self, e: &PreparedEvent) {
         self.prepared = Some(Prepared {
             key: e.key.to_string(),
             candles: e.candles,
@@ -228,9 +219,9 @@ impl Status {
             reused: e.reused,
             timings_ms: e.timings_ms.clone(),
         });
-        if let Some(blob) = blob {
-            self.summary = Some(Summary::of(blob));
-            self.bands = Some(blob.analysis.bands.clone());
+        if let Some(header) = &e.header {
+            self.summary = Summary::of(header);
+            self.bands = header.summary.as_ref().map(|s| s.bands.clone());
         }
         self.settle();
     }
@@ -372,6 +363,7 @@ pub(crate) mod tests {
             format: r.format,
             tz: None,
             timings_ms: PrepareTimings::default(),
+            header: None,
         }
     }
 
@@ -415,7 +407,7 @@ pub(crate) mod tests {
     fn every_chart_done_after_the_analysis_completes_the_render() {
         let r = request(&TWO);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         assert_eq!(st.state, State::Running, "no chart yet");
         st.done(&done_event(&r, PlotId::Overview));
         assert_eq!(st.state, State::Running, "one chart missing");
@@ -444,7 +436,7 @@ pub(crate) mod tests {
         }
         assert!(st.pending_plots().is_empty());
         assert_eq!(st.state, State::Running);
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         assert_eq!(st.state, State::Complete);
     }
 
@@ -452,7 +444,7 @@ pub(crate) mod tests {
     fn some_charts_done_and_the_others_failed_is_a_partial_render() {
         let r = request(&TWO);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.done(&done_event(&r, PlotId::Overview));
         st.failed(Some(PlotId::Bands), "the plotter crashed");
         assert_eq!(st.state, State::Partial);
@@ -467,7 +459,7 @@ pub(crate) mod tests {
     fn every_chart_failed_is_a_failed_render() {
         let r = request(&TWO);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.failed(Some(PlotId::Overview), "a");
         assert_eq!(st.state, State::Running);
         st.failed(Some(PlotId::Bands), "b");
@@ -526,7 +518,7 @@ pub(crate) mod tests {
     fn a_late_chart_replaces_its_failure_but_does_not_reopen_the_finished_render() {
         let r = request(&TWO);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.done(&done_event(&r, PlotId::Overview));
         st.failed(Some(PlotId::Bands), "deadline");
         assert_eq!(st.state, State::Partial);
@@ -547,13 +539,13 @@ pub(crate) mod tests {
         let mut failed = Status::new(r.clone());
         failed.failed(None, "prepare stopped");
         assert_eq!(failed.state, State::Failed);
-        failed.prepared(&prepared_event(&r), None);
+        failed.prepared(&prepared_event(&r));
         failed.done(&done_event(&r, PlotId::Overview));
         failed.settle();
         assert_eq!(failed.state, State::Failed);
 
         let mut complete = Status::new(r.clone());
-        complete.prepared(&prepared_event(&r), None);
+        complete.prepared(&prepared_event(&r));
         for p in TWO {
             complete.done(&done_event(&r, p));
         }
@@ -568,7 +560,7 @@ pub(crate) mod tests {
     fn events_for_charts_not_requested_change_nothing() {
         let r = request(&[PlotId::Overview]);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.done(&done_event(&r, PlotId::Bands));
         st.failed(Some(PlotId::Signals), "not ours");
         st.expire(PlotId::Statistics, "not ours");
@@ -584,7 +576,7 @@ pub(crate) mod tests {
     fn the_deadline_fails_the_missing_charts_and_the_render_ends_when_it_settles() {
         let r = request(&TWO);
         let mut st = Status::new(r.clone());
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.done(&done_event(&r, PlotId::Overview));
         st.expire(PlotId::Bands, "no chart 02b within 30 s");
         let bands = &st.plots[&PlotId::Bands];
@@ -616,7 +608,7 @@ pub(crate) mod tests {
         let json = serde_json::to_value(&st).unwrap();
         assert_eq!(json["state"], "running");
         assert_eq!(json["plots"]["01"]["state"], "pending");
-        st.prepared(&prepared_event(&r), None);
+        st.prepared(&prepared_event(&r));
         st.done(&done_event(&r, PlotId::Overview));
         st.failed(Some(PlotId::Bands), "x");
         st.failed(Some(PlotId::Signals), "y");

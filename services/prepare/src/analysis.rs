@@ -76,10 +76,12 @@ pub(crate) fn analyse(
     let started = Instant::now();
     let (result, device) = run(&window, &lib_params, backend)?;
     let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
-    let header = header(&window, params, &result, device, analysis_ms);
+    let mut header = header(&window, params, &result, device, analysis_ms);
+    let analysis = wire_analysis(result);
+    header.summary = Some(blob::WindowSummary::of(&window.candles, &analysis));
     Ok(Blob {
         header,
-        analysis: wire_analysis(result),
+        analysis,
         candles: window.candles,
     })
 }
@@ -168,6 +170,7 @@ fn header(
         created_ms: jiff::Timestamp::now().as_millisecond(),
         load_ms: w.load_ms,
         analysis_ms,
+        summary: None,
     }
 }
 

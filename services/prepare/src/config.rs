@@ -59,6 +59,7 @@ impl ServeArgs {
             candle_dir: self.candles.candle_dir.clone(),
             binance_url: self.candles.binance.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
+            max_window: self.candles.max_window,
             backend: std::sync::Arc::new(backend),
         }
     }
@@ -70,6 +71,11 @@ pub struct CandleArgs {
     /// Directory of candle files that requests may name as `file:NAME`.
     #[arg(long, env = "CANDLE_DIR")]
     pub candle_dir: Option<PathBuf>,
+    /// Most candles one request may analyse (16 to 1000000); a request for more is
+    /// rejected with this limit named.
+    #[arg(long, env = "MAX_WINDOW", default_value_t = waveplot_protocol::request::MAX_WINDOW,
+        value_parser = clap::value_parser!(u32).range(i64::from(waveplot_protocol::request::MIN_WINDOW)..=i64::from(waveplot_protocol::request::MAX_WINDOW)))]
+    pub max_window: u32,
     /// Binance's address.
     #[command(flatten)]
     pub binance: BinanceArgs,

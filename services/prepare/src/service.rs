@@ -38,6 +38,8 @@ pub struct Settings {
     /// Renders prepared at the same time: loading their candles (Binance included),
     /// analysing and storing.
     pub concurrency: usize,
+    /// Most candles one request may analyse (the operator's `MAX_WINDOW`).
+    pub max_window: u32,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
 }
@@ -59,6 +61,7 @@ pub async fn run(
         },
         ctx: ctx.clone(),
         backend: settings.backend,
+        max_window: settings.max_window,
     };
     waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await
 }
@@ -68,6 +71,7 @@ struct Prepare {
     ctx: Context,
     sources: Sources,
     backend: Arc<Backend>,
+    max_window: u32,
 }
 
 /// An accepted render; Binance candles are loaded before a slot is taken.
@@ -154,7 +158,18 @@ impl Prepare {
         let request = RenderRequest::decode(payload)
             .map_err(|e| (RequestId::find_in(payload), e.to_string()))?;
         let id = || Some(request.request_id.clone());
-        request.check().map_err(|e| (id(), e.to_string()))?;
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        request.check(now_ms).map_err(|e| (id(), e.to_string()))?;
+        let window = request.window_len();
+        if window > self.max_window {
+            let limit = self.max_window;
+            return Err((
+                id(),
+                format!(
+                    "invalid window: {window} candles; this deployment analyses at most {limit} (MAX_WINDOW)"
+                ),
+            ));
+        }
         let params = request.params();
         analysis::library_params(&params).map_err(|e| (id(), e.to_string()))?;
         self.sources
@@ -181,8 +196,8 @@ impl Prepare {
         );
         let cached = self.cached(&key).await?;
         let reused = cached.is_some();
-        let (candles, backend, device) = match cached {
-            Some(header) => (header.candles as usize, header.backend, header.device),
+        let header = match cached {
+            Some(header) => header,
             None => self.compute(window, params, &key, &mut timings).await?,
         };
         timings.total_ms = ms(job.accepted);
@@ -193,11 +208,11 @@ impl Prepare {
             interval: request.interval,
             source: request.source.clone(),
             key,
-            candles: u32::try_from(candles).unwrap_or(u32::MAX),
+            candles: header.candles,
             first_open_ms: first,
             last_open_ms: last,
-            backend,
-            device,
+            backend: header.backend,
+            device: header.device.clone(),
             reused,
             plots: request.plots.clone(),
             width: request.width,
@@ -205,23 +220,26 @@ impl Prepare {
             format: request.format,
             tz: request.tz.clone(),
             timings_ms: timings,
+            header: Some(header),
         })
     }
 
-    /// The header of the blob already stored under `key`, if there is a readable one.
-    /// An unreadable blob (corrupt, or of another schema version) is recomputed.
+    /// The header of the blob already stored under `key`, if there is a readable one
+    /// with a summary. An unreadable blob (corrupt, or of another schema version) and
+    /// one written before headers carried summaries are recomputed.
     async fn cached(&self, key: &BlobKey) -> Result<Option<Header>> {
-        let Some(bytes) = self
+        let Some((bytes, _)) = self
             .ctx
             .store
-            .get(key.as_str())
+            .get_prefix(key.as_str(), waveplot_protocol::blob::MAX_HEADER_BYTES)
             .await
             .context("look for an existing blob")?
         else {
             return Ok(None);
         };
-        match Blob::decode(&bytes) {
-            Ok(blob) => Ok(Some(blob.header)),
+        match Blob::decode_header(&bytes) {
+            Ok(header) if header.summary.is_some() => Ok(Some(header)),
+            Ok(_) => Ok(None),
             Err(e) => {
                 let error = &e as &dyn std::error::Error;
                 tracing::warn!(%key, error, "the stored blob is unreadable; computing it again");
@@ -236,7 +254,7 @@ impl Prepare {
         params: &AnalysisParams,
         key: &BlobKey,
         timings: &mut PrepareTimings,
-    ) -> Result<(usize, waveplot_protocol::blob::Backend, String)> {
+    ) -> Result<Header> {
         let params = params.clone();
         let backend = self.backend.clone();
         let blob =
@@ -254,7 +272,7 @@ impl Prepare {
             .await
             .context("store the blob")?;
         timings.store_ms = ms(storing);
-        Ok((blob.candles.len(), blob.header.backend, blob.header.device))
+        Ok(blob.header)
     }
 }
 
@@ -294,6 +312,7 @@ mod tests {
             candle_dir: None,
             binance_url: "http://127.0.0.1:9".into(),
             concurrency: 1,
+            max_window: 1000,
             backend: Arc::new(Backend::cpu()),
         };
         let stop = CancellationToken::new();
@@ -348,9 +367,17 @@ mod tests {
             (first.request_id, false)
         );
         let blob = ctx.store.get(event.key.as_str()).await.unwrap().unwrap();
+        let blob = Blob::decode(&blob).unwrap();
+        assert_eq!(blob.candles.len(), event.candles as usize);
+        let summary = event.header.as_ref().and_then(|h| h.summary.as_ref());
         assert_eq!(
-            Blob::decode(&blob).unwrap().candles.len(),
-            event.candles as usize
+            summary.map(|s| s.last_close),
+            blob.candles.close.last().copied()
+        );
+        assert_eq!(
+            event.header.as_ref(),
+            Some(&blob.header),
+            "the event carries the header"
         );
 
         let respelled = sample(" HAAR");
@@ -359,7 +386,24 @@ mod tests {
             RenderReply::Accepted { .. }
         ));
         let again = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
-        assert_eq!((again.key, again.reused), (event.key, true));
+        assert_eq!((&again.key, again.reused), (&event.key, true));
+        assert_eq!(
+            again.header, event.header,
+            "a reused blob's header comes with it"
+        );
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_window_over_the_operator_s_limit_is_rejected_with_the_limit_named() {
+        let (ctx, stop, task) = serving().await;
+        let mut r = sample("haar");
+        r.window = Some(1001);
+        let RenderReply::Rejected { error, .. } = ask(&ctx, &r).await else {
+            panic!("a window over MAX_WINDOW was accepted")
+        };
+        assert!(error.contains("at most 1000 (MAX_WINDOW)"), "{error}");
         stop.cancel();
         task.await.unwrap().unwrap();
     }

@@ -29,6 +29,8 @@ pub struct Options {
     pub candle_dir: Option<PathBuf>,
     /// Binance REST base URL.
     pub binance_url: String,
+    /// Most candles one request may analyse.
+    pub max_window: u32,
     /// The compute backend of the in-process prepare.
     pub backend: Backend,
 }
@@ -55,6 +57,7 @@ pub async fn run(
         binance_url: options.binance_url,
         backend: Arc::new(options.backend),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        max_window: options.max_window,
     };
     services.spawn(waveplot_prepare::service::run(
         ctx.clone(),

@@ -18,6 +18,7 @@ fn main() -> Result<()> {
     let options = Options {
         candle_dir: config.candles.candle_dir.clone(),
         binance_url: config.candles.binance.binance_url.clone(),
+        max_window: config.candles.max_window,
         backend: Backend::start(&config.backend)?,
     };
     let gateway =

@@ -174,6 +174,7 @@ fn prepared_event(
         format: ImageFormat::Png,
         tz: None,
         timings_ms: PrepareTimings::default(),
+        header: None,
     }
 }
 

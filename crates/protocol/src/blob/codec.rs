@@ -39,33 +39,7 @@ impl Blob {
     /// Decodes and checks a blob. Garbage, truncation, a wrong magic, an unknown major
     /// version and arrays of inconsistent lengths are errors, never panics.
     pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
-        let mut rd = bytes;
-        let malformed = |what| BlobError::Malformed { what, source: None };
-        let len = read_array_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
-        let magic_len = read_bin_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
-        if magic_len as usize != MAGIC.len() || rd.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-            return Err(BlobError::BadMagic);
-        }
-        rd = &rd[MAGIC.len()..];
-        let major: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable major version"))?;
-        let minor: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable minor version"))?;
-        if major != SCHEMA_MAJOR {
-            return Err(BlobError::UnsupportedVersion {
-                major,
-                minor,
-                supported: SCHEMA_MAJOR,
-            });
-        }
-        if len < ELEMENTS {
-            return Err(malformed("fewer than 6 top-level elements"));
-        }
-        let mut de = rmp_serde::Deserializer::from_read_ref(rd);
-        let section = |what: &'static str| {
-            move |e: rmp_serde::decode::Error| BlobError::Malformed {
-                what,
-                source: Some(e),
-            }
-        };
+        let mut de = rmp_serde::Deserializer::from_read_ref(sections(bytes)?);
         let header = Header::deserialize(&mut de).map_err(section("header"))?;
         let candles = Candles::deserialize(&mut de).map_err(section("candles"))?;
         let analysis = Analysis::deserialize(&mut de).map_err(section("analysis"))?;
@@ -76,6 +50,13 @@ impl Blob {
         };
         blob.check()?;
         Ok(blob)
+    }
+
+    /// Decodes only the header, leaving the series unread: what a reader needs to know
+    /// what a blob holds costs the header's bytes, not the window's.
+    pub fn decode_header(bytes: &[u8]) -> Result<Header, BlobError> {
+        let mut de = rmp_serde::Deserializer::from_read_ref(sections(bytes)?);
+        Header::deserialize(&mut de).map_err(section("header"))
     }
 
     /// Checks that every series has one value per candle and that the header agrees.
@@ -126,5 +107,39 @@ impl Blob {
             return bad("anomaly indices and values disagree or point past the candles".into());
         }
         Ok(())
+    }
+}
+
+/// Checks the magic, the version and the element count, and returns the bytes from the
+/// header on.
+fn sections(bytes: &[u8]) -> Result<&[u8], BlobError> {
+    let mut rd = bytes;
+    let malformed = |what| BlobError::Malformed { what, source: None };
+    let len = read_array_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
+    let magic_len = read_bin_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
+    if magic_len as usize != MAGIC.len() || rd.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err(BlobError::BadMagic);
+    }
+    rd = &rd[MAGIC.len()..];
+    let major: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable major version"))?;
+    let minor: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable minor version"))?;
+    if major != SCHEMA_MAJOR {
+        return Err(BlobError::UnsupportedVersion {
+            major,
+            minor,
+            supported: SCHEMA_MAJOR,
+        });
+    }
+    if len < ELEMENTS {
+        return Err(malformed("fewer than 6 top-level elements"));
+    }
+    Ok(rd)
+}
+
+/// Maps a section's decoding error to a malformed-blob error naming the section.
+fn section(what: &'static str) -> impl Fn(rmp_serde::decode::Error) -> BlobError {
+    move |e| BlobError::Malformed {
+        what,
+        source: Some(e),
     }
 }

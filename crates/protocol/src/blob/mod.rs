@@ -75,7 +75,11 @@ crate::parse_impls!(Backend);
 /// The blob schema's major version this build writes and reads.
 pub const SCHEMA_MAJOR: u16 = 1;
 /// The blob schema's minor version this build writes.
-pub const SCHEMA_MINOR: u16 = 0;
+pub const SCHEMA_MINOR: u16 = 1;
+/// The most bytes a blob's header takes, magic and versions included: a reader that
+/// wants only the header reads this prefix (see [`Blob::decode_header`]). Real headers
+/// are under 8 KiB; one larger is malformed.
+pub const MAX_HEADER_BYTES: u64 = 64 * 1024;
 /// The first element of every blob.
 pub const MAGIC: &[u8; 8] = b"WAVEPLOT";
 
@@ -129,6 +133,58 @@ pub struct Header {
     pub load_ms: f64,
     /// Analysis time, ms.
     pub analysis_ms: f64,
+    /// The window's numbers at a glance, so that a reader of the header alone (the
+    /// gateway, prepare reusing a blob) never decodes the series. Added in 1.1; absent
+    /// in older blobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<WindowSummary>,
+}
+
+/// The window's numbers at a glance: what a status panel shows without the series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    /// Close of the first candle.
+    pub first_close: f64,
+    /// Close of the last candle.
+    pub last_close: f64,
+    /// Number of anomalies.
+    pub anomalies: u32,
+    /// The anomaly threshold, `median + k·MAD` of |D1|.
+    pub anomaly_threshold: f64,
+    /// BUY candles.
+    pub buy: u32,
+    /// SELL candles.
+    pub sell: u32,
+    /// HOLD candles.
+    pub hold: u32,
+    /// Statistics of each detail band, level 1 first (as in the analysis).
+    pub bands: Vec<BandStats>,
+}
+
+impl WindowSummary {
+    /// The summary of `candles` and their `analysis`.
+    pub fn of(candles: &Candles, analysis: &Analysis) -> Self {
+        let close = |c: Option<&f64>| c.copied().unwrap_or(0.0);
+        Self {
+            first_close: close(candles.close.first()),
+            last_close: close(candles.close.last()),
+            anomalies: u32::try_from(analysis.anomalies.indices.len()).unwrap_or(u32::MAX),
+            anomaly_threshold: analysis.anomalies.threshold,
+            buy: analysis.signals.buy,
+            sell: analysis.signals.sell,
+            hold: analysis.signals.hold,
+            bands: analysis.bands.clone(),
+        }
+    }
+
+    /// Change of the close over the window, percent (0 when the first close is 0).
+    pub fn change_pct(&self) -> f64 {
+        if self.first_close == 0.0 {
+            0.0
+        } else {
+            (self.last_close / self.first_close - 1.0) * 100.0
+        }
+    }
 }
 
 /// Candles as columns: each field has one entry per candle, oldest first.

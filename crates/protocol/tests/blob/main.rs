@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 use waveplot_protocol::blob::{
-    Analysis, Anomalies, BandStats, Blob, Candles, Header, MAGIC, SCHEMA_MAJOR, Signal, Signals,
+    Analysis, Anomalies, BandStats, Blob, Candles, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR,
+    Signal, Signals, WindowSummary,
 };
 use waveplot_protocol::{AnalysisParams, BlobError, Interval, Source, Symbol};
 
@@ -72,6 +73,7 @@ fn blob(n: usize, levels: usize) -> Blob {
             })
             .collect(),
     };
+    let summary = WindowSummary::of(&candles, &analysis);
     Blob {
         header: Header {
             symbol: Symbol::parse("BTC").unwrap(),
@@ -92,6 +94,7 @@ fn blob(n: usize, levels: usize) -> Blob {
             created_ms: 1_700_000_000_000,
             load_ms: 0.5,
             analysis_ms: 0.25,
+            summary: Some(summary),
         },
         candles,
         analysis,
@@ -105,6 +108,35 @@ fn a_blob_round_trips_exactly() {
         let bytes = b.encode().unwrap();
         assert_eq!(Blob::decode(&bytes).unwrap(), b, "n={n}");
     }
+}
+
+#[test]
+fn the_header_reads_alone_with_the_summary_and_without_the_series() {
+    let b = blob(864, 8);
+    let bytes = b.encode().unwrap();
+    let header = Blob::decode_header(&bytes).unwrap();
+    assert_eq!(header, b.header);
+    let summary = header.summary.unwrap();
+    assert_eq!(summary.last_close, 24_001.5 + 863.0);
+    assert_eq!((summary.anomalies, summary.buy, summary.sell), (2, 1, 1));
+    assert_eq!(summary.bands.len(), 8);
+    assert!((summary.change_pct() - 863.0 / 24_001.5 * 100.0).abs() < 1e-9);
+    // The series are not read: a header followed by garbage still reads.
+    // fixarray, bin8 magic (2 + 8 bytes), major, minor: 13 bytes before the header.
+    let header_end = 13 + rmp_serde::to_vec_named(&b.header).unwrap().len();
+    let mut cut = bytes[..header_end].to_vec();
+    cut.extend_from_slice(&[0xc1; 64]);
+    assert_eq!(Blob::decode_header(&cut).unwrap(), b.header);
+    assert!(Blob::decode(&cut).is_err());
+}
+
+#[test]
+fn a_blob_without_a_summary_still_reads() {
+    let mut b = blob(16, 2);
+    b.header.summary = None;
+    let bytes = b.encode().unwrap();
+    assert_eq!(Blob::decode(&bytes).unwrap(), b);
+    assert_eq!(Blob::decode_header(&bytes).unwrap().summary, None);
 }
 
 #[test]
@@ -143,8 +175,9 @@ fn an_unknown_major_version_is_refused_with_both_versions_named() {
         "{e:?}"
     );
     assert!(
-        e.to_string()
-            .contains("2.0 is not supported (this build reads 1.x)"),
+        e.to_string().contains(&format!(
+            "2.{SCHEMA_MINOR} is not supported (this build reads 1.x)"
+        )),
         "{e}"
     );
 }

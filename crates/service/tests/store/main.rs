@@ -133,3 +133,41 @@ async fn a_bad_store_url_or_an_unreachable_endpoint_keeps_the_cause_behind_its_a
     assert!(reason.contains("is the S3 server running"), "{reason}");
     assert!(source.is_some(), "the client's error is kept: {e:?}");
 }
+
+/// A prefix read returns the first bytes and the whole size, on every kind of store,
+/// for objects longer and shorter than the prefix and for an empty one.
+#[tokio::test]
+async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stores = [
+        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
+        Store::local_dir(dir.path()).unwrap(),
+        Store::memory(),
+    ];
+    let long: Bytes = (0..=255u8)
+        .cycle()
+        .take(100_000)
+        .collect::<Vec<u8>>()
+        .into();
+    for store in stores {
+        let what = store.describe().to_owned();
+        store.put("long", long.clone()).await.unwrap();
+        store
+            .put("short", Bytes::from_static(b"abc"))
+            .await
+            .unwrap();
+        store.put("empty", Bytes::new()).await.unwrap();
+        let (head, size) = store.get_prefix("long", 1000).await.unwrap().unwrap();
+        assert_eq!((&head[..], size), (&long[..1000], 100_000), "{what}");
+        let (head, size) = store.get_prefix("short", 1000).await.unwrap().unwrap();
+        assert_eq!((&head[..], size), (&b"abc"[..], 3), "{what}");
+        let (head, size) = store.get_prefix("empty", 1000).await.unwrap().unwrap();
+        assert_eq!((head.len(), size), (0, 0), "{what}");
+        assert_eq!(
+            store.get_prefix("missing", 10).await.unwrap(),
+            None,
+            "{what}"
+        );
+    }
+}

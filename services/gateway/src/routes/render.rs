@@ -54,8 +54,8 @@ pub struct RenderBody {
 }
 
 impl RenderBody {
-    /// The render request this body asks for, under a newly generated ID; its ranges are
-    /// not checked yet ([`RenderRequest::check`] does that).
+    /// The render request this body asks for, under a newly generated ID, with each chart
+    /// listed once; its ranges are not checked yet ([`RenderRequest::check`] does that).
     pub fn into_request(self) -> RenderRequest {
         let mut r = RenderRequest::new(RequestId::generate(), self.symbol, self.interval);
         r.source = self.source.unwrap_or_default();
@@ -74,6 +74,7 @@ impl RenderBody {
         if let Some(plots) = self.plots {
             r.plots = plots;
         }
+        r.dedup_plots();
         r
     }
 }
@@ -110,10 +111,10 @@ pub async fn create(
 ) -> Result<Json<Created>, AppError> {
     let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let request = body.into_request();
-    request
-        .check()
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let now_ms = jiff::Timestamp::now().as_millisecond();
+    request
+        .check(now_ms)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     if let Some(existing) = state.registry.reusable(&request, now_ms) {
         metrics::counter!("waveplot_gateway_renders_total", "outcome" => "reused").increment(1);
         return Ok(Json(Created::of(&existing, true)));
@@ -253,26 +254,63 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let render = find(&state, &id)?;
-    let updates = tokio_stream::wrappers::WatchStream::new(render.status.subscribe());
-    let mut ended = false;
-    let stream = updates
-        .take_while(move |status| {
-            let keep = !ended;
-            ended = status.is_final();
-            std::future::ready(keep)
-        })
-        .map(|status| {
-            Ok(Event::default()
-                .event("status")
-                .json_data(&status)
-                .unwrap_or_else(|_| Event::default().event("error")))
-        });
+    let stream = statuses(render.status.subscribe()).map(|status| {
+        Ok(Event::default()
+            .event("status")
+            .json_data(&status)
+            .unwrap_or_else(|_| Event::default().event("error")))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The current status, then each change, ending right after the final one (a stream
+/// that waited for the change after the final status would stay open for good).
+fn statuses(watcher: tokio::sync::watch::Receiver<Status>) -> impl Stream<Item = Status> {
+    futures::stream::unfold(Some((watcher, true)), |state| async move {
+        let (mut watcher, first) = state?;
+        if !first && watcher.changed().await.is_err() {
+            return None;
+        }
+        let status = watcher.borrow_and_update().clone();
+        let next = (!status.is_final()).then_some((watcher, false));
+        Some((status, next))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::tests::request;
+
+    /// A client that asks for the events of a finished render gets its final status and
+    /// the end of the stream, not a connection held open for good.
+    #[tokio::test]
+    async fn the_event_stream_ends_after_the_final_status() {
+        let mut finished = Status::new(request(&[PlotId::Overview]));
+        finished.failed(None, "no candles");
+        let (_keep, watcher) = tokio::sync::watch::channel(finished);
+        let all: Vec<Status> =
+            tokio::time::timeout(Duration::from_secs(5), statuses(watcher).collect())
+                .await
+                .expect("the stream of a finished render ends");
+        assert_eq!(all.len(), 1);
+        assert!(all[0].is_final());
+
+        let (tx, watcher) = tokio::sync::watch::channel(Status::new(request(&[PlotId::Overview])));
+        let follower = tokio::spawn(statuses(watcher).collect::<Vec<_>>());
+        tokio::task::yield_now().await;
+        tx.send_modify(|s| s.failed(None, "no candles"));
+        let all = tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .expect("the stream ends after the final change")
+            .unwrap();
+        assert_eq!(
+            all.last().map(Status::is_final),
+            Some(true),
+            "{} statuses",
+            all.len()
+        );
+    }
 
     /// The anomaly factor is part of the blob key, so the number a client wrote must be
     /// read back to the same f64 (serde_json's `float_roundtrip`; without it about one

@@ -111,6 +111,7 @@ impl Synth {
             created_ms: 1_700_000_000_000,
             load_ms: 1.0,
             analysis_ms: 2.0,
+            summary: None,
         }
     }
 }
