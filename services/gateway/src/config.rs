@@ -29,6 +29,18 @@ pub struct HttpArgs {
     /// How long a render may take before missing charts are reported as failed.
     #[arg(long, env = "RENDER_DEADLINE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
+    /// Renders this gateway runs at once; one more is answered 503 with Retry-After.
+    #[arg(long, env = "MAX_RENDERS", default_value_t = 32,
+        value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_renders: u32,
+    /// HTTP connections open at once; one more is answered 503 and closed.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers; also how long a
+    /// kept-alive connection may sit idle.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
 }
 
 #[cfg(test)]

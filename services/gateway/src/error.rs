@@ -3,7 +3,7 @@
 //! the log only. The body is always `{"error": "..."}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -14,6 +14,16 @@ pub enum AppError {
     BadRequest(String),
     /// Nothing has this name (404).
     NotFound(String),
+    /// The request body is larger than allowed (413).
+    TooLarge(String),
+    /// Busy: the request may be sent again after `retry_after` seconds (503 with
+    /// `Retry-After`).
+    Busy {
+        /// What is at its limit.
+        message: String,
+        /// When to try again, seconds.
+        retry_after: u32,
+    },
     /// A service the request needs is down (503).
     Unavailable(String),
     /// A service did not answer in time (504).
@@ -27,6 +37,15 @@ impl IntoResponse for AppError {
         let (status, message) = match self {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            Self::Busy {
+                message,
+                retry_after,
+            } => {
+                let headers = [(header::RETRY_AFTER, retry_after.to_string())];
+                let body = Json(json!({ "error": message }));
+                return (StatusCode::SERVICE_UNAVAILABLE, headers, body).into_response();
+            }
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             Self::Timeout(m) => (StatusCode::GATEWAY_TIMEOUT, m),
             Self::Internal(e) => {

@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`config`]: flags and environment variables of the `gateway` binary.
+//! - [`http`]: the HTTP server and its connection limits.
 //! - [`app`]: the router and the state handlers share.
 //! - [`routes`]: the API (`render`), the images (`plots`), the page, `meta`.
 //! - [`status`]: a render's state as the API reports it.
@@ -18,6 +19,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod gather;
+pub mod http;
 pub mod registry;
 pub mod routes;
 pub mod status;
@@ -41,6 +43,10 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     /// How long a render may take.
     pub deadline: Duration,
+    /// Renders running at once.
+    pub max_renders: usize,
+    /// The HTTP server's connection limits.
+    pub limits: http::Limits,
     /// Sources the page offers, the default first.
     pub sources: Vec<waveplot_protocol::Source>,
 }
@@ -51,6 +57,11 @@ impl Settings {
         Self {
             http_addr: http.http_addr,
             deadline: http.deadline,
+            max_renders: http.max_renders as usize,
+            limits: http::Limits {
+                max_connections: http.max_connections as usize,
+                header_timeout: http.header_timeout,
+            },
             sources,
         }
     }
@@ -72,6 +83,7 @@ pub async fn serve(
         ctx,
         registry,
         deadline: settings.deadline,
+        max_renders: settings.max_renders,
     };
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
@@ -79,11 +91,15 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     readiness.serving();
     let server = async move {
-        let served = axum::serve(listener, app::app(state, readiness))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        http::serve(
+            listener,
+            app::app(state, readiness),
+            settings.limits,
+            shutdown,
+        )
+        .await;
         gather_task.abort();
-        served.context("HTTP server")
+        Ok(())
     };
     Ok((addr, server))
 }

@@ -6,7 +6,7 @@
 //! ones are forgotten first.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 use waveplot_protocol::{
@@ -81,13 +81,22 @@ impl Registry {
 
     /// Registers a new render and returns it.
     pub fn insert(&self, request: RenderRequest) -> Arc<Render> {
+        Self::insert_into(self.lock(), request)
+    }
+
+    /// Registers a new render unless `limit` renders are running already.
+    pub fn admit(&self, request: RenderRequest, limit: usize) -> Option<Arc<Render>> {
+        let inner = self.lock();
+        (inner.running() < limit).then(|| Self::insert_into(inner, request))
+    }
+
+    fn insert_into(mut inner: MutexGuard<'_, Inner>, request: RenderRequest) -> Arc<Render> {
         let id = request.request_id.clone();
         let render = Arc::new(Render {
             identity: Identity::of(&request),
             status: watch::Sender::new(Status::new(request)),
             started: std::time::Instant::now(),
         });
-        let mut inner = self.lock();
         inner
             .by_identity
             .insert(render.identity.clone(), id.clone());
@@ -110,19 +119,22 @@ impl Registry {
 
     /// Number of renders still running.
     pub fn running(&self) -> usize {
-        self.lock()
-            .by_id
-            .values()
-            .filter(|r| !r.status.borrow().is_final())
-            .count()
+        self.lock().running()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Inner {
+    fn running(&self) -> usize {
+        self.by_id
+            .values()
+            .filter(|r| !r.status.borrow().is_final())
+            .count()
+    }
+
     fn evict(&mut self) {
         while self.order.len() > MAX_RENDERS {
             let Some(pos) = self.order.iter().position(|id| {
@@ -272,6 +284,22 @@ mod tests {
     fn fail(render: &Render) {
         render.update(|st| st.failed(None, "no candles"));
         assert_eq!(render.status.borrow().state, State::Failed);
+    }
+
+    #[test]
+    fn no_more_renders_are_admitted_than_the_limit_until_one_ends() {
+        let reg = Registry::default();
+        let first = reg.admit(nth(0), 2).expect("room for the first");
+        let second = reg.admit(nth(1), 2).expect("room for the second");
+        assert!(reg.admit(nth(2), 2).is_none(), "a third is over the limit");
+        complete(&first);
+        let third = reg
+            .admit(nth(2), 2)
+            .expect("a finished render frees its place");
+        assert!(reg.admit(nth(3), 2).is_none());
+        fail(&second);
+        fail(&third);
+        assert_eq!(reg.running(), 0);
     }
 
     #[test]

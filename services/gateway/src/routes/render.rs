@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use waveplot_protocol::{
 };
 use waveplot_service::BusError;
 
-use crate::app::{ACCEPT_TIMEOUT, AppState};
+use crate::app::{ACCEPT_TIMEOUT, AppState, MAX_BODY_BYTES};
 use crate::error::AppError;
 use crate::registry::Render;
 use crate::status::Status;
@@ -109,7 +110,12 @@ pub async fn create(
     State(state): State<AppState>,
     body: Result<Json<RenderBody>, JsonRejection>,
 ) -> Result<Json<Created>, AppError> {
-    let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(format!(
+            "request body over {MAX_BODY_BYTES} bytes; a render request is a small JSON object"
+        )),
+        _ => AppError::BadRequest(e.body_text()),
+    })?;
     let request = body.into_request();
     let now_ms = jiff::Timestamp::now().as_millisecond();
     request
@@ -119,7 +125,16 @@ pub async fn create(
         metrics::counter!("waveplot_gateway_renders_total", "outcome" => "reused").increment(1);
         return Ok(Json(Created::of(&existing, true)));
     }
-    let render = state.registry.insert(request.clone());
+    let Some(render) = state.registry.admit(request.clone(), state.max_renders) else {
+        metrics::counter!("waveplot_gateway_renders_total", "outcome" => "busy").increment(1);
+        return Err(AppError::Busy {
+            message: format!(
+                "busy: {} renders are running, the most this gateway runs at once (MAX_RENDERS); try again in a moment",
+                state.max_renders
+            ),
+            retry_after: 1,
+        });
+    };
     match ask_prepare(&state, &request).await {
         Ok(()) => {
             metrics::counter!("waveplot_gateway_renders_total", "outcome" => "accepted")

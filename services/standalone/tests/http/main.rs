@@ -132,3 +132,142 @@ fn sigterm_ends_the_process_within_the_grace_period_while_a_client_keeps_a_strea
         app.service.log()
     );
 }
+
+/// Reads what the server sends until it closes the connection, for at most `limit`.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let outcome = std::io::Read::read_to_end(stream, &mut all);
+    let took = started.elapsed();
+    assert!(
+        outcome.is_ok() || took < limit,
+        "still open after {took:?}: {}",
+        String::from_utf8_lossy(&all)
+    );
+    (String::from_utf8_lossy(&all).into_owned(), took)
+}
+
+#[test]
+fn the_event_stream_of_a_finished_render_ends_after_its_final_status() {
+    let app = Waveplot::start(&[]);
+    let status = app.render_sample();
+    let id = status["id"].as_str().unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    write!(
+        stream,
+        "GET /api/render/{id}/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let (events, _) = read_until_closed(&mut stream, Duration::from_secs(10));
+    assert!(events.starts_with("HTTP/1.1 200"), "{events}");
+    assert_eq!(events.matches("event: status").count(), 1, "{events}");
+    assert!(events.contains("\"state\":\"complete\""), "{events}");
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off_at_the_header_timeout() {
+    let app = Waveplot::start(&["--header-timeout", "1s"]);
+    let mut slow = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    write!(slow, "GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (_, took) = read_until_closed(&mut slow, Duration::from_secs(10));
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+
+    let mut idle = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    write!(idle, "GET /api/meta HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (answer, took) = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        took < Duration::from_secs(5),
+        "an idle kept-alive connection is closed: {took:?}"
+    );
+}
+
+#[test]
+fn connections_over_the_limit_get_a_503_that_names_the_limit() {
+    let app = Waveplot::start(&["--max-connections", "3", "--header-timeout", "30s"]);
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", app.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    let (answer, _) = read_until_closed(&mut extra, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("at most 3 at once (HTTP_MAX_CONNECTIONS)"),
+        "{answer}"
+    );
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = client().get(format!("{}/api/meta", app.http)).send();
+        if page.as_ref().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slots are freed: {page:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_oversized_or_abusive_request_is_refused_with_what_is_allowed() {
+    let app = Waveplot::start(&[]);
+    let post = |body: String| {
+        let r = client()
+            .post(format!("{}/api/render", app.http))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            r.json::<Value>().unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    let padding = " ".repeat(20_000);
+    let (status, error) = post(format!(r#"{{"symbol":"BTC",{padding}"interval":"5m"}}"#));
+    assert_eq!(status, 413, "{error}");
+    assert!(error.contains("over 16384 bytes"), "{error}");
+    for (body, says) in [
+        (
+            json!({"symbol": "BTC", "interval": "5m", "window": 1_000_001}),
+            "use 16 to 1000000",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "width": 8192}),
+            "at most 17280000",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "window": 100_000, "format": "svg"}),
+            "use png",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "end_ms": -5}),
+            "after 1970",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "levels": 21}),
+            "use 1 to 20",
+        ),
+    ] {
+        let (status, error) = post(body.to_string());
+        assert_eq!(status, 400, "{body}: {error}");
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    let created: Value = client()
+        .post(format!("{}/api/render", app.http))
+        .json(&json!({"symbol": "BTC", "interval": "5m", "source": "sample", "plots": ["01", "1", "01", "03"]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(created["plots"], json!(["01", "03"]), "repeats are dropped");
+}
