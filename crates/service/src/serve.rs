@@ -5,6 +5,13 @@
 //! runs each message in its own task, bounds the work running at once by a number of
 //! slots, publishes the typed event or a [`FailedEvent`] with the whole cause chain,
 //! and stops taking messages at shutdown while the work in flight finishes.
+//!
+//! Everything is bounded by the slots: at most `slots` jobs work and at most `slots`
+//! gather (a gather holds no work slot, so waiting out a rate limit never starves the
+//! work behind it, but it may hold memory, such as fetched candles), and at most
+//! [`QUEUE_PER_SLOT`] × `slots` messages are held at once in any state. Past that the
+//! loop stops reading its subscription, and the messages wait in the bus client's
+//! bounded buffer instead of in tasks.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +26,9 @@ use waveplot_protocol::{FailedEvent, Message as Contract, PlotId, RequestId, Sta
 use crate::Context;
 use crate::bus::Message;
 use crate::health::Readiness;
+
+/// Messages held at once per slot: accepted, gathering, or waiting for a slot.
+pub const QUEUE_PER_SLOT: usize = 16;
 
 /// A message that could not be turned into its event: the request it belongs to (when
 /// it names one) and why, with the whole cause chain.
@@ -70,8 +80,9 @@ pub trait Handler: Send + Sync + 'static {
         message: Message,
     ) -> impl Future<Output = Result<Option<Self::Job>, Failure>> + Send;
 
-    /// Waits that cost no CPU or memory to speak of (a remote API's rate limit, say),
-    /// done before a slot is taken so that they never hold one up. Nothing by default.
+    /// Waits that cost little CPU (a remote API's rate limit, say), done before a work
+    /// slot is taken so that they never hold one up; at most as many run at once as
+    /// there are slots. Nothing by default.
     fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
         std::future::ready(Ok(job))
     }
@@ -125,18 +136,29 @@ pub async fn serve<H: Handler>(
     readiness.serving();
     let (stage, plot) = handler.origin();
     tracing::info!(%subject, %stage, plot = plot.map(PlotId::as_str), store = ctx.store.describe(), "serving");
+    let slots = slots.max(1);
     let worker = Arc::new(Worker {
         ctx,
         handler,
-        slots: Semaphore::new(slots.max(1)),
+        slots: Semaphore::new(slots),
+        gathering: Semaphore::new(slots),
     });
+    let held = Arc::new(Semaphore::new(slots * QUEUE_PER_SLOT));
     let tracker = TaskTracker::new();
     let outcome = loop {
+        let place = tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            place = held.clone().acquire_owned() => place.expect("the semaphore is never closed"),
+        };
         tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
             next = messages.next() => match next {
                 Some(message) => {
-                    tracker.spawn(worker.clone().handle(message));
+                    let worker = worker.clone();
+                    tracker.spawn(async move {
+                        worker.handle(message).await;
+                        drop(place);
+                    });
                 }
                 None => break Err(anyhow::anyhow!("the subscription to {subject} ended")),
             },
@@ -153,6 +175,7 @@ struct Worker<H> {
     ctx: Context,
     handler: H,
     slots: Semaphore,
+    gathering: Semaphore,
 }
 
 impl<H: Handler> Worker<H> {
@@ -165,7 +188,11 @@ impl<H: Handler> Worker<H> {
                 return self.fail(failure).await;
             }
         };
-        let worked = match self.handler.gather(job).await {
+        let gathered = match self.gathering.acquire().await {
+            Ok(_gathering) => self.handler.gather(job).await,
+            Err(_) => return,
+        };
+        let worked = match gathered {
             Ok(job) => match self.slots.acquire().await {
                 Ok(_slot) => self.handler.work(job).await,
                 Err(_) => return,
@@ -234,10 +261,23 @@ mod tests {
 
     /// Takes `ok`, `slow`, `fail` or anything else (malformed) from `<prefix>.prepared.>`
     /// and answers with an `accepted` reply as its event.
-    #[derive(Default)]
     struct Probe {
         running: AtomicUsize,
         most: AtomicUsize,
+        accepted: AtomicUsize,
+        /// `hold` jobs wait here for a permit.
+        gate: Semaphore,
+    }
+
+    impl Default for Probe {
+        fn default() -> Self {
+            Self {
+                running: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+                accepted: AtomicUsize::new(0),
+                gate: Semaphore::new(0),
+            }
+        }
     }
 
     impl Handler for Probe {
@@ -257,8 +297,9 @@ mod tests {
 
         async fn accept(&self, message: Message) -> Result<Option<Self::Job>, Failure> {
             let text = String::from_utf8_lossy(&message.payload).into_owned();
+            self.accepted.fetch_add(1, Ordering::SeqCst);
             match text.as_str() {
-                "ok" | "slow" | "fail" => Ok(Some((text, RequestId::generate()))),
+                "ok" | "slow" | "fail" | "hold" => Ok(Some((text, RequestId::generate()))),
                 "skip" => Ok(None),
                 _ => Err(Failure::new(None, anyhow::anyhow!("malformed: {text}"))),
             }
@@ -269,6 +310,9 @@ mod tests {
             self.most.fetch_max(now, Ordering::SeqCst);
             if text == "slow" {
                 tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            if text == "hold" {
+                self.gate.acquire().await.expect("open").forget();
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
             if text == "fail" {
@@ -387,6 +431,24 @@ mod tests {
             next(&mut out).await;
         }
         assert_eq!(probe.most.load(Ordering::SeqCst), 2);
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn no_more_messages_are_held_than_the_queue_allows_and_the_rest_wait_in_the_bus() {
+        let probe = Arc::new(Probe::default());
+        let (ctx, mut out, stop, task) = start(probe.clone(), 1).await;
+        for _ in 0..100 {
+            send(&ctx, "hold").await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(probe.accepted.load(Ordering::SeqCst), QUEUE_PER_SLOT);
+        probe.gate.add_permits(100);
+        for _ in 0..100 {
+            next(&mut out).await;
+        }
+        assert_eq!(probe.accepted.load(Ordering::SeqCst), 100, "none was lost");
         stop.cancel();
         task.await.unwrap().unwrap();
     }

@@ -5,7 +5,8 @@
 //! message is logged and counted, and the service carries on. Loading, analysing and
 //! storing hold one of `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting
 //! out a rate limit (Retry-After, retries) must not starve the sample and file renders
-//! behind it, so Binance candles are fetched before the slot is taken.
+//! behind it, so Binance candles are fetched before the slot is taken, under a bound of
+//! their own of the same size (see [`waveplot_service::serve`]).
 
 use std::sync::Arc;
 use std::time::Instant;
