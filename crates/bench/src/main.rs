@@ -43,6 +43,10 @@ struct Args {
     /// A reduced set that runs in under a minute.
     #[arg(long)]
     quick: bool,
+    /// Also measure the 1 000 000-candle window (the synthetic file then holds
+    /// 1 050 000 candles; a `--gateway`'s prepare needs that file too).
+    #[arg(long)]
+    large: bool,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -64,8 +68,8 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(dirs) = &args.compare {
-        let a = suite_with_stack(&dirs[0], args.quick)?;
-        let b = suite_with_stack(&dirs[1], args.quick)?;
+        let a = suite_with_stack(&dirs[0], args.quick, args.large)?;
+        let b = suite_with_stack(&dirs[1], args.quick, args.large)?;
         print_comparison(&a, &b);
         return write_json(&args, &json!({ "a": a, "b": b }));
     }
@@ -77,8 +81,8 @@ fn main() -> Result<()> {
         json!({})
     } else {
         let report = match &args.gateway {
-            Some(url) => suite(url, args.quick, false, Vec::new)?,
-            None => suite_with_stack(&bin_dir, args.quick)?,
+            Some(url) => suite(url, args.quick, args.large, false, Vec::new)?,
+            None => suite_with_stack(&bin_dir, args.quick, args.large)?,
         };
         print!("{}", report.table());
         serde_json::to_value(&report)?
@@ -108,16 +112,28 @@ fn write_json(args: &Args, value: &Value) -> Result<()> {
     Ok(())
 }
 
-fn suite_with_stack(bin_dir: &std::path::Path, quick: bool) -> Result<Report> {
-    let stack = stack::Stack::start(bin_dir, 60, stack::SYNTHETIC_CANDLES)?;
-    suite(&stack.system.http(), quick, true, || stack.peak_rss_mib())
+fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Result<Report> {
+    let candles = if large {
+        stack::SYNTHETIC_CANDLES_LARGE
+    } else {
+        stack::SYNTHETIC_CANDLES
+    };
+    let stack = stack::Stack::start(bin_dir, 60, candles)?;
+    suite(&stack.system.http(), quick, large, true, || {
+        stack.peak_rss_mib()
+    })
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute
-/// candles from a file, and with `fake_binance` (only a stack of the bench's own has
-/// one) 4 320 from Binance. Only the first of the Binance cold runs downloads: the
-/// others find the candles in prepare's candle cache and analyse them afresh.
-fn scenarios(quick: bool, fake_binance: bool) -> Vec<(&'static str, usize, Value, usize, usize)> {
+/// candles from a file (and with `large` 1 000 000), and with `fake_binance` (only a
+/// stack of the bench's own has one) 4 320 from Binance. Only the first of the Binance
+/// cold runs downloads: the others find the candles in prepare's candle cache and
+/// analyse them afresh.
+fn scenarios(
+    quick: bool,
+    large: bool,
+    fake_binance: bool,
+) -> Vec<(&'static str, usize, Value, usize, usize)> {
     let file = format!("file:{}", stack::SYNTHETIC);
     let (c1, w1, c2, w2, c3, w3) = if quick {
         (3, 5, 2, 3, 1, 2)
@@ -147,6 +163,15 @@ fn scenarios(quick: bool, fake_binance: bool) -> Vec<(&'static str, usize, Value
             w3,
         ),
     ];
+    if large {
+        all.push((
+            "BTCUSDT 1m synthetic",
+            1_000_000,
+            json!({"symbol": "BTCUSDT", "interval": "1m", "source": file, "window": 1_000_000}),
+            1,
+            1,
+        ));
+    }
     if fake_binance {
         let binance =
             json!({"symbol": "BTCUSDT", "interval": "1m", "source": "binance", "window": 4320});
@@ -158,6 +183,7 @@ fn scenarios(quick: bool, fake_binance: bool) -> Vec<(&'static str, usize, Value
 fn suite(
     url: &str,
     quick: bool,
+    large: bool,
     fake_binance: bool,
     rss: impl Fn() -> Vec<(String, f64)>,
 ) -> Result<Report> {
@@ -165,7 +191,7 @@ fn suite(
     let mut latency = Vec::new();
     let mut salt = 0u32;
     let mut rss_small = Vec::new();
-    for (name, candles, body, cold_n, warm_n) in scenarios(quick, fake_binance) {
+    for (name, candles, body, cold_n, warm_n) in scenarios(quick, large, fake_binance) {
         if candles > 4_320 && rss_small.is_empty() {
             // The windows run smallest first, so the peaks so far are those of <= 4 320 candles.
             rss_small = rss();

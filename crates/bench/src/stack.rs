@@ -17,6 +17,8 @@ use waveplot_testkit::fake_binance::FakeBinance;
 pub const SYNTHETIC: &str = "BTCUSDT-1m-synthetic.csv";
 /// Candles in the synthetic file.
 pub const SYNTHETIC_CANDLES: usize = 120_000;
+/// Candles in the synthetic file for `--large`: a million-candle window and room to spare.
+pub const SYNTHETIC_CANDLES_LARGE: usize = 1_050_000;
 
 /// The S3 bucket of the stack.
 const BUCKET: &str = "waveplot-bench";

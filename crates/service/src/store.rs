@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
@@ -52,7 +53,7 @@ pub enum StoreError {
     /// A read or write failed (server down, permissions, disk full).
     #[error("store {action} of {key} failed: {reason}")]
     Io {
-        /// `put`, `get`, `head` or `delete`.
+        /// `put`, `get`, `head`, `list` or `delete`.
         action: &'static str,
         /// The object key.
         key: String,
@@ -73,6 +74,17 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     describe: String,
+}
+
+/// An object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The object's key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When it was last written, ms since 1970 (UTC).
+    pub modified_ms: i64,
 }
 
 /// An object's bytes as a stream, with what HTTP needs to serve it.
@@ -276,6 +288,23 @@ impl Store {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(self.io("get", key, source)),
         }
+    }
+
+    /// Every object whose key starts with `prefix` (a folder such as `plots/`), in no
+    /// particular order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        let folder = Path::from(prefix.trim_end_matches('/'));
+        let mut objects = self.inner.list(Some(&folder));
+        let mut out = Vec::new();
+        while let Some(meta) = objects.next().await {
+            let meta = meta.map_err(|source| self.io("list", prefix, source))?;
+            out.push(Listed {
+                key: meta.location.to_string(),
+                size: meta.size,
+                modified_ms: meta.last_modified.timestamp_millis(),
+            });
+        }
+        Ok(out)
     }
 
     /// Deletes an object; deleting one that does not exist is not an error.

@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Compute backend.
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// How long and how much the store keeps.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// What every service takes: bus, store, logs, health endpoint, grace period.
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -60,7 +63,40 @@ impl ServeArgs {
             binance_url: self.candles.binance.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             max_window: self.candles.max_window,
+            retention: self.retention.retention(),
             backend: std::sync::Arc::new(backend),
+        }
+    }
+}
+
+/// How long and how much the store keeps (blobs, charts, cached candles), for the
+/// service and the single-process mode.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// Blobs, charts and cached candles older than this are deleted (and computed again
+    /// when asked for).
+    #[arg(long, env = "STORE_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub store_max_age: std::time::Duration,
+    /// Past this many MiB in the store, the oldest objects are deleted first.
+    #[arg(long, env = "STORE_MAX_MIB", default_value_t = 2048,
+        value_parser = clap::value_parser!(u64).range(16..))]
+    pub store_max_mib: u64,
+    /// How often the store is swept.
+    #[arg(long, env = "STORE_SWEEP_EVERY", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub store_sweep_every: std::time::Duration,
+}
+
+impl RetentionArgs {
+    /// The retention these flags describe; objects younger than ten minutes are never
+    /// deleted for size (renders in flight read them).
+    pub fn retention(&self) -> crate::retention::Retention {
+        crate::retention::Retention {
+            max_age: self.store_max_age,
+            max_bytes: self.store_max_mib << 20,
+            min_age: std::time::Duration::from_secs(600),
+            every: self
+                .store_sweep_every
+                .max(std::time::Duration::from_secs(1)),
         }
     }
 }

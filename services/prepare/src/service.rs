@@ -24,6 +24,7 @@ use waveplot_service::{Context, Failure, Handler, Subscription};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
+use crate::source::parsed::ParsedWindows;
 use crate::source::{Binance, CandleCache, Policy, Sources};
 
 /// The queue group of prepare replicas: each request goes to one of them.
@@ -41,6 +42,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Most candles one request may analyse (the operator's `MAX_WINDOW`).
     pub max_window: u32,
+    /// How long and how much the store keeps.
+    pub retention: crate::retention::Retention,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
 }
@@ -59,12 +62,21 @@ pub async fn run(
             binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
             // Binance candles are cached in the same store as the blobs.
             cache: Some(CandleCache::new(ctx.store.clone())),
+            parsed: ParsedWindows::default(),
         },
         ctx: ctx.clone(),
         backend: settings.backend,
         max_window: settings.max_window,
     };
-    waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await
+    let sweeper = tokio::spawn(crate::retention::run(
+        ctx.store.clone(),
+        settings.retention,
+        shutdown.clone(),
+    ));
+    let served =
+        waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await;
+    sweeper.abort();
+    served
 }
 
 /// Render requests in, blobs and `prepared` events out.
@@ -314,6 +326,12 @@ mod tests {
             binance_url: "http://127.0.0.1:9".into(),
             concurrency: 1,
             max_window: 1000,
+            retention: crate::retention::Retention {
+                max_age: Duration::from_secs(86_400),
+                max_bytes: u64::MAX,
+                min_age: Duration::ZERO,
+                every: Duration::from_secs(3600),
+            },
             backend: Arc::new(Backend::cpu()),
         };
         let stop = CancellationToken::new();
@@ -392,6 +410,43 @@ mod tests {
             again.header, event.header,
             "a reused blob's header comes with it"
         );
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_expired_blob_is_computed_again_when_asked_for() {
+        let (ctx, stop, task) = serving().await;
+        let mut prepared = ctx
+            .bus
+            .subscribe(ctx.subjects.prepared_any(), None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            ask(&ctx, &sample("haar")).await,
+            RenderReply::Accepted { .. }
+        ));
+        let first = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
+        let retention = crate::retention::Retention {
+            max_age: Duration::from_secs(60),
+            max_bytes: u64::MAX,
+            min_age: Duration::ZERO,
+            every: Duration::from_secs(3600),
+        };
+        let later = jiff::Timestamp::now().as_millisecond() + 61_000;
+        let swept = crate::retention::sweep(&ctx.store, &retention, later)
+            .await
+            .unwrap();
+        assert_eq!(swept.deleted, 1);
+        assert!(!ctx.store.exists(first.key.as_str()).await.unwrap());
+        assert!(matches!(
+            ask(&ctx, &sample("haar")).await,
+            RenderReply::Accepted { .. }
+        ));
+        let again = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        assert_eq!((&again.key, again.reused), (&first.key, false));
+        assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
         stop.cancel();
         task.await.unwrap().unwrap();
     }

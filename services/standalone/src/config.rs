@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use waveplot_gateway::config::HttpArgs;
 use waveplot_prepare::backend::BackendArgs;
-use waveplot_prepare::config::CandleArgs;
+use waveplot_prepare::config::{CandleArgs, RetentionArgs};
 use waveplot_service::LogArgs;
 
 /// waveplot: the whole system in one process — the web page and API, prepare and the
@@ -24,6 +24,9 @@ pub struct Config {
     /// Where the in-process prepare takes candles from.
     #[command(flatten)]
     pub candles: CandleArgs,
+    /// How long and how much the data directory keeps.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// How long in-flight work may take to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub grace: Duration,

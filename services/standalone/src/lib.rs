@@ -31,6 +31,8 @@ pub struct Options {
     pub binance_url: String,
     /// Most candles one request may analyse.
     pub max_window: u32,
+    /// How long and how much the data directory keeps.
+    pub retention: waveplot_prepare::retention::Retention,
     /// The compute backend of the in-process prepare.
     pub backend: Backend,
 }
@@ -58,6 +60,7 @@ pub async fn run(
         backend: Arc::new(options.backend),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         max_window: options.max_window,
+        retention: options.retention,
     };
     services.spawn(waveplot_prepare::service::run(
         ctx.clone(),

@@ -19,6 +19,7 @@ fn main() -> Result<()> {
         candle_dir: config.candles.candle_dir.clone(),
         binance_url: config.candles.binance.binance_url.clone(),
         max_window: config.candles.max_window,
+        retention: config.retention.retention(),
         backend: Backend::start(&config.backend)?,
     };
     let gateway =

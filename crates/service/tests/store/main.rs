@@ -171,3 +171,46 @@ async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
         );
     }
 }
+
+/// A listing names every object under a folder with its size and age, on every kind of
+/// store, and nothing outside it.
+#[tokio::test]
+async fn a_listing_names_every_object_under_a_folder_with_size_and_time() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stores = [
+        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
+        Store::local_dir(dir.path()).unwrap(),
+        Store::memory(),
+    ];
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for store in stores {
+        let what = store.describe().to_owned();
+        store
+            .put("plots/a/1.png", Bytes::from_static(b"12345"))
+            .await
+            .unwrap();
+        store
+            .put("plots/b/2.png", Bytes::from_static(b"12"))
+            .await
+            .unwrap();
+        store
+            .put("analysis/x.msgpack", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        let mut listed = store.list("plots/").await.unwrap();
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        let keys: Vec<(&str, u64)> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
+        assert_eq!(keys, [("plots/a/1.png", 5), ("plots/b/2.png", 2)], "{what}");
+        for l in &listed {
+            assert!(
+                (before - 5_000..before + 60_000).contains(&l.modified_ms),
+                "{what}: {l:?} written about now"
+            );
+        }
+        assert!(store.list("nothing/").await.unwrap().is_empty(), "{what}");
+    }
+}

@@ -22,6 +22,8 @@
 //!
 //! A cache that cannot be read or written is logged and bypassed: it never fails a render.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use waveplot_protocol::blob::Candles;
 use waveplot_protocol::{Interval, Symbol};
@@ -207,6 +209,18 @@ impl CandleCache {
             parts.push(chunk.candles);
         }
         Some((head, merge(&parts)))
+    }
+
+    /// The chunks the head of the series under `prefix` lists: none when the head is
+    /// missing or unreadable (every chunk of the series is then unlisted), `None` when
+    /// the store cannot say.
+    pub(crate) async fn listed_chunks(store: &Store, prefix: &str) -> Option<HashSet<String>> {
+        let head = store.get(&format!("{prefix}/head.json")).await.ok()?;
+        Some(
+            head.and_then(|bytes| serde_json::from_slice::<Head>(&bytes).ok())
+                .map(|head| head.chunks.into_iter().collect())
+                .unwrap_or_default(),
+        )
     }
 
     async fn get_logged(&self, key: &str) -> Option<bytes::Bytes> {

@@ -8,6 +8,7 @@ pub(crate) mod binance;
 pub(crate) mod cache;
 pub(crate) mod file;
 pub(crate) mod klines;
+pub(crate) mod parsed;
 pub(crate) mod sample;
 pub(crate) mod write;
 
@@ -97,6 +98,8 @@ pub(crate) struct Sources {
     pub(crate) binance: Option<Binance>,
     /// Where Binance candles are kept between renders, if anywhere.
     pub(crate) cache: Option<CandleCache>,
+    /// Windows already read from files.
+    pub(crate) parsed: parsed::ParsedWindows,
 }
 
 impl Sources {
@@ -185,7 +188,13 @@ impl Sources {
             }
             Source::File(name) => {
                 let path = self.file_path(name)?;
-                off_runtime(move || Ok(file::read(&path, interval, Some(span))?.candles)).await?
+                let parsed = self.parsed.clone();
+                off_runtime(move || {
+                    parsed.get_or_read(&path, interval, span, || {
+                        Ok(file::read(&path, interval, Some(span))?.candles)
+                    })
+                })
+                .await?
             }
         };
         let candles = match span {
