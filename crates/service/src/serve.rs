@@ -6,12 +6,10 @@
 //! slots, publishes the typed event or a [`FailedEvent`] with the whole cause chain,
 //! and stops taking messages at shutdown while the work in flight finishes.
 //!
-//! Everything is bounded by the slots: at most `slots` jobs work and at most `slots`
-//! gather (a gather holds no work slot, so waiting out a rate limit never starves the
-//! work behind it, but it may hold memory, such as fetched candles), and at most
-//! [`QUEUE_PER_SLOT`] × `slots` messages are held at once in any state. Past that the
-//! loop stops reading its subscription, and the messages wait in the bus client's
-//! bounded buffer instead of in tasks.
+//! Everything is bounded by the slots: at most `slots` jobs work, and at most
+//! [`QUEUE_PER_SLOT`] × `slots` messages are held at once in any state (accepted,
+//! gathering, waiting for a slot). Past that the loop stops reading its subscription,
+//! and the messages wait in the bus client's bounded buffer instead of in tasks.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,8 +79,8 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Self::Job>, Failure>> + Send;
 
     /// Waits that cost little CPU (a remote API's rate limit, say), done before a work
-    /// slot is taken so that they never hold one up; at most as many run at once as
-    /// there are slots. Nothing by default.
+    /// slot is taken so that they never hold one up; a handler whose gathering holds
+    /// memory bounds it itself. Nothing by default.
     fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
         std::future::ready(Ok(job))
     }
@@ -141,7 +139,6 @@ pub async fn serve<H: Handler>(
         ctx,
         handler,
         slots: Semaphore::new(slots),
-        gathering: Semaphore::new(slots),
     });
     let held = Arc::new(Semaphore::new(slots * QUEUE_PER_SLOT));
     let tracker = TaskTracker::new();
@@ -175,7 +172,6 @@ struct Worker<H> {
     ctx: Context,
     handler: H,
     slots: Semaphore,
-    gathering: Semaphore,
 }
 
 impl<H: Handler> Worker<H> {
@@ -188,11 +184,7 @@ impl<H: Handler> Worker<H> {
                 return self.fail(failure).await;
             }
         };
-        let gathered = match self.gathering.acquire().await {
-            Ok(_gathering) => self.handler.gather(job).await,
-            Err(_) => return,
-        };
-        let worked = match gathered {
+        let worked = match self.handler.gather(job).await {
             Ok(job) => match self.slots.acquire().await {
                 Ok(_slot) => self.handler.work(job).await,
                 Err(_) => return,

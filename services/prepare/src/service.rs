@@ -6,7 +6,7 @@
 //! storing hold one of `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting
 //! out a rate limit (Retry-After, retries) must not starve the sample and file renders
 //! behind it, so Binance candles are fetched before the slot is taken, under a bound of
-//! their own of the same size (see [`waveplot_service::serve`]).
+//! their own of the same size (fetched candles take memory).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,6 +67,7 @@ pub async fn run(
         ctx: ctx.clone(),
         backend: settings.backend,
         max_window: settings.max_window,
+        fetches: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
     };
     let sweeper = tokio::spawn(crate::retention::run(
         ctx.store.clone(),
@@ -85,6 +86,8 @@ struct Prepare {
     sources: Sources,
     backend: Arc<Backend>,
     max_window: u32,
+    /// Binance fetches running at once (as many as work slots).
+    fetches: tokio::sync::Semaphore,
 }
 
 /// An accepted render; Binance candles are loaded before a slot is taken.
@@ -148,6 +151,12 @@ impl Handler for Prepare {
 
     async fn gather(&self, mut job: Job) -> Result<Job, Failure> {
         if job.request.source == Source::Binance {
+            let id = job.request.request_id.clone();
+            let _fetch = self
+                .fetches
+                .acquire()
+                .await
+                .map_err(|e| Failure::new(Some(id), e))?;
             let loaded = self.sources.load(&job.request).await;
             let id = || Some(job.request.request_id.clone());
             job.window = Some(loaded.map_err(|e| Failure::new(id(), e))?);
