@@ -13,6 +13,11 @@
 //!    chart exists for (every plotter must fail with a reason naming the version);
 //! 6. the fake Binance answers 429 with `Retry-After` for a few seconds.
 //!
+//! After the recovery checks, [`abuse`] sends the gateway oversized, malformed and
+//! duplicate-key bodies, a thousand event-stream clients on a finished render and
+//! clients that never finish their headers, and checks that each is refused or closed
+//! with a reason and that the gateway's descriptors and memory come back.
+//!
 //! Every request is classified: **complete** (all six charts done), **failed** with a
 //! reason (every missing chart says why, or the request was refused with an error
 //! message), **unexplained** (ended without a reason for a missing chart, or a broken
@@ -25,8 +30,9 @@
 //! Each job has a module: [`settings`] (how hard and long), [`load`] (the clients),
 //! [`follow`] (one render over HTTP), [`classify`] (how it ended), [`inject`] (the
 //! faults and the recovery checks), [`forged`] (the unknown-major blobs) and
-//! [`report`] (the outcome).
+//! [`report`] (the outcome), and [`abuse`] (the gateway's limits under abuse).
 
+mod abuse;
 mod classify;
 mod follow;
 mod forged;
@@ -86,11 +92,14 @@ pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
         inject::inject(&mut stack, &settings, &shared, &http, &warm, &mut checks);
     });
     inject::recover(&mut stack, &pids, &shared, &http, &mut checks);
+    abuse::abuse(&stack, &warm.id, &mut checks);
     Ok(report::summarise(&settings, &shared, checks, started))
 }
 
 /// What the warm-up render of the sample told: its blob key and window.
 struct Warm {
+    /// The render's ID (it has ended).
+    id: String,
     /// The blob's key.
     key: String,
     /// The open time of the window's last candle, ms.
@@ -117,6 +126,7 @@ fn warm_up(
     anyhow::ensure!(ok, "the stack does not render before any fault: {status}");
     let prepared = &status["prepared"];
     Ok(Warm {
+        id: status["id"].as_str().context("id")?.to_owned(),
         key: prepared["key"].as_str().context("prepared.key")?.to_owned(),
         last_open_ms: prepared["last_open_ms"]
             .as_i64()
