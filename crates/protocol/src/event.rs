@@ -22,9 +22,11 @@ pub struct PrepareTimings {
     pub load_ms: f64,
     /// The wavelet analysis.
     pub analysis_ms: f64,
-    /// Encoding the blob.
+    /// Encoding the blob when it is encoded apart from storing it; 0 when it is
+    /// streamed to the store as it is encoded (prepare does so), its time then being
+    /// part of `store_ms`.
     pub encode_ms: f64,
-    /// Writing the blob to the store.
+    /// Writing the blob to the store (with its encoding, when streamed).
     pub store_ms: f64,
     /// From receiving the request to publishing this event.
     pub total_ms: f64,

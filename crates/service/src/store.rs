@@ -7,6 +7,7 @@
 //! `CreateBucket` itself when an endpoint is configured (an S3-compatible server such
 //! as MinIO), and treats "already exists" as success: every service can start first.
 
+use std::io::Write;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +16,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use thiserror::Error;
+use tokio_util::io::SyncIoBridge;
 
 /// What can go wrong with the store.
 #[derive(Debug, Error)]
@@ -65,6 +68,9 @@ pub enum StoreError {
         source: Box<object_store::Error>,
     },
 }
+
+/// The part size of a streamed upload ([`Store::put_streamed`]).
+pub const PART_BYTES: usize = 10 << 20;
 
 /// The error of another library underneath a [`StoreError`].
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -232,6 +238,51 @@ impl Store {
             .await
             .map(drop)
             .map_err(|source| self.io("put", key, source))
+    }
+
+    /// Writes an object by streaming: `write` runs on a blocking thread and writes the
+    /// object's bytes into the writer it is given, and they are uploaded as they come,
+    /// in parts of [`PART_BYTES`] (one request for a smaller object, a multipart upload
+    /// on S3 for a larger one), so the whole object is never held in memory. The object
+    /// appears only once complete; a failed write leaves none (the upload is aborted).
+    pub async fn put_streamed(
+        &self,
+        key: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let upload = BufWriter::with_capacity(self.inner.clone(), Path::from(key), PART_BYTES)
+            .with_max_concurrency(2);
+        let bridge = SyncIoBridge::new(upload);
+        let (written, upload) = tokio::task::spawn_blocking(move || {
+            let mut bridge = bridge;
+            let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut bridge);
+            let written = write(&mut buffered).and_then(|()| buffered.flush());
+            drop(buffered);
+            let written = written.and_then(|()| bridge.shutdown());
+            (written, bridge.into_inner())
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("the writing task stopped: {e}")))
+        .map_or_else(|e| (Err(e), None), |(w, u)| (w, Some(u)));
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let Some(mut upload) = upload {
+                    if let Err(abort) = upload.abort().await {
+                        tracing::debug!(
+                            key,
+                            error = &abort as &dyn std::error::Error,
+                            "could not abort an upload"
+                        );
+                    }
+                }
+                let source = object_store::Error::Generic {
+                    store: "waveplot",
+                    source: Box::new(e),
+                };
+                Err(self.io("put", key, source))
+            }
+        }
     }
 
     /// Reads an object; `None` if it does not exist.

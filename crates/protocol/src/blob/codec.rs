@@ -16,7 +16,14 @@ impl Blob {
     /// Encodes the blob as MessagePack.
     pub fn encode(&self) -> Result<Vec<u8>, BlobError> {
         let mut out = Vec::with_capacity(self.size_hint());
-        // Writes into a Vec cannot fail; the conversions only satisfy the signatures.
+        self.encode_to(&mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes the blob as MessagePack into `out` as it goes, so that a large blob can
+    /// be streamed to the store without being held whole; the writer's errors are
+    /// [`BlobError::Encode`].
+    pub fn encode_to(&self, mut out: impl std::io::Write) -> Result<(), BlobError> {
         let w = |e: rmp::encode::ValueWriteError| BlobError::Encode(e.into());
         rmp::encode::write_array_len(&mut out, ELEMENTS).map_err(w)?;
         rmp::encode::write_bin(&mut out, MAGIC).map_err(w)?;
@@ -26,7 +33,7 @@ impl Blob {
         serde::Serialize::serialize(&self.header, &mut ser)?;
         serde::Serialize::serialize(&self.candles, &mut ser)?;
         serde::Serialize::serialize(&self.analysis, &mut ser)?;
-        Ok(out)
+        Ok(())
     }
 
     /// A generous estimate of the encoded size: 9 bytes per f64.

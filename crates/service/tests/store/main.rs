@@ -214,3 +214,53 @@ async fn a_listing_names_every_object_under_a_folder_with_size_and_time() {
         assert!(store.list("nothing/").await.unwrap().is_empty(), "{what}");
     }
 }
+
+/// A streamed object larger than a part is uploaded in parts and reads back whole, on
+/// every kind of store; a write that fails leaves no object.
+#[tokio::test]
+async fn a_streamed_object_reads_back_whole_and_a_failed_one_leaves_nothing() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stores = [
+        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
+        Store::local_dir(dir.path()).unwrap(),
+        Store::memory(),
+    ];
+    let size = waveplot_service::store::PART_BYTES * 2 + 12_345;
+    let expected: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    for store in stores {
+        let what = store.describe().to_owned();
+        let data = expected.clone();
+        store
+            .put_streamed("analysis/big.msgpack", move |out| {
+                for chunk in data.chunks(100_000) {
+                    out.write_all(chunk)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let back = store.get("analysis/big.msgpack").await.unwrap().unwrap();
+        assert!(
+            back[..] == expected[..],
+            "{what}: {} bytes back",
+            back.len()
+        );
+
+        let failed = store
+            .put_streamed("analysis/broken.msgpack", |out| {
+                out.write_all(&vec![7u8; waveplot_service::store::PART_BYTES + 1])?;
+                Err(std::io::Error::other("the encoder gave up"))
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            failed.to_string().contains("the encoder gave up"),
+            "{what}: {failed}"
+        );
+        assert!(
+            !store.exists("analysis/broken.msgpack").await.unwrap(),
+            "{what}"
+        );
+    }
+}
