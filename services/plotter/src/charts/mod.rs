@@ -4,7 +4,8 @@
 //!
 //! Shared pieces: [`window`] (facts about the analysed window), [`axis`] (the time axis
 //! in the chart's time zone), [`format`] (numbers, periods, dates), [`theme`] (colours, fonts, sizes),
-//! [`frame`] (title and footer), [`panel`] (headings, time charts, gap-aware lines) and
+//! [`frame`] (title and footer), [`panel`] (headings, time charts, gap-aware lines),
+//! [`thin`] (lines thinned to what their pixels show) and
 //! [`measures`] (the few summary numbers the charts compute themselves); [`table`] is the
 //! dashboard's table.
 
@@ -21,6 +22,7 @@ mod signals;
 mod statistics;
 mod table;
 mod theme;
+mod thin;
 mod window;
 
 use plotters::coord::Shift;
