@@ -367,6 +367,18 @@ mod tests {
         RenderReply::decode(&reply).unwrap()
     }
 
+    /// Asks for `request`, which must be accepted, and returns the `prepared` event
+    /// that `events` (a subscription to them) then receives.
+    async fn prepared(
+        ctx: &Context,
+        events: &mut waveplot_service::bus::Subscription,
+        request: &RenderRequest,
+    ) -> PreparedEvent {
+        let reply = ask(ctx, request).await;
+        assert!(matches!(reply, RenderReply::Accepted { .. }), "{reply:?}");
+        PreparedEvent::decode(&events.next().await.unwrap().payload).unwrap()
+    }
+
     fn sample(wavelet: &str) -> RenderRequest {
         let mut r = RenderRequest::new(
             RequestId::generate(),
@@ -381,17 +393,13 @@ mod tests {
     #[tokio::test]
     async fn a_sample_request_is_accepted_stored_and_announced_and_a_respelled_one_reuses_it() {
         let (ctx, stop, task) = serving().await;
-        let mut prepared = ctx
+        let mut events = ctx
             .bus
             .subscribe(ctx.subjects.prepared_any(), None)
             .await
             .unwrap();
         let first = sample("haar");
-        assert!(matches!(
-            ask(&ctx, &first).await,
-            RenderReply::Accepted { .. }
-        ));
-        let event = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        let event = prepared(&ctx, &mut events, &first).await;
         assert_eq!(
             (event.request_id.clone(), event.reused),
             (first.request_id, false)
@@ -410,12 +418,7 @@ mod tests {
             "the event carries the header"
         );
 
-        let respelled = sample(" HAAR");
-        assert!(matches!(
-            ask(&ctx, &respelled).await,
-            RenderReply::Accepted { .. }
-        ));
-        let again = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        let again = prepared(&ctx, &mut events, &sample(" HAAR")).await;
         assert_eq!((&again.key, again.reused), (&event.key, true));
         assert_eq!(
             again.header, event.header,
@@ -428,16 +431,12 @@ mod tests {
     #[tokio::test]
     async fn an_expired_blob_is_computed_again_when_asked_for() {
         let (ctx, stop, task) = serving().await;
-        let mut prepared = ctx
+        let mut events = ctx
             .bus
             .subscribe(ctx.subjects.prepared_any(), None)
             .await
             .unwrap();
-        assert!(matches!(
-            ask(&ctx, &sample("haar")).await,
-            RenderReply::Accepted { .. }
-        ));
-        let first = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        let first = prepared(&ctx, &mut events, &sample("haar")).await;
         assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
         let retention = crate::retention::Retention {
             max_age: Duration::from_secs(60),
@@ -451,11 +450,7 @@ mod tests {
             .unwrap();
         assert_eq!(swept.deleted, 1);
         assert!(!ctx.store.exists(first.key.as_str()).await.unwrap());
-        assert!(matches!(
-            ask(&ctx, &sample("haar")).await,
-            RenderReply::Accepted { .. }
-        ));
-        let again = PreparedEvent::decode(&prepared.next().await.unwrap().payload).unwrap();
+        let again = prepared(&ctx, &mut events, &sample("haar")).await;
         assert_eq!((&again.key, again.reused), (&first.key, false));
         assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
         stop.cancel();

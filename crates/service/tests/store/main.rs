@@ -11,6 +11,15 @@ fn vars(s3: &S3Server) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One store of each kind: S3 on `s3`, a directory in `dir`, memory.
+async fn every_kind(s3: &S3Server, dir: &std::path::Path) -> [Store; 3] {
+    [
+        Store::open_with("s3://waveplot", vars(s3)).await.unwrap(),
+        Store::local_dir(dir).unwrap(),
+        Store::memory(),
+    ]
+}
+
 #[tokio::test]
 async fn the_bucket_is_created_at_open_and_objects_round_trip() {
     let s3 = S3Server::start();
@@ -140,11 +149,7 @@ async fn a_bad_store_url_or_an_unreachable_endpoint_keeps_the_cause_behind_its_a
 async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let stores = [
-        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
-        Store::local_dir(dir.path()).unwrap(),
-        Store::memory(),
-    ];
+    let stores = every_kind(&s3, dir.path()).await;
     let long: Bytes = (0..=255u8)
         .cycle()
         .take(100_000)
@@ -178,11 +183,7 @@ async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
 async fn a_listing_names_every_object_under_a_folder_with_size_and_time() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let stores = [
-        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
-        Store::local_dir(dir.path()).unwrap(),
-        Store::memory(),
-    ];
+    let stores = every_kind(&s3, dir.path()).await;
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -221,11 +222,7 @@ async fn a_listing_names_every_object_under_a_folder_with_size_and_time() {
 async fn a_streamed_object_reads_back_whole_and_a_failed_one_leaves_nothing() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let stores = [
-        Store::open_with("s3://waveplot", vars(&s3)).await.unwrap(),
-        Store::local_dir(dir.path()).unwrap(),
-        Store::memory(),
-    ];
+    let stores = every_kind(&s3, dir.path()).await;
     let size = waveplot_service::store::PART_BYTES * 2 + 12_345;
     let expected: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     for store in stores {
