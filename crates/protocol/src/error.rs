@@ -166,6 +166,9 @@ pub enum BlobError {
     /// The blob decoded, but its arrays disagree with each other (e.g. a series whose length is not the candle count).
     #[error("inconsistent blob: {0}")]
     Inconsistent(String),
+    /// The reader the blob was streamed from failed (the store, the network).
+    #[error("could not read the blob: {0}")]
+    Read(#[source] std::io::Error),
     /// Encoding failed (only possible for values that MessagePack cannot represent).
     #[error("could not encode blob: {0}")]
     Encode(#[from] rmp_serde::encode::Error),

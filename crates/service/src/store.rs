@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
@@ -22,7 +22,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use thiserror::Error;
-use tokio_util::io::SyncIoBridge;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// What can go wrong with the store.
 #[derive(Debug, Error)]
@@ -71,6 +71,9 @@ pub enum StoreError {
 
 /// The part size of a streamed upload ([`Store::put_streamed`]).
 pub const PART_BYTES: usize = 10 << 20;
+/// The buffer of [`Object::into_reader`]: large enough that a decoder reading a few
+/// bytes at a time rarely waits on the stream, small beside any object worth streaming.
+const READ_BUFFER: usize = 256 << 10;
 
 /// The error of another library underneath a [`StoreError`].
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -101,6 +104,18 @@ pub struct Object {
     pub etag: Option<String>,
     /// The bytes.
     pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+impl Object {
+    /// The bytes as a buffered blocking reader, for a decoder that works on them as
+    /// they arrive instead of holding the object whole. Every read may wait on the
+    /// network: use it off the async runtime (in `spawn_blocking`), from a thread the
+    /// runtime started. The store's errors reach the reader as `io::Error`s that keep
+    /// them as their source.
+    pub fn into_reader(self) -> impl std::io::Read + Send {
+        let stream = self.stream.map_err(std::io::Error::other);
+        std::io::BufReader::with_capacity(READ_BUFFER, SyncIoBridge::new(StreamReader::new(stream)))
+    }
 }
 
 impl Store {

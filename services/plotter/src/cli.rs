@@ -4,17 +4,22 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use waveplot_plotter::{RenderOptions, render};
+use waveplot_plotter::{RenderOptions, parts, render};
+use waveplot_protocol::blob::Parts;
 use waveplot_protocol::{Blob, PlotId};
 
 use crate::config::RenderArgs;
 
 /// Runs `plotter render` with `args`.
 pub(crate) fn render_command(args: &RenderArgs) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(&args.blob).with_context(|| format!("read blob {}", args.blob.display()))?;
-    let blob =
-        Blob::decode(&bytes).with_context(|| format!("decode blob {}", args.blob.display()))?;
+    let file = std::fs::File::open(&args.blob)
+        .with_context(|| format!("open blob {}", args.blob.display()))?;
+    // One chart reads only what it draws; all six read everything.
+    let (blob, _) = Blob::decode_parts(std::io::BufReader::new(file), |header| match args.plot {
+        Some(plot) => parts(plot, header),
+        None => Parts::all(),
+    })
+    .with_context(|| format!("decode blob {}", args.blob.display()))?;
     match (args.plot, &args.out, &args.out_dir) {
         (Some(plot), Some(out), _) => one(&blob, plot, args, out),
         (Some(plot), None, _) => {

@@ -40,7 +40,7 @@ pub(crate) fn png(
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
         let root = Bitmap(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
-        charts::draw(&root, blob, plot, zone)?;
+        charts::draw(&root, blob, plot, zone, true)?;
         root.present()?;
     }
     encode_rgb(&rgb, (w, h), Compression::Fast)
@@ -75,7 +75,7 @@ pub(crate) fn svg(
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        charts::draw(&root, blob, plot, zone)?;
+        charts::draw(&root, blob, plot, zone, false)?;
         root.present()?;
     }
     let fonts = format!("<defs><style>{}</style></defs>", charts::svg_font_faces());

@@ -18,6 +18,9 @@ pub enum RenderError {
         /// Largest side.
         max: u32,
     },
+    /// The blob lacks a series the chart draws, or its parts disagree.
+    #[error("the blob cannot be drawn: {0}")]
+    Blob(#[from] waveplot_protocol::BlobError),
     /// The blob holds no candles, so there is nothing to draw.
     #[error("the blob has no candles")]
     Empty,

@@ -38,6 +38,7 @@ mod encode;
 pub mod error;
 pub mod service;
 
+use waveplot_protocol::blob::{Header, Parts};
 use waveplot_protocol::request::{MAX_SIDE, MIN_SIDE};
 use waveplot_protocol::{Blob, ImageFormat, PlotId, TimeZone};
 
@@ -69,7 +70,15 @@ impl RenderOptions {
     }
 }
 
-/// Renders chart `plot` of `blob`. The same input always gives the same bytes.
+/// The parts of a blob that chart `plot` draws, for [`Blob::decode_parts`]: a plotter
+/// reads these and skips the rest, so a chart of one detail level never holds the
+/// others. A blob read with them draws the same bytes as the whole blob.
+pub fn parts(plot: PlotId, header: &Header) -> Parts {
+    charts::parts(plot, header)
+}
+
+/// Renders chart `plot` of `blob`, which holds at least [`parts`] of it. The same input
+/// always gives the same bytes.
 pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {
     let size = (options.width, options.height);
     if ![size.0, size.1]
@@ -83,6 +92,7 @@ pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<
             max: MAX_SIDE,
         });
     }
+    charts::check(blob, plot)?;
     match options.format {
         ImageFormat::Png => encode::png(blob, plot, size, &options.zone),
         ImageFormat::Svg => encode::svg(blob, plot, size, &options.zone),

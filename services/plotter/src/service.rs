@@ -1,7 +1,8 @@
 //! The plotter service on the bus: for every `prepared` event that asks for this
-//! instance's chart, fetch the blob, draw the chart off the async runtime, store the
-//! image under its content-addressed key (reusing it when it already exists) and
-//! announce it with a `done` event. Replicas of one plot ID share a queue group, so
+//! instance's chart, read the parts of the blob it draws as they stream in and draw
+//! the chart (both off the async runtime), store the image under its
+//! content-addressed key (reusing it when it already exists) and announce it with a
+//! `done` event. Replicas of one plot ID share a queue group, so
 //! each chart is drawn once however many boards run it. Any failure becomes a
 //! `failed` event with the reason; a bad message is logged and counted.
 
@@ -16,7 +17,7 @@ use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
 use waveplot_service::{Context, Failure, Handler, Subscription};
 
-use crate::{RenderOptions, render};
+use crate::{RenderOptions, parts, render};
 
 /// How the service works.
 #[derive(Debug, Clone)]
@@ -123,13 +124,11 @@ impl Plotter {
         {
             return Ok(done(size, 0.0, ms(started), true));
         }
-        let bytes = store
-            .get(event.key.as_str())
+        let object = store
+            .get_stream(event.key.as_str())
             .await
             .context("fetch the blob")?
             .with_context(|| format!("the blob {} is not in the store", event.key))?;
-        let fetch_ms = ms(started);
-        let rendering = Instant::now();
         let (plot, options) = (
             self.plot,
             RenderOptions {
@@ -139,13 +138,18 @@ impl Plotter {
                 zone,
             },
         );
-        let image = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-            let blob = Blob::decode(&bytes).context("read the blob")?;
-            render(&blob, plot, &options).context("draw the chart")
+        // The blob is decoded as it streams in, keeping only what this chart draws.
+        let (image, render_ms) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
+            let (blob, _) = Blob::decode_parts(object.into_reader(), |header| parts(plot, header))
+                .context("read the blob")?;
+            let rendering = Instant::now();
+            let image = render(&blob, plot, &options).context("draw the chart")?;
+            Ok((image, ms(rendering)))
         })
         .await
         .context("chart task")??;
-        let render_ms = ms(rendering);
+        // Fetching and decoding overlap; both count as the store's time.
+        let fetch_ms = ms(started) - render_ms;
         let size = image.len() as u64;
         let storing = Instant::now();
         store

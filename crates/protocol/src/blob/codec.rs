@@ -1,12 +1,15 @@
 //! Encoding and decoding of [`Blob`]s. Decoding reads the magic and version before
-//! touching the rest, borrows from the input (a length prefix can never make it
-//! allocate more than the input holds), and checks that the arrays agree with each
-//! other, so a reader gets either a blob it can draw or a typed error.
+//! touching the rest, never allocates far ahead of the bytes it has read (a length
+//! prefix only ever reserves a bounded start), and checks that the arrays agree with
+//! each other, so a reader gets either a blob it can draw or a typed error.
+
+use std::io::Read;
 
 use rmp::decode::{read_array_len, read_bin_len, read_int};
 use serde::Deserialize;
 
-use super::{Analysis, Blob, Candles, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR};
+use super::parts::{Column, Parts};
+use super::{Blob, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR};
 use crate::error::BlobError;
 
 /// Array elements of a blob: magic, major, minor, header, candles, analysis.
@@ -46,56 +49,57 @@ impl Blob {
     /// Decodes and checks a blob. Garbage, truncation, a wrong magic, an unknown major
     /// version and arrays of inconsistent lengths are errors, never panics.
     pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
-        let mut de = rmp_serde::Deserializer::from_read_ref(sections(bytes)?);
-        let header = Header::deserialize(&mut de).map_err(section("header"))?;
-        let candles = Candles::deserialize(&mut de).map_err(section("candles"))?;
-        let analysis = Analysis::deserialize(&mut de).map_err(section("analysis"))?;
-        let blob = Blob {
-            header,
-            candles,
-            analysis,
-        };
-        blob.check()?;
-        Ok(blob)
+        Blob::decode_parts(bytes, |_| Parts::all()).map(|(blob, _)| blob)
     }
 
     /// Decodes only the header, leaving the series unread: what a reader needs to know
     /// what a blob holds costs the header's bytes, not the window's.
-    pub fn decode_header(bytes: &[u8]) -> Result<Header, BlobError> {
-        let mut de = rmp_serde::Deserializer::from_read_ref(sections(bytes)?);
+    pub fn decode_header(mut bytes: &[u8]) -> Result<Header, BlobError> {
+        read_sections(&mut bytes)?;
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
         Header::deserialize(&mut de).map_err(section("header"))
     }
 
     /// Checks that every series has one value per candle and that the header agrees.
     pub fn check(&self) -> Result<(), BlobError> {
-        let n = self.candles.len();
+        self.check_parts(&Parts::all())
+    }
+
+    /// Checks that every series of `parts` has one value per candle, that the others
+    /// are whole or empty (skipped), and that the header agrees.
+    pub fn check_parts(&self, parts: &Parts) -> Result<(), BlobError> {
         let bad = |what: String| Err(BlobError::Inconsistent(what));
-        if self.header.candles as usize != n {
+        let n = self.header.candles as usize;
+        if parts.keeps(Column::OpenTime) && self.candles.len() != n {
             return bad(format!(
-                "header says {} candles, the blob has {n}",
-                self.header.candles
+                "header says {n} candles, the blob has {}",
+                self.candles.len()
             ));
         }
-        let c = &self.candles;
-        let columns = [
-            ("close_time_ms", c.close_time_ms.len()),
-            ("open", c.open.len()),
-            ("high", c.high.len()),
-            ("low", c.low.len()),
-            ("close", c.close.len()),
-            ("volume", c.volume.len()),
-            ("quote_volume", c.quote_volume.len()),
-            ("trades", c.trades.len()),
-            ("taker_buy_base", c.taker_buy_base.len()),
-            ("taker_buy_quote", c.taker_buy_quote.len()),
-        ];
+        let sized = |kept: bool, len: usize| len == n || (!kept && len == 0);
+        for column in Column::ALL {
+            let len = column.len_in(&self.candles);
+            if !sized(parts.keeps(column), len) {
+                return bad(format!(
+                    "{} has {len} values for {n} candles",
+                    column.name()
+                ));
+            }
+        }
         let a = &self.analysis;
         let levels = self.header.levels_used as usize;
-        let series = a.details.iter().map(|d| ("details", d.len()));
-        let series = series.chain(a.smooths.iter().map(|s| ("smooths", s.len())));
-        let signal = std::iter::once(("signals.signal", a.signals.signal.len()));
-        for (name, len) in columns.into_iter().chain(series).chain(signal) {
-            if len != n {
+        let mut series = Vec::new();
+        for (name, kept, all) in [
+            ("details", &parts.details, &a.details),
+            ("smooths", &parts.smooths, &a.smooths),
+        ] {
+            for (j, s) in (1u32..).zip(all) {
+                series.push((name, kept.keeps(j), s.len()));
+            }
+        }
+        series.push(("signals.signal", parts.signal, a.signals.signal.len()));
+        for (name, kept, len) in series {
+            if !sized(kept, len) {
                 return bad(format!("{name} has {len} values for {n} candles"));
             }
         }
@@ -117,19 +121,18 @@ impl Blob {
     }
 }
 
-/// Checks the magic, the version and the element count, and returns the bytes from the
-/// header on.
-fn sections(bytes: &[u8]) -> Result<&[u8], BlobError> {
-    let mut rd = bytes;
+/// Reads and checks the magic, the version and the element count, leaving `rd` at the
+/// header.
+pub(super) fn read_sections(rd: &mut impl Read) -> Result<(), BlobError> {
     let malformed = |what| BlobError::Malformed { what, source: None };
-    let len = read_array_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
-    let magic_len = read_bin_len(&mut rd).map_err(|_| BlobError::BadMagic)?;
-    if magic_len as usize != MAGIC.len() || rd.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+    let len = read_array_len(rd).map_err(|_| BlobError::BadMagic)?;
+    let magic_len = read_bin_len(rd).map_err(|_| BlobError::BadMagic)?;
+    let mut magic = [0u8; MAGIC.len()];
+    if magic_len as usize != MAGIC.len() || rd.read_exact(&mut magic).is_err() || magic != *MAGIC {
         return Err(BlobError::BadMagic);
     }
-    rd = &rd[MAGIC.len()..];
-    let major: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable major version"))?;
-    let minor: u16 = read_int(&mut rd).map_err(|_| malformed("unreadable minor version"))?;
+    let major: u16 = read_int(rd).map_err(|_| malformed("unreadable major version"))?;
+    let minor: u16 = read_int(rd).map_err(|_| malformed("unreadable minor version"))?;
     if major != SCHEMA_MAJOR {
         return Err(BlobError::UnsupportedVersion {
             major,
@@ -140,13 +143,22 @@ fn sections(bytes: &[u8]) -> Result<&[u8], BlobError> {
     if len < ELEMENTS {
         return Err(malformed("fewer than 6 top-level elements"));
     }
-    Ok(rd)
+    Ok(())
 }
 
-/// Maps a section's decoding error to a malformed-blob error naming the section.
-fn section(what: &'static str) -> impl Fn(rmp_serde::decode::Error) -> BlobError {
-    move |e| BlobError::Malformed {
-        what,
-        source: Some(e),
+/// Maps a section's decoding error to a malformed-blob error naming the section, or to
+/// a read error when the reader itself failed (anything but running out of bytes).
+pub(super) fn section(what: &'static str) -> impl Fn(rmp_serde::decode::Error) -> BlobError {
+    use rmp_serde::decode::Error as E;
+    move |e| match e {
+        E::InvalidMarkerRead(io) | E::InvalidDataRead(io)
+            if io.kind() != std::io::ErrorKind::UnexpectedEof =>
+        {
+            BlobError::Read(io)
+        }
+        e => BlobError::Malformed {
+            what,
+            source: Some(e),
+        },
     }
 }

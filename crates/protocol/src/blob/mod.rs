@@ -15,6 +15,7 @@
 //! reader path serves both (the header's `backend` says which produced them).
 
 mod codec;
+pub mod parts;
 
 use std::ops::Range;
 
@@ -25,6 +26,8 @@ use crate::interval::Interval;
 use crate::request::AnalysisParams;
 use crate::source::Source;
 use crate::symbol::Symbol;
+
+pub use parts::{Column, Levels, Parts};
 
 /// The compute backend that produced an analysis: `cpu` or `vulkan` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

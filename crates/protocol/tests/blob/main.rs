@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use waveplot_protocol::blob::{
-    Analysis, Anomalies, BandStats, Blob, Candles, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR,
-    Signal, Signals, WindowSummary,
+    Analysis, Anomalies, BandStats, Blob, Candles, Column, Header, Levels, MAGIC, Parts,
+    SCHEMA_MAJOR, SCHEMA_MINOR, Signal, Signals, WindowSummary,
 };
 use waveplot_protocol::{AnalysisParams, BlobError, Interval, Source, Symbol};
 
@@ -199,6 +199,92 @@ fn every_truncation_is_a_malformed_blob() {
             "cut at {cut}: {e:?}"
         );
     }
+}
+
+/// A reader that hands out a few bytes at a time, as a network stream does.
+struct Trickle<'b>(&'b [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(7);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_reader_keeps_only_the_parts_it_names_and_they_equal_the_whole_blobs() {
+    let whole = blob(64, 4);
+    let bytes = whole.encode().unwrap();
+    let parts = Parts {
+        columns: vec![Column::OpenTime, Column::Close],
+        coeffs: false,
+        details: Levels::Only(vec![1]),
+        smooths: Levels::Only(vec![3]),
+        signal: false,
+    };
+    let mut seen = None;
+    let (part, kept) = Blob::decode_parts(Trickle(&bytes), |h| {
+        seen = Some(h.candles);
+        parts.clone()
+    })
+    .unwrap();
+    assert_eq!(seen, Some(64), "the choice sees the header");
+    assert_eq!(kept, parts);
+    assert_eq!(part.header, whole.header);
+    assert_eq!(part.candles.open_time_ms, whole.candles.open_time_ms);
+    assert_eq!(part.candles.close, whole.candles.close);
+    assert!(part.candles.open.is_empty() && part.candles.trades.is_empty());
+    assert!(part.analysis.coeffs.is_empty());
+    assert_eq!(part.analysis.details.len(), 4, "one place per level");
+    assert_eq!(part.analysis.details[0], whole.analysis.details[0]);
+    assert!(part.analysis.details[1..].iter().all(Vec::is_empty));
+    assert_eq!(part.analysis.smooths[2], whole.analysis.smooths[2]);
+    assert!(part.analysis.smooths[0].is_empty());
+    assert!(part.analysis.signals.signal.is_empty());
+    assert_eq!(part.analysis.signals.buy, whole.analysis.signals.buy);
+    assert_eq!(part.analysis.anomalies, whole.analysis.anomalies);
+    assert_eq!(part.analysis.bands, whole.analysis.bands);
+    let (all, _) = Blob::decode_parts(Trickle(&bytes), |_| Parts::all()).unwrap();
+    assert_eq!(all, whole);
+}
+
+#[test]
+fn a_partial_read_still_checks_what_it_keeps_and_names_a_failing_reader() {
+    let mut short = blob(16, 2);
+    short.candles.close.pop();
+    let bytes = short.encode().unwrap();
+    let only = |columns: Vec<Column>| {
+        move |_: &Header| Parts {
+            columns,
+            coeffs: false,
+            details: Levels::None,
+            smooths: Levels::None,
+            signal: false,
+        }
+    };
+    let err = Blob::decode_parts(&bytes[..], only(vec![Column::Close])).unwrap_err();
+    assert!(err.to_string().contains("close has 15 values"), "{err}");
+    Blob::decode_parts(&bytes[..], only(vec![Column::Open])).expect("close was not read");
+
+    struct Broken<'b>(&'b [u8]);
+    impl std::io::Read for Broken<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let good = blob(16, 2).encode().unwrap();
+    let err = Blob::decode_parts(Broken(&good[..good.len() / 2]), |_| Parts::all()).unwrap_err();
+    assert!(matches!(err, BlobError::Read(_)), "{err:?}");
+    let err = Blob::decode_parts(&good[..good.len() / 2], |_| Parts::all()).unwrap_err();
+    assert!(matches!(err, BlobError::Malformed { .. }), "{err:?}");
 }
 
 #[test]

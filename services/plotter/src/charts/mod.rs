@@ -27,7 +27,8 @@ mod window;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use waveplot_protocol::{Blob, PlotId, TimeZone};
+use waveplot_protocol::blob::{Column, Header, Levels, Parts};
+use waveplot_protocol::{Blob, BlobError, PlotId, TimeZone};
 
 use crate::error::RenderError;
 #[cfg(test)]
@@ -39,12 +40,14 @@ pub(crate) use theme::svg_font_faces;
 pub(crate) use theme::{FAMILY, font_file};
 use window::Window;
 
-/// Draws chart `plot` of `blob` on `root`, with times written in `zone`.
+/// Draws chart `plot` of `blob` on `root`, with times written in `zone`; `raster` says
+/// that `root` is pixels (PNG) rather than vectors (SVG).
 pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     blob: &Blob,
     plot: PlotId,
     zone: &TimeZone,
+    raster: bool,
 ) -> Result<(), RenderError> {
     if blob.candles.is_empty() {
         return Err(RenderError::Empty);
@@ -53,7 +56,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let (width, height) = root.dim_in_pixel();
     let th = Theme::new(width, height, plot.default_size());
     let plot_width = f64::from(width) - f64::from(th.px(panel::Y_AREA + 40.0));
-    let win = Window::new(blob, th, plot_width, zone);
+    let win = Window::new(blob, th, plot_width, zone, raster);
     root.fill(&WHITE)?;
     let body = frame::draw(root, &win, plot)?;
     match plot {
@@ -64,6 +67,51 @@ pub(crate) fn draw<DB: DrawingBackend>(
         PlotId::Signals => signals::draw(&body, &win),
         PlotId::Statistics => statistics::draw(&body, &win),
     }
+}
+
+/// The parts of a blob chart `plot` draws. Every chart reads the candle times and the
+/// lows, highs and closes (the [`Window`] does); the rest follows the chart's code.
+pub(crate) fn parts(plot: PlotId, header: &Header) -> Parts {
+    let trend = || Levels::Only(vec![trend_level(header)]);
+    let mut columns = vec![Column::OpenTime, Column::Low, Column::High, Column::Close];
+    let (details, smooths, signal) = match plot {
+        PlotId::Overview => (Levels::Only(vec![1]), trend(), false),
+        PlotId::Approximations => (Levels::All, Levels::All, false),
+        PlotId::Bands => (Levels::All, Levels::None, false),
+        PlotId::Anomalies => (Levels::Only(vec![1]), Levels::None, false),
+        PlotId::Signals => (Levels::None, trend(), true),
+        PlotId::Statistics => (Levels::Only(vec![1]), Levels::None, false),
+    };
+    if matches!(plot, PlotId::Overview | PlotId::Statistics) {
+        columns.extend([Column::Open, Column::Volume]);
+    }
+    Parts {
+        columns,
+        coeffs: false,
+        details,
+        smooths,
+        signal,
+    }
+}
+
+/// The smooth level the charts draw as the trend: the parameters' trend level capped
+/// at the levels used, as the analysis chose it.
+fn trend_level(header: &Header) -> u32 {
+    header.params.trend_level.min(header.levels_used).max(1)
+}
+
+/// Checks that `blob` holds what chart `plot` draws, and that its signals follow the
+/// trend its parameters name (the smooth a partial read kept).
+pub(crate) fn check(blob: &Blob, plot: PlotId) -> Result<(), BlobError> {
+    blob.check_parts(&parts(plot, &blob.header))?;
+    let signals = blob.analysis.signals.trend_level;
+    if blob.header.levels_used > 0 && signals.max(1) != trend_level(&blob.header) {
+        return Err(BlobError::Inconsistent(format!(
+            "the signals follow smooth S{signals}, the parameters name S{}",
+            trend_level(&blob.header)
+        )));
+    }
+    Ok(())
 }
 
 /// Splits `area` into stacked rows whose heights follow `weights`.

@@ -105,15 +105,15 @@ fn price<DB: DrawingBackend>(
     let desc = format!("price ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc))?;
     shade(&mut chart, win, runs, y)?;
+    let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     for run in &win.runs {
-        let band = run
-            .clone()
-            .map(|i| (win.t[i], upper[i]))
-            .chain(run.clone().rev().map(|i| (win.t[i], lower[i])));
-        chart.draw_series([Polygon::new(
-            band.collect::<Vec<_>>(),
-            MUTED.mix(0.22).filled(),
-        )])?;
+        let band = || {
+            let forth = run.clone().map(|i| (win.t[i], upper[i]));
+            forth.chain(run.clone().rev().map(|i| (win.t[i], lower[i])))
+        };
+        let px = |p| chart.backend_coord(&p);
+        let kept = panel::vertices(win, columns, 2 * run.len(), band, &[], px);
+        chart.draw_series([Polygon::new(kept, MUTED.mix(0.22).filled())])?;
     }
     panel::line(&mut chart, win, trend, th.line(TREND, 2.0))?;
     panel::line(&mut chart, win, close, th.line(PRICE, 1.2))?;

@@ -143,14 +143,14 @@ fn rolling<DB: DrawingBackend>(
     let mut chart = panel::time_chart(&body, win, &Axes::new(0.0..top, &desc).with_time())?;
     let ys: Vec<f64> = rolled.iter().map(|r| r.unwrap_or(f64::NAN)).collect();
     for run in &win.runs {
-        let points = run
-            .clone()
-            .filter(|&i| ys[i].is_finite())
-            .map(|i| (win.t[i], ys[i]));
-        chart.draw_series(
-            AreaSeries::new(points, 0.0, ALERT.mix(0.15).filled())
-                .border_style(th.line(ALERT, 1.2)),
-        )?;
+        let points = || {
+            run.clone()
+                .filter(|&i| ys[i].is_finite())
+                .map(|i| (win.t[i], ys[i]))
+        };
+        let len = points().count();
+        panel::fill(&mut chart, win, len, points, 0.0, ALERT.mix(0.15))?;
+        panel::path(&mut chart, win, len, points, th.line(ALERT, 1.2))?;
     }
     panel::level(&mut chart, overall, th.line(INK, 1.0), true)
 }

@@ -5,6 +5,12 @@
 //! is vertical, and together they cover exactly the span from the lowest to the highest
 //! point; the segments between columns join the same last and first points. A
 //! million-candle line drawn 1 200 px wide becomes at most 4 800 points.
+//!
+//! A filled polygon thins the same way ([`polygon`]) when it is wider than tall in
+//! pixels: plotters then fills it by sweeping one pixel column at a time, where an edge
+//! inside a column adds nothing, so only the edges between columns count, and those
+//! join the same last and first points. Keeping the lowest and highest point too keeps
+//! the polygon's extent, which decides how plotters sweeps it.
 
 /// The points of `points`, in order, that a line through them shows when `column` gives
 /// each x its pixel column: per run of consecutive points in one column, the first, the
@@ -34,6 +40,29 @@ pub(crate) fn m4(
 }
 
 /// One pixel column's first, lowest, highest and last point, with their positions.
+/// The vertices of a filled polygon, in order, thinned as [`m4`] does when that fills
+/// the same pixels (the polygon, `extra` vertices included, is wider than tall in
+/// pixels); otherwise all of them. `vertices` gives them afresh each time it is called,
+/// so the whole polygon is never held unless it has to be drawn whole; `px` places a
+/// vertex on the canvas.
+pub(crate) fn polygon<I: Iterator<Item = (f64, f64)>>(
+    vertices: impl Fn() -> I,
+    extra: &[(f64, f64)],
+    px: impl Fn((f64, f64)) -> (i32, i32),
+) -> Vec<(f64, f64)> {
+    let thinned = m4(vertices(), |x| px((x, 0.0)).0);
+    let span = |pick: fn((i32, i32)) -> i32| {
+        let all = thinned.iter().chain(extra).map(|&v| pick(px(v)));
+        let (lo, hi) = all.fold((i32::MAX, i32::MIN), |(lo, hi), c| (lo.min(c), hi.max(c)));
+        hi.saturating_sub(lo)
+    };
+    if span(|p| p.0) > span(|p| p.1) {
+        thinned
+    } else {
+        vertices().collect()
+    }
+}
+
 struct Bucket {
     column: i32,
     first: (usize, (f64, f64)),
@@ -146,6 +175,71 @@ mod tests {
             whole.chunks(3).any(|p| p != [255, 255, 255]),
             "a line was drawn"
         );
+    }
+
+    /// Fills, on a `w`×`h` canvas, the area between `points` and 0 and a band of ±10
+    /// around them, both translucent, through [`polygon`] or whole; returns the pixels and
+    /// how many vertices the two polygons had.
+    fn filled(points: &[(f64, f64)], (w, h): (u32, u32), thinned: bool) -> (Vec<u8>, usize) {
+        let mut buffer = vec![0u8; (w * h * 3) as usize];
+        let mut vertices = 0;
+        {
+            let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            let (lo, hi) = points.iter().fold((0.0f64, 0.0f64), |(lo, hi), p| {
+                (lo.min(p.1 - 10.0), hi.max(p.1 + 10.0))
+            });
+            let mut chart = ChartBuilder::on(&root)
+                .margin(10)
+                .build_cartesian_2d(0.0..points.len() as f64, lo..hi)
+                .unwrap();
+            let area = || points.iter().copied();
+            let band = || {
+                let upper = points.iter().map(|&(x, y)| (x, y + 10.0));
+                upper.chain(points.iter().rev().map(|&(x, y)| (x, y - 10.0)))
+            };
+            let (first, last) = (points[0].0, points[points.len() - 1].0);
+            let base = [(last, 0.0), (first, 0.0)];
+            let (area, band) = if thinned {
+                let px = |p| chart.backend_coord(&p);
+                (polygon(area, &base, px), polygon(band, &[], px))
+            } else {
+                (area().collect(), band().collect())
+            };
+            vertices += area.len() + band.len();
+            let style = BLUE.mix(0.3).filled();
+            chart
+                .draw_series(AreaSeries::new(area, 0.0, style))
+                .unwrap();
+            chart
+                .draw_series([Polygon::new(band, RED.mix(0.2).filled())])
+                .unwrap();
+            root.present().unwrap();
+        }
+        (buffer, vertices)
+    }
+
+    /// A translucent area and band of 100 000 points fill the same pixels thinned, in a
+    /// wide chart; in a tall one, where plotters sweeps rows, they are drawn whole.
+    #[test]
+    fn a_thinned_polygon_fills_the_same_pixels_as_the_whole_one() {
+        let points = walk(100_000);
+        for size in [(1280, 400), (400, 1280)] {
+            let (whole, all) = filled(&points, size, false);
+            let (thin, kept) = filled(&points, size, true);
+            let differing = whole
+                .chunks(3)
+                .zip(thin.chunks(3))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(differing, 0, "{size:?}: {differing} pixels differ");
+            assert!(whole.chunks(3).any(|p| p != [255, 255, 255]));
+            if size.0 > size.1 {
+                assert!(kept * 10 < all, "{size:?}: {kept} of {all} vertices kept");
+            } else {
+                assert_eq!(kept, all, "{size:?}: a tall polygon is drawn whole");
+            }
+        }
     }
 
     #[test]

@@ -41,12 +41,21 @@ pub(crate) struct Window<'a> {
     pub(crate) plot_width: f64,
     /// The time zone times are written in.
     pub(crate) zone: TimeZone,
+    /// Whether the chart is drawn on pixels (PNG), where series are thinned to what
+    /// the pixels show, rather than as vectors (SVG), which keep every point.
+    pub(crate) raster: bool,
 }
 
 impl<'a> Window<'a> {
-    /// The window of `blob` with plotting areas about `plot_width` pixels wide and
-    /// times written in `zone`.
-    pub(crate) fn new(blob: &'a Blob, theme: Theme, plot_width: f64, zone: &TimeZone) -> Self {
+    /// The window of `blob` with plotting areas about `plot_width` pixels wide, times
+    /// written in `zone`, drawn on pixels if `raster`.
+    pub(crate) fn new(
+        blob: &'a Blob,
+        theme: Theme,
+        plot_width: f64,
+        zone: &TimeZone,
+        raster: bool,
+    ) -> Self {
         let interval_s = blob.header.interval.seconds() as f64;
         let c = &blob.candles;
         let t: Vec<f64> = c
@@ -71,6 +80,7 @@ impl<'a> Window<'a> {
             theme,
             plot_width,
             zone: zone.clone(),
+            raster,
             blob,
         }
     }

@@ -322,3 +322,42 @@ fn a_size_outside_the_limits_is_refused() {
         .to_string();
     assert!(e.contains("10×600"), "{e}");
 }
+
+/// A plotter reads only the parts of a blob its chart draws. Every chart drawn from
+/// those parts is byte-identical to the chart drawn from the whole blob, with the
+/// trend at a level other than the last, and without any part it draws the chart is
+/// refused with the series named, not a panic.
+#[test]
+fn each_chart_drawn_from_its_parts_is_the_chart_of_the_whole_blob() {
+    let mut whole = fixture("BTCUSDT-5m-864.msgpack");
+    assert!(whole.header.levels_used > 3, "levels to skip");
+    let bytes = whole.encode().unwrap();
+    for plot in PlotId::ALL {
+        let options = RenderOptions::for_plot(plot);
+        let (part, parts) =
+            Blob::decode_parts(&bytes[..], |h| waveplot_plotter::parts(plot, h)).unwrap();
+        assert_ne!(part, whole, "{plot} skips something");
+        assert_eq!(
+            render(&part, plot, &options).unwrap(),
+            render(&whole, plot, &options).unwrap(),
+            "{plot}"
+        );
+        let mut lacking = part.clone();
+        lacking.candles.close.clear();
+        let err = render(&lacking, plot, &options).unwrap_err().to_string();
+        assert!(err.contains("close has 0 values"), "{plot}: {err}");
+        if !matches!(parts.smooths, waveplot_protocol::blob::Levels::None) {
+            let mut other = part;
+            other.analysis.signals.trend_level = 1;
+            let err = render(&other, plot, &options).unwrap_err().to_string();
+            assert!(err.contains("signals follow smooth S1"), "{plot}: {err}");
+        }
+    }
+    whole.candles.volume.clear();
+    let err = render(
+        &whole,
+        PlotId::Overview,
+        &RenderOptions::for_plot(PlotId::Overview),
+    );
+    assert!(err.unwrap_err().to_string().contains("volume has 0 values"));
+}
