@@ -280,10 +280,13 @@ pub(crate) fn line<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Draws a line through the `len` points of one run. In a raster image a one-pixel
-/// line of more points than its pixel columns is thinned to what they show
-/// ([`thin::m4`](super::thin::m4)), drawing the same pixels in a fraction of the time
-/// and memory; an SVG keeps every point, for whoever zooms in.
+/// Draws a line through the `len` points of one run. In a raster image a line of more
+/// points than its pixel columns is thinned to what they show
+/// ([`thin::m4`](super::thin::m4)): a one-pixel line draws the same pixels, a thicker
+/// one is drawn as the segments between the points kept, which differs from the whole
+/// path only along its ragged edge (the tests in `thin` measure it), in a fraction of
+/// the time and memory (a 4800 px chart of a million candles: 30 s before). An SVG
+/// keeps every point, for whoever zooms in.
 pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
     chart: &mut TimeChart<DB>,
     win: &Window,
@@ -292,9 +295,16 @@ pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
     style: ShapeStyle,
 ) -> Result<(), RenderError> {
     let columns = chart.plotting_area().dim_in_pixel().0 as usize;
-    if win.raster && style.stroke_width == 1 && len > 4 * columns {
+    if win.raster && len > 4 * columns {
         let thinned = super::thin::m4(points(), |t| chart.backend_coord(&(t, 0.0)).0);
-        chart.draw_series(LineSeries::new(thinned, style))?;
+        if style.stroke_width == 1 {
+            chart.draw_series(LineSeries::new(thinned, style))?;
+        } else {
+            let segments = thinned
+                .windows(2)
+                .map(|w| PathElement::new([w[0], w[1]], style));
+            chart.draw_series(segments)?;
+        }
     } else {
         chart.draw_series(LineSeries::new(points(), style))?;
     }
