@@ -100,6 +100,24 @@ for n, s in waveplot.items():
         problems.append(f"{n}: stop_grace_period {stop:g}s <= SHUTDOWN_GRACE {shutdown:g}s")
 check("stop_grace_period leaves room for SHUTDOWN_GRACE", problems)
 
+# Memory: every service has a ceiling, and prepare's and each plotter's sit above the
+# budget their work is admitted under, with room for the process (README, "Limits").
+problems = [f"{n}: no mem_limit" for n, s in services.items() if not s.get("mem_limit")]
+room = {"PREPARE_MEMORY": 256, "PLOT_MEMORY": 128}
+for n, s in waveplot.items():
+    for var, extra in room.items():
+        budget = (s.get("environment") or {}).get(var)
+        if budget is None:
+            continue
+        limit = int(s.get("mem_limit") or 0) >> 20
+        if limit < int(budget) + extra:
+            problems.append(f"{n}: mem_limit {limit} MiB < {var} {budget} + {extra} MiB")
+for n in ["prepare", *plotters]:
+    env = services[n].get("environment") or {}
+    if not any(v in env for v in room):
+        problems.append(f"{n}: no PREPARE_MEMORY or PLOT_MEMORY")
+check("a mem_limit on every service, above the work's memory budget", problems)
+
 problems = [f"{n}: {v}" for n, s in services.items() for v in s.get("volumes", [])
             if v.get("type") == "volume" and v.get("source") not in cfg.get("volumes", {})]
 if "minio-data" not in cfg.get("volumes", {}):

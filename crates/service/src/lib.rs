@@ -28,7 +28,7 @@ use waveplot_protocol::Subjects;
 pub use args::{BusArgs, LogArgs, LogFormat, ServiceArgs, StoreArgs};
 pub use bus::{Bus, BusError};
 pub use lifecycle::{run, run_with};
-pub use serve::{Failure, Handler, Subscription, serve};
+pub use serve::{Capacity, Failure, Handler, Subscription, serve};
 pub use store::{Listed, Store, StoreError};
 
 /// What a running service talks to: the bus, the store, and the subject names.

@@ -6,7 +6,8 @@
 //! slots, publishes the typed event or a [`FailedEvent`] with the whole cause chain,
 //! and stops taking messages at shutdown while the work in flight finishes.
 //!
-//! Everything is bounded by the slots: at most `slots` jobs work, and at most
+//! Everything is bounded by the [`Capacity`]: at most `slots` jobs work, together
+//! estimated at no more than its memory ([`Handler::memory`]), and at most
 //! [`QUEUE_PER_SLOT`] × `slots` messages are held at once in any state (accepted,
 //! gathering, waiting for a slot). Past that the loop stops reading its subscription,
 //! and the messages wait in the bus client's bounded buffer instead of in tasks.
@@ -27,6 +28,18 @@ use crate::health::Readiness;
 
 /// Messages held at once per slot: accepted, gathering, or waiting for a slot.
 pub const QUEUE_PER_SLOT: usize = 16;
+
+/// How much work a service takes on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Jobs working at once.
+    pub slots: usize,
+    /// MiB that the jobs working at once may take together, by their handler's
+    /// estimate ([`Handler::memory`]). A job waits until its share is free; one
+    /// estimated above the whole works alone, and its handler should refuse it when it
+    /// is accepted, saying why.
+    pub memory_mib: u32,
+}
 
 /// A message that could not be turned into its event: the request it belongs to (when
 /// it names one) and why, with the whole cause chain.
@@ -85,7 +98,15 @@ pub trait Handler: Send + Sync + 'static {
         std::future::ready(Ok(job))
     }
 
-    /// Does the work of a job, holding one of the slots.
+    /// The most memory the work of `job` takes, in bytes, as estimated before it
+    /// starts; the work waits until that much of the [`Capacity`]'s memory is free.
+    /// Nothing by default.
+    fn memory(&self, job: &Self::Job) -> u64 {
+        let _ = job;
+        0
+    }
+
+    /// Does the work of a job, holding one of the slots and its memory.
     fn work(&self, job: Self::Job) -> impl Future<Output = Result<Self::Event, Failure>> + Send;
 }
 
@@ -108,19 +129,22 @@ impl<H: Handler> Handler for Arc<H> {
     fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
         H::gather(self, job)
     }
+    fn memory(&self, job: &Self::Job) -> u64 {
+        H::memory(self, job)
+    }
     fn work(&self, job: Self::Job) -> impl Future<Output = Result<Self::Event, Failure>> + Send {
         H::work(self, job)
     }
 }
 
-/// Serves `handler` on the bus until `shutdown`, with at most `slots` jobs working at
-/// once. Reports ready once the subscription is registered with the server. After
+/// Serves `handler` on the bus until `shutdown`, with no more work at once than
+/// `capacity` allows. Reports ready once the subscription is registered with the server. After
 /// `shutdown` it unsubscribes and waits for the jobs in flight (the caller bounds that
 /// wait, see [`crate::lifecycle`]). Fails only if the subscription is lost.
 pub async fn serve<H: Handler>(
     ctx: Context,
     handler: H,
-    slots: usize,
+    capacity: Capacity,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -134,11 +158,14 @@ pub async fn serve<H: Handler>(
     readiness.serving();
     let (stage, plot) = handler.origin();
     tracing::info!(%subject, %stage, plot = plot.map(PlotId::as_str), store = ctx.store.describe(), "serving");
-    let slots = slots.max(1);
+    let slots = capacity.slots.max(1);
+    let memory_mib = capacity.memory_mib.max(1);
     let worker = Arc::new(Worker {
         ctx,
         handler,
         slots: Semaphore::new(slots),
+        memory: Semaphore::new(memory_mib as usize),
+        memory_mib,
     });
     let held = Arc::new(Semaphore::new(slots * QUEUE_PER_SLOT));
     let tracker = TaskTracker::new();
@@ -172,6 +199,9 @@ struct Worker<H> {
     ctx: Context,
     handler: H,
     slots: Semaphore,
+    /// MiB of the capacity's memory, one permit each.
+    memory: Semaphore,
+    memory_mib: u32,
 }
 
 impl<H: Handler> Worker<H> {
@@ -185,10 +215,17 @@ impl<H: Handler> Worker<H> {
             }
         };
         let worked = match self.handler.gather(job).await {
-            Ok(job) => match self.slots.acquire().await {
-                Ok(_slot) => self.handler.work(job).await,
-                Err(_) => return,
-            },
+            Ok(job) => {
+                let mib = self.handler.memory(&job).div_ceil(1 << 20);
+                let share = u32::try_from(mib).unwrap_or(u32::MAX).min(self.memory_mib);
+                let (Ok(_memory), Ok(_slot)) = (
+                    self.memory.acquire_many(share).await,
+                    self.slots.acquire().await,
+                ) else {
+                    return;
+                };
+                self.handler.work(job).await
+            }
             Err(failure) => Err(failure),
         };
         match worked {
@@ -291,16 +328,27 @@ mod tests {
             let text = String::from_utf8_lossy(&message.payload).into_owned();
             self.accepted.fetch_add(1, Ordering::SeqCst);
             match text.as_str() {
-                "ok" | "slow" | "fail" | "hold" => Ok(Some((text, RequestId::generate()))),
+                "ok" | "slow" | "fail" | "hold" | "big" | "huge" => {
+                    Ok(Some((text, RequestId::generate())))
+                }
                 "skip" => Ok(None),
                 _ => Err(Failure::new(None, anyhow::anyhow!("malformed: {text}"))),
+            }
+        }
+
+        /// `big` takes 600 MiB, `huge` 5 GiB, the rest nothing.
+        fn memory(&self, (text, _): &Self::Job) -> u64 {
+            match text.as_str() {
+                "big" => 600 << 20,
+                "huge" => 5 << 30,
+                _ => 0,
             }
         }
 
         async fn work(&self, (text, id): Self::Job) -> Result<Self::Event, Failure> {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
-            if text == "slow" {
+            if matches!(text.as_str(), "slow" | "big" | "huge") {
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
             if text == "hold" {
@@ -319,8 +367,8 @@ mod tests {
         }
     }
 
-    /// Serves a [`Probe`] in process; returns its context, a subscription to
-    /// everything it publishes, the stop token and the serving task.
+    /// Serves a [`Probe`] in process with `slots` and 1 GiB; returns its context, a
+    /// subscription to everything it publishes, the stop token and the serving task.
     async fn start(
         probe: Arc<Probe>,
         slots: usize,
@@ -338,10 +386,14 @@ mod tests {
             .unwrap();
         let stop = CancellationToken::new();
         let readiness = Readiness::new(ctx.bus.clone(), ctx.store.clone());
+        let capacity = Capacity {
+            slots,
+            memory_mib: 1024,
+        };
         let task = tokio::spawn(serve(
             ctx.clone(),
             probe,
-            slots,
+            capacity,
             readiness.clone(),
             stop.clone(),
         ));
@@ -423,6 +475,34 @@ mod tests {
             next(&mut out).await;
         }
         assert_eq!(probe.most.load(Ordering::SeqCst), 2);
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    /// Jobs estimated at 600 MiB work one at a time in 1 GiB whatever the slots, one
+    /// estimated above the whole works alone, and none is lost.
+    #[tokio::test]
+    async fn no_more_jobs_work_at_once_than_their_memory_fits() {
+        let probe = Arc::new(Probe::default());
+        let (ctx, mut out, stop, task) = start(probe.clone(), 4).await;
+        for text in ["big", "big", "huge", "big", "big"] {
+            send(&ctx, text).await;
+        }
+        for _ in 0..5 {
+            next(&mut out).await;
+        }
+        assert_eq!(probe.most.load(Ordering::SeqCst), 1);
+        for _ in 0..4 {
+            send(&ctx, "slow").await;
+        }
+        for _ in 0..4 {
+            next(&mut out).await;
+        }
+        assert_eq!(
+            probe.most.load(Ordering::SeqCst),
+            4,
+            "light jobs fill the slots"
+        );
         stop.cancel();
         task.await.unwrap().unwrap();
     }

@@ -32,6 +32,11 @@ pub(crate) struct ServeArgs {
     /// Charts drawn at the same time by this instance.
     #[arg(long, env = "PLOT_CONCURRENCY", default_value_t = 2)]
     pub(crate) concurrency: usize,
+    /// MiB the charts drawn at the same time may take together, by estimate; a chart
+    /// that needs more is refused with its need named.
+    #[arg(long, env = "PLOT_MEMORY", default_value_t = waveplot_plotter::service::DEFAULT_MEMORY_MIB,
+        value_parser = clap::value_parser!(u32).range(64..))]
+    pub(crate) memory_mib: u32,
     #[command(flatten)]
     pub(crate) service: ServiceArgs,
 }

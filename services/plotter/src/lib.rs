@@ -77,6 +77,13 @@ pub fn parts(plot: PlotId, header: &Header) -> Parts {
     charts::parts(plot, header)
 }
 
+/// The most memory drawing chart `plot` of `candles` candles analysed at `levels`
+/// levels at `size` takes, in bytes, as estimated before reading the blob (the
+/// estimate and its measurements are in the chart code).
+pub fn memory(plot: PlotId, candles: u32, levels: u32, size: (u32, u32)) -> u64 {
+    charts::memory(plot, candles, levels, size)
+}
+
 /// Renders chart `plot` of `blob`, which holds at least [`parts`] of it. The same input
 /// always gives the same bytes.
 pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {

@@ -23,6 +23,7 @@ fn main() -> Result<()> {
     let settings = service::Settings {
         plot,
         concurrency: args.concurrency,
+        memory_mib: args.memory_mib,
     };
     waveplot_service::run(
         &format!("plotter-{plot}"),

@@ -15,9 +15,9 @@ use waveplot_protocol::{
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
-use waveplot_service::{Context, Failure, Handler, Subscription};
+use waveplot_service::{Capacity, Context, Failure, Handler, Subscription};
 
-use crate::{RenderOptions, parts, render};
+use crate::{RenderOptions, memory, parts, render};
 
 /// How the service works.
 #[derive(Debug, Clone)]
@@ -26,7 +26,14 @@ pub struct Settings {
     pub plot: PlotId,
     /// Charts drawn at the same time.
     pub concurrency: usize,
+    /// MiB the charts drawn at the same time may take together, by
+    /// [`memory`](crate::memory)'s estimate; a chart estimated above it is refused.
+    pub memory_mib: u32,
 }
+
+/// The default of [`Settings::memory_mib`]: room for the largest chart the request
+/// limits allow (a million candles at 20 levels, 4800×3600: about 455 MiB).
+pub const DEFAULT_MEMORY_MIB: u32 = 512;
 
 /// The queue group of all replicas drawing `plot`.
 pub fn queue_group(plot: PlotId) -> String {
@@ -44,14 +51,20 @@ pub async fn run(
     let handler = Plotter {
         ctx: ctx.clone(),
         plot: settings.plot,
+        memory_mib: settings.memory_mib,
     };
-    waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await
+    let capacity = Capacity {
+        slots: settings.concurrency,
+        memory_mib: settings.memory_mib,
+    };
+    waveplot_service::serve(ctx, handler, capacity, readiness, shutdown).await
 }
 
 /// `prepared` events in, charts and `done` events out.
 struct Plotter {
     ctx: Context,
     plot: PlotId,
+    memory_mib: u32,
 }
 
 impl Handler for Plotter {
@@ -70,10 +83,25 @@ impl Handler for Plotter {
     }
 
     /// Takes the events that ask for this chart; a malformed one fails the request it
-    /// names, if it names one.
+    /// names, if it names one, and so does a chart that needs more memory than this
+    /// plotter has.
     async fn accept(&self, message: BusMessage) -> Result<Option<PreparedEvent>, Failure> {
         match PreparedEvent::decode(&message.payload) {
-            Ok(event) => Ok(event.plots.contains(&self.plot).then_some(event)),
+            Ok(event) if !event.plots.contains(&self.plot) => Ok(None),
+            Ok(event) => {
+                let need = self.memory(&event).div_ceil(1 << 20);
+                if need > u64::from(self.memory_mib) {
+                    let (w, h) = self.plot.size_for(event.width, event.height);
+                    let error = anyhow::anyhow!(
+                        "chart {} of {} candles at {w}×{h} needs about {need} MiB; this plotter draws in {} MiB (PLOT_MEMORY)",
+                        self.plot,
+                        event.candles,
+                        self.memory_mib
+                    );
+                    return Err(Failure::new(Some(event.request_id), error));
+                }
+                Ok(Some(event))
+            }
             Err(e) => {
                 tracing::warn!(subject = %message.subject, error = %e, "malformed prepared event");
                 Err(Failure::new(
@@ -82,6 +110,17 @@ impl Handler for Plotter {
                 ))
             }
         }
+    }
+
+    /// [`memory`](crate::memory) of the event's window; an event without the blob's
+    /// header (from an older prepare) counts every level there can be.
+    fn memory(&self, event: &PreparedEvent) -> u64 {
+        let levels = event
+            .header
+            .as_ref()
+            .map_or(waveplot_protocol::request::MAX_LEVELS, |h| h.levels_used);
+        let size = self.plot.size_for(event.width, event.height);
+        memory(self.plot, event.candles, levels, size)
     }
 
     async fn work(&self, event: PreparedEvent) -> Result<DoneEvent, Failure> {

@@ -35,6 +35,11 @@ pub struct ServeArgs {
     /// Renders prepared at the same time (default: the CPUs available).
     #[arg(long, env = "PREPARE_CONCURRENCY")]
     pub concurrency: Option<usize>,
+    /// MiB the renders prepared at the same time may take together, by estimate; a
+    /// request that needs more is rejected with its need named.
+    #[arg(long, env = "PREPARE_MEMORY", default_value_t = crate::service::DEFAULT_MEMORY_MIB,
+        value_parser = clap::value_parser!(u32).range(64..))]
+    pub memory_mib: u32,
     /// Where candles come from.
     #[command(flatten)]
     pub candles: CandleArgs,
@@ -63,6 +68,7 @@ impl ServeArgs {
             binance_url: self.candles.binance.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             max_window: self.candles.max_window,
+            memory_mib: self.memory_mib,
             retention: self.retention.retention(),
             backend: std::sync::Arc::new(backend),
         }

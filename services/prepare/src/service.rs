@@ -20,7 +20,7 @@ use waveplot_protocol::{
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
-use waveplot_service::{Context, Failure, Handler, Subscription};
+use waveplot_service::{Capacity, Context, Failure, Handler, Subscription};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
@@ -42,11 +42,18 @@ pub struct Settings {
     pub concurrency: usize,
     /// Most candles one request may analyse (the operator's `MAX_WINDOW`).
     pub max_window: u32,
+    /// MiB the renders prepared at the same time may take together, by estimate; a
+    /// request estimated above it is rejected.
+    pub memory_mib: u32,
     /// How long and how much the store keeps.
     pub retention: crate::retention::Retention,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
 }
+
+/// The default of [`Settings::memory_mib`]: room for the largest request the limits
+/// allow (a million candles at 20 levels: about 1.4 GiB by the estimate).
+pub const DEFAULT_MEMORY_MIB: u32 = 1536;
 
 /// Serves render requests until `shutdown`, then lets the work in flight finish.
 /// Returns an error only if the bus subscription is lost.
@@ -67,15 +74,19 @@ pub async fn run(
         ctx: ctx.clone(),
         backend: settings.backend,
         max_window: settings.max_window,
+        memory_mib: settings.memory_mib,
         fetches: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
+    };
+    let capacity = Capacity {
+        slots: settings.concurrency,
+        memory_mib: settings.memory_mib,
     };
     let sweeper = tokio::spawn(crate::retention::run(
         ctx.store.clone(),
         settings.retention,
         shutdown.clone(),
     ));
-    let served =
-        waveplot_service::serve(ctx, handler, settings.concurrency, readiness, shutdown).await;
+    let served = waveplot_service::serve(ctx, handler, capacity, readiness, shutdown).await;
     sweeper.abort();
     served
 }
@@ -86,6 +97,7 @@ struct Prepare {
     sources: Sources,
     backend: Arc<Backend>,
     max_window: u32,
+    memory_mib: u32,
     /// Binance fetches running at once (as many as work slots).
     fetches: tokio::sync::Semaphore,
 }
@@ -164,6 +176,10 @@ impl Handler for Prepare {
         Ok(job)
     }
 
+    fn memory(&self, job: &Job) -> u64 {
+        analysis::memory(job.request.window_len(), job.params.levels)
+    }
+
     async fn work(&self, job: Job) -> Result<PreparedEvent, Failure> {
         let id = job.request.request_id.clone();
         self.prepare(job)
@@ -194,6 +210,16 @@ impl Prepare {
         }
         let params = request.params();
         analysis::library_params(&params).map_err(|e| (id(), e.to_string()))?;
+        let need = analysis::memory(window, params.levels).div_ceil(1 << 20);
+        if need > u64::from(self.memory_mib) {
+            let (levels, limit) = (params.levels, self.memory_mib);
+            return Err((
+                id(),
+                format!(
+                    "invalid window: {window} candles at {levels} levels need about {need} MiB to analyse; this deployment gives prepare {limit} MiB (PREPARE_MEMORY): ask for fewer candles or levels"
+                ),
+            ));
+        }
         self.sources
             .check(&request)
             .await
@@ -337,6 +363,8 @@ mod tests {
             binance_url: "http://127.0.0.1:9".into(),
             concurrency: 1,
             max_window: 1000,
+            // Enough for 1000 candles at 8 levels, not at 20 (see `analysis::memory`).
+            memory_mib: 33,
             retention: crate::retention::Retention {
                 max_age: Duration::from_secs(86_400),
                 max_bytes: u64::MAX,
@@ -466,6 +494,23 @@ mod tests {
             panic!("a window over MAX_WINDOW was accepted")
         };
         assert!(error.contains("at most 1000 (MAX_WINDOW)"), "{error}");
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_needing_more_memory_than_prepare_has_is_rejected_with_both_named() {
+        let (ctx, stop, task) = serving().await;
+        let mut r = sample("haar");
+        r.window = Some(1000);
+        r.levels = Some(20);
+        let RenderReply::Rejected { error, .. } = ask(&ctx, &r).await else {
+            panic!("a request over PREPARE_MEMORY was accepted")
+        };
+        assert!(error.contains("need about 34 MiB"), "{error}");
+        assert!(error.contains("33 MiB (PREPARE_MEMORY)"), "{error}");
+        r.levels = Some(8);
+        assert!(matches!(ask(&ctx, &r).await, RenderReply::Accepted { .. }));
         stop.cancel();
         task.await.unwrap().unwrap();
     }

@@ -27,6 +27,16 @@ pub struct Config {
     /// How long and how much the data directory keeps.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// MiB the in-process prepare's renders may take together, by estimate; a request
+    /// that needs more is rejected with its need named.
+    #[arg(long, env = "PREPARE_MEMORY", default_value_t = waveplot_prepare::service::DEFAULT_MEMORY_MIB,
+        value_parser = clap::value_parser!(u32).range(64..))]
+    pub prepare_memory: u32,
+    /// MiB each in-process plotter draws in, by estimate; a chart that needs more is
+    /// refused with its need named.
+    #[arg(long, env = "PLOT_MEMORY", default_value_t = waveplot_plotter::service::DEFAULT_MEMORY_MIB,
+        value_parser = clap::value_parser!(u32).range(64..))]
+    pub plot_memory: u32,
     /// How long in-flight work may take to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub grace: Duration,

@@ -33,6 +33,10 @@ pub struct Options {
     pub max_window: u32,
     /// How long and how much the data directory keeps.
     pub retention: waveplot_prepare::retention::Retention,
+    /// MiB the in-process prepare's renders may take together.
+    pub prepare_memory: u32,
+    /// MiB each in-process plotter draws in.
+    pub plot_memory: u32,
     /// The compute backend of the in-process prepare.
     pub backend: Backend,
 }
@@ -60,6 +64,7 @@ pub async fn run(
         backend: Arc::new(options.backend),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         max_window: options.max_window,
+        memory_mib: options.prepare_memory,
         retention: options.retention,
     };
     services.spawn(waveplot_prepare::service::run(
@@ -72,6 +77,7 @@ pub async fn run(
         let settings = waveplot_plotter::service::Settings {
             plot,
             concurrency: 1,
+            memory_mib: options.plot_memory,
         };
         services.spawn(waveplot_plotter::service::run(
             ctx.clone(),

@@ -20,6 +20,8 @@ fn main() -> Result<()> {
         binance_url: config.candles.binance.binance_url.clone(),
         max_window: config.candles.max_window,
         retention: config.retention.retention(),
+        prepare_memory: config.prepare_memory,
+        plot_memory: config.plot_memory,
         backend: Backend::start(&config.backend)?,
     };
     let gateway =

@@ -431,3 +431,26 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         sys.logs()
     );
 }
+
+/// A chart estimated above its plotter's `PLOT_MEMORY` fails at once with its need and
+/// the setting named, and the other charts of the render are drawn.
+#[test]
+fn a_chart_that_needs_more_memory_than_its_plotter_has_fails_with_both_named() {
+    let sys = waveplot_testkit::Stack::builder()
+        .env(Role::Plotter(PlotId::Approximations), "PLOT_MEMORY", "64")
+        .start();
+    let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample",
+        "width": 4800, "height": 3600, "plots": ["01", "02a"]});
+    let (code, created) = post_render(&sys.http(), &body);
+    assert_eq!(code, 200, "{created}");
+    let st = wait_final(
+        &sys.http(),
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(st["state"], "partial", "{st}\n{}", sys.logs());
+    let error = st["plots"]["02a"]["error"].as_str().unwrap();
+    assert!(error.contains("at 4800×3600 needs about 66 MiB"), "{error}");
+    assert!(error.contains("64 MiB (PLOT_MEMORY)"), "{error}");
+    assert_eq!(st["plots"]["01"]["state"], "done", "{st}");
+}
