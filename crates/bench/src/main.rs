@@ -125,7 +125,8 @@ fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Resu
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute
-/// candles from a file (and with `large` 1 000 000), and with `fake_binance` (only a
+/// candles from a file (and with `large` 1 000 000, then the largest PNG and SVG
+/// requests the limits accept), and with `fake_binance` (only a
 /// stack of the bench's own has one) 4 320 from Binance. Only the first of the Binance
 /// cold runs downloads: the others find the candles in prepare's candle cache and
 /// analyse them afresh.
@@ -168,6 +169,26 @@ fn scenarios(
             "BTCUSDT 1m synthetic",
             1_000_000,
             json!({"symbol": "BTCUSDT", "interval": "1m", "source": file, "window": 1_000_000}),
+            1,
+            1,
+        ));
+        // The largest requests the limits accept, as PNG and as SVG: their peaks are
+        // the whole run's.
+        let largest = |window: u32, format: &str| {
+            json!({"symbol": "BTCUSDT", "interval": "1m", "source": file, "window": window,
+                "levels": 20, "width": 4800, "height": 3600, "format": format})
+        };
+        all.push((
+            "largest PNG (20 levels, 4800×3600)",
+            1_000_000,
+            largest(1_000_000, "png"),
+            1,
+            1,
+        ));
+        all.push((
+            "largest SVG (20 levels, 4800×3600)",
+            20_000,
+            largest(20_000, "svg"),
             1,
             1,
         ));

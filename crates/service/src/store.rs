@@ -343,6 +343,58 @@ impl Store {
         }
     }
 
+    /// The last `len` bytes of an object (all of it when shorter) and the object's
+    /// whole size; `None` if it does not exist. The size first, then one bounded
+    /// ranged read: some S3 servers refuse a suffix range longer than the object.
+    pub async fn get_suffix(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> Result<Option<(Bytes, u64)>, StoreError> {
+        let Some(size) = self.size(key).await? else {
+            return Ok(None);
+        };
+        if size == 0 {
+            return Ok(Some((Bytes::new(), 0)));
+        }
+        let options = GetOptions {
+            range: Some((size.saturating_sub(len)..size).into()),
+            ..GetOptions::default()
+        };
+        match self.inner.get_opts(&Path::from(key), options).await {
+            Ok(r) => {
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(|source| self.io("get", key, source))?;
+                Ok(Some((bytes, size)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(self.io("get", key, source)),
+        }
+    }
+
+    /// Streams the bytes `range` of an object; `None` if it does not exist.
+    pub async fn get_range_stream(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<Object>, StoreError> {
+        let options = GetOptions {
+            range: Some(range.into()),
+            ..GetOptions::default()
+        };
+        match self.inner.get_opts(&Path::from(key), options).await {
+            Ok(r) => Ok(Some(Object {
+                size: r.range.end - r.range.start,
+                etag: r.meta.e_tag.clone(),
+                stream: r.into_stream(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(self.io("get", key, source)),
+        }
+    }
+
     /// Streams an object; `None` if it does not exist.
     pub async fn get_stream(&self, key: &str) -> Result<Option<Object>, StoreError> {
         match self.inner.get(&Path::from(key)).await {

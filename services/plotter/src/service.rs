@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
+use waveplot_protocol::blob::{Index, Parts, TAIL_BYTES};
 use waveplot_protocol::{
-    Blob, DoneEvent, Message, PlotId, PreparedEvent, RequestId, Stage, Subjects, V1,
+    Blob, BlobError, DoneEvent, Message, PlotId, PreparedEvent, RequestId, Stage, Subjects, V1,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
-use waveplot_service::{Capacity, Context, Failure, Handler, Subscription};
+use waveplot_service::{Capacity, Context, Failure, Handler, Store, Subscription};
 
 use crate::{RenderOptions, memory, parts, render};
 
@@ -163,11 +164,12 @@ impl Plotter {
         {
             return Ok(done(size, 0.0, ms(started), true));
         }
-        let object = store
-            .get_stream(event.key.as_str())
+        let (tail, size) = store
+            .get_suffix(event.key.as_str(), TAIL_BYTES)
             .await
-            .context("fetch the blob")?
+            .context("fetch the blob's index")?
             .with_context(|| format!("the blob {} is not in the store", event.key))?;
+        let index = Index::from_tail(&tail, size).context("read the blob's index")?;
         let (plot, options) = (
             self.plot,
             RenderOptions {
@@ -177,10 +179,10 @@ impl Plotter {
                 zone,
             },
         );
-        // The blob is decoded as it streams in, keeping only what this chart draws.
+        let (source, blob_key) = (store.clone(), event.key.clone());
+        // Only the series this chart draws are read, each decoded as it streams in.
         let (image, render_ms) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
-            let (blob, _) = Blob::decode_parts(object.into_reader(), |header| parts(plot, header))
-                .context("read the blob")?;
+            let (blob, _) = read_parts(&source, blob_key.as_str(), index.as_ref(), plot)?;
             let rendering = Instant::now();
             let image = render(&blob, plot, &options).context("draw the chart")?;
             Ok((image, ms(rendering)))
@@ -197,6 +199,38 @@ impl Plotter {
             .context("store the chart")?;
         Ok(done(size, render_ms, fetch_ms + ms(storing), false))
     }
+}
+
+/// Reads the parts of the blob at `key` that chart `plot` draws: with the blob's
+/// `index`, the byte ranges of those series and nothing else; without one (a blob
+/// written before 1.2), the whole blob as a stream, skipping the rest. Blocks on the
+/// store: call it off the async runtime, from a thread the runtime started.
+fn read_parts(
+    store: &Store,
+    key: &str,
+    index: Option<&Index>,
+    plot: PlotId,
+) -> Result<(Blob, Parts)> {
+    let runtime = tokio::runtime::Handle::current();
+    let choose = |header: &_| parts(plot, header);
+    let read = match index {
+        Some(index) => Blob::decode_sections(index, choose, |range| {
+            let object = runtime
+                .block_on(store.get_range_stream(key, range))
+                .map_err(std::io::Error::other)
+                .and_then(|o| o.ok_or_else(|| std::io::Error::other("the blob is gone")))
+                .map_err(BlobError::Read)?;
+            Ok(object.into_reader())
+        }),
+        None => {
+            let object = runtime
+                .block_on(store.get_stream(key))
+                .context("fetch the blob")?
+                .with_context(|| format!("the blob {key} is not in the store"))?;
+            Blob::decode_parts(object.into_reader(), choose)
+        }
+    };
+    read.context("read the blob")
 }
 
 fn ms(since: Instant) -> f64 {

@@ -8,12 +8,14 @@ use std::io::Read;
 use rmp::decode::{read_array_len, read_bin_len, read_int};
 use serde::Deserialize;
 
+use super::index::{Index, Section};
 use super::parts::{Column, Parts};
 use super::{Blob, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR};
 use crate::error::BlobError;
 
-/// Array elements of a blob: magic, major, minor, header, candles, analysis.
-const ELEMENTS: u32 = 6;
+/// Array elements of a blob: magic, major, minor, header, candles, analysis; since 1.2
+/// two more follow, the index and its start.
+pub(super) const ELEMENTS: u32 = 6;
 
 impl Blob {
     /// Encodes the blob as MessagePack.
@@ -24,19 +26,59 @@ impl Blob {
     }
 
     /// Encodes the blob as MessagePack into `out` as it goes, so that a large blob can
-    /// be streamed to the store without being held whole; the writer's errors are
+    /// be streamed to the store without being held whole, with its section index
+    /// after the analysis ([`super::index`]); the writer's errors are
     /// [`BlobError::Encode`].
-    pub fn encode_to(&self, mut out: impl std::io::Write) -> Result<(), BlobError> {
+    pub fn encode_to(&self, out: impl std::io::Write) -> Result<(), BlobError> {
         let w = |e: rmp::encode::ValueWriteError| BlobError::Encode(e.into());
-        rmp::encode::write_array_len(&mut out, ELEMENTS).map_err(w)?;
+        let mut out = Counted { inner: out, n: 0 };
+        let mut index = Index::default();
+        rmp::encode::write_array_len(&mut out, ELEMENTS + 2).map_err(w)?;
         rmp::encode::write_bin(&mut out, MAGIC).map_err(w)?;
         rmp::encode::write_uint(&mut out, SCHEMA_MAJOR.into()).map_err(w)?;
         rmp::encode::write_uint(&mut out, SCHEMA_MINOR.into()).map_err(w)?;
-        let mut ser = rmp_serde::Serializer::new(&mut out).with_struct_map();
-        serde::Serialize::serialize(&self.header, &mut ser)?;
-        serde::Serialize::serialize(&self.candles, &mut ser)?;
-        serde::Serialize::serialize(&self.analysis, &mut ser)?;
-        Ok(())
+        put(&mut out, &mut index, Section::Header, &self.header)?;
+        let c = &self.candles;
+        rmp::encode::write_map_len(&mut out, Column::ALL.len() as u32).map_err(w)?;
+        for column in Column::ALL {
+            rmp::encode::write_str(&mut out, column.name()).map_err(w)?;
+            let s = Section::Column(column);
+            match column {
+                Column::OpenTime => put(&mut out, &mut index, s, &c.open_time_ms),
+                Column::CloseTime => put(&mut out, &mut index, s, &c.close_time_ms),
+                Column::Open => put(&mut out, &mut index, s, &c.open),
+                Column::High => put(&mut out, &mut index, s, &c.high),
+                Column::Low => put(&mut out, &mut index, s, &c.low),
+                Column::Close => put(&mut out, &mut index, s, &c.close),
+                Column::Volume => put(&mut out, &mut index, s, &c.volume),
+                Column::QuoteVolume => put(&mut out, &mut index, s, &c.quote_volume),
+                Column::Trades => put(&mut out, &mut index, s, &c.trades),
+                Column::TakerBuyBase => put(&mut out, &mut index, s, &c.taker_buy_base),
+                Column::TakerBuyQuote => put(&mut out, &mut index, s, &c.taker_buy_quote),
+            }?;
+        }
+        let a = &self.analysis;
+        rmp::encode::write_map_len(&mut out, 6).map_err(w)?;
+        rmp::encode::write_str(&mut out, "coeffs").map_err(w)?;
+        put(&mut out, &mut index, Section::Coeffs, &a.coeffs)?;
+        for (name, levels, part) in [
+            ("details", &a.details, Section::Detail as fn(u32) -> Section),
+            ("smooths", &a.smooths, Section::Smooth),
+        ] {
+            rmp::encode::write_str(&mut out, name).map_err(w)?;
+            rmp::encode::write_array_len(&mut out, levels.len() as u32).map_err(w)?;
+            for (j, series) in (1..).zip(levels) {
+                put(&mut out, &mut index, part(j), series)?;
+            }
+        }
+        rmp::encode::write_str(&mut out, "anomalies").map_err(w)?;
+        put(&mut out, &mut index, Section::Anomalies, &a.anomalies)?;
+        rmp::encode::write_str(&mut out, "signals").map_err(w)?;
+        put(&mut out, &mut index, Section::Signals, &a.signals)?;
+        rmp::encode::write_str(&mut out, "bands").map_err(w)?;
+        put(&mut out, &mut index, Section::Bands, &a.bands)?;
+        let start = out.n;
+        index.write(&mut out, start).map_err(w)
     }
 
     /// A generous estimate of the encoded size: 9 bytes per f64.
@@ -121,9 +163,40 @@ impl Blob {
     }
 }
 
+/// A writer that counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.n += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `value` as section `section`, recording its range in `index`.
+fn put<W: std::io::Write>(
+    out: &mut Counted<W>,
+    index: &mut Index,
+    section: Section,
+    value: &impl serde::Serialize,
+) -> Result<(), BlobError> {
+    let start = out.n;
+    value.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map())?;
+    index.push(section, start..out.n);
+    Ok(())
+}
+
 /// Reads and checks the magic, the version and the element count, leaving `rd` at the
-/// header.
-pub(super) fn read_sections(rd: &mut impl Read) -> Result<(), BlobError> {
+/// header; returns the element count.
+pub(super) fn read_sections(rd: &mut impl Read) -> Result<u32, BlobError> {
     let malformed = |what| BlobError::Malformed { what, source: None };
     let len = read_array_len(rd).map_err(|_| BlobError::BadMagic)?;
     let magic_len = read_bin_len(rd).map_err(|_| BlobError::BadMagic)?;
@@ -143,7 +216,7 @@ pub(super) fn read_sections(rd: &mut impl Read) -> Result<(), BlobError> {
     if len < ELEMENTS {
         return Err(malformed("fewer than 6 top-level elements"));
     }
-    Ok(())
+    Ok(len)
 }
 
 /// Maps a section's decoding error to a malformed-blob error naming the section, or to

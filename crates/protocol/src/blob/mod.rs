@@ -4,7 +4,8 @@
 //! On the wire it is a MessagePack array:
 //!
 //! ```text
-//! [ MAGIC (bin, b"WAVEPLOT"), major (uint), minor (uint), header (map), candles (map), analysis (map) ]
+//! [ MAGIC (bin, b"WAVEPLOT"), major (uint), minor (uint), header (map), candles (map), analysis (map),
+//!   index (map, since 1.2), index start (uint64, since 1.2) ]
 //! ```
 //!
 //! Structs are maps keyed by field name. A minor version only adds fields (readers
@@ -15,6 +16,7 @@
 //! reader path serves both (the header's `backend` says which produced them).
 
 mod codec;
+pub mod index;
 pub mod parts;
 
 use std::ops::Range;
@@ -27,6 +29,7 @@ use crate::request::AnalysisParams;
 use crate::source::Source;
 use crate::symbol::Symbol;
 
+pub use index::{Index, Section, TAIL_BYTES};
 pub use parts::{Column, Levels, Parts};
 
 /// The compute backend that produced an analysis: `cpu` or `vulkan` on the wire.
@@ -78,7 +81,7 @@ crate::parse_impls!(Backend);
 /// The blob schema's major version this build writes and reads.
 pub const SCHEMA_MAJOR: u16 = 1;
 /// The blob schema's minor version this build writes.
-pub const SCHEMA_MINOR: u16 = 1;
+pub const SCHEMA_MINOR: u16 = 2;
 /// The most bytes a blob's header takes, magic and versions included: a reader that
 /// wants only the header reads this prefix (see [`Blob::decode_header`]). Real headers
 /// are under 8 KiB; one larger is malformed.

@@ -8,10 +8,10 @@
 use std::fmt;
 use std::io::Read;
 
-use serde::Deserialize as _;
+use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::codec::{read_sections, section};
+use super::codec::{ELEMENTS, read_sections, section};
 use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header, Signal, Signals};
 use crate::error::BlobError;
 
@@ -76,7 +76,7 @@ impl Column {
     }
 
     /// The column called `name`, if any.
-    fn named(name: &str) -> Option<Column> {
+    pub(super) fn named(name: &str) -> Option<Column> {
         Column::ALL.into_iter().find(|c| c.name() == name)
     }
 
@@ -163,7 +163,7 @@ impl Blob {
         mut reader: impl Read,
         choose: impl FnOnce(&Header) -> Parts,
     ) -> Result<(Blob, Parts), BlobError> {
-        read_sections(&mut reader)?;
+        let elements = read_sections(&mut reader)?;
         let mut de = rmp_serde::Deserializer::new(reader);
         let header = Header::deserialize(&mut de).map_err(section("header"))?;
         let parts = choose(&header);
@@ -173,6 +173,11 @@ impl Blob {
         let analysis = AnalysisSeed(&parts)
             .deserialize(&mut de)
             .map_err(section("analysis"))?;
+        if elements >= ELEMENTS + 2 {
+            // Read to the end, so that a blob cut short anywhere is malformed.
+            IgnoredAny::deserialize(&mut de).map_err(section("index"))?;
+            u64::deserialize(&mut de).map_err(section("index"))?;
+        }
         let blob = Blob {
             header,
             candles,
@@ -204,25 +209,47 @@ impl<'de> Visitor<'de> for CandlesSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Candles, A::Error> {
         let mut c = Candles::default();
         while let Some(key) = map.next_key::<String>()? {
-            let Some(column) = Column::named(&key).filter(|&col| self.0.keeps(col)) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            match column {
-                Column::OpenTime => c.open_time_ms = map.next_value()?,
-                Column::CloseTime => c.close_time_ms = map.next_value()?,
-                Column::Open => c.open = map.next_value()?,
-                Column::High => c.high = map.next_value()?,
-                Column::Low => c.low = map.next_value()?,
-                Column::Close => c.close = map.next_value()?,
-                Column::Volume => c.volume = map.next_value()?,
-                Column::QuoteVolume => c.quote_volume = map.next_value()?,
-                Column::Trades => c.trades = map.next_value()?,
-                Column::TakerBuyBase => c.taker_buy_base = map.next_value()?,
-                Column::TakerBuyQuote => c.taker_buy_quote = map.next_value()?,
+            match Column::named(&key).filter(|&col| self.0.keeps(col)) {
+                Some(column) => map.next_value_seed(ColumnSeed {
+                    candles: &mut c,
+                    column,
+                })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(c)
+    }
+}
+
+/// Reads one column into its place in [`Candles`].
+pub(super) struct ColumnSeed<'c> {
+    /// Where the column goes.
+    pub(super) candles: &'c mut Candles,
+    /// Which column it is.
+    pub(super) column: Column,
+}
+
+impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        let c = self.candles;
+        match self.column {
+            Column::OpenTime => c.open_time_ms = Vec::deserialize(de)?,
+            Column::CloseTime => c.close_time_ms = Vec::deserialize(de)?,
+            Column::Open => c.open = Vec::deserialize(de)?,
+            Column::High => c.high = Vec::deserialize(de)?,
+            Column::Low => c.low = Vec::deserialize(de)?,
+            Column::Close => c.close = Vec::deserialize(de)?,
+            Column::Volume => c.volume = Vec::deserialize(de)?,
+            Column::QuoteVolume => c.quote_volume = Vec::deserialize(de)?,
+            Column::Trades => c.trades = Vec::deserialize(de)?,
+            Column::TakerBuyBase => c.taker_buy_base = Vec::deserialize(de)?,
+            Column::TakerBuyQuote => c.taker_buy_quote = Vec::deserialize(de)?,
+        }
+        Ok(())
     }
 }
 
@@ -304,7 +331,7 @@ impl<'de> Visitor<'de> for LevelsSeed<'_> {
 }
 
 /// Reads [`Signals`], keeping the per-candle signal or not.
-struct SignalsSeed(bool);
+pub(super) struct SignalsSeed(pub(super) bool);
 
 impl<'de> DeserializeSeed<'de> for SignalsSeed {
     type Value = Signals;

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use waveplot_protocol::blob::{
-    Analysis, Anomalies, BandStats, Blob, Candles, Column, Header, Levels, MAGIC, Parts,
-    SCHEMA_MAJOR, SCHEMA_MINOR, Signal, Signals, WindowSummary,
+    Analysis, Anomalies, BandStats, Blob, Candles, Column, Header, Index, Levels, MAGIC, Parts,
+    SCHEMA_MAJOR, SCHEMA_MINOR, Section, Signal, Signals, TAIL_BYTES, WindowSummary,
 };
 use waveplot_protocol::{AnalysisParams, BlobError, Interval, Source, Symbol};
 
@@ -142,8 +142,8 @@ fn a_blob_without_a_summary_still_reads() {
 #[test]
 fn the_blob_starts_with_its_magic_and_version() {
     let bytes = blob(4, 1).encode().unwrap();
-    // fixarray(6), bin8(8) "WAVEPLOT", major, minor
-    assert_eq!(bytes[0], 0x96);
+    // fixarray(8), bin8(8) "WAVEPLOT", major, minor
+    assert_eq!(bytes[0], 0x98);
     assert_eq!(&bytes[1..3], &[0xc4, 8]);
     assert_eq!(&bytes[3..11], MAGIC);
     assert_eq!(u16::from(bytes[11]), SCHEMA_MAJOR);
@@ -285,6 +285,80 @@ fn a_partial_read_still_checks_what_it_keeps_and_names_a_failing_reader() {
     assert!(matches!(err, BlobError::Read(_)), "{err:?}");
     let err = Blob::decode_parts(&good[..good.len() / 2], |_| Parts::all()).unwrap_err();
     assert!(matches!(err, BlobError::Malformed { .. }), "{err:?}");
+}
+
+/// The index of `bytes`, found from their tail as a reader of the store does.
+fn index_of(bytes: &[u8]) -> Option<Index> {
+    let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES as usize)..];
+    Index::from_tail(tail, bytes.len() as u64).unwrap()
+}
+
+/// A reader that reads the ranges `decode_sections` opens and counts their bytes.
+fn sections(bytes: &[u8], parts: Parts) -> (Blob, u64, Vec<std::ops::Range<u64>>) {
+    let index = index_of(bytes).expect("an index");
+    let mut opened = Vec::new();
+    let (blob, _) = Blob::decode_sections(
+        &index,
+        |_| parts,
+        |r| {
+            opened.push(r.clone());
+            Ok(&bytes[r.start as usize..r.end as usize])
+        },
+    )
+    .unwrap();
+    let read = opened.iter().map(|r| r.end - r.start).sum();
+    (blob, read, opened)
+}
+
+#[test]
+fn the_index_names_every_section_and_a_reader_of_sections_reads_only_what_it_keeps() {
+    let whole = blob(256, 4);
+    let bytes = whole.encode().unwrap();
+    let index = index_of(&bytes).unwrap();
+    for j in 1..=4 {
+        for s in [Section::Detail(j), Section::Smooth(j)] {
+            let r = index.range(s).unwrap();
+            let series: Vec<f64> =
+                rmp_serde::from_slice(&bytes[r.start as usize..r.end as usize]).unwrap();
+            assert_eq!(series.len(), 256, "{}", s.name());
+            assert_eq!(Section::parse(&s.name()), Some(s));
+        }
+    }
+    let (all, read, _) = sections(&bytes, Parts::all());
+    assert_eq!(all, whole);
+    assert!(read < bytes.len() as u64);
+    let parts = Parts {
+        columns: vec![Column::OpenTime, Column::Close],
+        coeffs: false,
+        details: Levels::Only(vec![2]),
+        smooths: Levels::None,
+        signal: false,
+    };
+    let (part, read, opened) = sections(&bytes, parts.clone());
+    let (streamed, _) = Blob::decode_parts(&bytes[..], |_| parts).unwrap();
+    assert_eq!(part, streamed, "the same as the streaming reader");
+    assert!(
+        read * 3 < bytes.len() as u64,
+        "{read} of {} bytes",
+        bytes.len()
+    );
+    assert!(!opened.contains(&index.range(Section::Detail(1)).unwrap()));
+}
+
+#[test]
+fn a_blob_before_the_index_has_none_and_a_broken_trailer_is_malformed() {
+    let bytes = blob(16, 2).encode().unwrap();
+    let start = u64::from_be_bytes(bytes[bytes.len() - 8..].try_into().unwrap()) as usize;
+    let mut old = bytes[..start].to_vec();
+    old[0] = 0x96;
+    assert_eq!(Blob::decode(&old).unwrap(), blob(16, 2), "a 1.1 blob reads");
+    assert_eq!(index_of(&old), None, "and has no index");
+    let mut broken = bytes.clone();
+    let at = broken.len() - 8;
+    broken[at..].copy_from_slice(&(bytes.len() as u64 * 2).to_be_bytes());
+    let tail = &broken[broken.len().saturating_sub(TAIL_BYTES as usize)..];
+    let e = Index::from_tail(tail, broken.len() as u64).unwrap_err();
+    assert!(matches!(e, BlobError::Malformed { .. }), "{e:?}");
 }
 
 #[test]

@@ -143,10 +143,11 @@ async fn a_bad_store_url_or_an_unreachable_endpoint_keeps_the_cause_behind_its_a
     assert!(source.is_some(), "the client's error is kept: {e:?}");
 }
 
-/// A prefix read returns the first bytes and the whole size, on every kind of store,
-/// for objects longer and shorter than the prefix and for an empty one.
+/// A prefix or suffix read returns the first or last bytes and the whole size, on
+/// every kind of store, for objects longer and shorter than it and for an empty one;
+/// a ranged stream returns just its range.
 #[tokio::test]
-async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
+async fn prefix_suffix_and_ranged_reads_return_their_bytes_and_the_whole_size() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let stores = every_kind(&s3, dir.path()).await;
@@ -173,6 +174,34 @@ async fn a_prefix_read_returns_the_first_bytes_and_the_whole_size() {
             store.get_prefix("missing", 10).await.unwrap(),
             None,
             "{what}"
+        );
+        let (tail, size) = store.get_suffix("long", 1000).await.unwrap().unwrap();
+        assert_eq!((&tail[..], size), (&long[99_000..], 100_000), "{what}");
+        let (tail, size) = store.get_suffix("short", 1000).await.unwrap().unwrap();
+        assert_eq!((&tail[..], size), (&b"abc"[..], 3), "{what}");
+        let (tail, size) = store.get_suffix("empty", 1000).await.unwrap().unwrap();
+        assert_eq!((tail.len(), size), (0, 0), "{what}");
+        assert!(store.get_suffix("missing", 10).await.unwrap().is_none());
+        let part = store
+            .get_range_stream("long", 40_000..40_300)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(part.size, 300, "{what}");
+        let mut read = Vec::new();
+        tokio::task::spawn_blocking(move || {
+            std::io::Read::read_to_end(&mut part.into_reader(), &mut read).map(|_| read)
+        })
+        .await
+        .unwrap()
+        .map(|read| assert_eq!(&read[..], &long[40_000..40_300], "{what}"))
+        .unwrap();
+        assert!(
+            store
+                .get_range_stream("missing", 0..1)
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 }

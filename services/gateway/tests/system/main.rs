@@ -454,3 +454,32 @@ fn a_chart_that_needs_more_memory_than_its_plotter_has_fails_with_both_named() {
     assert!(error.contains("64 MiB (PLOT_MEMORY)"), "{error}");
     assert_eq!(st["plots"]["01"]["state"], "done", "{st}");
 }
+
+/// A blob written before the section index (schema 1.1) is still drawn: the plotter
+/// finds no index at its end and reads the whole blob as a stream instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blob_without_a_section_index_is_still_drawn() {
+    let sys = system(30);
+    let store = sys.store().await.unwrap();
+    let http = sys.http();
+    let render = |plot: &'static str| {
+        let http = http.clone();
+        tokio::task::spawn_blocking(move || {
+            let body =
+                json!({"symbol": "BTC", "interval": "5m", "source": "sample", "plots": [plot]});
+            let (_, c) = post_render(&http, &body);
+            wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
+        })
+    };
+    let first = render("01").await.unwrap();
+    let key = first["prepared"]["key"].as_str().unwrap().to_owned();
+    let blob = store.get(&key).await.unwrap().unwrap();
+    let start = u64::from_be_bytes(blob[blob.len() - 8..].try_into().unwrap()) as usize;
+    let mut old = blob[..start].to_vec();
+    old[0] = 0x96;
+    Blob::decode(&old).expect("a 1.1 blob");
+    store.put(&key, old.into()).await.unwrap();
+    let second = render("02b").await.unwrap();
+    assert_eq!(second["state"], "complete", "{second}\n{}", sys.logs());
+    assert_eq!(second["prepared"]["reused"], true, "{second}");
+}
