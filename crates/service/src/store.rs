@@ -321,20 +321,8 @@ impl Store {
         key: &str,
         len: u64,
     ) -> Result<Option<(Bytes, u64)>, StoreError> {
-        let options = GetOptions {
-            range: Some((0..len).into()),
-            ..GetOptions::default()
-        };
-        match self.inner.get_opts(&Path::from(key), options).await {
-            Ok(r) => {
-                let size = r.meta.size;
-                let bytes = r
-                    .bytes()
-                    .await
-                    .map_err(|source| self.io("get", key, source))?;
-                Ok(Some((bytes, size)))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+        match self.range_bytes(key, 0..len).await {
+            Ok(read) => Ok(read),
             // A range of an empty object is refused; the object is there, and empty.
             Err(source) => match self.size(key).await {
                 Ok(Some(0)) => Ok(Some((Bytes::new(), 0))),
@@ -357,20 +345,28 @@ impl Store {
         if size == 0 {
             return Ok(Some((Bytes::new(), 0)));
         }
+        self.range_bytes(key, size.saturating_sub(len)..size)
+            .await
+            .map_err(|source| self.io("get", key, source))
+    }
+
+    /// The bytes `range` of an object and its whole size; `None` if it does not exist.
+    async fn range_bytes(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<(Bytes, u64)>, object_store::Error> {
         let options = GetOptions {
-            range: Some((size.saturating_sub(len)..size).into()),
+            range: Some(range.into()),
             ..GetOptions::default()
         };
         match self.inner.get_opts(&Path::from(key), options).await {
             Ok(r) => {
-                let bytes = r
-                    .bytes()
-                    .await
-                    .map_err(|source| self.io("get", key, source))?;
-                Ok(Some((bytes, size)))
+                let size = r.meta.size;
+                Ok(Some((r.bytes().await?, size)))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("get", key, source)),
+            Err(e) => Err(e),
         }
     }
 

@@ -233,12 +233,6 @@ impl Blob {
             .map_err(section("analysis"))?;
         analysis.bands = Vec::<BandStats>::deserialize(&mut read(Section::Bands)?)
             .map_err(section("analysis"))?;
-        let blob = Blob {
-            header,
-            candles,
-            analysis,
-        };
-        blob.check_parts(&parts)?;
-        Ok((blob, parts))
+        Blob::checked(header, candles, analysis, parts)
     }
 }

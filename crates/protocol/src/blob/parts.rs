@@ -178,6 +178,16 @@ impl Blob {
             IgnoredAny::deserialize(&mut de).map_err(section("index"))?;
             u64::deserialize(&mut de).map_err(section("index"))?;
         }
+        Blob::checked(header, candles, analysis, parts)
+    }
+
+    /// The blob of these sections, read with `parts`, once [`Blob::check_parts`] passes.
+    pub(super) fn checked(
+        header: Header,
+        candles: Candles,
+        analysis: Analysis,
+        parts: Parts,
+    ) -> Result<(Blob, Parts), BlobError> {
         let blob = Blob {
             header,
             candles,
