@@ -5,7 +5,6 @@
 //! Binance (synthetic candles of any interval up to now) that prepare's `binance`
 //! source is pointed at, so no run ever reaches the real exchange.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,7 +45,9 @@ impl Stack {
             .context("Tokio runtime")?;
         let binance = runtime.block_on(FakeBinance::start_synthetic());
         let candles = tempfile::tempdir().context("candle directory")?;
-        write_synthetic(&candles.path().join(SYNTHETIC), synthetic)?;
+        let file = candles.path().join(SYNTHETIC);
+        waveplot_testkit::klines::write_walk(&file, synthetic)
+            .with_context(|| format!("write {}", file.display()))?;
         let builder = waveplot_testkit::Stack::builder()
             .bin_dir(bin_dir)
             .bucket(BUCKET)
@@ -80,30 +81,4 @@ impl Stack {
             })
             .collect()
     }
-}
-
-/// A seeded random walk as a 1-minute klines CSV with header (Binance's 12 columns).
-fn write_synthetic(path: &Path, n: usize) -> Result<()> {
-    let mut out = String::from(
-        "open_time_ms,open,high,low,close,volume,close_time_ms,quote_volume,trades,taker_buy_base,taker_buy_quote,ignore\n",
-    );
-    let (mut rng, mut close) = (
-        fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15),
-        30_000.0_f64,
-    );
-    let start = 1_700_000_000_000_i64 - 1_700_000_000_000_i64 % 60_000;
-    for i in 0..n {
-        // Whole cents from -10.00 to 10.00.
-        let step = f64::from(rng.i32(-1000..=1000)) / 100.0;
-        let open = close;
-        close = (open + step).max(1.0);
-        let (high, low) = (open.max(close) + 2.5, open.min(close) - 2.5);
-        let t = start + i as i64 * 60_000;
-        let _ = writeln!(
-            out,
-            "{t},{open:.2},{high:.2},{low:.2},{close:.2},12.5,{},375000.0,300,6.0,180000.0,0",
-            t + 59_999
-        );
-    }
-    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
 }

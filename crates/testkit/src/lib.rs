@@ -14,9 +14,11 @@
 //! - [`free_port`]: a free loopback TCP port.
 //! - [`http_client_builder`]: a blocking HTTP client builder with TLS set up.
 //! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
+//! - [`klines`]: klines files of a seeded random walk.
 
 #[cfg(feature = "fake-binance")]
 pub mod fake_binance;
+pub mod klines;
 pub mod stack;
 
 pub use stack::{Role, Stack, StackBuilder, bin_dir};

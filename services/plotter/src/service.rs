@@ -6,6 +6,10 @@
 //! each chart is drawn once however many boards run it. Any failure becomes a
 //! `failed` event with the reason; a bad message is logged and counted.
 
+use std::cell::RefCell;
+use std::io::Read;
+use std::ops::Range;
+use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -31,6 +35,11 @@ pub struct Settings {
     /// [`memory`](crate::memory)'s estimate; a chart estimated above it is refused.
     pub memory_mib: u32,
 }
+
+/// Windows of this many candles or more are read section by section (blobs of about
+/// 4 MiB and up); smaller ones whole, in one read of the store, which costs less than
+/// the two it takes to find the sections first.
+pub const SECTIONS_FROM: u32 = 16_384;
 
 /// The default of [`Settings::memory_mib`]: room for the largest chart the request
 /// limits allow (a million candles at 20 levels, 4800×3600: about 455 MiB).
@@ -125,17 +134,19 @@ impl Handler for Plotter {
     }
 
     async fn work(&self, event: PreparedEvent) -> Result<DoneEvent, Failure> {
-        let done = self
+        let (done, read) = self
             .draw(&event)
             .await
             .map_err(|e| Failure::new(Some(event.request_id.clone()), e))?;
-        tracing::info!(request_id = %done.request_id, plot = %self.plot, bytes = done.bytes, render_ms = done.render_ms, reused = done.reused, "chart stored");
+        tracing::info!(request_id = %done.request_id, plot = %self.plot, bytes = done.bytes, render_ms = done.render_ms, reused = done.reused, read, "chart stored");
         Ok(done)
     }
 }
 
 impl Plotter {
-    async fn draw(&self, event: &PreparedEvent) -> Result<DoneEvent> {
+    /// Draws and stores the chart of `event`, or finds it stored; returns its event and
+    /// how the blob was read (`sections`, `whole`, or `none` for a stored chart).
+    async fn draw(&self, event: &PreparedEvent) -> Result<(DoneEvent, &'static str)> {
         let (width, height) = self.plot.size_for(event.width, event.height);
         let zone = event.tz.clone().unwrap_or_default();
         let key = event
@@ -162,14 +173,20 @@ impl Plotter {
             .await
             .context("look for an existing chart")?
         {
-            return Ok(done(size, 0.0, ms(started), true));
+            return Ok((done(size, 0.0, ms(started), true), "none"));
         }
-        let (tail, size) = store
-            .get_suffix(event.key.as_str(), TAIL_BYTES)
-            .await
-            .context("fetch the blob's index")?
-            .with_context(|| format!("the blob {} is not in the store", event.key))?;
-        let index = Index::from_tail(&tail, size).context("read the blob's index")?;
+        // A small blob costs less to read whole than to look up its sections.
+        let (index, size) = if event.candles < SECTIONS_FROM {
+            (None, 0)
+        } else {
+            let (tail, size) = store
+                .get_suffix(event.key.as_str(), TAIL_BYTES)
+                .await
+                .context("fetch the blob's index")?
+                .with_context(|| format!("the blob {} is not in the store", event.key))?;
+            let index = Index::from_tail(&tail, size).context("read the blob's index")?;
+            (index, size)
+        };
         let (plot, options) = (
             self.plot,
             RenderOptions {
@@ -179,10 +196,11 @@ impl Plotter {
                 zone,
             },
         );
+        let read = if index.is_some() { "sections" } else { "whole" };
         let (source, blob_key) = (store.clone(), event.key.clone());
         // Only the series this chart draws are read, each decoded as it streams in.
         let (image, render_ms) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
-            let (blob, _) = read_parts(&source, blob_key.as_str(), index.as_ref(), plot)?;
+            let (blob, _) = read_parts(&source, blob_key.as_str(), (index.as_ref(), size), plot)?;
             let rendering = Instant::now();
             let image = render(&blob, plot, &options).context("draw the chart")?;
             Ok((image, ms(rendering)))
@@ -197,31 +215,34 @@ impl Plotter {
             .put(key.as_str(), image.into())
             .await
             .context("store the chart")?;
-        Ok(done(size, render_ms, fetch_ms + ms(storing), false))
+        Ok((done(size, render_ms, fetch_ms + ms(storing), false), read))
     }
 }
 
-/// Reads the parts of the blob at `key` that chart `plot` draws: with the blob's
-/// `index`, the byte ranges of those series and nothing else; without one (a blob
-/// written before 1.2), the whole blob as a stream, skipping the rest. Blocks on the
-/// store: call it off the async runtime, from a thread the runtime started.
+/// Reads the parts of the blob at `key`, `size` bytes long, that chart `plot` draws:
+/// with the blob's `index`, the byte ranges of those series ([`Ranges`]); without one
+/// (a small blob, or one written before 1.2), the whole blob as a stream, skipping the
+/// rest. Blocks on the store:
+/// call it off the async runtime, from a thread the runtime started.
 fn read_parts(
     store: &Store,
     key: &str,
-    index: Option<&Index>,
+    (index, size): (Option<&Index>, u64),
     plot: PlotId,
 ) -> Result<(Blob, Parts)> {
     let runtime = tokio::runtime::Handle::current();
     let choose = |header: &_| parts(plot, header);
     let read = match index {
-        Some(index) => Blob::decode_sections(index, choose, |range| {
-            let object = runtime
-                .block_on(store.get_range_stream(key, range))
-                .map_err(std::io::Error::other)
-                .and_then(|o| o.ok_or_else(|| std::io::Error::other("the blob is gone")))
-                .map_err(BlobError::Read)?;
-            Ok(object.into_reader())
-        }),
+        Some(index) => {
+            let ranges = Ranges {
+                store,
+                key,
+                size,
+                runtime,
+                current: Rc::default(),
+            };
+            Blob::decode_sections(index, choose, |range| ranges.open(range))
+        }
         None => {
             let object = runtime
                 .block_on(store.get_stream(key))
@@ -231,6 +252,90 @@ fn read_parts(
         }
     };
     read.context("read the blob")
+}
+
+/// Ranges of a blob read in increasing order with as few reads of the store as it
+/// takes: a range that starts less than [`Ranges::GAP`] after where the current read
+/// stands continues it, skipping the bytes between; one further on starts a new read
+/// there, to the blob's end, which is dropped when a later range is further still.
+/// Every read of the store costs a round trip; skipping a small gap costs less.
+struct Ranges<'s> {
+    store: &'s Store,
+    key: &'s str,
+    /// The blob's size.
+    size: u64,
+    runtime: tokio::runtime::Handle,
+    current: Rc<RefCell<Option<Cursor>>>,
+}
+
+/// A read of the store in progress, and the blob offset it stands at.
+struct Cursor {
+    at: u64,
+    reader: Box<dyn Read + Send>,
+}
+
+/// One range, read from the shared [`Cursor`].
+struct Section {
+    cursor: Rc<RefCell<Option<Cursor>>>,
+    left: u64,
+}
+
+impl Ranges<'_> {
+    /// Bytes skipped rather than starting a new read: about what the store sends in the
+    /// time a round trip takes.
+    const GAP: u64 = 4 << 20;
+
+    /// A reader of `range`, which starts at or after every range opened before.
+    fn open(&self, range: Range<u64>) -> Result<Section, BlobError> {
+        let mut current = self.current.borrow_mut();
+        let gap = current
+            .as_ref()
+            .and_then(|c| range.start.checked_sub(c.at))
+            .filter(|&gap| gap < Self::GAP);
+        match (current.as_mut(), gap) {
+            (Some(cursor), Some(gap)) => {
+                let skipped =
+                    std::io::copy(&mut (&mut cursor.reader).take(gap), &mut std::io::sink())
+                        .map_err(BlobError::Read)?;
+                cursor.at += skipped;
+            }
+            _ => {
+                let object = self
+                    .runtime
+                    .block_on(
+                        self.store
+                            .get_range_stream(self.key, range.start..self.size),
+                    )
+                    .map_err(std::io::Error::other)
+                    .and_then(|o| o.ok_or_else(|| std::io::Error::other("the blob is gone")))
+                    .map_err(BlobError::Read)?;
+                *current = Some(Cursor {
+                    at: range.start,
+                    reader: Box::new(object.into_reader()),
+                });
+            }
+        }
+        Ok(Section {
+            cursor: self.current.clone(),
+            left: range.end - range.start,
+        })
+    }
+}
+
+impl Read for Section {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut current = self.cursor.borrow_mut();
+        let Some(cursor) = current.as_mut() else {
+            return Ok(0);
+        };
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = cursor.reader.read(&mut buf[..want])?;
+        cursor.at += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn ms(since: Instant) -> f64 {

@@ -173,7 +173,9 @@ impl Index {
 impl Blob {
     /// Decodes the parts of a blob that `choose` picks once it has seen the header,
     /// section by section: `open` gives a reader over a byte range of the blob (a
-    /// ranged read of the store), and only the ranges of the kept series are opened.
+    /// ranged read of the store), and only the ranges of the kept series are opened,
+    /// in the order they lie in the blob (so that `open` may serve neighbours from one
+    /// read).
     /// Checks what it read as [`Blob::decode_parts`] does; a section the index lacks
     /// is a malformed blob.
     pub fn decode_sections<R: Read>(
@@ -191,7 +193,7 @@ impl Blob {
         let header = Header::deserialize(&mut read(Section::Header)?).map_err(section("header"))?;
         let parts = choose(&header);
         let mut candles = Candles::default();
-        for &column in &parts.columns {
+        for column in Column::ALL.into_iter().filter(|&c| parts.keeps(c)) {
             ColumnSeed {
                 candles: &mut candles,
                 column,

@@ -455,25 +455,40 @@ fn a_chart_that_needs_more_memory_than_its_plotter_has_fails_with_both_named() {
     assert_eq!(st["plots"]["01"]["state"], "done", "{st}");
 }
 
-/// A blob written before the section index (schema 1.1) is still drawn: the plotter
-/// finds no index at its end and reads the whole blob as a stream instead.
+/// A window of 20 000 candles (a blob over 4 MiB) is read section by section, only
+/// the series each chart draws; the same blob without its section index (schema 1.1)
+/// is still drawn, read whole as a stream.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_blob_without_a_section_index_is_still_drawn() {
-    let sys = system(30);
+async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
+    let candles = tempfile::tempdir().unwrap();
+    waveplot_testkit::klines::write_walk(&candles.path().join("BTCUSDT-1m-walk.csv"), 20_500)
+        .unwrap();
+    let sys = waveplot_testkit::Stack::builder()
+        .env(
+            Role::Prepare,
+            "CANDLE_DIR",
+            candles.path().display().to_string(),
+        )
+        .start();
     let store = sys.store().await.unwrap();
     let http = sys.http();
     let render = |plot: &'static str| {
         let http = http.clone();
         tokio::task::spawn_blocking(move || {
-            let body =
-                json!({"symbol": "BTC", "interval": "5m", "source": "sample", "plots": [plot]});
-            let (_, c) = post_render(&http, &body);
+            let body = json!({"symbol": "BTCUSDT", "interval": "1m",
+                "source": "file:BTCUSDT-1m-walk.csv", "window": 20_000, "plots": [plot]});
+            let (code, c) = post_render(&http, &body);
+            assert_eq!(code, 200, "{c}");
             wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
         })
     };
     let first = render("01").await.unwrap();
+    assert_eq!(first["state"], "complete", "{first}\n{}", sys.logs());
+    let log = sys.service(Role::Plotter(PlotId::Overview)).log();
+    assert!(log.contains("read=\"sections\""), "{log}");
     let key = first["prepared"]["key"].as_str().unwrap().to_owned();
     let blob = store.get(&key).await.unwrap().unwrap();
+    assert!(blob.len() > 4 << 20, "{} bytes", blob.len());
     let start = u64::from_be_bytes(blob[blob.len() - 8..].try_into().unwrap()) as usize;
     let mut old = blob[..start].to_vec();
     old[0] = 0x96;
@@ -482,4 +497,6 @@ async fn a_blob_without_a_section_index_is_still_drawn() {
     let second = render("02b").await.unwrap();
     assert_eq!(second["state"], "complete", "{second}\n{}", sys.logs());
     assert_eq!(second["prepared"]["reused"], true, "{second}");
+    let log = sys.service(Role::Plotter(PlotId::Bands)).log();
+    assert!(log.contains("read=\"whole\""), "{log}");
 }
