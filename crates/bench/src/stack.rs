@@ -58,6 +58,10 @@ impl Stack {
                 candles.path().display().to_string(),
             )
             .env(Role::Prepare, "BINANCE_URL", &binance.url);
+        // As the images set it (deploy/Dockerfile): the peaks measured are the deployment's.
+        let builder = Role::ALL.into_iter().fold(builder, |b, role| {
+            b.env(role, "MALLOC_MMAP_THRESHOLD_", "1048576")
+        });
         if let Some(path) = builder.missing_binary() {
             anyhow::bail!(
                 "{} not found; build with `cargo build --release --workspace` or pass --bin-dir",
