@@ -20,7 +20,7 @@ use std::ops::Range;
 use serde::Deserialize as _;
 use serde::de::DeserializeSeed as _;
 
-use super::codec::section;
+use super::codec::{read_sections, section};
 use super::parts::{Column, ColumnSeed, Parts, SignalsSeed};
 use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header};
 use crate::error::BlobError;
@@ -183,6 +183,10 @@ impl Blob {
         choose: impl FnOnce(&Header) -> Parts,
         mut open: impl FnMut(Range<u64>) -> Result<R, BlobError>,
     ) -> Result<(Blob, Parts), BlobError> {
+        // The magic and the versions lie before the header: a reader refuses a blob of
+        // another major version however it reads it.
+        let header_at = index.range(Section::Header).map_or(0, |r| r.start);
+        read_sections(&mut open(0..header_at)?)?;
         let mut read = |s: Section| -> Result<rmp_serde::Deserializer<_>, BlobError> {
             let range = index.range(s).ok_or(BlobError::Malformed {
                 what: "index (a section is missing)",

@@ -346,6 +346,23 @@ fn the_index_names_every_section_and_a_reader_of_sections_reads_only_what_it_kee
 }
 
 #[test]
+fn a_reader_of_sections_refuses_another_major_version_too() {
+    let mut bytes = blob(16, 2).encode().unwrap();
+    bytes[11] = 2;
+    let index = index_of(&bytes).unwrap();
+    let e = Blob::decode_sections(
+        &index,
+        |_| Parts::all(),
+        |r| Ok(&bytes[r.start as usize..r.end as usize]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, BlobError::UnsupportedVersion { major: 2, .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn a_blob_before_the_index_has_none_and_a_broken_trailer_is_malformed() {
     let bytes = blob(16, 2).encode().unwrap();
     let start = u64::from_be_bytes(bytes[bytes.len() - 8..].try_into().unwrap()) as usize;
