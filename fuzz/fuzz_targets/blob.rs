@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some(index)) = Index::from_tail(data, data.len() as u64) {
         let _ = Blob::decode_sections(
             &index,
-            |_| Parts::all(),
+            |_| Ok(Parts::all()),
             |r| Ok(&data[r.start as usize..r.end as usize]),
         );
     }

@@ -92,15 +92,16 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Self::Job>, Failure>> + Send;
 
     /// Waits that cost little CPU (a remote API's rate limit, say), done before a work
-    /// slot is taken so that they never hold one up; a handler whose gathering holds
-    /// memory bounds it itself. Nothing by default.
+    /// slot is taken so that they never hold one up, but with the job's memory
+    /// ([`Handler::memory`]) already reserved, since what they gather takes memory.
+    /// Nothing by default.
     fn gather(&self, job: Self::Job) -> impl Future<Output = Result<Self::Job, Failure>> + Send {
         std::future::ready(Ok(job))
     }
 
-    /// The most memory the work of `job` takes, in bytes, as estimated before it
-    /// starts; the work waits until that much of the [`Capacity`]'s memory is free.
-    /// Nothing by default.
+    /// The most memory gathering and working on `job` take, in bytes, as estimated
+    /// when it is accepted; the job waits until that much of the [`Capacity`]'s memory
+    /// is free before it gathers. Nothing by default.
     fn memory(&self, job: &Self::Job) -> u64 {
         let _ = job;
         0
@@ -214,18 +215,18 @@ impl<H: Handler> Worker<H> {
                 return self.fail(failure).await;
             }
         };
+        // The memory first: what a job gathers (candles from a remote API) is part of
+        // its estimate. Then the slot, once gathered; always in this order.
+        let mib = self.handler.memory(&job).div_ceil(1 << 20);
+        let share = u32::try_from(mib).unwrap_or(u32::MAX).min(self.memory_mib);
+        let Ok(_memory) = self.memory.acquire_many(share).await else {
+            return;
+        };
         let worked = match self.handler.gather(job).await {
-            Ok(job) => {
-                let mib = self.handler.memory(&job).div_ceil(1 << 20);
-                let share = u32::try_from(mib).unwrap_or(u32::MAX).min(self.memory_mib);
-                let (Ok(_memory), Ok(_slot)) = (
-                    self.memory.acquire_many(share).await,
-                    self.slots.acquire().await,
-                ) else {
-                    return;
-                };
-                self.handler.work(job).await
-            }
+            Ok(job) => match self.slots.acquire().await {
+                Ok(_slot) => self.handler.work(job).await,
+                Err(_) => return,
+            },
             Err(failure) => Err(failure),
         };
         match worked {

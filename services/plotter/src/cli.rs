@@ -15,9 +15,11 @@ pub(crate) fn render_command(args: &RenderArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.blob)
         .with_context(|| format!("open blob {}", args.blob.display()))?;
     // One chart reads only what it draws; all six read everything.
-    let (blob, _) = Blob::decode_parts(std::io::BufReader::new(file), |header| match args.plot {
-        Some(plot) => parts(plot, header),
-        None => Parts::all(),
+    let (blob, _) = Blob::decode_parts(std::io::BufReader::new(file), |header| {
+        Ok(match args.plot {
+            Some(plot) => parts(plot, header),
+            None => Parts::all(),
+        })
     })
     .with_context(|| format!("decode blob {}", args.blob.display()))?;
     match (args.plot, &args.out, &args.out_dir) {

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
-use waveplot_protocol::blob::{Index, Parts, TAIL_BYTES};
+use waveplot_protocol::blob::{Header, Index, Parts, TAIL_BYTES};
 use waveplot_protocol::{
     Blob, BlobError, DoneEvent, Message, PlotId, PreparedEvent, RequestId, Stage, Subjects, V1,
 };
@@ -125,12 +125,8 @@ impl Handler for Plotter {
     /// [`memory`](crate::memory) of the event's window; an event without the blob's
     /// header (from an older prepare) counts every level there can be.
     fn memory(&self, event: &PreparedEvent) -> u64 {
-        let levels = event
-            .header
-            .as_ref()
-            .map_or(waveplot_protocol::request::MAX_LEVELS, |h| h.levels_used);
         let size = self.plot.size_for(event.width, event.height);
-        memory(self.plot, event.candles, levels, size)
+        memory(self.plot, event.candles, self.levels(event), size)
     }
 
     async fn work(&self, event: PreparedEvent) -> Result<DoneEvent, Failure> {
@@ -144,6 +140,15 @@ impl Handler for Plotter {
 }
 
 impl Plotter {
+    /// The levels the blob of `event` has, as the event says; every level there can be
+    /// when it does not say (an event from an older prepare).
+    fn levels(&self, event: &PreparedEvent) -> u32 {
+        event
+            .header
+            .as_ref()
+            .map_or(waveplot_protocol::request::MAX_LEVELS, |h| h.levels_used)
+    }
+
     /// Draws and stores the chart of `event`, or finds it stored; returns its event and
     /// how the blob was read (`sections`, `whole`, or `none` for a stored chart).
     async fn draw(&self, event: &PreparedEvent) -> Result<(DoneEvent, &'static str)> {
@@ -197,10 +202,18 @@ impl Plotter {
             },
         );
         let read = if index.is_some() { "sections" } else { "whole" };
+        let (event_candles, event_levels) = (event.candles, self.levels(event));
         let (source, blob_key) = (store.clone(), event.key.clone());
         // Only the series this chart draws are read, each decoded as it streams in.
         let (image, render_ms) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
-            let (blob, _) = read_parts(&source, blob_key.as_str(), (index.as_ref(), size), plot)?;
+            let planned = (event_candles, event_levels);
+            let (blob, _) = read_parts(
+                &source,
+                blob_key.as_str(),
+                (index.as_ref(), size),
+                plot,
+                planned,
+            )?;
             let rendering = Instant::now();
             let image = render(&blob, plot, &options).context("draw the chart")?;
             Ok((image, ms(rendering)))
@@ -219,7 +232,8 @@ impl Plotter {
     }
 }
 
-/// Reads the parts of the blob at `key`, `size` bytes long, that chart `plot` draws:
+/// Reads the parts of the blob at `key`, `size` bytes long, that chart `plot` draws,
+/// refusing a blob larger than the `(candles, levels)` its event announced:
 /// with the blob's `index`, the byte ranges of those series ([`Ranges`]); without one
 /// (a small blob, or one written before 1.2), the whole blob as a stream, skipping the
 /// rest. Blocks on the store:
@@ -229,9 +243,18 @@ fn read_parts(
     key: &str,
     (index, size): (Option<&Index>, u64),
     plot: PlotId,
+    (candles, levels): (u32, u32),
 ) -> Result<(Blob, Parts)> {
     let runtime = tokio::runtime::Handle::current();
-    let choose = |header: &_| parts(plot, header);
+    let choose = |header: &Header| {
+        if header.candles > candles || header.levels_used > levels {
+            return Err(BlobError::Inconsistent(format!(
+                "the blob holds {} candles at {} levels; its event announced {candles} at {levels}, and memory was set aside for that",
+                header.candles, header.levels_used
+            )));
+        }
+        Ok(parts(plot, header))
+    };
     let read = match index {
         Some(index) => {
             let ranges = Ranges {

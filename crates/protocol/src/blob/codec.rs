@@ -91,7 +91,7 @@ impl Blob {
     /// Decodes and checks a blob. Garbage, truncation, a wrong magic, an unknown major
     /// version and arrays of inconsistent lengths are errors, never panics.
     pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
-        Blob::decode_parts(bytes, |_| Parts::all()).map(|(blob, _)| blob)
+        Blob::decode_parts(bytes, |_| Ok(Parts::all())).map(|(blob, _)| blob)
     }
 
     /// Decodes only the header, leaving the series unread: what a reader needs to know
@@ -130,6 +130,15 @@ impl Blob {
         }
         let a = &self.analysis;
         let levels = self.header.levels_used as usize;
+        for (name, len) in [
+            ("details", a.details.len()),
+            ("smooths", a.smooths.len()),
+            ("bands", a.bands.len()),
+        ] {
+            if len != levels {
+                return bad(format!("{name} has {len} levels, the header says {levels}"));
+            }
+        }
         let mut series = Vec::new();
         for (name, kept, all) in [
             ("details", &parts.details, &a.details),
@@ -143,15 +152,6 @@ impl Blob {
         for (name, kept, len) in series {
             if !sized(kept, len) {
                 return bad(format!("{name} has {len} values for {n} candles"));
-            }
-        }
-        for (name, len) in [
-            ("details", a.details.len()),
-            ("smooths", a.smooths.len()),
-            ("bands", a.bands.len()),
-        ] {
-            if len != levels {
-                return bad(format!("{name} has {len} levels, the header says {levels}"));
             }
         }
         if a.anomalies.indices.len() != a.anomalies.values.len()
@@ -195,8 +195,22 @@ fn put<W: std::io::Write>(
 }
 
 /// Reads and checks the magic, the version and the element count, leaving `rd` at the
-/// header; returns the element count.
+/// header; returns the element count. A reader that fails (anything but running out
+/// of bytes) is [`BlobError::Read`], whatever it was reading.
 pub(super) fn read_sections(rd: &mut impl Read) -> Result<u32, BlobError> {
+    let mut watched = Watched {
+        inner: rd,
+        failed: None,
+    };
+    let read = check_sections(&mut watched);
+    match (read, watched.failed) {
+        (Err(_), Some(io)) => Err(BlobError::Read(io)),
+        (read, _) => read,
+    }
+}
+
+/// [`read_sections`] without telling a failing reader from a malformed blob.
+fn check_sections(rd: &mut impl Read) -> Result<u32, BlobError> {
     let malformed = |what| BlobError::Malformed { what, source: None };
     let len = read_array_len(rd).map_err(|_| BlobError::BadMagic)?;
     let magic_len = read_bin_len(rd).map_err(|_| BlobError::BadMagic)?;
@@ -217,6 +231,26 @@ pub(super) fn read_sections(rd: &mut impl Read) -> Result<u32, BlobError> {
         return Err(malformed("fewer than 6 top-level elements"));
     }
     Ok(len)
+}
+
+/// A reader that keeps its first failure (other than running out of bytes).
+struct Watched<R> {
+    inner: R,
+    failed: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    /// Keeps the reader's own error and hands the decoder a stand-in, which it drops.
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                return e;
+            }
+            let kind = e.kind();
+            self.failed.get_or_insert(e);
+            std::io::Error::from(kind)
+        })
+    }
 }
 
 /// Maps a section's decoding error to a malformed-blob error naming the section, or to

@@ -159,7 +159,7 @@ impl Index {
             let pair = rmp::decode::read_array_len(&mut rd).map_err(|_| malformed("index"))?;
             let start: u64 = rmp::decode::read_int(&mut rd).map_err(|_| malformed("index"))?;
             let end: u64 = rmp::decode::read_int(&mut rd).map_err(|_| malformed("index"))?;
-            if pair != 2 || start > end || end > size {
+            if pair != 2 || start >= end || end > size {
                 return Err(malformed("index (a range outside the blob)"));
             }
             if let Some(section) = Section::parse(name) {
@@ -180,22 +180,29 @@ impl Blob {
     /// is a malformed blob.
     pub fn decode_sections<R: Read>(
         index: &Index,
-        choose: impl FnOnce(&Header) -> Parts,
+        choose: impl FnOnce(&Header) -> Result<Parts, BlobError>,
         mut open: impl FnMut(Range<u64>) -> Result<R, BlobError>,
     ) -> Result<(Blob, Parts), BlobError> {
         // The magic and the versions lie before the header: a reader refuses a blob of
         // another major version however it reads it.
-        let header_at = index.range(Section::Header).map_or(0, |r| r.start);
+        let missing = || BlobError::Malformed {
+            what: "index (a section is missing)",
+            source: None,
+        };
+        let header_at = index.range(Section::Header).ok_or_else(missing)?.start;
         read_sections(&mut open(0..header_at)?)?;
         let mut read = |s: Section| -> Result<rmp_serde::Deserializer<_>, BlobError> {
-            let range = index.range(s).ok_or(BlobError::Malformed {
-                what: "index (a section is missing)",
-                source: None,
-            })?;
+            let range = index.range(s).ok_or_else(missing)?;
             Ok(rmp_serde::Deserializer::new(open(range)?))
         };
         let header = Header::deserialize(&mut read(Section::Header)?).map_err(section("header"))?;
-        let parts = choose(&header);
+        if header.levels_used > MAX_LEVELS {
+            return Err(BlobError::Inconsistent(format!(
+                "the header says {} levels; there are at most {MAX_LEVELS}",
+                header.levels_used
+            )));
+        }
+        let parts = choose(&header)?;
         let mut candles = Candles::default();
         for column in Column::ALL.into_iter().filter(|&c| parts.keeps(c)) {
             ColumnSeed {
@@ -206,11 +213,6 @@ impl Blob {
             .map_err(section("candles"))?;
         }
         let levels = header.levels_used;
-        if levels > MAX_LEVELS {
-            return Err(BlobError::Inconsistent(format!(
-                "the header says {levels} levels; there are at most {MAX_LEVELS}"
-            )));
-        }
         let mut analysis = Analysis::default();
         if parts.coeffs {
             analysis.coeffs =

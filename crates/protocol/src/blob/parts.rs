@@ -14,6 +14,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use super::codec::{ELEMENTS, read_sections, section};
 use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header, Signal, Signals};
 use crate::error::BlobError;
+use crate::request::MAX_LEVELS;
 
 /// A column of [`Candles`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,17 +157,18 @@ impl Parts {
 
 impl Blob {
     /// Decodes from `reader` the parts of a blob that `choose` picks once it has seen
-    /// the header, skipping the rest as it reads; then checks that every kept series
-    /// has one value per candle ([`Blob::check_parts`]). Errors as [`Blob::decode`]; a failing reader is
+    /// the header (or refuses, for a blob larger than the reader planned for),
+    /// skipping the rest as it reads; then checks that every kept series has one value
+    /// per candle ([`Blob::check_parts`]). Errors as [`Blob::decode`]; a failing reader is
     /// [`BlobError::Read`].
     pub fn decode_parts(
         mut reader: impl Read,
-        choose: impl FnOnce(&Header) -> Parts,
+        choose: impl FnOnce(&Header) -> Result<Parts, BlobError>,
     ) -> Result<(Blob, Parts), BlobError> {
         let elements = read_sections(&mut reader)?;
         let mut de = rmp_serde::Deserializer::new(reader);
         let header = Header::deserialize(&mut de).map_err(section("header"))?;
-        let parts = choose(&header);
+        let parts = choose(&header)?;
         let candles = CandlesSeed(&parts)
             .deserialize(&mut de)
             .map_err(section("candles"))?;
@@ -323,6 +325,11 @@ impl<'de> Visitor<'de> for LevelsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Vec<f64>>, A::Error> {
         let mut out = Vec::new();
         loop {
+            if out.len() > MAX_LEVELS as usize {
+                return Err(serde::de::Error::custom(format!(
+                    "more than {MAX_LEVELS} levels"
+                )));
+            }
             let level = u32::try_from(out.len() + 1).unwrap_or(u32::MAX);
             if self.0.keeps(level) {
                 match seq.next_element::<Vec<f64>>()? {

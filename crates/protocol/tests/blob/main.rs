@@ -227,7 +227,7 @@ fn a_reader_keeps_only_the_parts_it_names_and_they_equal_the_whole_blobs() {
     let mut seen = None;
     let (part, kept) = Blob::decode_parts(Trickle(&bytes), |h| {
         seen = Some(h.candles);
-        parts.clone()
+        Ok(parts.clone())
     })
     .unwrap();
     assert_eq!(seen, Some(64), "the choice sees the header");
@@ -246,7 +246,7 @@ fn a_reader_keeps_only_the_parts_it_names_and_they_equal_the_whole_blobs() {
     assert_eq!(part.analysis.signals.buy, whole.analysis.signals.buy);
     assert_eq!(part.analysis.anomalies, whole.analysis.anomalies);
     assert_eq!(part.analysis.bands, whole.analysis.bands);
-    let (all, _) = Blob::decode_parts(Trickle(&bytes), |_| Parts::all()).unwrap();
+    let (all, _) = Blob::decode_parts(Trickle(&bytes), |_| Ok(Parts::all())).unwrap();
     assert_eq!(all, whole);
 }
 
@@ -256,12 +256,14 @@ fn a_partial_read_still_checks_what_it_keeps_and_names_a_failing_reader() {
     short.candles.close.pop();
     let bytes = short.encode().unwrap();
     let only = |columns: Vec<Column>| {
-        move |_: &Header| Parts {
-            columns,
-            coeffs: false,
-            details: Levels::None,
-            smooths: Levels::None,
-            signal: false,
+        move |_: &Header| {
+            Ok(Parts {
+                columns,
+                coeffs: false,
+                details: Levels::None,
+                smooths: Levels::None,
+                signal: false,
+            })
         }
     };
     let err = Blob::decode_parts(&bytes[..], only(vec![Column::Close])).unwrap_err();
@@ -281,9 +283,12 @@ fn a_partial_read_still_checks_what_it_keeps_and_names_a_failing_reader() {
         }
     }
     let good = blob(16, 2).encode().unwrap();
-    let err = Blob::decode_parts(Broken(&good[..good.len() / 2]), |_| Parts::all()).unwrap_err();
-    assert!(matches!(err, BlobError::Read(_)), "{err:?}");
-    let err = Blob::decode_parts(&good[..good.len() / 2], |_| Parts::all()).unwrap_err();
+    for cut in [5, good.len() / 2] {
+        let err = Blob::decode_parts(Broken(&good[..cut]), |_| Ok(Parts::all())).unwrap_err();
+        assert!(matches!(err, BlobError::Read(_)), "cut at {cut}: {err:?}");
+        assert!(err.to_string().contains("connection reset"), "{err}");
+    }
+    let err = Blob::decode_parts(&good[..good.len() / 2], |_| Ok(Parts::all())).unwrap_err();
     assert!(matches!(err, BlobError::Malformed { .. }), "{err:?}");
 }
 
@@ -299,7 +304,7 @@ fn sections(bytes: &[u8], parts: Parts) -> (Blob, u64, Vec<std::ops::Range<u64>>
     let mut opened = Vec::new();
     let (blob, _) = Blob::decode_sections(
         &index,
-        |_| parts,
+        |_| Ok(parts),
         |r| {
             opened.push(r.clone());
             Ok(&bytes[r.start as usize..r.end as usize])
@@ -335,7 +340,7 @@ fn the_index_names_every_section_and_a_reader_of_sections_reads_only_what_it_kee
         signal: false,
     };
     let (part, read, opened) = sections(&bytes, parts.clone());
-    let (streamed, _) = Blob::decode_parts(&bytes[..], |_| parts).unwrap();
+    let (streamed, _) = Blob::decode_parts(&bytes[..], |_| Ok(parts)).unwrap();
     assert_eq!(part, streamed, "the same as the streaming reader");
     assert!(
         read * 3 < bytes.len() as u64,
@@ -352,7 +357,7 @@ fn a_reader_of_sections_refuses_another_major_version_too() {
     let index = index_of(&bytes).unwrap();
     let e = Blob::decode_sections(
         &index,
-        |_| Parts::all(),
+        |_| Ok(Parts::all()),
         |r| Ok(&bytes[r.start as usize..r.end as usize]),
     )
     .unwrap_err();

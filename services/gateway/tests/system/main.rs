@@ -500,3 +500,52 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
     let log = sys.service(Role::Plotter(PlotId::Bands)).log();
     assert!(log.contains("read=\"whole\""), "{log}");
 }
+
+/// A `prepared` event that announces fewer candles than its blob holds (a forged or
+/// stale one) fails the chart with both named: the plotter set memory aside for what
+/// the event said, and does not read more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blob_larger_than_its_event_announced_is_refused() {
+    let sys = system(20);
+    let bus = Bus::connect(&sys.nats.url(), "forger").await.unwrap();
+    let mut prepared = bus
+        .subscribe("waveplot.prepared.>".into(), None)
+        .await
+        .unwrap();
+    let mut failed = bus
+        .subscribe("waveplot.failed.*".into(), None)
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    let http = sys.http();
+    tokio::task::spawn_blocking(move || {
+        let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample", "plots": ["01"]});
+        let (_, c) = post_render(&http, &body);
+        wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), prepared.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut forged = PreparedEvent::decode(&m.payload).unwrap();
+    forged.request_id = waveplot_protocol::RequestId::generate();
+    forged.candles = 100;
+    forged.plots = vec![PlotId::Bands];
+    bus.send(&Subjects::default(), &forged).await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let m = failed.next().await.unwrap();
+            if let Ok(e) = FailedEvent::decode(&m.payload) {
+                if e.request_id.as_ref() == Some(&forged.request_id) {
+                    return e;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a failed event for the forged request");
+    assert!(e.reason.contains("holds 864 candles"), "{}", e.reason);
+    assert!(e.reason.contains("announced 100"), "{}", e.reason);
+}

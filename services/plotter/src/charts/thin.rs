@@ -39,7 +39,6 @@ pub(crate) fn m4(
     out
 }
 
-/// One pixel column's first, lowest, highest and last point, with their positions.
 /// The vertices of a filled polygon, in order, thinned as [`m4`] does when that fills
 /// the same pixels (the polygon, `extra` vertices included, is wider than tall in
 /// pixels); otherwise all of them. `vertices` gives them afresh each time it is called,
@@ -63,6 +62,7 @@ pub(crate) fn polygon<I: Iterator<Item = (f64, f64)>>(
     }
 }
 
+/// One pixel column's first, lowest, highest and last point, with their positions.
 struct Bucket {
     column: i32,
     first: (usize, (f64, f64)),

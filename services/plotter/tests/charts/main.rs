@@ -335,7 +335,7 @@ fn each_chart_drawn_from_its_parts_is_the_chart_of_the_whole_blob() {
     for plot in PlotId::ALL {
         let options = RenderOptions::for_plot(plot);
         let (part, parts) =
-            Blob::decode_parts(&bytes[..], |h| waveplot_plotter::parts(plot, h)).unwrap();
+            Blob::decode_parts(&bytes[..], |h| Ok(waveplot_plotter::parts(plot, h))).unwrap();
         assert_ne!(part, whole, "{plot} skips something");
         assert_eq!(
             render(&part, plot, &options).unwrap(),
