@@ -342,14 +342,39 @@ fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
     assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn malformed_messages_and_a_corrupt_blob_are_survived() {
-    let sys = system(20);
-    let bus = Bus::connect(&sys.nats.url(), "vandal").await.unwrap();
-    let mut failed = bus
+/// A client of `sys`'s bus named `name`, and its subscription to every `failed` event.
+async fn failures(
+    sys: &waveplot_testkit::Stack,
+    name: &str,
+) -> (Bus, waveplot_service::bus::Subscription) {
+    let bus = Bus::connect(&sys.nats.url(), name).await.unwrap();
+    let failed = bus
         .subscribe("waveplot.failed.*".into(), None)
         .await
         .unwrap();
+    (bus, failed)
+}
+
+/// The first `failed` event on `failed` for the request `id`, within 10 s.
+async fn failure_of(failed: &mut waveplot_service::bus::Subscription, id: &str) -> FailedEvent {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let m = failed.next().await.unwrap();
+            if let Ok(e) = FailedEvent::decode(&m.payload) {
+                if e.request_id.as_ref().is_some_and(|r| r.as_str() == id) {
+                    return e;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no failed event for {id} within 10 s"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_messages_and_a_corrupt_blob_are_survived() {
+    let sys = system(20);
+    let (bus, mut failed) = failures(&sys, "vandal").await;
     bus.flush().await.unwrap();
     let junk: Vec<&[u8]> = vec![
         b"",
@@ -370,21 +395,7 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
                 .unwrap();
         }
     }
-    let m = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let m = failed.next().await.unwrap();
-            if let Ok(e) = FailedEvent::decode(&m.payload) {
-                if e.request_id
-                    .as_ref()
-                    .is_some_and(|id| id.as_str() == "vandal-1")
-                {
-                    return e;
-                }
-            }
-        }
-    })
-    .await
-    .expect("a failed event for the malformed prepared event that named a request");
+    let m = failure_of(&mut failed, "vandal-1").await;
     assert!(m.reason.contains("malformed"), "{}", m.reason);
 
     let store = sys.store().await.unwrap();
@@ -507,13 +518,9 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blob_larger_than_its_event_announced_is_refused() {
     let sys = system(20);
-    let bus = Bus::connect(&sys.nats.url(), "forger").await.unwrap();
+    let (bus, mut failed) = failures(&sys, "forger").await;
     let mut prepared = bus
         .subscribe("waveplot.prepared.>".into(), None)
-        .await
-        .unwrap();
-    let mut failed = bus
-        .subscribe("waveplot.failed.*".into(), None)
         .await
         .unwrap();
     bus.flush().await.unwrap();
@@ -534,18 +541,7 @@ async fn a_blob_larger_than_its_event_announced_is_refused() {
     forged.candles = 100;
     forged.plots = vec![PlotId::Bands];
     bus.send(&Subjects::default(), &forged).await.unwrap();
-    let e = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let m = failed.next().await.unwrap();
-            if let Ok(e) = FailedEvent::decode(&m.payload) {
-                if e.request_id.as_ref() == Some(&forged.request_id) {
-                    return e;
-                }
-            }
-        }
-    })
-    .await
-    .expect("a failed event for the forged request");
+    let e = failure_of(&mut failed, forged.request_id.as_str()).await;
     assert!(e.reason.contains("holds 864 candles"), "{}", e.reason);
     assert!(e.reason.contains("announced 100"), "{}", e.reason);
 }

@@ -172,6 +172,11 @@ mod tests {
         buffer
     }
 
+    /// How many pixels of two RGB images differ.
+    fn differing(a: &[u8], b: &[u8]) -> usize {
+        a.chunks(3).zip(b.chunks(3)).filter(|(a, b)| a != b).count()
+    }
+
     /// Pixels that are not white, as a mask.
     fn ink(rgb: &[u8]) -> Vec<bool> {
         rgb.chunks(3).map(|p| p != [255, 255, 255]).collect()
@@ -183,11 +188,7 @@ mod tests {
         let points = walk(100_000);
         let whole = drawn(&points, 1, Drawn::Whole);
         let thin = drawn(&points, 1, Drawn::Thinned);
-        let differing = whole
-            .chunks(3)
-            .zip(thin.chunks(3))
-            .filter(|(a, b)| a != b)
-            .count();
+        let differing = differing(&whole, &thin);
         assert_eq!(differing, 0, "{differing} pixels differ");
         assert!(ink(&whole).contains(&true), "a line was drawn");
     }
@@ -300,11 +301,7 @@ mod tests {
         for size in [(1280, 400), (400, 1280)] {
             let (whole, all) = filled(&points, size, false);
             let (thin, kept) = filled(&points, size, true);
-            let differing = whole
-                .chunks(3)
-                .zip(thin.chunks(3))
-                .filter(|(a, b)| a != b)
-                .count();
+            let differing = differing(&whole, &thin);
             assert_eq!(differing, 0, "{size:?}: {differing} pixels differ");
             assert!(whole.chunks(3).any(|p| p != [255, 255, 255]));
             if size.0 > size.1 {
