@@ -153,6 +153,24 @@ impl Subjects {
         format!("{}.failed.*", self.prefix)
     }
 
+    /// The events, every subject a `prepared`, `done` or `failed` event is published
+    /// on: what the deployment's JetStream stream keeps. The render requests are not
+    /// among them: a stream answers a request on a subject it keeps with its own
+    /// acknowledgement, before prepare could.
+    pub fn events(&self) -> [String; 3] {
+        [self.prepared_any(), self.done_any(), self.failed_any()]
+    }
+
+    /// The name of the JetStream stream that keeps [`Subjects::events`]: the prefix in
+    /// upper case, dots as `_`, then `_EVENTS` (`WAVEPLOT_EVENTS`), so deployments that
+    /// share a server keep theirs apart.
+    pub fn events_stream(&self) -> String {
+        format!(
+            "{}_EVENTS",
+            self.prefix.replace('.', "_").to_ascii_uppercase()
+        )
+    }
+
     /// `<prefix>.>`: everything waveplot publishes.
     pub fn everything(&self) -> String {
         format!("{}.>", self.prefix)
@@ -197,6 +215,17 @@ mod tests {
         let s = Subjects::default();
         let btc = Symbol::parse("BTC").unwrap();
         assert_eq!(s.render(), "waveplot.render");
+        assert_eq!(
+            s.events(),
+            [
+                "waveplot.prepared.>",
+                "waveplot.done.*",
+                "waveplot.failed.*"
+            ]
+        );
+        assert_eq!(s.events_stream(), "WAVEPLOT_EVENTS");
+        let other = Subjects::new("lab.wave-plot").unwrap();
+        assert_eq!(other.events_stream(), "LAB_WAVE-PLOT_EVENTS");
         assert_eq!(
             s.prepared(&btc, Interval::M5),
             "waveplot.prepared.BTCUSDT.5m"

@@ -61,6 +61,34 @@ pub struct BusArgs {
     /// Prefix of every subject, so several deployments can share one NATS server.
     #[arg(long, env = "WAVEPLOT_SUBJECT_PREFIX", default_value = DEFAULT_PREFIX, value_parser = parse_prefix)]
     pub subject_prefix: Subjects,
+    /// How long the JetStream stream keeps events; a service down for longer misses
+    /// them (give every service the same value: the last one started sets it).
+    #[arg(long, env = "EVENTS_MAX_AGE", default_value = "1h", value_parser = parse_max_age)]
+    pub events_max_age: Duration,
+    /// MiB of events the stream keeps on the NATS server's disk, oldest dropped first.
+    #[arg(long, env = "EVENTS_MAX_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub events_max_mib: u64,
+}
+
+impl BusArgs {
+    /// What the event stream keeps.
+    pub fn event_limits(&self) -> crate::bus::EventLimits {
+        crate::bus::EventLimits {
+            max_age: self.events_max_age,
+            max_bytes: self.events_max_mib << 20,
+        }
+    }
+}
+
+/// A stream age of a minute to a week: shorter would drop events a render still
+/// waits for, longer keeps what nobody reads.
+fn parse_max_age(s: &str) -> Result<Duration, String> {
+    let age = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if (Duration::from_secs(60)..=Duration::from_secs(7 * 86_400)).contains(&age) {
+        Ok(age)
+    } else {
+        Err(format!("{s} is outside 1m to 7d"))
+    }
 }
 
 fn parse_prefix(s: &str) -> Result<Subjects, String> {

@@ -39,6 +39,9 @@ where
                 store: Store::open(&args.store.store_url).await?,
                 subjects: args.bus.subject_prefix.clone(),
             };
+            ctx.bus
+                .ensure_events(&ctx.subjects, args.bus.event_limits())
+                .await?;
             run_with(name, ctx, health, args.grace, shutdown, service).await
         })
 }

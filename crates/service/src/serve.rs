@@ -6,6 +6,15 @@
 //! slots, publishes the typed event or a [`FailedEvent`] with the whole cause chain,
 //! and stops taking messages at shutdown while the work in flight finishes.
 //!
+//! Requests come from a queue group and are answered at once; a failure is final.
+//! Events come from the event stream through a durable consumer shared by the
+//! replicas ([`Subscription::Events`]): a delivery is acknowledged once its outcome
+//! is published, reports progress while it waits and works (so the server gives it
+//! to another replica only when this one dies), and when it fails on the store or the
+//! bus ([`Failure::is_transient`]) it is refused and comes back after 1, 2, 4 and 8 s;
+//! the last of [`MAX_DELIVERIES`] failures is published as a `failed` event. Work is
+//! idempotent (content-addressed keys), so a delivery that comes twice costs a lookup.
+//!
 //! Everything is bounded by the [`Capacity`]: at most `slots` jobs work, together
 //! estimated at no more than its memory ([`Handler::memory`]), and at most
 //! [`QUEUE_PER_SLOT`] × `slots` messages are held at once in any state (accepted,
@@ -16,15 +25,17 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use std::time::Duration;
+
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use waveplot_protocol::{FailedEvent, Message as Contract, PlotId, RequestId, Stage, Subjects, V1};
 
-use crate::Context;
-use crate::bus::Message;
+use crate::bus::{ACK_WAIT, BusError, Deliveries, Delivery, MAX_DELIVERIES, Message};
 use crate::health::Readiness;
+use crate::{Context, StoreError};
 
 /// Messages held at once per slot: accepted, gathering, or waiting for a slot.
 pub const QUEUE_PER_SLOT: usize = 16;
@@ -59,15 +70,48 @@ impl Failure {
             error: error.into(),
         }
     }
+
+    /// Whether a later attempt may succeed: the failure came from the store or the
+    /// bus (an outage, a lost connection, a read cut short), not from the message or
+    /// the data, which would fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        self.error.chain().any(|e| {
+            e.is::<StoreError>()
+                || e.is::<BusError>()
+                || matches!(
+                    e.downcast_ref::<waveplot_protocol::BlobError>(),
+                    Some(waveplot_protocol::BlobError::Read(_))
+                )
+        })
+    }
 }
 
-/// Where a handler listens.
+/// Where a handler's messages come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscription {
-    /// The subject, wildcards allowed.
-    pub subject: String,
-    /// The queue group shared by the replicas (each message goes to one of them).
-    pub queue: String,
+pub enum Subscription {
+    /// Requests on `subject` (wildcards allowed), each to one member of the queue
+    /// group `queue` shared by the replicas. Nothing keeps them: a failure is final.
+    Requests {
+        /// The subject.
+        subject: String,
+        /// The queue group.
+        queue: String,
+    },
+    /// Events on `filter` kept by the event stream, through the durable consumer
+    /// `consumer` shared by the replicas: acknowledged when handled, delivered again
+    /// after a transient failure or when the replica holding them dies.
+    Events {
+        /// The consumer's name.
+        consumer: String,
+        /// The subject it takes, wildcards allowed.
+        filter: String,
+    },
+}
+
+/// How long a delivery that failed transiently waits before it comes back: 1 s
+/// after its first delivery, doubling to 8 s before the last (15 s in all).
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_secs(1 << attempt.clamp(1, 4).saturating_sub(1))
 }
 
 /// What a bus service does with one message.
@@ -139,9 +183,10 @@ impl<H: Handler> Handler for Arc<H> {
 }
 
 /// Serves `handler` on the bus until `shutdown`, with no more work at once than
-/// `capacity` allows. Reports ready once the subscription is registered with the server. After
-/// `shutdown` it unsubscribes and waits for the jobs in flight (the caller bounds that
-/// wait, see [`crate::lifecycle`]). Fails only if the subscription is lost.
+/// `capacity` allows. Reports ready once the subscription or consumer is registered
+/// with the server. After `shutdown` it stops taking messages and waits for the jobs
+/// in flight (the caller bounds that wait, see [`crate::lifecycle`]; an event whose
+/// job is cut off is delivered again). Fails only if the subscription is lost.
 pub async fn serve<H: Handler>(
     ctx: Context,
     handler: H,
@@ -149,17 +194,29 @@ pub async fn serve<H: Handler>(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let Subscription { subject, queue } = handler.subscription(&ctx.subjects);
-    let mut messages = ctx
-        .bus
-        .subscribe(subject.clone(), Some(queue))
-        .await
-        .with_context(|| format!("subscribe to {subject}"))?;
-    ctx.bus.flush().await.context("register the subscription")?;
+    let slots = capacity.slots.max(1);
+    let (subject, mut messages) = match handler.subscription(&ctx.subjects) {
+        Subscription::Requests { subject, queue } => {
+            let requests = ctx
+                .bus
+                .subscribe(subject.clone(), Some(queue))
+                .await
+                .with_context(|| format!("subscribe to {subject}"))?;
+            ctx.bus.flush().await.context("register the subscription")?;
+            (subject, Deliveries::from(requests))
+        }
+        Subscription::Events { consumer, filter } => {
+            let events = ctx
+                .bus
+                .consume(&ctx.subjects, &consumer, filter.clone(), slots)
+                .await
+                .with_context(|| format!("take {filter} through the consumer {consumer}"))?;
+            (filter, events)
+        }
+    };
     readiness.serving();
     let (stage, plot) = handler.origin();
     tracing::info!(%subject, %stage, plot = plot.map(PlotId::as_str), store = ctx.store.describe(), "serving");
-    let slots = capacity.slots.max(1);
     let memory_mib = capacity.memory_mib.max(1);
     let worker = Arc::new(Worker {
         ctx,
@@ -178,10 +235,10 @@ pub async fn serve<H: Handler>(
         tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
             next = messages.next() => match next {
-                Some(message) => {
+                Some(delivery) => {
                     let worker = worker.clone();
                     tracker.spawn(async move {
-                        worker.handle(message).await;
+                        worker.handle(delivery).await;
                         drop(place);
                     });
                 }
@@ -195,6 +252,16 @@ pub async fn serve<H: Handler>(
     outcome
 }
 
+/// What becomes of a delivery once it is handled.
+enum Settle {
+    /// Handled (its outcome published): acknowledge it.
+    Ack,
+    /// Deliver it again after the delay.
+    Again(Duration),
+    /// Not handled (the service is stopping): leave it to come back.
+    Leave,
+}
+
 /// A handler with what it needs to publish its outcomes.
 struct Worker<H> {
     ctx: Context,
@@ -206,13 +273,38 @@ struct Worker<H> {
 }
 
 impl<H: Handler> Worker<H> {
-    async fn handle(self: Arc<Self>, message: Message) {
-        let job = match self.handler.accept(message).await {
+    /// Handles a delivery and settles it, reporting progress every third of
+    /// [`ACK_WAIT`] meanwhile so that the server keeps it with this replica.
+    async fn handle(self: Arc<Self>, delivery: Delivery) {
+        let settle = if delivery.is_durable() {
+            let outcome = self.outcome(&delivery);
+            tokio::pin!(outcome);
+            loop {
+                tokio::select! {
+                    settle = &mut outcome => break settle,
+                    () = tokio::time::sleep(ACK_WAIT / 3) => delivery.progress().await,
+                }
+            }
+        } else {
+            self.outcome(&delivery).await
+        };
+        match settle {
+            Settle::Ack => delivery.ack().await,
+            Settle::Again(delay) => delivery.nak(delay).await,
+            Settle::Leave => {}
+        }
+    }
+
+    /// Takes a delivery through accept, gather and work, publishes what came of it,
+    /// and says how to settle it.
+    async fn outcome(&self, delivery: &Delivery) -> Settle {
+        let job = match self.handler.accept(delivery.message.clone()).await {
             Ok(Some(job)) => job,
-            Ok(None) => return,
+            Ok(None) => return Settle::Ack,
             Err(failure) => {
                 self.count("refused");
-                return self.fail(failure).await;
+                self.fail(failure, delivery).await;
+                return Settle::Ack;
             }
         };
         // The memory first: what a job gathers (candles from a remote API) is part of
@@ -220,36 +312,57 @@ impl<H: Handler> Worker<H> {
         let mib = self.handler.memory(&job).div_ceil(1 << 20);
         let share = u32::try_from(mib).unwrap_or(u32::MAX).min(self.memory_mib);
         let Ok(_memory) = self.memory.acquire_many(share).await else {
-            return;
+            return Settle::Leave;
         };
         let worked = match self.handler.gather(job).await {
             Ok(job) => match self.slots.acquire().await {
                 Ok(_slot) => self.handler.work(job).await,
-                Err(_) => return,
+                Err(_) => return Settle::Leave,
             },
             Err(failure) => Err(failure),
         };
+        let again = delivery.is_durable() && delivery.attempt < MAX_DELIVERIES;
         match worked {
             Ok(event) => {
                 self.count("done");
-                if let Err(e) = self.ctx.bus.send(&self.ctx.subjects, &event).await {
-                    tracing::error!(
-                        message_id = event.message_id(),
-                        error = &e as &dyn std::error::Error,
-                        "could not publish the event"
-                    );
+                match self.ctx.bus.send(&self.ctx.subjects, &event).await {
+                    Ok(()) => Settle::Ack,
+                    Err(e) => {
+                        tracing::error!(
+                            message_id = event.message_id(),
+                            error = &e as &dyn std::error::Error,
+                            "could not publish the event"
+                        );
+                        if again {
+                            Settle::Again(retry_delay(delivery.attempt))
+                        } else {
+                            Settle::Ack
+                        }
+                    }
                 }
+            }
+            Err(failure) if again && failure.is_transient() => {
+                self.count("retried");
+                let delay = retry_delay(delivery.attempt);
+                tracing::warn!(request_id = ?failure.request_id, attempt = delivery.attempt, retry_in = ?delay, reason = format!("{:#}", failure.error), "failed; trying again");
+                Settle::Again(delay)
             }
             Err(failure) => {
                 self.count("failed");
-                self.fail(failure).await;
+                self.fail(failure, delivery).await;
+                Settle::Ack
             }
         }
     }
 
-    async fn fail(&self, failure: Failure) {
+    /// Publishes `failure` as a `failed` event; a transient one that was delivered
+    /// more than once says how often it was tried.
+    async fn fail(&self, failure: Failure, delivery: &Delivery) {
         let (stage, plot_id) = self.handler.origin();
-        let reason = format!("{:#}", failure.error);
+        let mut reason = format!("{:#}", failure.error);
+        if delivery.attempt > 1 && failure.is_transient() {
+            reason.push_str(&format!(" (tried {} times)", delivery.attempt));
+        }
         tracing::warn!(request_id = ?failure.request_id, %stage, plot = plot_id.map(PlotId::as_str), %reason, "failed");
         let event = FailedEvent {
             v: V1,
@@ -297,6 +410,10 @@ mod tests {
         accepted: AtomicUsize,
         /// `hold` jobs wait here for a permit.
         gate: Semaphore,
+        /// Works done of `flaky` and `down` jobs.
+        tries: AtomicUsize,
+        /// Takes events through a durable consumer, not requests.
+        durable: bool,
     }
 
     impl Default for Probe {
@@ -306,7 +423,18 @@ mod tests {
                 most: AtomicUsize::new(0),
                 accepted: AtomicUsize::new(0),
                 gate: Semaphore::new(0),
+                tries: AtomicUsize::new(0),
+                durable: false,
             }
+        }
+    }
+
+    impl Probe {
+        fn durable() -> Arc<Self> {
+            Arc::new(Self {
+                durable: true,
+                ..Self::default()
+            })
         }
     }
 
@@ -315,9 +443,16 @@ mod tests {
         type Event = RenderReply;
 
         fn subscription(&self, subjects: &Subjects) -> Subscription {
-            Subscription {
-                subject: subjects.prepared_any(),
-                queue: "probe".into(),
+            if self.durable {
+                Subscription::Events {
+                    consumer: "probe".into(),
+                    filter: subjects.prepared_any(),
+                }
+            } else {
+                Subscription::Requests {
+                    subject: subjects.prepared_any(),
+                    queue: "probe".into(),
+                }
             }
         }
 
@@ -329,7 +464,7 @@ mod tests {
             let text = String::from_utf8_lossy(&message.payload).into_owned();
             self.accepted.fetch_add(1, Ordering::SeqCst);
             match text.as_str() {
-                "ok" | "slow" | "fail" | "hold" | "big" | "huge" => {
+                "ok" | "slow" | "fail" | "hold" | "big" | "huge" | "flaky" | "down" => {
                     Ok(Some((text, RequestId::generate())))
                 }
                 "skip" => Ok(None),
@@ -359,6 +494,17 @@ mod tests {
             if text == "fail" {
                 let cause = anyhow::anyhow!("the store is down");
                 return Err(Failure::new(Some(id), cause.context("store the chart")));
+            }
+            // `flaky` meets a bus outage on its first two tries, `down` on every one.
+            if matches!(text.as_str(), "flaky" | "down") {
+                let tried = self.tries.fetch_add(1, Ordering::SeqCst) + 1;
+                if text == "down" || tried <= 2 {
+                    let cause = BusError::Timeout {
+                        subject: "elsewhere".into(),
+                        timeout: Duration::from_secs(1),
+                    };
+                    return Err(Failure::new(Some(id), anyhow::Error::new(cause)));
+                }
             }
             Ok(RenderReply::Accepted {
                 v: V1,
@@ -417,6 +563,79 @@ mod tests {
             .await
             .expect("a message within 5 s")
             .expect("the subscription is open")
+    }
+
+    /// An event whose work meets an outage comes back after its delay until the work
+    /// succeeds; no `failed` event is published meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn an_event_that_fails_transiently_is_delivered_again_until_it_succeeds() {
+        let probe = Probe::durable();
+        let (ctx, mut out, stop, task) = start(probe.clone(), 1).await;
+        let mut failures = ctx
+            .bus
+            .subscribe(ctx.subjects.failed_any(), None)
+            .await
+            .unwrap();
+        send(&ctx, "flaky").await;
+        let event = RenderReply::decode(&next(&mut out).await.payload).unwrap();
+        assert!(matches!(event, RenderReply::Accepted { .. }), "{event:?}");
+        assert_eq!(probe.tries.load(Ordering::SeqCst), 3);
+        assert!(
+            futures::FutureExt::now_or_never(failures.next()).is_none(),
+            "a retried failure was published"
+        );
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    /// The last of the deliveries publishes the failure, saying how often it was
+    /// tried; a request, which nothing delivers again, fails at once; a failure of
+    /// the data is never retried.
+    #[tokio::test(start_paused = true)]
+    async fn the_last_transient_failure_of_an_event_is_published_and_a_request_fails_at_once() {
+        let probe = Probe::durable();
+        let (ctx, _out, stop, task) = start(probe.clone(), 1).await;
+        let mut failures = ctx
+            .bus
+            .subscribe(ctx.subjects.failed_any(), None)
+            .await
+            .unwrap();
+        send(&ctx, "down").await;
+        // 1 + 2 + 4 + 8 s of waits (in paused time).
+        let last = tokio::time::timeout(Duration::from_secs(60), failures.next()).await;
+        let failed = FailedEvent::decode(&last.unwrap().unwrap().payload).unwrap();
+        assert_eq!(
+            failed.reason,
+            format!("no reply on elsewhere within 1s (tried {MAX_DELIVERIES} times)")
+        );
+        assert_eq!(probe.tries.load(Ordering::SeqCst), MAX_DELIVERIES as usize);
+        send(&ctx, "fail").await;
+        let failed = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        assert_eq!(failed.reason, "store the chart: the store is down");
+        stop.cancel();
+        task.await.unwrap().unwrap();
+
+        let probe = Arc::new(Probe::default());
+        let (ctx, _out, stop, task) = start(probe.clone(), 1).await;
+        let mut failures = ctx
+            .bus
+            .subscribe(ctx.subjects.failed_any(), None)
+            .await
+            .unwrap();
+        send(&ctx, "down").await;
+        let failed = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        assert_eq!(failed.reason, "no reply on elsewhere within 1s");
+        assert_eq!(probe.tries.load(Ordering::SeqCst), 1);
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn retries_wait_longer_each_time() {
+        let delays: Vec<u64> = (1..MAX_DELIVERIES)
+            .map(|a| retry_delay(a).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8]);
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ pub mod stack;
 pub use stack::{Role, Stack, StackBuilder, bin_dir};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -111,35 +112,40 @@ fn start_on_port(mut command: Command, port: u16) -> Child {
     child
 }
 
-/// A running `nats-server` on a free loopback port; killed on drop.
+/// A running `nats-server` with JetStream on a free loopback port, its store in a
+/// scratch directory that outlives restarts; killed on drop.
 #[derive(Debug)]
 pub struct NatsServer {
     port: u16,
+    store: tempfile::TempDir,
     child: Option<Child>,
     _log: tempfile::NamedTempFile,
 }
 
 impl NatsServer {
-    /// Starts `nats-server` and waits until it accepts connections.
+    /// Starts `nats-server -js` and waits until it accepts connections.
     pub fn start() -> Self {
+        let store = tempfile::tempdir().expect("scratch directory for JetStream");
         let marker = "Listening for client connections on";
-        let (port, child, log) = start_on_own_port(Self::command("-1"), marker);
+        let (port, child, log) = start_on_own_port(Self::command("-1", store.path()), marker);
         Self {
             port,
+            store,
             child: Some(child),
             _log: log,
         }
     }
 
-    fn command(port: &str) -> Command {
+    fn command(port: &str, store: &Path) -> Command {
         let mut cmd = Command::new("nats-server");
-        cmd.args(["-a", "127.0.0.1", "-p", port]);
+        cmd.args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
+            .arg(store);
         cmd
     }
 
     fn spawn(&mut self) {
         self.child = Some(start_on_port(
-            Self::command(&self.port.to_string()),
+            Self::command(&self.port.to_string(), self.store.path()),
             self.port,
         ));
     }
@@ -157,9 +163,19 @@ impl NatsServer {
         }
     }
 
-    /// Starts the server again on the same port.
+    /// Starts the server again on the same port, over the same store.
     pub fn restart(&mut self) {
         self.stop();
+        self.spawn();
+    }
+
+    /// Stops the server with SIGTERM, as a container runtime does, and starts it
+    /// again on the same port over the same store.
+    pub fn restart_gracefully(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = kill_process(Pid::from_child(&child), Signal::TERM);
+            let _ = child.wait();
+        }
         self.spawn();
     }
 }

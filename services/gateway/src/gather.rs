@@ -18,24 +18,17 @@ use waveplot_service::bus::Message as BusMessage;
 
 use crate::registry::Registry;
 
-/// Subscribes to the event subjects; the returned future applies events until the
-/// subscriptions end.
+/// Follows the event stream from now on ([`Bus::follow`]: in order, and across a
+/// restart of the NATS server without losing what was published meanwhile); the
+/// returned future applies events until the stream ends.
+///
+/// [`Bus::follow`]: waveplot_service::Bus::follow
 pub async fn start(ctx: Context, registry: Arc<Registry>) -> Result<impl Future<Output = ()>> {
-    let s = &ctx.subjects;
-    let mut subs = Vec::new();
-    for subject in [s.prepared_any(), s.done_any(), s.failed_any()] {
-        subs.push(
-            ctx.bus
-                .subscribe(subject.clone(), None)
-                .await
-                .with_context(|| format!("subscribe to {subject}"))?,
-        );
-    }
-    ctx.bus
-        .flush()
+    let mut events = ctx
+        .bus
+        .follow(&ctx.subjects)
         .await
-        .context("register the event subscriptions")?;
-    let mut events = futures::stream::select_all(subs);
+        .context("follow the events")?;
     Ok(async move {
         while let Some(message) = events.next().await {
             apply(&ctx, &registry, message);

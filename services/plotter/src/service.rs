@@ -2,9 +2,11 @@
 //! instance's chart, read the parts of the blob it draws as they stream in and draw
 //! the chart (both off the async runtime), store the image under its
 //! content-addressed key (reusing it when it already exists) and announce it with a
-//! `done` event. Replicas of one plot ID share a queue group, so
-//! each chart is drawn once however many boards run it. Any failure becomes a
-//! `failed` event with the reason; a bad message is logged and counted.
+//! `done` event. Replicas of one plot ID share one durable consumer of the event
+//! stream ([`consumer_name`]), so each chart is drawn once however many boards run
+//! it, and an event waits in the stream while none runs. A failure of the store is
+//! tried again (see [`waveplot_service::serve`]); any other failure, and the last
+//! try, becomes a `failed` event with the reason.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -45,8 +47,8 @@ pub const SECTIONS_FROM: u32 = 16_384;
 /// limits allow (a million candles at 20 levels, 4800×3600: about 455 MiB).
 pub const DEFAULT_MEMORY_MIB: u32 = 512;
 
-/// The queue group of all replicas drawing `plot`.
-pub fn queue_group(plot: PlotId) -> String {
+/// The durable consumer that all replicas drawing `plot` share: `plot-01` …
+pub fn consumer_name(plot: PlotId) -> String {
     format!("plot-{plot}")
 }
 
@@ -82,9 +84,9 @@ impl Handler for Plotter {
     type Event = DoneEvent;
 
     fn subscription(&self, subjects: &Subjects) -> Subscription {
-        Subscription {
-            subject: subjects.prepared_any(),
-            queue: queue_group(self.plot),
+        Subscription::Events {
+            consumer: consumer_name(self.plot),
+            filter: subjects.prepared_any(),
         }
     }
 

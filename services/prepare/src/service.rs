@@ -115,7 +115,7 @@ impl Handler for Prepare {
     type Event = PreparedEvent;
 
     fn subscription(&self, subjects: &Subjects) -> Subscription {
-        Subscription {
+        Subscription::Requests {
             subject: subjects.render(),
             queue: QUEUE_GROUP.to_owned(),
         }

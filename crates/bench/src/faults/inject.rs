@@ -186,9 +186,11 @@ async fn garbage(stack: &Stack, blob_key: &str) -> Result<String> {
     let s = Subjects::default();
     let subjects = subjects(&s);
     for subject in &subjects {
-        for payload in payloads {
+        // Each with its own message ID: the event stream drops a repeated one.
+        for (i, payload) in payloads.iter().enumerate() {
             let payload = bytes::Bytes::copy_from_slice(payload);
-            bus.publish(subject.clone(), payload, "garbage").await?;
+            bus.publish(subject.clone(), payload, &format!("{subject}-{i}"))
+                .await?;
         }
     }
     bus.flush().await?;

@@ -1,5 +1,7 @@
 //! The in-process bus: NATS semantics (wildcards, queue groups, request/reply, no
-//! responders, at-most-once delivery) inside one process, for standalone mode.
+//! responders, at-most-once delivery) inside one process, for standalone mode, and
+//! consumers whose refused messages come back after their delay, as a durable
+//! consumer's do. Nothing outlives the process, so nothing more is needed.
 //!
 //! Like a NATS server, it drops messages for a subscriber that does not keep up
 //! (its buffer is full) rather than letting one slow consumer stall every publisher.
@@ -13,7 +15,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{BusError, Message};
+use super::{Acker, BusError, Delivery, Message};
 
 /// Messages a subscriber may have waiting before new ones are dropped.
 const BUFFER: usize = 4096;
@@ -37,7 +39,26 @@ struct Entry {
     id: u64,
     pattern: Vec<String>,
     queue: Option<String>,
-    tx: mpsc::Sender<Message>,
+    tx: Sender,
+}
+
+/// Where a subscriber's messages go, with the number of their delivery.
+type Sender = mpsc::Sender<(Message, u32)>;
+
+/// Delivers a refused message to its consumer again.
+#[derive(Debug, Clone)]
+pub(crate) struct Redeliver(Sender);
+
+impl Redeliver {
+    /// Delivers `message` as delivery `attempt` after `delay`, unless the consumer is
+    /// gone by then.
+    pub(crate) fn again(&self, message: Message, attempt: u32, delay: Duration) {
+        let tx = self.0.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send((message, attempt)).await;
+        });
+    }
 }
 
 impl LocalBus {
@@ -89,20 +110,48 @@ impl LocalBus {
         &self,
         subject: &str,
         queue: Option<String>,
-    ) -> impl Stream<Item = Message> + Send + 'static {
+    ) -> impl Stream<Item = Message> + Send + use<> {
+        let (_, rx) = self.enter(subject, queue);
+        futures::StreamExt::map(ReceiverStream::new(rx), |(message, _)| message)
+    }
+
+    /// The messages on `subject` for consumer `name` (a queue group of that name),
+    /// each as a [`Delivery`] that comes back after its delay when it is refused.
+    pub(crate) fn consume(
+        &self,
+        subject: &str,
+        name: &str,
+    ) -> impl Stream<Item = Delivery> + Send + use<> {
+        let (tx, rx) = self.enter(subject, Some(name.to_owned()));
+        let redeliver = Redeliver(tx);
+        futures::StreamExt::map(ReceiverStream::new(rx), move |(message, attempt)| {
+            Delivery {
+                message,
+                attempt,
+                acker: Acker::Local(redeliver.clone()),
+            }
+        })
+    }
+
+    /// Registers a subscriber; returns its sender and receiver.
+    fn enter(
+        &self,
+        subject: &str,
+        queue: Option<String>,
+    ) -> (Sender, mpsc::Receiver<(Message, u32)>) {
         let (tx, rx) = mpsc::channel(BUFFER);
         let entry = Entry {
             id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
             pattern: subject.split('.').map(str::to_owned).collect(),
             queue,
-            tx,
+            tx: tx.clone(),
         };
         self.inner
             .subs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(entry);
-        ReceiverStream::new(rx)
+        (tx, rx)
     }
 
     /// Request/reply over a private inbox subject.
@@ -133,7 +182,7 @@ impl LocalBus {
 }
 
 fn deliver(entry: &Entry, message: &Message) -> bool {
-    match entry.tx.try_send(message.clone()) {
+    match entry.tx.try_send((message.clone(), 1)) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => {
             tracing::warn!(subject = %message.subject, subscriber = entry.id, "slow subscriber: message dropped");

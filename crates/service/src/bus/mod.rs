@@ -1,10 +1,14 @@
 //! The message bus: NATS in a deployment, an in-process bus in standalone mode.
 //!
 //! Both speak the same subset of NATS — publish, subscribe with `*`/`>` wildcards,
-//! queue groups, request/reply with "no responders" — so the services run the same
-//! code on either. Messages are published with `Content-Type: application/json` and a
-//! `Nats-Msg-Id` header, so JetStream can de-duplicate them if a stream is configured.
+//! queue groups, request/reply with "no responders" — and the same durable layer:
+//! events are kept by a stream, taken through durable consumers that are acknowledged
+//! and redelivered, and followed in order ([`jetstream`] on NATS; in process, a
+//! refused delivery comes back after its delay). The services run the same code on
+//! either. Events are published with `Content-Type: application/json` and a
+//! `Nats-Msg-Id` header, by which the stream drops a republished copy.
 
+pub mod jetstream;
 mod local;
 
 use std::pin::Pin;
@@ -16,6 +20,7 @@ use futures::{Stream, StreamExt};
 use thiserror::Error;
 use waveplot_protocol::{Message as Contract, Subjects};
 
+pub use jetstream::{ACK_WAIT, EventLimits, MAX_DELIVERIES};
 pub use local::LocalBus;
 
 /// A message as a subscriber receives it.
@@ -57,6 +62,17 @@ pub enum BusError {
     NoResponders {
         /// The request subject.
         subject: String,
+    },
+    /// The event stream or a consumer of it could not be set up.
+    #[error(
+        "cannot use the JetStream stream {stream} of the events (does nats-server run with JetStream, `nats-server -js -sd DIR`?)"
+    )]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The request got no reply in time.
     #[error("no reply on {subject} within {timeout:?}")]
@@ -138,19 +154,78 @@ impl Bus {
         }
     }
 
-    /// Publishes a contract message on its own subject, with its own message ID
-    /// ([`Contract::message_id`]) so that a JetStream stream can de-duplicate.
+    /// Publishes an event on its own subject with its own message ID
+    /// ([`Contract::message_id`]): on NATS into the event stream, waiting until the
+    /// server has stored it and publishing it again with the same ID (which the
+    /// stream de-duplicates) while the server is away, for up to 40 s.
     pub async fn send<M: Contract>(
         &self,
         subjects: &Subjects,
         message: &M,
     ) -> Result<(), BusError> {
-        self.publish(
-            message.subject(subjects),
-            message.encode().into(),
-            &message.message_id(),
-        )
-        .await
+        let (subject, payload) = (message.subject(subjects), message.encode().into());
+        match self {
+            Bus::Nats(c) => jetstream::publish(c, subject, payload, &message.message_id()).await,
+            Bus::Local(l) => {
+                l.publish(&subject, None, payload);
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates the stream that keeps the events of `subjects`, or updates it to
+    /// `limits` (nothing to do in process). Every service calls it at start.
+    pub async fn ensure_events(
+        &self,
+        subjects: &Subjects,
+        limits: EventLimits,
+    ) -> Result<(), BusError> {
+        match self {
+            Bus::Nats(c) => jetstream::ensure(c, subjects, limits).await,
+            Bus::Local(_) => Ok(()),
+        }
+    }
+
+    /// The events on `filter` through the durable consumer `name`, which every
+    /// replica asking for the same name shares: each event goes to one of them, is
+    /// delivered again until it is acknowledged ([`Delivery`]), at most
+    /// [`MAX_DELIVERIES`] times, and waits in the stream while no replica runs. At
+    /// most `batch` events are pulled ahead.
+    pub async fn consume(
+        &self,
+        subjects: &Subjects,
+        name: &str,
+        filter: String,
+        batch: usize,
+    ) -> Result<Deliveries, BusError> {
+        match self {
+            Bus::Nats(c) => {
+                let rx = jetstream::consume(c, subjects, name, filter, batch).await?;
+                Ok(Deliveries(Box::pin(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                )))
+            }
+            Bus::Local(l) => Ok(Deliveries(Box::pin(l.consume(&filter, name)))),
+        }
+    }
+
+    /// Every event of `subjects` from now on, in order; on NATS it survives a restart
+    /// of the server without losing the events published meanwhile.
+    pub async fn follow(&self, subjects: &Subjects) -> Result<Subscription, BusError> {
+        match self {
+            Bus::Nats(c) => {
+                let rx = jetstream::follow(c, subjects).await?;
+                Ok(Subscription(Box::pin(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                )))
+            }
+            Bus::Local(l) => {
+                let events = subjects.events().map(|s| l.subscribe(&s, None));
+                Ok(Subscription(Box::pin(futures::stream::select_all(
+                    events.into_iter().map(Box::pin),
+                ))))
+            }
+        }
     }
 
     /// Answers a request at its reply subject.
@@ -273,6 +348,100 @@ impl Bus {
                 tracing::warn!(error = %e, "draining the NATS connection failed");
             }
         }
+    }
+}
+
+/// One delivery of an event to a durable consumer: settle it with [`Delivery::ack`]
+/// once it is handled, or [`Delivery::nak`] to have it delivered again later.
+pub struct Delivery {
+    /// The event.
+    pub message: Message,
+    /// Which delivery of it this is, from 1.
+    pub attempt: u32,
+    acker: Acker,
+}
+
+/// How a delivery is settled.
+pub(crate) enum Acker {
+    /// A request or plain message: nothing to settle.
+    None,
+    /// JetStream's acknowledgement subject of the delivery.
+    Nats(Box<async_nats::jetstream::message::Acker>),
+    /// The in-process consumer, to deliver a refused message to again.
+    Local(local::Redeliver),
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("subject", &self.message.subject)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// A message that nothing settles (a request, or a message of the in-process bus
+    /// outside a consumer), as its first delivery.
+    pub fn unsettled(message: Message) -> Self {
+        Self {
+            message,
+            attempt: 1,
+            acker: Acker::None,
+        }
+    }
+
+    /// Whether the bus delivers this message again when it is not acknowledged.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self.acker, Acker::None)
+    }
+
+    /// It is handled: never deliver it again.
+    pub async fn ack(&self) {
+        if let Acker::Nats(a) = &self.acker {
+            jetstream::settle(a, async_nats::jetstream::AckKind::Ack).await;
+        }
+    }
+
+    /// It could not be handled now: deliver it again after `delay`.
+    pub async fn nak(&self, delay: std::time::Duration) {
+        match &self.acker {
+            Acker::None => {}
+            Acker::Nats(a) => {
+                jetstream::settle(a, async_nats::jetstream::AckKind::Nak(Some(delay))).await;
+            }
+            Acker::Local(r) => r.again(self.message.clone(), self.attempt + 1, delay),
+        }
+    }
+
+    /// It is still being worked on: restart its acknowledgement timer ([`ACK_WAIT`]).
+    pub async fn progress(&self) {
+        if let Acker::Nats(a) = &self.acker {
+            jetstream::settle(a, async_nats::jetstream::AckKind::Progress).await;
+        }
+    }
+}
+
+/// The deliveries of a durable consumer; dropping it stops taking events.
+pub struct Deliveries(Pin<Box<dyn Stream<Item = Delivery> + Send>>);
+
+impl std::fmt::Debug for Deliveries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deliveries")
+    }
+}
+
+impl Stream for Deliveries {
+    type Item = Delivery;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+/// Requests, which nothing settles, as deliveries.
+impl From<Subscription> for Deliveries {
+    fn from(subscription: Subscription) -> Self {
+        Deliveries(Box::pin(subscription.map(Delivery::unsettled)))
     }
 }
 

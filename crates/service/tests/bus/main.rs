@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use waveplot_protocol::Message as _;
 use waveplot_service::{Bus, BusError};
 use waveplot_testkit::NatsServer;
 
@@ -149,4 +150,136 @@ async fn a_server_that_is_not_there_is_named_with_the_client_s_error_as_the_caus
         std::error::Error::source(&e).is_some(),
         "the client's error is kept as the cause: {e:?}"
     );
+}
+
+/// A `failed` event of the plot stage saying `reason` (an event any test can send).
+fn event(reason: &str) -> waveplot_protocol::FailedEvent {
+    waveplot_protocol::FailedEvent {
+        v: waveplot_protocol::V1,
+        request_id: None,
+        stage: waveplot_protocol::Stage::Plot,
+        plot_id: None,
+        reason: reason.to_owned(),
+    }
+}
+
+/// The next delivery of a durable consumer within 5 s.
+async fn delivery(
+    deliveries: &mut waveplot_service::bus::Deliveries,
+) -> waveplot_service::bus::Delivery {
+    tokio::time::timeout(Duration::from_secs(5), deliveries.next())
+        .await
+        .expect("a delivery within 5 s")
+        .expect("the consumer is open")
+}
+
+async fn stream_bus(nats: &NatsServer, name: &str) -> Bus {
+    let bus = Bus::connect(&nats.url(), name).await.unwrap();
+    let subjects = waveplot_protocol::Subjects::default();
+    bus.ensure_events(&subjects, waveplot_service::bus::EventLimits::default())
+        .await
+        .unwrap();
+    bus
+}
+
+/// An event sent before any consumer exists waits in the stream; a refused delivery
+/// comes back after its delay as the next attempt; an acknowledged one never does;
+/// setting the stream up again is harmless; a copy sent with the same message ID is
+/// dropped.
+#[tokio::test]
+async fn events_wait_for_their_consumer_and_come_back_until_acknowledged() {
+    let nats = NatsServer::start();
+    let subjects = waveplot_protocol::Subjects::default();
+    let bus = stream_bus(&nats, "a").await;
+    let first = event("first");
+    bus.send(&subjects, &first).await.unwrap();
+    bus.send(&subjects, &first).await.unwrap();
+    let again = stream_bus(&nats, "b").await;
+    let mut deliveries = again
+        .consume(&subjects, "probe", subjects.failed_any(), 1)
+        .await
+        .unwrap();
+    let d = delivery(&mut deliveries).await;
+    assert_eq!(
+        (d.attempt, &d.message.payload[..]),
+        (1, &first.encode()[..])
+    );
+    d.nak(Duration::from_millis(100)).await;
+    let d = delivery(&mut deliveries).await;
+    assert_eq!(d.attempt, 2, "the refused delivery comes back");
+    d.ack().await;
+    let second = event("second");
+    bus.send(&subjects, &second).await.unwrap();
+    let d = delivery(&mut deliveries).await;
+    assert_eq!(
+        (d.attempt, &d.message.payload[..]),
+        (1, &second.encode()[..]),
+        "neither the acknowledged event nor its copy came back"
+    );
+    d.ack().await;
+}
+
+/// Replicas that name the same consumer divide the events between them.
+#[tokio::test]
+async fn replicas_of_one_consumer_share_its_events() {
+    let nats = NatsServer::start();
+    let subjects = waveplot_protocol::Subjects::default();
+    let bus = stream_bus(&nats, "a").await;
+    let mut a = bus
+        .consume(&subjects, "plot-01", subjects.failed_any(), 1)
+        .await
+        .unwrap();
+    let mut b = bus
+        .consume(&subjects, "plot-01", subjects.failed_any(), 1)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        bus.send(&subjects, &event(&i.to_string())).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for replica in [&mut a, &mut b] {
+        while let Ok(Some(d)) =
+            tokio::time::timeout(Duration::from_millis(500), replica.next()).await
+        {
+            d.ack().await;
+            seen.push(d.message.payload);
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 20, "every event once");
+}
+
+/// A restart of the server over the same store loses neither the stream nor the
+/// durable consumer's place, and the follower and the consumer both go on after it.
+#[tokio::test]
+async fn a_restart_of_the_server_loses_no_event_for_the_follower_or_the_consumer() {
+    let mut nats = NatsServer::start();
+    let subjects = waveplot_protocol::Subjects::default();
+    let bus = stream_bus(&nats, "a").await;
+    let mut follower = bus.follow(&subjects).await.unwrap();
+    let mut deliveries = bus
+        .consume(&subjects, "probe", subjects.failed_any(), 1)
+        .await
+        .unwrap();
+    bus.send(&subjects, &event("before")).await.unwrap();
+    delivery(&mut deliveries).await.ack().await;
+    let seen = tokio::time::timeout(Duration::from_secs(5), follower.next()).await;
+    assert_eq!(seen.unwrap().unwrap().payload, event("before").encode());
+    nats.restart_gracefully();
+    let after = event("after");
+    tokio::time::timeout(Duration::from_secs(20), bus.send(&subjects, &after))
+        .await
+        .expect("the publish is acknowledged once the server is back")
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(30), deliveries.next())
+        .await
+        .expect("the consumer goes on after the restart")
+        .unwrap();
+    assert_eq!(d.message.payload, after.encode());
+    d.ack().await;
+    let seen = tokio::time::timeout(Duration::from_secs(30), follower.next())
+        .await
+        .expect("the follower goes on after the restart");
+    assert_eq!(seen.unwrap().payload, after.encode());
 }

@@ -225,6 +225,115 @@ fn a_killed_plotter_costs_one_chart_with_a_reason_and_its_restart_heals() {
     assert_eq!(st["state"], "complete", "{st}");
 }
 
+/// Sends `signal` to every plotter of `sys`.
+fn signal_plotters(sys: &waveplot_testkit::Stack, signal: Signal) {
+    for plot in PlotId::ALL {
+        let pid = sys.service(Role::Plotter(plot)).pid().unwrap();
+        kill_process(Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(), signal).unwrap();
+    }
+}
+
+/// Polls the render until prepare's event has reached the gateway.
+fn wait_prepared(sys: &waveplot_testkit::Stack, id: &str) {
+    let started = Instant::now();
+    loop {
+        let st: Value = client()
+            .get(format!("{}/api/render/{id}", sys.http()))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if !st["prepared"].is_null() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not prepared within 10 s: {st}\n{}",
+            sys.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` to the service of `role`.
+fn signal_service(sys: &waveplot_testkit::Stack, role: Role, signal: Signal) {
+    let pid = sys.service(role).pid().unwrap();
+    kill_process(Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(), signal).unwrap();
+}
+
+/// A render whose services are away across a restart of the NATS server completes:
+/// the plotters, frozen until after the restart, find prepare's event in the stream,
+/// and the gateway, frozen across the restart and while the charts are announced,
+/// follows the stream again from the last event it saw. On plain NATS the gateway
+/// would never hear of the charts, its connection being dead when they were
+/// announced.
+#[test]
+fn a_render_completes_when_its_services_were_away_across_a_restart_of_the_bus() {
+    let mut sys = system(30);
+    signal_plotters(&sys, Signal::STOP);
+    let (code, created) = post_render(&sys.http(), &sample());
+    assert_eq!(code, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_prepared(&sys, &id);
+    signal_service(&sys, Role::Gateway, Signal::STOP);
+    sys.nats.restart_gracefully();
+    signal_plotters(&sys, Signal::CONT);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(sys.store()).unwrap();
+    let charts = || runtime.block_on(store.list("plots/")).unwrap().len();
+    let started = Instant::now();
+    while charts() < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            sys.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal_service(&sys, Role::Gateway, Signal::CONT);
+    let st = wait_final(&sys.http(), &id, Duration::from_secs(30));
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+}
+
+/// A plotter killed before the render and restarted a second later draws its chart:
+/// the event waits in the stream for the plotter's consumer.
+#[test]
+fn a_plotter_restarted_within_the_deadline_still_draws_its_chart() {
+    let mut sys = system(20);
+    sys.kill(Role::Plotter(PlotId::Bands));
+    let (_, created) = post_render(&sys.http(), &sample());
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_prepared(&sys, &id);
+    std::thread::sleep(Duration::from_secs(1));
+    sys.restart(Role::Plotter(PlotId::Bands));
+    let st = wait_final(&sys.http(), &id, Duration::from_secs(30));
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+}
+
+/// With the S3 server down for 5 s while the plotters fetch the blob and store their
+/// charts, their deliveries are refused and come back until the store is back, and the
+/// render completes.
+#[test]
+fn a_render_completes_when_the_store_returns_from_an_outage_during_the_chart_stores() {
+    let mut sys = system(30);
+    signal_plotters(&sys, Signal::STOP);
+    let (_, created) = post_render(&sys.http(), &sample());
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_prepared(&sys, &id);
+    sys.s3.stop();
+    signal_plotters(&sys, Signal::CONT);
+    std::thread::sleep(Duration::from_secs(5));
+    sys.s3.restart();
+    let st = wait_final(&sys.http(), &id, Duration::from_secs(30));
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+    let retried = sys
+        .services()
+        .filter(|(_, s)| s.log().contains("trying again"))
+        .count();
+    assert!(retried > 0, "no plotter met the outage:\n{}", sys.logs());
+}
+
 #[test]
 fn without_prepare_the_api_answers_503_before_the_accept_timeout() {
     let mut sys = system(30);
@@ -389,8 +498,10 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         "waveplot.done.01",
         "waveplot.failed.plot",
     ] {
-        for j in &junk {
-            bus.publish(subject.into(), bytes::Bytes::copy_from_slice(j), "junk")
+        // Each with its own message ID: the event stream drops a repeated one.
+        for (i, j) in junk.iter().enumerate() {
+            let payload = bytes::Bytes::copy_from_slice(j);
+            bus.publish(subject.into(), payload, &format!("{subject}-{i}"))
                 .await
                 .unwrap();
         }
