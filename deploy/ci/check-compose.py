@@ -122,7 +122,24 @@ problems = [f"{n}: {v}" for n, s in services.items() for v in s.get("volumes", [
             if v.get("type") == "volume" and v.get("source") not in cfg.get("volumes", {})]
 if "minio-data" not in cfg.get("volumes", {}):
     problems.append("no named volume for the object store")
+if "nats-data" not in cfg.get("volumes", {}):
+    problems.append("no named volume for the JetStream store")
 check("named volumes", problems)
+
+# Durable events (README, "Delivery"): nats runs JetStream over its volume, and its
+# healthcheck waits for JetStream, which every service sets its stream up on.
+nats = services.get("nats", {})
+command = nats.get("command") or []
+problems = []
+if "--jetstream" not in command:
+    problems.append(f"nats: no --jetstream in {command}")
+store = command[command.index("--store_dir") + 1] if "--store_dir" in command else None
+mounts = [v.get("target") for v in nats.get("volumes", []) if v.get("source") == "nats-data"]
+if store is None or store not in mounts:
+    problems.append(f"nats: store_dir {store} is not the nats-data volume ({mounts})")
+if "js-enabled-only=true" not in " ".join(nats.get("healthcheck", {}).get("test", [])):
+    problems.append("nats: the healthcheck does not wait for JetStream")
+check("nats keeps the events with JetStream on a named volume", problems)
 
 raw = (ROOT / "compose.yaml").read_text()
 problems = [f"line {i}: {line.strip()}" for i, line in enumerate(raw.splitlines(), 1)

@@ -3,7 +3,7 @@
 //! | subject | meaning |
 //! | --- | --- |
 //! | `<prefix>.render` | a render request (request/reply; prepare's queue group answers) |
-//! | `<prefix>.prepared.<SYMBOL>.<INTERVAL>` | a blob is in the store |
+//! | `<prefix>.prepared.<SYMBOL>.<INTERVAL>` | a blob is in the store (kept by the event stream, like the two below) |
 //! | `<prefix>.done.<PLOT_ID>` | a chart is in the store |
 //! | `<prefix>.failed.<STAGE>` | a stage failed for a request |
 //!
