@@ -1,5 +1,5 @@
-//! Every bus message's decoder on arbitrary bytes: the `prepared`, `done` and `failed`
-//! events, the render reply, and the request-ID lookup used on messages too broken to
+//! Every bus message's decoder on arbitrary bytes: the `accepted`, `prepared`, `done`
+//! and `failed` events, the render reply, and the request-ID lookup used on messages too broken to
 //! decode. A message that decodes must know its subject, encode, and decode back to
 //! itself.
 
@@ -9,7 +9,8 @@ use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
 use waveplot_protocol::{
-    DoneEvent, FailedEvent, Message, PreparedEvent, RenderReply, RequestId, Subjects,
+    AcceptedEvent, DoneEvent, FailedEvent, Message, PreparedEvent, RenderReply, RequestId,
+    Subjects,
 };
 
 fn round_trip<M: Message + PartialEq + Debug>(data: &[u8], subjects: &Subjects) {
@@ -24,6 +25,7 @@ fn round_trip<M: Message + PartialEq + Debug>(data: &[u8], subjects: &Subjects) 
 
 fuzz_target!(|data: &[u8]| {
     let subjects = Subjects::default();
+    round_trip::<AcceptedEvent>(data, &subjects);
     round_trip::<PreparedEvent>(data, &subjects);
     round_trip::<DoneEvent>(data, &subjects);
     round_trip::<FailedEvent>(data, &subjects);

@@ -10,6 +10,7 @@ use crate::interval::Interval;
 use crate::key::{BlobKey, PlotKey};
 use crate::message::{Message, V1};
 use crate::plot::{ImageFormat, PlotId};
+use crate::request::RenderRequest;
 use crate::source::Source;
 use crate::subject::{Stage, Subjects};
 use crate::symbol::Symbol;
@@ -30,6 +31,32 @@ pub struct PrepareTimings {
     pub store_ms: f64,
     /// From receiving the request to publishing this event.
     pub total_ms: f64,
+}
+
+/// `<prefix>.accepted.<SYMBOL>.<INTERVAL>`: prepare accepted a render request. It is
+/// published, and kept by the event stream, before the request is answered, and
+/// prepare works from it: a prepare that dies holding an accepted request leaves it to
+/// another replica, or to itself restarted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptedEvent {
+    /// Schema version, always 1.
+    pub v: V1,
+    /// The request accepted.
+    pub request_id: RequestId,
+    /// When it was accepted, ms since the Unix epoch (UTC).
+    pub accepted_ms: i64,
+    /// The request as it was accepted.
+    pub request: RenderRequest,
+}
+
+impl Message for AcceptedEvent {
+    const NAME: &'static str = "accepted event";
+    fn subject(&self, subjects: &Subjects) -> String {
+        subjects.accepted(&self.request.symbol, self.request.interval)
+    }
+    fn message_id(&self) -> String {
+        format!("{}.accepted", self.request_id)
+    }
 }
 
 /// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`: the analysis blob of a request is in the store.
@@ -322,6 +349,23 @@ mod tests {
         json["key"] = "../../secret".into();
         let e = PreparedEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
         assert!(e.to_string().contains("invalid object key"), "{e}");
+    }
+
+    #[test]
+    fn an_accepted_event_carries_the_request_on_its_window_s_subject() {
+        let id = RequestId::generate();
+        let json = format!(r#"{{"v":1,"request_id":"{id}","symbol":"ETH","interval":"1h"}}"#);
+        let request = RenderRequest::decode(json.as_bytes()).unwrap();
+        let event = AcceptedEvent {
+            v: V1,
+            request_id: id.clone(),
+            accepted_ms: 1_700_000_000_000,
+            request,
+        };
+        let s = Subjects::default();
+        assert_eq!(event.subject(&s), "waveplot.accepted.ETHUSDT.1h");
+        assert_eq!(event.message_id(), format!("{id}.accepted"));
+        assert_eq!(AcceptedEvent::decode(&event.encode()).unwrap(), event);
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub mod zone;
 
 pub use blob::Blob;
 pub use error::{BlobError, DecodeError, ParseError};
-pub use event::{DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
+pub use event::{AcceptedEvent, DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
 pub use id::RequestId;
 pub use interval::Interval;
 pub use key::{BlobKey, PlotKey, WindowId};

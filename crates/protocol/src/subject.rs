@@ -3,7 +3,8 @@
 //! | subject | meaning |
 //! | --- | --- |
 //! | `<prefix>.render` | a render request (request/reply; prepare's queue group answers) |
-//! | `<prefix>.prepared.<SYMBOL>.<INTERVAL>` | a blob is in the store (kept by the event stream, like the two below) |
+//! | `<prefix>.accepted.<SYMBOL>.<INTERVAL>` | prepare accepted a render request (kept by the event stream, like the three below) |
+//! | `<prefix>.prepared.<SYMBOL>.<INTERVAL>` | a blob is in the store |
 //! | `<prefix>.done.<PLOT_ID>` | a chart is in the store |
 //! | `<prefix>.failed.<STAGE>` | a stage failed for a request |
 //!
@@ -61,6 +62,13 @@ impl fmt::Display for Stage {
 pub enum SubjectKind {
     /// `<prefix>.render`: a render request.
     Render,
+    /// `<prefix>.accepted.<SYMBOL>.<INTERVAL>`: prepare accepted a render request.
+    Accepted {
+        /// The window's trading pair.
+        symbol: Symbol,
+        /// The window's kline interval.
+        interval: Interval,
+    },
     /// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`: a blob is in the store.
     Prepared {
         /// The window's trading pair.
@@ -123,6 +131,16 @@ impl Subjects {
         format!("{}.render", self.prefix)
     }
 
+    /// `<prefix>.accepted.<SYMBOL>.<INTERVAL>`
+    pub fn accepted(&self, symbol: &Symbol, interval: Interval) -> String {
+        format!("{}.accepted.{symbol}.{interval}", self.prefix)
+    }
+
+    /// `<prefix>.accepted.>`: every accepted request, which prepare works from.
+    pub fn accepted_any(&self) -> String {
+        format!("{}.accepted.>", self.prefix)
+    }
+
     /// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`
     pub fn prepared(&self, symbol: &Symbol, interval: Interval) -> String {
         format!("{}.prepared.{symbol}.{interval}", self.prefix)
@@ -153,12 +171,17 @@ impl Subjects {
         format!("{}.failed.*", self.prefix)
     }
 
-    /// The events, every subject a `prepared`, `done` or `failed` event is published
-    /// on: what the deployment's JetStream stream keeps. The render requests are not
-    /// among them: a stream answers a request on a subject it keeps with its own
-    /// acknowledgement, before prepare could.
-    pub fn events(&self) -> [String; 3] {
-        [self.prepared_any(), self.done_any(), self.failed_any()]
+    /// The events, every subject an `accepted`, `prepared`, `done` or `failed` event is
+    /// published on: what the deployment's JetStream stream keeps. The render requests
+    /// are not among them: a stream answers a request on a subject it keeps with its
+    /// own acknowledgement, before prepare could.
+    pub fn events(&self) -> [String; 4] {
+        [
+            self.accepted_any(),
+            self.prepared_any(),
+            self.done_any(),
+            self.failed_any(),
+        ]
     }
 
     /// The name of the JetStream stream that keeps [`Subjects::events`]: the prefix in
@@ -185,6 +208,10 @@ impl Subjects {
         let tokens: Vec<&str> = rest.split('.').collect();
         match tokens.as_slice() {
             ["render"] => Some(SubjectKind::Render),
+            ["accepted", symbol, interval] => Some(SubjectKind::Accepted {
+                symbol: canonical(symbol)?,
+                interval: canonical(interval)?,
+            }),
             ["prepared", symbol, interval] => Some(SubjectKind::Prepared {
                 symbol: canonical(symbol)?,
                 interval: canonical(interval)?,
@@ -218,10 +245,15 @@ mod tests {
         assert_eq!(
             s.events(),
             [
+                "waveplot.accepted.>",
                 "waveplot.prepared.>",
                 "waveplot.done.*",
                 "waveplot.failed.*"
             ]
+        );
+        assert_eq!(
+            s.accepted(&btc, Interval::M5),
+            "waveplot.accepted.BTCUSDT.5m"
         );
         assert_eq!(s.events_stream(), "WAVEPLOT_EVENTS");
         let other = Subjects::new("lab.wave-plot").unwrap();
@@ -244,6 +276,13 @@ mod tests {
             assert_eq!(s.classify(&s.render()), Some(SubjectKind::Render));
             for symbol in ["BTC", "ETHBTC", "1000SATS"].map(|t| Symbol::parse(t).unwrap()) {
                 for interval in Interval::ALL {
+                    assert_eq!(
+                        s.classify(&s.accepted(&symbol, interval)),
+                        Some(SubjectKind::Accepted {
+                            symbol: symbol.clone(),
+                            interval
+                        })
+                    );
                     assert_eq!(
                         s.classify(&s.prepared(&symbol, interval)),
                         Some(SubjectKind::Prepared {

@@ -4,7 +4,6 @@
 //! binary's own `--healthcheck` flag, since the images carry no curl.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use crate::{Bus, Store};
 pub struct Readiness {
     bus: Bus,
     store: Store,
-    serving: Arc<AtomicBool>,
+    serving: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Readiness {
@@ -31,24 +30,31 @@ impl Readiness {
         Self {
             bus,
             store,
-            serving: Arc::default(),
+            serving: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 
     /// Marks the service as taking work (its subscriptions are registered).
     pub fn serving(&self) {
-        self.serving.store(true, Ordering::Release);
+        self.serving.send_replace(true);
     }
 
     /// True once [`Readiness::serving`] was called.
     pub fn is_serving(&self) -> bool {
-        self.serving.load(Ordering::Acquire)
+        *self.serving.borrow()
+    }
+
+    /// Returns once [`Readiness::serving`] was called.
+    pub async fn wait_serving(&self) {
+        let mut serving = self.serving.subscribe();
+        // The sender lives in `self`, so the wait ends only by the value.
+        let _ = serving.wait_for(|s| *s).await;
     }
 
     /// `Ok` when the service takes work, the bus is connected and the store answers;
     /// otherwise what is wrong.
     pub async fn check(&self) -> Result<(), String> {
-        if !self.serving.load(Ordering::Acquire) {
+        if !self.is_serving() {
             return Err("not serving yet".into());
         }
         if !self.bus.is_connected() {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow};
 use futures::StreamExt;
-use waveplot_protocol::{DoneEvent, FailedEvent, Message, PreparedEvent, SubjectKind};
+use waveplot_protocol::{
+    AcceptedEvent, DoneEvent, FailedEvent, Message, PreparedEvent, SubjectKind,
+};
 use waveplot_service::Context;
 use waveplot_service::bus::Message as BusMessage;
 
@@ -38,6 +40,10 @@ pub async fn start(ctx: Context, registry: Arc<Registry>) -> Result<impl Future<
 
 fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
     let outcome = match ctx.subjects.classify(&message.subject) {
+        // The gateway learns of acceptance from prepare's reply; the event is checked only.
+        Some(SubjectKind::Accepted { .. }) => AcceptedEvent::decode(&message.payload)
+            .map(drop)
+            .map_err(anyhow::Error::new),
         Some(SubjectKind::Prepared { .. }) => on_prepared(registry, &message.payload),
         Some(SubjectKind::Done { .. }) => on_done(registry, &message.payload),
         Some(SubjectKind::Failed { .. }) => on_failed(registry, &message.payload),

@@ -1,12 +1,17 @@
-//! The prepare service on the bus: answers render requests (accept or reject at once),
-//! then loads the candles, runs the analysis off the async runtime, stores the blob
-//! under its content-addressed key (reusing it when it already exists) and announces
-//! it. Every failure after acceptance becomes a `failed` event with the reason; a bad
-//! message is logged and counted, and the service carries on. Loading, analysing and
-//! storing hold one of `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting
-//! out a rate limit (Retry-After, retries) must not starve the sample and file renders
-//! behind it, so Binance candles are fetched before the slot is taken, under a bound of
-//! their own of the same size (fetched candles take memory).
+//! The prepare service on the bus, in two loops. The first answers render requests at
+//! once: a valid one is published as an `accepted` event, which the event stream keeps,
+//! and only then accepted; an invalid one is rejected with the reason. The second
+//! takes the accepted requests through the durable consumer [`CONSUMER`] that all
+//! replicas share, loads the candles, runs the analysis off the async runtime, stores
+//! the blob under its content-addressed key (reusing it when it already exists) and
+//! announces it. A prepare that dies holding an accepted request leaves it to another
+//! replica or to itself restarted, and an outage of the store is waited out (see
+//! [`waveplot_service::serve`]). Every other failure after acceptance becomes a
+//! `failed` event with the reason. Loading, analysing and storing hold one of
+//! `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting out a rate limit
+//! (Retry-After, retries) must not starve the sample and file renders behind it, so
+//! Binance candles are fetched before the slot is taken, under a bound of their own of
+//! the same size (fetched candles take memory).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,8 +20,8 @@ use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
-    AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent, RenderReply,
-    RenderRequest, RequestId, Source, Stage, Subjects, V1, WindowId,
+    AcceptedEvent, AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent,
+    RenderReply, RenderRequest, RequestId, Source, Stage, Subjects, V1, WindowId,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
@@ -29,6 +34,9 @@ use crate::source::{Binance, CandleCache, Policy, Sources};
 
 /// The queue group of prepare replicas: each request goes to one of them.
 pub const QUEUE_GROUP: &str = "prepare";
+
+/// The durable consumer of accepted requests that all prepare replicas share.
+pub const CONSUMER: &str = "prepare";
 
 /// How the service works.
 #[derive(Debug, Clone)]
@@ -63,7 +71,7 @@ pub async fn run(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let handler = Prepare {
+    let prepare = Arc::new(Prepare {
         sources: Sources {
             candle_dir: settings.candle_dir,
             binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
@@ -76,7 +84,7 @@ pub async fn run(
         max_window: settings.max_window,
         memory_mib: settings.memory_mib,
         fetches: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
-    };
+    });
     let capacity = Capacity {
         slots: settings.concurrency,
         memory_mib: settings.memory_mib,
@@ -86,9 +94,92 @@ pub async fn run(
         settings.retention,
         shutdown.clone(),
     ));
-    let served = waveplot_service::serve(ctx, handler, capacity, readiness, shutdown).await;
+    // The work first: a request is accepted only once something takes accepted ones.
+    let working = Readiness::new(ctx.bus.clone(), ctx.store.clone());
+    let work = waveplot_service::serve(
+        ctx.clone(),
+        prepare.clone(),
+        capacity,
+        working.clone(),
+        shutdown.clone(),
+    );
+    let admit = async {
+        working.wait_serving().await;
+        waveplot_service::serve(ctx, Admit(prepare), capacity, readiness, shutdown).await
+    };
+    let served = tokio::try_join!(work, admit).map(drop);
     sweeper.abort();
     served
+}
+
+/// Render requests in, answered at once; an accepted one is recorded first.
+struct Admit(Arc<Prepare>);
+
+impl Handler for Admit {
+    /// Nothing is left to do once a request is answered.
+    type Job = std::convert::Infallible;
+    type Event = AcceptedEvent;
+
+    fn subscription(&self, subjects: &Subjects) -> Subscription {
+        Subscription::Requests {
+            subject: subjects.render(),
+            queue: QUEUE_GROUP.to_owned(),
+        }
+    }
+
+    fn origin(&self) -> (Stage, Option<PlotId>) {
+        (Stage::Prepare, None)
+    }
+
+    /// Validates a request and answers it, accepted or rejected; checking a Binance
+    /// symbol may wait on the network, but never for a work slot. An accepted request
+    /// is published as an `accepted` event and answered once the stream has stored it;
+    /// one that cannot be stored is not answered (the gateway says the bus is
+    /// unavailable) and fails on the bus.
+    async fn accept(&self, message: BusMessage) -> Result<Option<Self::Job>, Failure> {
+        let ctx = &self.0.ctx;
+        let reply = match self.0.validate(&message.payload).await {
+            Ok(request) => {
+                let accepted = AcceptedEvent {
+                    v: V1,
+                    request_id: request.request_id.clone(),
+                    accepted_ms: jiff::Timestamp::now().as_millisecond(),
+                    request,
+                };
+                if let Err(e) = ctx.bus.send(&ctx.subjects, &accepted).await {
+                    let error = anyhow::Error::new(e).context("record the accepted request");
+                    return Err(Failure::new(Some(accepted.request_id), error));
+                }
+                RenderReply::Accepted {
+                    v: V1,
+                    request_id: accepted.request_id,
+                    plots: accepted.request.plots,
+                }
+            }
+            Err((request_id, error)) => {
+                metrics::counter!("waveplot_prepare_rejected_total").increment(1);
+                tracing::warn!(request_id = ?request_id, %error, "render request rejected");
+                RenderReply::Rejected {
+                    v: V1,
+                    request_id,
+                    error,
+                }
+            }
+        };
+        if let Some(to) = message.reply {
+            if let Err(e) = ctx.bus.reply(to, reply.encode().into()).await {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "could not answer a render request"
+                );
+            }
+        }
+        Ok(None)
+    }
+
+    async fn work(&self, job: Self::Job) -> Result<AcceptedEvent, Failure> {
+        match job {}
+    }
 }
 
 /// Render requests in, blobs and `prepared` events out.
@@ -107,7 +198,8 @@ struct Job {
     request: RenderRequest,
     params: AnalysisParams,
     window: Option<Window>,
-    accepted: Instant,
+    /// When it was accepted, ms since the Unix epoch.
+    accepted_ms: i64,
 }
 
 impl Handler for Prepare {
@@ -115,9 +207,9 @@ impl Handler for Prepare {
     type Event = PreparedEvent;
 
     fn subscription(&self, subjects: &Subjects) -> Subscription {
-        Subscription::Requests {
-            subject: subjects.render(),
-            queue: QUEUE_GROUP.to_owned(),
+        Subscription::Events {
+            consumer: CONSUMER.to_owned(),
+            filter: subjects.accepted_any(),
         }
     }
 
@@ -125,39 +217,29 @@ impl Handler for Prepare {
         (Stage::Prepare, None)
     }
 
-    /// Validates a request and answers it at once, accepted or rejected; checking a
-    /// Binance symbol may wait on the network, but never for a work slot.
+    /// Takes an accepted request, checked again against this replica's limits: anyone
+    /// on the bus can publish an `accepted` event.
     async fn accept(&self, message: BusMessage) -> Result<Option<Self::Job>, Failure> {
-        let verdict = self.validate(&message.payload).await;
-        let reply = match &verdict {
-            Ok((request, _)) => RenderReply::Accepted {
-                v: V1,
-                request_id: request.request_id.clone(),
-                plots: request.plots.clone(),
-            },
-            Err((request_id, error)) => {
-                metrics::counter!("waveplot_prepare_rejected_total").increment(1);
-                tracing::warn!(request_id = ?request_id, %error, "render request rejected");
-                RenderReply::Rejected {
-                    v: V1,
-                    request_id: request_id.clone(),
-                    error: error.clone(),
-                }
-            }
-        };
-        if let Some(to) = message.reply {
-            if let Err(e) = self.ctx.bus.reply(to, reply.encode().into()).await {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "could not answer a render request"
-                );
-            }
+        let event = AcceptedEvent::decode(&message.payload).map_err(|e| {
+            let error = anyhow::Error::new(e).context("malformed accepted event");
+            Failure::new(RequestId::find_in(&message.payload), error)
+        })?;
+        let id = event.request_id;
+        if event.request.request_id != id {
+            let error = anyhow::anyhow!(
+                "the accepted event of {id} carries the request {}",
+                event.request.request_id
+            );
+            return Err(Failure::new(Some(id), error));
         }
-        Ok(verdict.ok().map(|(request, params)| Job {
-            request,
+        let params = self
+            .check(&event.request)
+            .map_err(|error| Failure::new(Some(id), anyhow::anyhow!(error)))?;
+        Ok(Some(Job {
+            request: event.request,
             params,
             window: None,
-            accepted: Instant::now(),
+            accepted_ms: event.accepted_ms,
         }))
     }
 
@@ -189,42 +271,42 @@ impl Handler for Prepare {
 }
 
 impl Prepare {
-    async fn validate(
-        &self,
-        payload: &[u8],
-    ) -> Result<(RenderRequest, AnalysisParams), (Option<RequestId>, String)> {
+    /// Reads a render request and checks it ([`Prepare::check`], and that its source
+    /// has the symbol); a rejection names the request, when it can be read, and why.
+    async fn validate(&self, payload: &[u8]) -> Result<RenderRequest, (Option<RequestId>, String)> {
         let request = RenderRequest::decode(payload)
             .map_err(|e| (RequestId::find_in(payload), e.to_string()))?;
         let id = || Some(request.request_id.clone());
-        let now_ms = jiff::Timestamp::now().as_millisecond();
-        request.check(now_ms).map_err(|e| (id(), e.to_string()))?;
-        let window = request.window_len();
-        if window > self.max_window {
-            let limit = self.max_window;
-            return Err((
-                id(),
-                format!(
-                    "invalid window: {window} candles; this deployment analyses at most {limit} (MAX_WINDOW)"
-                ),
-            ));
-        }
-        let params = request.params();
-        analysis::library_params(&params).map_err(|e| (id(), e.to_string()))?;
-        let need = analysis::memory(window, params.levels).div_ceil(1 << 20);
-        if need > u64::from(self.memory_mib) {
-            let (levels, limit) = (params.levels, self.memory_mib);
-            return Err((
-                id(),
-                format!(
-                    "invalid window: {window} candles at {levels} levels need about {need} MiB to analyse; this deployment gives prepare {limit} MiB (PREPARE_MEMORY): ask for fewer candles or levels"
-                ),
-            ));
-        }
+        self.check(&request).map_err(|e| (id(), e))?;
         self.sources
             .check(&request)
             .await
             .map_err(|e| (id(), e.to_string()))?;
-        Ok((request, params))
+        Ok(request)
+    }
+
+    /// The request's own checks and this deployment's limits (`MAX_WINDOW`,
+    /// `PREPARE_MEMORY`); the analysis parameters when it passes them.
+    fn check(&self, request: &RenderRequest) -> Result<AnalysisParams, String> {
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        request.check(now_ms).map_err(|e| e.to_string())?;
+        let window = request.window_len();
+        if window > self.max_window {
+            let limit = self.max_window;
+            return Err(format!(
+                "invalid window: {window} candles; this deployment analyses at most {limit} (MAX_WINDOW)"
+            ));
+        }
+        let params = request.params();
+        analysis::library_params(&params).map_err(|e| e.to_string())?;
+        let need = analysis::memory(window, params.levels).div_ceil(1 << 20);
+        if need > u64::from(self.memory_mib) {
+            let (levels, limit) = (params.levels, self.memory_mib);
+            return Err(format!(
+                "invalid window: {window} candles at {levels} levels need about {need} MiB to analyse; this deployment gives prepare {limit} MiB (PREPARE_MEMORY): ask for fewer candles or levels"
+            ));
+        }
+        Ok(params)
     }
 
     async fn prepare(&self, job: Job) -> Result<PreparedEvent> {
@@ -248,7 +330,7 @@ impl Prepare {
             Some(header) => header,
             None => self.compute(window, params, &key, &mut timings).await?,
         };
-        timings.total_ms = ms(job.accepted);
+        timings.total_ms = since_ms(job.accepted_ms);
         Ok(PreparedEvent {
             v: V1,
             request_id: request.request_id.clone(),
@@ -340,6 +422,12 @@ fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+/// Milliseconds from `epoch_ms` (ms since the Unix epoch) to now, 0 if it is later.
+fn since_ms(epoch_ms: i64) -> f64 {
+    let now_us = jiff::Timestamp::now().as_microsecond();
+    ((now_us - epoch_ms.saturating_mul(1000)) as f64 / 1e3).max(0.0)
 }
 
 /// The handler over the in-process bus and a memory store: no server, no binary.

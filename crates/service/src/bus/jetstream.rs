@@ -58,7 +58,8 @@ pub const ACK_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_DELIVERIES: u32 = 5;
 
 /// How long an event's message ID is remembered to drop a republished copy: longer
-/// than a render's deadline, so a retried publish never draws a chart twice.
+/// than publishing keeps trying ([`PUBLISH_PATIENCE`]), so a retried publish never
+/// makes a second copy.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// How long one publish waits for the server's acknowledgement before it is sent

@@ -272,30 +272,67 @@ async fn garbage_on_the_render_subject_is_logged_and_the_service_keeps_serving()
     );
 }
 
+/// An outage of the store after acceptance is waited out: the accepted request comes
+/// back until its blob is stored. One that outlasts every delivery (1 + 2 + 4 + 8 s of
+/// waits) fails the render, saying how often it was tried.
 #[tokio::test]
-async fn a_failure_after_acceptance_becomes_a_failed_event() {
+async fn a_store_outage_after_acceptance_is_waited_out_and_one_that_lasts_fails() {
     let mut s = stack().await;
     let mut failed = s
         .bus
         .subscribe(s.subjects.failed_any(), None)
         .await
         .unwrap();
-    s.bus.flush().await.unwrap();
+    let mut prepared = prepared_events(&s).await;
     s.stack.s3.stop();
     let r = request(Source::Sample);
     assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
-    let m = next_event(&mut failed).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.stack.s3.restart();
+    let m = tokio::time::timeout(Duration::from_secs(30), prepared.next())
+        .await
+        .expect("the blob is stored once the store is back")
+        .unwrap();
+    assert_eq!(
+        PreparedEvent::decode(&m.payload).unwrap().request_id,
+        r.request_id
+    );
+
+    s.stack.s3.stop();
+    let r = request(Source::Sample);
+    assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
+    let m = tokio::time::timeout(Duration::from_secs(90), failed.next())
+        .await
+        .expect("a failed event once every delivery failed")
+        .unwrap();
     assert_eq!(m.subject, "waveplot.failed.prepare");
     let e = FailedEvent::decode(&m.payload).unwrap();
     assert_eq!(e.request_id, Some(r.request_id));
     assert!(e.reason.contains("blob"), "{}", e.reason);
-    s.stack.s3.restart();
+    assert!(e.reason.ends_with("(tried 5 times)"), "{}", e.reason);
+}
+
+/// A prepare killed while it holds accepted requests leaves them in the stream; started
+/// again, it prepares them. (Plain request/reply would have lost them.)
+#[tokio::test]
+async fn requests_accepted_by_a_prepare_that_dies_are_prepared_after_its_restart() {
+    let mut s = stack().await;
     let mut prepared = prepared_events(&s).await;
-    assert!(matches!(
-        ask(&s, &request(Source::Sample)).await,
-        RenderReply::Accepted { .. }
-    ));
-    PreparedEvent::decode(&next_event(&mut prepared).await.payload).unwrap();
+    // With the store away, the accepted request is held, not prepared.
+    s.stack.s3.stop();
+    let r = request(Source::Sample);
+    assert!(matches!(ask(&s, &r).await, RenderReply::Accepted { .. }));
+    s.stack.kill(Role::Prepare);
+    s.stack.s3.restart();
+    s.stack.restart(Role::Prepare);
+    let m = tokio::time::timeout(Duration::from_secs(30), prepared.next())
+        .await
+        .expect("the restarted prepare prepares the accepted request")
+        .unwrap();
+    assert_eq!(
+        PreparedEvent::decode(&m.payload).unwrap().request_id,
+        r.request_id
+    );
 }
 
 #[tokio::test]
