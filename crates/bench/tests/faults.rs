@@ -30,7 +30,11 @@ fn under_faults_no_render_hangs_and_every_service_recovers() {
     assert!(count("complete") > 0, "{f:#}");
     assert_eq!(
         count("sent"),
-        count("complete") + count("failed") + count("unexplained") + count("hung"),
+        count("complete")
+            + count("failed")
+            + count("refused")
+            + count("unexplained")
+            + count("hung"),
         "{f:#}"
     );
 }

@@ -1,6 +1,7 @@
 //! How one request ended, read from the gateway's final status JSON: complete (all six
 //! charts), failed with a reason for every missing chart, or unexplained; a request
-//! that never reached a final state is hung.
+//! that never reached a final state is hung, and one the gateway did not accept was
+//! refused at the door.
 
 use serde_json::Value;
 
@@ -11,8 +12,11 @@ use waveplot_protocol::PlotId;
 pub(super) enum Class {
     /// All six charts done.
     Complete,
-    /// Ended with a reason for every missing chart, or refused with an error message.
+    /// Accepted, then ended with a reason for every missing chart.
     Failed(String),
+    /// Not accepted: the gateway answered with an error (a 503 while no prepare is
+    /// reachable, say), which names the reason.
+    Refused(String),
     /// Ended without a reason for a missing chart, or the connection broke.
     Unexplained(String),
     /// No final state within the deadline plus the margin.

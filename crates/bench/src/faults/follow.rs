@@ -48,7 +48,7 @@ fn post(
                 created,
             )
         } else {
-            (Class::Failed(format!("HTTP {code}: {error}")), created)
+            (Class::Refused(format!("HTTP {code}: {error}")), created)
         });
     }
     match created["status_url"].as_str() {

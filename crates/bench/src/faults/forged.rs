@@ -102,7 +102,7 @@ pub(super) fn unknown_major_recomputed(
         anyhow::Ok(())
     })?;
     let (class, st) = follow(http, shared, &body);
-    shared.record(5, class.clone());
+    shared.record(6, class.clone());
     anyhow::ensure!(
         matches!(class, Class::Complete),
         "the render did not complete: {class:?}"

@@ -21,8 +21,8 @@ use super::settings::{ACCEPT, Settings};
 use super::{PHASES, Warm};
 use crate::stack::Stack;
 
-/// The plotter the suite kills.
-const KILLED: Role = Role::Plotter(PlotId::Bands);
+/// The services the suite kills and starts again: a plotter, then prepare.
+const KILLED: [Role; 2] = [Role::Plotter(PlotId::Bands), Role::Prepare];
 
 /// Injects the faults one after another while the clients run.
 pub(super) fn inject(
@@ -55,21 +55,23 @@ pub(super) fn inject(
     checks.push(ready_again(stack, PHASES[2]));
     std::thread::sleep(settings.settle);
 
-    phase(3);
-    stack.system.kill(KILLED);
-    std::thread::sleep(Duration::from_secs(1));
-    stack.system.restart(KILLED);
-    checks.push(ready_again(stack, PHASES[3]));
-    std::thread::sleep(settings.settle);
+    for (phase_n, role) in [(3, KILLED[0]), (4, KILLED[1])] {
+        phase(phase_n);
+        stack.system.kill(role);
+        std::thread::sleep(Duration::from_secs(1));
+        stack.system.restart(role);
+        checks.push(ready_again(stack, PHASES[phase_n]));
+        std::thread::sleep(settings.settle);
+    }
 
-    phase(4);
+    phase(5);
     checks.push(check("garbage published on every subject", || {
         stack.runtime.block_on(garbage(stack, &warm.key))
     }));
-    checks.push(ready_again(stack, PHASES[4]));
+    checks.push(ready_again(stack, PHASES[5]));
     std::thread::sleep(settings.settle);
 
-    phase(5);
+    phase(6);
     checks.push(check(
         "a stored blob of an unknown major version is recomputed by prepare",
         || unknown_major_recomputed(stack, shared, http, warm),
@@ -80,10 +82,10 @@ pub(super) fn inject(
     ));
     std::thread::sleep(settings.settle);
 
-    phase(6);
+    phase(7);
     checks.push(rate_limited(stack, settings, shared, http));
     std::thread::sleep(settings.settle);
-    phase(7);
+    phase(8);
 }
 
 /// Has the fake Binance answer 429 for a while, sends a Binance render into it, and
@@ -97,7 +99,7 @@ fn rate_limited(
     stack.binance.rate_limit_for(settings.rate_limit, 1);
     let body = json!({"symbol": "BTCUSDT", "interval": "5m", "source": "binance", "window": 400});
     let (class, _) = follow(http, shared, &shared.unique(&body));
-    shared.record(6, class);
+    shared.record(7, class);
     std::thread::sleep(settings.rate_limit.saturating_sub(Duration::from_secs(1)));
     let limited = stack.binance.rate_limited();
     Check {
@@ -228,7 +230,7 @@ pub(super) fn recover(
     let mut fresh = Vec::new();
     for body in [0, 3, 4].map(|i| bodies()[i].clone()) {
         let (class, _) = follow(http, shared, &shared.unique(&body));
-        shared.record(7, class.clone());
+        shared.record(8, class.clone());
         fresh.push((body["source"].as_str().unwrap_or("?").to_owned(), class));
     }
     let all = fresh.iter().all(|(_, c)| matches!(c, Class::Complete));
@@ -243,21 +245,21 @@ pub(super) fn recover(
     });
 }
 
-/// Checks that every service but the killed plotter still runs with the PID it had.
+/// Checks that every service but the killed ones still runs with the PID it had.
 fn same_processes(stack: &mut Stack, pids: &[(Role, Option<u32>)]) -> Check {
     let mut changed = Vec::new();
     for (role, pid) in pids {
         let service = stack.system.service_mut(*role);
-        let same = *role == KILLED || service.pid() == *pid;
+        let same = KILLED.contains(role) || service.pid() == *pid;
         if !same || !service.is_running() {
             changed.push(role.to_string());
         }
     }
     Check {
-        what: "no service but the killed plotter was restarted or exited".into(),
+        what: "no service but the killed plotter and prepare was restarted or exited".into(),
         ok: changed.is_empty(),
         detail: if changed.is_empty() {
-            format!("{} services kept their PIDs", pids.len() - 1)
+            format!("{} services kept their PIDs", pids.len() - KILLED.len())
         } else {
             format!("restarted or gone: {}", changed.join(", "))
         },

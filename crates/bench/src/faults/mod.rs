@@ -5,13 +5,14 @@
 //! 1. nats-server is stopped and started again on the same port;
 //! 2. the S3 server is stopped for 5 s;
 //! 3. a plotter is killed with SIGKILL, then started again (as a restart policy would);
-//! 4. 1 MB of garbage, truncated MessagePack and a truncated event are published on
+//! 4. prepare is killed with SIGKILL, then started again;
+//! 5. 1 MB of garbage, truncated MessagePack and a truncated event are published on
 //!    every subject (and a garbage render request must be answered with a rejection);
-//! 5. a blob with an unknown major schema version is stored at the content-addressed key
+//! 6. a blob with an unknown major schema version is stored at the content-addressed key
 //!    a request is about to use (prepare must recompute it: the render completes with a
 //!    fresh blob), and a `prepared` event is published for such a blob under a key no
 //!    chart exists for (every plotter must fail with a reason naming the version);
-//! 6. the fake Binance answers 429 with `Retry-After` for a few seconds.
+//! 7. the fake Binance answers 429 with `Retry-After` for a few seconds.
 //!
 //! After the recovery checks, [`abuse`] sends the gateway oversized, malformed and
 //! duplicate-key bodies, a thousand event-stream clients on a finished render and
@@ -19,11 +20,13 @@
 //! with a reason and that the gateway's descriptors and memory come back.
 //!
 //! Every request is classified: **complete** (all six charts done), **failed** with a
-//! reason (every missing chart says why, or the request was refused with an error
-//! message), **unexplained** (ended without a reason for a missing chart, or a broken
-//! connection) or **hung** (no final state within the deadline plus a margin). Only the
-//! killed plotter is restarted: afterwards every other service must still run with its
-//! original PID and be ready, and fresh renders from each source must complete with all
+//! reason (accepted, and every missing chart says why), **refused** at the door with an
+//! error message (not accepted: a 503 while no prepare is reachable), **unexplained** (ended without a reason for a missing chart, or a broken
+//! connection) or **hung** (no final state within the deadline plus a margin). With the
+//! durable delivery of the events, a render accepted during any fault should complete;
+//! the failures left are the forged unknown-major events' and whatever outlasts the
+//! deadline. Only the killed plotter and prepare are restarted: afterwards every other
+//! service must still run with its original PID and be ready, and fresh renders from each source must complete with all
 //! six charts. The suite passes when nothing hung, nothing went unexplained and every
 //! check held.
 //!
@@ -55,11 +58,12 @@ pub use report::Faults;
 use settings::Settings;
 
 /// The phases, in order; the index is what the clients read.
-const PHASES: [&str; 8] = [
+const PHASES: [&str; 9] = [
     "baseline",
     "nats-server restarted",
     "S3 stopped for 5 s",
     "plotter killed (-9)",
+    "prepare killed (-9)",
     "garbage on every subject",
     "unknown blob major version",
     "Binance answers 429",

@@ -20,8 +20,10 @@ pub struct Phase {
     pub sent: usize,
     /// All six charts done.
     pub complete: usize,
-    /// Ended with a reason for every missing chart, or refused with an error message.
+    /// Accepted, then ended with a reason for every missing chart.
     pub failed: usize,
+    /// Not accepted: answered with an error at the door.
+    pub refused: usize,
     /// Ended without a reason for a missing chart, or the connection broke.
     pub unexplained: usize,
     /// No final state within the deadline plus the margin.
@@ -34,6 +36,7 @@ impl Phase {
         match class {
             Class::Complete => self.complete += 1,
             Class::Failed(_) => self.failed += 1,
+            Class::Refused(_) => self.refused += 1,
             Class::Unexplained(_) => self.unexplained += 1,
             Class::Hung(_) => self.hung += 1,
         }
@@ -42,8 +45,8 @@ impl Phase {
     /// The counts as a row of the table.
     fn row(&self, name: &str) -> String {
         format!(
-            "{name:<27} {:>6} {:>8} {:>6} {:>11} {:>6}\n",
-            self.sent, self.complete, self.failed, self.unexplained, self.hung
+            "{name:<27} {:>6} {:>8} {:>6} {:>7} {:>11} {:>6}\n",
+            self.sent, self.complete, self.failed, self.refused, self.unexplained, self.hung
         )
     }
 }
@@ -66,15 +69,17 @@ pub struct Faults {
     pub sent: usize,
     /// Requests with all six charts done.
     pub complete: usize,
-    /// Requests that failed with a reason.
+    /// Accepted requests that failed with a reason.
     pub failed: usize,
+    /// Requests refused at the door with a reason (not accepted).
+    pub refused: usize,
     /// Requests with no final state within the deadline plus the margin (must be 0).
     pub hung: usize,
     /// Requests that ended without a reason (must be 0).
     pub unexplained: usize,
     /// True when every check held: the services were ready again after each fault,
     /// garbage and unknown-major blobs were handled as documented, no service but the
-    /// killed plotter was restarted, and fresh renders completed afterwards.
+    /// killed plotter and prepare was restarted, and fresh renders completed afterwards.
     pub recovered: bool,
     /// The render deadline the stack ran with, s.
     pub deadline_s: u64,
@@ -101,7 +106,7 @@ impl Faults {
     /// The counts and checks as a table for a terminal.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "\nfault suite: {} clients, deadline {} s, {:.0} s\nphase                        sent complete failed unexplained   hung\n",
+            "\nfault suite: {} clients, deadline {} s, {:.0} s\nphase                        sent complete failed refused unexplained   hung\n",
             self.clients, self.deadline_s, self.wall_s
         );
         for p in &self.phases {
@@ -112,6 +117,7 @@ impl Faults {
             sent: self.sent,
             complete: self.complete,
             failed: self.failed,
+            refused: self.refused,
             unexplained: self.unexplained,
             hung: self.hung,
         };
@@ -135,7 +141,7 @@ impl Faults {
             out += &format!("  problem: {p}\n");
         }
         if !self.reasons.is_empty() {
-            out += "\nreasons of failed requests (phase sent in, count)\n";
+            out += "\nreasons of failed and refused requests (phase sent in, count)\n";
         }
         for (phase, reason, n) in &self.reasons {
             out += &format!("  {phase} ×{n}: {reason}\n");
@@ -172,6 +178,7 @@ pub(super) fn summarise(
         sent: total.sent,
         complete: total.complete,
         failed: total.failed,
+        refused: total.refused,
         hung: total.hung,
         unexplained: total.unexplained,
         recovered: checks.iter().all(|c| c.ok),
@@ -186,7 +193,7 @@ pub(super) fn summarise(
 }
 
 /// What the first few unexplained and hung requests reported, and the distinct reasons
-/// of failed requests with their phase and count.
+/// of failed and refused requests with their phase and count.
 fn problems_and_reasons(records: &[(usize, Class)]) -> (Vec<String>, Vec<(String, String, usize)>) {
     let mut problems = Vec::new();
     let mut reasons: Vec<(String, String, usize)> = Vec::new();
@@ -195,7 +202,7 @@ fn problems_and_reasons(records: &[(usize, Class)]) -> (Vec<String>, Vec<(String
             Class::Unexplained(why) | Class::Hung(why) if problems.len() < 10 => {
                 problems.push(format!("{}: {why}", PHASES[*phase]));
             }
-            Class::Failed(why) => {
+            Class::Failed(why) | Class::Refused(why) => {
                 let phase = PHASES[*phase].to_owned();
                 let why = &shorten(why);
                 match reasons.iter_mut().find(|(p, r, _)| *p == phase && r == why) {

@@ -50,8 +50,10 @@ impl Default for EventLimits {
 
 /// How long a delivered event may go without an acknowledgement (or a progress
 /// report, which the serve loop sends every third of it) before the server gives it
-/// to another replica: how soon the events of a killed plotter are drawn elsewhere.
-pub const ACK_WAIT: Duration = Duration::from_secs(10);
+/// to another replica: how soon the work of a killed service is done elsewhere, well
+/// within a render's deadline. Work that stalls longer is done twice, which is
+/// harmless (content-addressed keys).
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// How many times an event is delivered to a durable consumer at most; the serve
 /// loop turns the last failure into a `failed` event.
