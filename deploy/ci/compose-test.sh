@@ -8,7 +8,9 @@
 #   1. render BTCUSDT 5m from the bundled sample        -> six charts, PNGs served
 #   2. `docker compose kill` plotter-03, render again    -> partial, chart 03 says why
 #   3. `docker compose start` plotter-03, render again   -> complete
-#   4. `docker compose stop`                             -> every service exits cleanly,
+#   4. `docker compose restart nats`, render again       -> the event stream kept its
+#                                                           events on the volume; complete
+#   5. `docker compose stop`                             -> every service exits cleanly,
 #                                                           within its grace period
 # Everything it makes (images, containers, networks, volumes) is removed on exit.
 #
@@ -193,6 +195,22 @@ compose start plotter-03 2>&1 | sed 's/^/    /'
 wait_healthy 60
 check "$(render 1000)" complete ""
 ok "complete again after the restart"
+
+# The events the JetStream stream holds, from nats' monitoring endpoint.
+stored_events() {
+    compose exec -T nats wget -qO- 'http://127.0.0.1:8222/jsz?streams=true' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'
+}
+
+log "restart nats: the stream keeps its events on the volume, and renders go on"
+before="$(stored_events)"
+compose restart nats 2>&1 | sed 's/^/    /'
+wait_healthy 60
+after="$(stored_events)"
+log "    events stored: $before before the restart, $after after"
+[ "$before" -gt 0 ] && [ "$after" -ge "$before" ] || fail "the stream lost events: $before -> $after"
+check "$(render 900)" complete ""
+ok "complete after a restart of the bus, no event lost"
 
 log "memory in use"
 docker stats --no-stream --format '    {{.Name}} {{.MemUsage}}' $(compose ps -q) | sed "s/$project-//"

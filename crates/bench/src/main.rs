@@ -81,7 +81,7 @@ fn main() -> Result<()> {
         json!({})
     } else {
         let report = match &args.gateway {
-            Some(url) => suite(url, args.quick, args.large, false, Vec::new)?,
+            Some(url) => suite(url, args.quick, args.large, false, Vec::new, Vec::new)?,
             None => suite_with_stack(&bin_dir, args.quick, args.large)?,
         };
         print!("{}", report.table());
@@ -119,9 +119,14 @@ fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Resu
         stack::SYNTHETIC_CANDLES
     };
     let stack = stack::Stack::start(bin_dir, 60, candles)?;
-    suite(&stack.system.http(), quick, large, true, || {
-        stack.peak_rss_mib()
-    })
+    suite(
+        &stack.system.http(),
+        quick,
+        large,
+        true,
+        || stack.peak_rss_mib(),
+        || stack.publish_acks(),
+    )
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute
@@ -207,6 +212,7 @@ fn suite(
     large: bool,
     fake_binance: bool,
     rss: impl Fn() -> Vec<(String, f64)>,
+    acks: impl Fn() -> Vec<(String, report::PublishAcks)>,
 ) -> Result<Report> {
     let http = client::client()?;
     let mut latency = Vec::new();
@@ -241,6 +247,7 @@ fn suite(
         load,
         peak_rss_mib_small: rss_small,
         peak_rss_mib: rss(),
+        publish_acks: acks(),
     })
 }
 

@@ -60,6 +60,36 @@ pub struct Report {
     pub peak_rss_mib_small: Vec<(String, f64)>,
     /// Peak RSS per service over the whole run (100 000 candles, 64 clients), MiB.
     pub peak_rss_mib: Vec<(String, f64)>,
+    /// Per service, how long its events took to be acknowledged by the server over
+    /// the whole run; only when the bench started the stack.
+    pub publish_acks: Vec<(String, PublishAcks)>,
+}
+
+/// How long publishing an event took until the server acknowledged it, at one service.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PublishAcks {
+    /// Events published.
+    pub count: u64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+impl PublishAcks {
+    /// Reads the summary from Prometheus text; `None` without one.
+    pub fn from_metrics(text: &str) -> Option<Self> {
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        };
+        let count = value("waveplot_publish_ack_seconds_count")?;
+        Some(Self {
+            count: count as u64,
+            p50_ms: value("waveplot_publish_ack_seconds{quantile=\"0.5\"}")? * 1e3,
+            p99_ms: value("waveplot_publish_ack_seconds{quantile=\"0.99\"}")? * 1e3,
+        })
+    }
 }
 
 /// The q-quantile (nearest rank) of `values`.
@@ -119,6 +149,14 @@ impl Report {
                 out += &format!("\npeak RSS, {title} (MiB): {}\n", rss.join(", "));
             }
         }
+        if !self.publish_acks.is_empty() {
+            let acks: Vec<String> = self
+                .publish_acks
+                .iter()
+                .map(|(k, a)| format!("{k} {:.2}/{:.2} (n {})", a.p50_ms, a.p99_ms, a.count))
+                .collect();
+            out += &format!("publish acknowledged, p50/p99 ms: {}\n", acks.join(", "));
+        }
         out
     }
 }
@@ -126,6 +164,21 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_acknowledgements_are_read_from_the_metrics_summary() {
+        let text = "# TYPE waveplot_publish_ack_seconds summary\n\
+            waveplot_publish_ack_seconds{quantile=\"0\"} 0.0001\n\
+            waveplot_publish_ack_seconds{quantile=\"0.5\"} 0.0004\n\
+            waveplot_publish_ack_seconds{quantile=\"0.99\"} 0.002\n\
+            waveplot_publish_ack_seconds_sum 0.01\n\
+            waveplot_publish_ack_seconds_count 12\n";
+        let acks = PublishAcks::from_metrics(text).unwrap();
+        assert_eq!(acks.count, 12);
+        assert!((acks.p50_ms - 0.4).abs() < 1e-9, "{acks:?}");
+        assert!((acks.p99_ms - 2.0).abs() < 1e-9, "{acks:?}");
+        assert_eq!(PublishAcks::from_metrics("other_metric 1\n"), None);
+    }
 
     #[test]
     fn quantiles_use_the_nearest_rank() {

@@ -85,4 +85,25 @@ impl Stack {
             })
             .collect()
     }
+
+    /// Each service's publish acknowledgements so far, from the
+    /// `waveplot_publish_ack_seconds` summary on its `/metrics`; services that
+    /// published nothing are left out.
+    pub fn publish_acks(&self) -> Vec<(String, crate::report::PublishAcks)> {
+        let Ok(http) = crate::client::client() else {
+            return Vec::new();
+        };
+        self.system
+            .services()
+            .filter_map(|(role, s)| {
+                let text = http
+                    .get(format!("http://{}/metrics", s.health))
+                    .send()
+                    .and_then(reqwest::blocking::Response::text)
+                    .ok()?;
+                let acks = crate::report::PublishAcks::from_metrics(&text)?;
+                Some((role.to_string(), acks))
+            })
+            .collect()
+    }
 }

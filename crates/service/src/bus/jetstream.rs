@@ -251,7 +251,13 @@ pub(crate) async fn consume(
                     continue;
                 }
             };
-            while let Some(next) = messages.next().await {
+            loop {
+                // A consumer dropped by its service stops pulling at once.
+                let next = tokio::select! {
+                    next = messages.next() => next,
+                    () = tx.closed() => return,
+                };
+                let Some(next) = next else { break };
                 match next {
                     Ok(message) => {
                         let attempt = message
@@ -351,6 +357,7 @@ pub(crate) async fn follow(
                 // missed heartbeats (30 s); the connection coming back says it at once.
                 let next = tokio::select! {
                     next = messages.next() => next,
+                    () = tx.closed() => return,
                     () = reconnected(&client, connects) => {
                         tracing::info!("the bus is back; following the events again after the last one seen");
                         break;
