@@ -87,7 +87,7 @@ fn context(client: &async_nats::Client) -> jetstream::Context {
 fn config(subjects: &Subjects, limits: EventLimits) -> Config {
     Config {
         name: subjects.events_stream(),
-        description: Some("waveplot's prepared, done and failed events".into()),
+        description: Some("waveplot's accepted, prepared, done and failed events".into()),
         subjects: subjects.events().to_vec(),
         retention: RetentionPolicy::Limits,
         storage: StorageType::File,
@@ -193,7 +193,7 @@ pub(crate) async fn consume(
     let js = context(client);
     let config = pull::Config {
         durable_name: Some(name.to_owned()),
-        description: Some("waveplot's replicas of one chart share it".into()),
+        description: Some("shared by the replicas of one waveplot service".into()),
         filter_subject: filter,
         ack_policy: AckPolicy::Explicit,
         ack_wait: ACK_WAIT,
