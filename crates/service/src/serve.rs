@@ -60,6 +60,9 @@ pub struct Failure {
     pub request_id: Option<RequestId>,
     /// What went wrong.
     pub error: anyhow::Error,
+    /// The handler says a later attempt may succeed, whatever the cause chain names
+    /// (a remote API's rate limit, say); see [`Failure::is_transient`].
+    pub retry: bool,
 }
 
 impl Failure {
@@ -68,21 +71,33 @@ impl Failure {
         Self {
             request_id,
             error: error.into(),
+            retry: false,
         }
     }
 
-    /// Whether a later attempt may succeed: the failure came from the store or the
-    /// bus (an outage, a lost connection, a read cut short), not from the message or
-    /// the data, which would fail the same way every time.
+    /// A failure of `request_id` that a later attempt may not meet, although it names
+    /// neither the store nor the bus.
+    pub fn transient(request_id: Option<RequestId>, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            retry: true,
+            ..Self::new(request_id, error)
+        }
+    }
+
+    /// Whether a later attempt may succeed: the handler said so
+    /// ([`Failure::transient`]), or the failure came from the store or the bus (an
+    /// outage, a lost connection, a read cut short), not from the message or the data,
+    /// which would fail the same way every time.
     pub fn is_transient(&self) -> bool {
-        self.error.chain().any(|e| {
-            e.is::<StoreError>()
-                || e.is::<BusError>()
-                || matches!(
-                    e.downcast_ref::<waveplot_protocol::BlobError>(),
-                    Some(waveplot_protocol::BlobError::Read(_))
-                )
-        })
+        self.retry
+            || self.error.chain().any(|e| {
+                e.is::<StoreError>()
+                    || e.is::<BusError>()
+                    || matches!(
+                        e.downcast_ref::<waveplot_protocol::BlobError>(),
+                        Some(waveplot_protocol::BlobError::Read(_))
+                    )
+            })
     }
 }
 
@@ -628,6 +643,19 @@ mod tests {
         assert_eq!(probe.tries.load(Ordering::SeqCst), 1);
         stop.cancel();
         task.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_failure_is_transient_by_its_cause_or_by_the_handler_s_word() {
+        let plain = || anyhow::anyhow!("Binance kept rate-limiting");
+        assert!(!Failure::new(None, plain()).is_transient());
+        assert!(Failure::transient(None, plain()).is_transient());
+        let outage = BusError::Timeout {
+            subject: "elsewhere".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let wrapped = anyhow::Error::new(outage).context("publish the event");
+        assert!(Failure::new(None, wrapped).is_transient());
     }
 
     #[test]

@@ -252,8 +252,14 @@ impl Handler for Prepare {
                 .await
                 .map_err(|e| Failure::new(Some(id), e))?;
             let loaded = self.sources.load(&job.request).await;
-            let id = || Some(job.request.request_id.clone());
-            job.window = Some(loaded.map_err(|e| Failure::new(id(), e))?);
+            let id = Some(job.request.request_id.clone());
+            job.window = Some(loaded.map_err(|e| {
+                if e.is_transient() {
+                    Failure::transient(id, e)
+                } else {
+                    Failure::new(id, e)
+                }
+            })?);
         }
         Ok(job)
     }

@@ -63,7 +63,8 @@ pub(crate) enum BinanceError {
         /// The base URL that refused.
         base: String,
     },
-    /// 429/418 went on past the waits allowed, or asked for too long a wait.
+    /// 429/418 went on past the waits allowed, or asked for too long a wait (or a
+    /// wait asked for earlier has that long to run).
     #[error("Binance rate limit (HTTP {status}) on {request}: {why}; try again later")]
     RateLimited {
         /// 429 or 418.
@@ -143,13 +144,18 @@ impl Default for Policy {
     }
 }
 
-/// A Binance REST client. Cheap to clone; clones share the status cache.
+/// A Binance REST client. Cheap to clone; clones share the status cache and the
+/// rate-limit block.
 #[derive(Debug, Clone)]
 pub(crate) struct Binance {
     base: String,
     http: reqwest::Client,
     policy: Policy,
     statuses: Arc<Mutex<HashMap<String, (Instant, String)>>>,
+    /// No request goes before this moment: the end of the last `Retry-After` Binance
+    /// asked for. Shared, so that a fetch that starts later (another render, or the
+    /// same render delivered again after this client gave up) waits it out too.
+    blocked_until: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 /// Candles fetched over a span and how far the span is final.
@@ -178,6 +184,7 @@ impl Binance {
             http,
             policy,
             statuses: Arc::default(),
+            blocked_until: Arc::default(),
         })
     }
 

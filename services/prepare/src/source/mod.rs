@@ -64,6 +64,19 @@ pub(crate) enum SourceError {
     NothingBefore(String),
 }
 
+impl SourceError {
+    /// Whether trying again later may succeed: Binance kept rate-limiting. The client
+    /// waits out every `Retry-After` before its next request, so a later try never
+    /// hurries Binance. An unreachable Binance is not retried beyond the client's own
+    /// retries: the user hears of it at once.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Binance(binance::BinanceError::RateLimited { .. })
+        )
+    }
+}
+
 /// Which candles of a source: the last `n` up to a time (a render's window), or all of
 /// those opening in a span (`prepare fetch --start … --end …`).
 #[derive(Debug, Clone, Copy)]

@@ -34,6 +34,7 @@ impl Binance {
         let url = format!("{}{request}", self.base);
         let (mut faults, mut waits) = (0, 0);
         loop {
+            self.wait_out_block(request).await?;
             match self.attempt(&url).await {
                 Attempt::Done(body, weight) => {
                     self.pace(weight).await;
@@ -41,14 +42,18 @@ impl Binance {
                 }
                 Attempt::RateLimited(status, retry_after) => {
                     waits += 1;
-                    let wait = self.rate_limit_wait(status, retry_after, waits, request)?;
+                    let wait = self.rate_limit_wait(status, retry_after, waits, request);
+                    self.block_for(match &wait {
+                        Ok(wait) => *wait,
+                        Err(_) => retry_after.map_or(self.policy.backoff, Duration::from_secs),
+                    });
+                    let wait = wait?;
                     tracing::warn!(
                         status,
                         ?wait,
                         request,
                         "Binance rate limit; waiting as asked"
                     );
-                    tokio::time::sleep(wait).await;
                 }
                 Attempt::Transient(last) => {
                     faults += 1;
@@ -105,6 +110,43 @@ impl Binance {
             }
             text
         }
+    }
+
+    /// Sends no request before the `Retry-After` last asked for has run out: waits for
+    /// it, or gives up at once when more of it is left than this client waits.
+    async fn wait_out_block(&self, request: &str) -> Result<(), BinanceError> {
+        let until = *self
+            .blocked_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(left) = until.and_then(|u| u.checked_duration_since(tokio::time::Instant::now()))
+        else {
+            return Ok(());
+        };
+        if left > self.policy.max_retry_after {
+            return Err(BinanceError::RateLimited {
+                status: 429,
+                request: request.to_owned(),
+                why: format!(
+                    "Binance asked for a pause that has {} s to run, longer than the {} s this client waits",
+                    left.as_secs(),
+                    self.policy.max_retry_after.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(left).await;
+        Ok(())
+    }
+
+    /// Blocks every request of this client and its clones for `wait` from now (a later
+    /// block already set stays).
+    fn block_for(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut blocked = self
+            .blocked_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *blocked = Some(blocked.map_or(until, |b| b.max(until)));
     }
 
     /// How long to wait before retrying a rate-limited request, or why to give up.

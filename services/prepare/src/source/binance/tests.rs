@@ -274,3 +274,43 @@ async fn a_used_weight_near_the_limit_slows_the_client_down() {
     fetch(&client, (first, now_ms())).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(50), "no pause");
 }
+
+/// A `Retry-After` outlives the fetch that met it: a later fetch on a clone (another
+/// render, or the same one delivered again) sends nothing until it has run out.
+#[tokio::test]
+async fn a_pause_binance_asked_for_holds_back_every_later_request_of_the_client() {
+    let (fake, _, first) = fake_with(10).await;
+    let policy = Policy {
+        rate_limit_waits: 0,
+        ..quick()
+    };
+    let client = Binance::new(&fake.url, policy).unwrap();
+    fake.rate_limit_for(Duration::from_millis(300), 1);
+    let e = fetch(&client, (first, now_ms())).await.unwrap_err();
+    assert!(matches!(e, BinanceError::RateLimited { .. }), "{e}");
+    let started = Instant::now();
+    let got = fetch(&client.clone(), (first, now_ms())).await.unwrap();
+    assert_eq!(got.candles.len(), 10);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the later fetch went after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.rate_limited(), 1, "no request went during the pause");
+}
+
+/// A pause longer than the client waits fails a later fetch at once, without a
+/// request to Binance.
+#[tokio::test]
+async fn a_pause_longer_than_the_client_waits_fails_a_later_fetch_without_a_request() {
+    let (fake, client, first) = fake_with(10).await;
+    fake.rate_limit_for(Duration::from_millis(100), 30);
+    fetch(&client, (first, now_ms())).await.unwrap_err();
+    let sent = fake.requests().len();
+    let e = fetch(&client, (first, now_ms())).await.unwrap_err();
+    assert!(
+        e.to_string().contains("s to run, longer than the 2 s"),
+        "{e}"
+    );
+    assert_eq!(fake.requests().len(), sent, "nothing was sent");
+}
