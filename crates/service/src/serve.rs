@@ -580,17 +580,26 @@ mod tests {
             .expect("the subscription is open")
     }
 
+    /// A subscription to every `failed` event on `ctx`'s bus.
+    async fn failed_events(ctx: &Context) -> crate::bus::Subscription {
+        ctx.bus
+            .subscribe(ctx.subjects.failed_any(), None)
+            .await
+            .unwrap()
+    }
+
+    /// The next `failed` event on `failures`, within 5 s.
+    async fn next_failure(failures: &mut crate::bus::Subscription) -> FailedEvent {
+        FailedEvent::decode(&next(failures).await.payload).unwrap()
+    }
+
     /// An event whose work meets an outage comes back after its delay until the work
     /// succeeds; no `failed` event is published meanwhile.
     #[tokio::test(start_paused = true)]
     async fn an_event_that_fails_transiently_is_delivered_again_until_it_succeeds() {
         let probe = Probe::durable();
         let (ctx, mut out, stop, task) = start(probe.clone(), 1).await;
-        let mut failures = ctx
-            .bus
-            .subscribe(ctx.subjects.failed_any(), None)
-            .await
-            .unwrap();
+        let mut failures = failed_events(&ctx).await;
         send(&ctx, "flaky").await;
         let event = RenderReply::decode(&next(&mut out).await.payload).unwrap();
         assert!(matches!(event, RenderReply::Accepted { .. }), "{event:?}");
@@ -610,11 +619,7 @@ mod tests {
     async fn the_last_transient_failure_of_an_event_is_published_and_a_request_fails_at_once() {
         let probe = Probe::durable();
         let (ctx, _out, stop, task) = start(probe.clone(), 1).await;
-        let mut failures = ctx
-            .bus
-            .subscribe(ctx.subjects.failed_any(), None)
-            .await
-            .unwrap();
+        let mut failures = failed_events(&ctx).await;
         send(&ctx, "down").await;
         // 1 + 2 + 4 + 8 s of waits (in paused time).
         let last = tokio::time::timeout(Duration::from_secs(60), failures.next()).await;
@@ -625,20 +630,16 @@ mod tests {
         );
         assert_eq!(probe.tries.load(Ordering::SeqCst), MAX_DELIVERIES as usize);
         send(&ctx, "fail").await;
-        let failed = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        let failed = next_failure(&mut failures).await;
         assert_eq!(failed.reason, "store the chart: the store is down");
         stop.cancel();
         task.await.unwrap().unwrap();
 
         let probe = Arc::new(Probe::default());
         let (ctx, _out, stop, task) = start(probe.clone(), 1).await;
-        let mut failures = ctx
-            .bus
-            .subscribe(ctx.subjects.failed_any(), None)
-            .await
-            .unwrap();
+        let mut failures = failed_events(&ctx).await;
         send(&ctx, "down").await;
-        let failed = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        let failed = next_failure(&mut failures).await;
         assert_eq!(failed.reason, "no reply on elsewhere within 1s");
         assert_eq!(probe.tries.load(Ordering::SeqCst), 1);
         stop.cancel();
@@ -669,11 +670,7 @@ mod tests {
     #[tokio::test]
     async fn work_that_succeeds_publishes_its_event_and_skipped_messages_publish_nothing() {
         let (ctx, mut out, stop, task) = start(Arc::default(), 2).await;
-        let mut failures = ctx
-            .bus
-            .subscribe(ctx.subjects.failed_any(), None)
-            .await
-            .unwrap();
+        let mut failures = failed_events(&ctx).await;
         send(&ctx, "skip").await;
         send(&ctx, "ok").await;
         let event = RenderReply::decode(&next(&mut out).await.payload).unwrap();
@@ -691,13 +688,9 @@ mod tests {
     #[tokio::test]
     async fn a_failure_becomes_a_failed_event_with_the_whole_cause_chain() {
         let (ctx, _out, stop, task) = start(Arc::default(), 2).await;
-        let mut failures = ctx
-            .bus
-            .subscribe(ctx.subjects.failed_any(), None)
-            .await
-            .unwrap();
+        let mut failures = failed_events(&ctx).await;
         send(&ctx, "fail").await;
-        let failed = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        let failed = next_failure(&mut failures).await;
         assert_eq!(failed.reason, "store the chart: the store is down");
         assert_eq!(
             (failed.stage, failed.plot_id),
@@ -705,7 +698,7 @@ mod tests {
         );
         assert!(failed.request_id.is_some());
         send(&ctx, "garbage").await;
-        let refused = FailedEvent::decode(&next(&mut failures).await.payload).unwrap();
+        let refused = next_failure(&mut failures).await;
         assert_eq!(refused.reason, "malformed: garbage");
         assert_eq!(refused.request_id, None);
         stop.cancel();
