@@ -6,13 +6,17 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 use waveplot_protocol::Subjects;
 use waveplot_protocol::subject::DEFAULT_PREFIX;
 
+use crate::bus::NatsLogin;
 use crate::health;
 
 /// What every service takes: bus, store, logs, health endpoint and shutdown.
@@ -55,9 +59,22 @@ impl ServiceArgs {
 /// Message bus settings.
 #[derive(Debug, Clone, Args)]
 pub struct BusArgs {
-    /// NATS server URL.
+    /// NATS server URL (or several, comma-separated), without a user or password:
+    /// those go in NATS_USER and NATS_PASSWORD_FILE or NATS_PASSWORD.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// The NATS user this service logs in as (`deploy/nats/nats.conf` has `gateway`,
+    /// `prepare` and `plotter`); without it, the connection is anonymous.
+    #[arg(long, env = "NATS_USER")]
+    pub nats_user: Option<String>,
+    /// A file holding the user's password, such as a container secret (one trailing
+    /// newline is ignored). Preferred over NATS_PASSWORD, which `docker inspect` shows.
+    #[arg(long, env = "NATS_PASSWORD_FILE", conflicts_with = "nats_password")]
+    pub nats_password_file: Option<PathBuf>,
+    /// The user's password. Never logged; a flag would show in `ps`, so set the
+    /// variable or use NATS_PASSWORD_FILE.
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub nats_password: Option<SecretString>,
     /// Prefix of every subject, so several deployments can share one NATS server.
     #[arg(long, env = "WAVEPLOT_SUBJECT_PREFIX", default_value = DEFAULT_PREFIX, value_parser = parse_prefix)]
     pub subject_prefix: Subjects,
@@ -71,6 +88,38 @@ pub struct BusArgs {
 }
 
 impl BusArgs {
+    /// The login NATS_USER and its password give, `None` without a user.
+    ///
+    /// # Errors
+    /// A NATS_URL that holds credentials (the error does not repeat it), a user without
+    /// a password (or a password without a user), a password file that cannot be read,
+    /// or a user name that cannot name an inbox.
+    pub fn login(&self) -> anyhow::Result<Option<NatsLogin>> {
+        check_nats_url(&self.nats_url)?;
+        let password = match (&self.nats_password, &self.nats_password_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("read the NATS password from {}", path.display()))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                Some(SecretString::from(text.strip_suffix('\r').unwrap_or(text)))
+            }
+            (None, None) => None,
+        };
+        match (&self.nats_user, password) {
+            (Some(user), Some(password)) => NatsLogin::new(user, password)
+                .map(Some)
+                .map_err(anyhow::Error::msg),
+            (None, None) => Ok(None),
+            (Some(user), None) => anyhow::bail!(
+                "NATS_USER is {user} but no password is set: set NATS_PASSWORD_FILE or NATS_PASSWORD"
+            ),
+            (None, Some(_)) => {
+                anyhow::bail!("a NATS password is set but no NATS_USER to log in as")
+            }
+        }
+    }
+
     /// What the event stream keeps.
     pub fn event_limits(&self) -> crate::bus::EventLimits {
         crate::bus::EventLimits {
@@ -89,6 +138,30 @@ fn parse_max_age(s: &str) -> Result<Duration, String> {
     } else {
         Err(format!("{s} is outside 1m to 7d"))
     }
+}
+
+/// A server list without credentials: a password in a URL ends up in logs, process
+/// listings and error messages. Checked here rather than by clap, whose error would
+/// repeat the value.
+fn check_nats_url(s: &str) -> anyhow::Result<()> {
+    for server in s.split(',').map(str::trim) {
+        let with_scheme = if server.contains("://") {
+            server.to_owned()
+        } else {
+            format!("nats://{server}")
+        };
+        let holds_credentials = url::Url::parse(&with_scheme)
+            .is_ok_and(|url| !url.username().is_empty() || url.password().is_some());
+        anyhow::ensure!(
+            !holds_credentials && !server.contains('@'),
+            "NATS_URL may not hold a user, password or token: set NATS_USER and NATS_PASSWORD_FILE (or NATS_PASSWORD)"
+        );
+    }
+    Ok(())
+}
+
+fn parse_secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s))
 }
 
 fn parse_prefix(s: &str) -> Result<Subjects, String> {
@@ -141,6 +214,7 @@ impl LogArgs {
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};
+    use secrecy::ExposeSecret;
 
     use super::*;
 
@@ -161,6 +235,8 @@ mod tests {
             "HEALTH_ADDR",
             "SHUTDOWN_GRACE",
             "LOG_FORMAT",
+            "NATS_USER",
+            "NATS_PASSWORD_FILE",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }
@@ -174,5 +250,61 @@ mod tests {
         assert_eq!(f.service.health_addr.unwrap().port(), 0);
         let e = Flags::try_parse_from(["x", "--subject-prefix", "a..b"]).unwrap_err();
         assert!(e.to_string().contains("dot-separated tokens"), "{e}");
+    }
+
+    #[test]
+    fn a_nats_url_holding_credentials_is_refused_without_echoing_them() {
+        for url in [
+            "nats://gateway:hunter2@nats:4222",
+            "nats://hunter2@nats:4222",
+            "nats://a:4222,tls://gateway:hunter2@b:4222",
+            "gateway:hunter2@nats:4222",
+        ] {
+            let f = Flags::try_parse_from(["x", "--nats-url", url]).unwrap();
+            let text = f.service.bus.login().unwrap_err().to_string();
+            assert!(text.contains("NATS_USER"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        let f = Flags::try_parse_from(["x", "--nats-url", "nats://a:4222, nats://b:4222"]).unwrap();
+        assert!(f.service.bus.login().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_login_comes_from_the_user_and_a_password_or_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let file = file.to_str().unwrap();
+        let f =
+            Flags::try_parse_from(["x", "--nats-user", "plotter", "--nats-password-file", file])
+                .unwrap();
+        let login = f.service.bus.login().unwrap().unwrap();
+        assert_eq!(login.user, "plotter");
+        assert_eq!(login.password.expose_secret(), "s3cret");
+        assert!(
+            !format!("{f:?}{login:?}").contains("s3cret"),
+            "Debug shows no password"
+        );
+
+        let f = Flags::try_parse_from(["x", "--nats-user", "plotter"]).unwrap();
+        let e = f.service.bus.login().unwrap_err().to_string();
+        assert!(e.contains("NATS_PASSWORD_FILE"), "{e}");
+        let f = Flags::try_parse_from(["x", "--nats-password", "p"]).unwrap();
+        let e = f.service.bus.login().unwrap_err().to_string();
+        assert!(e.contains("no NATS_USER"), "{e}");
+        let f = Flags::try_parse_from(["x", "--nats-user", "a.b", "--nats-password", "p"]).unwrap();
+        let e = f.service.bus.login().unwrap_err().to_string();
+        assert!(e.contains("letters, digits"), "{e}");
+        let missing = dir.path().join("missing");
+        let f = Flags::try_parse_from([
+            "x",
+            "--nats-user",
+            "plotter",
+            "--nats-password-file",
+            missing.to_str().unwrap(),
+        ])
+        .unwrap();
+        let e = format!("{:#}", f.service.bus.login().unwrap_err());
+        assert!(e.contains("missing") && e.contains("No such file"), "{e}");
     }
 }

@@ -26,7 +26,7 @@ pub mod store;
 use waveplot_protocol::Subjects;
 
 pub use args::{BusArgs, LogArgs, LogFormat, ServiceArgs, StoreArgs};
-pub use bus::{Bus, BusError};
+pub use bus::{Bus, BusError, NatsLogin};
 pub use lifecycle::{run, run_with};
 pub use serve::{Capacity, Failure, Handler, Subscription, serve};
 pub use store::{Listed, Store, StoreError};

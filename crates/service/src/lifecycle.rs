@@ -34,8 +34,9 @@ where
         .context("start the async runtime")?
         .block_on(async {
             let shutdown = shutdown::on_signal();
+            let login = args.bus.login()?;
             let ctx = Context {
-                bus: Bus::connect(&args.bus.nats_url, name).await?,
+                bus: Bus::connect(&args.bus.nats_url, login.as_ref(), name).await?,
                 store: Store::open(&args.store.store_url).await?,
                 subjects: args.bus.subject_prefix.clone(),
             };

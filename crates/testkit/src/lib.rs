@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - [`NatsServer`]: a `nats-server` process.
+//! - [`NatsServer`]: a `nats-server` process, open or with the deployment's users
+//!   ([`NatsUser`]) and permissions.
 //! - [`S3Server`]: an `s3s-fs` process, an S3 server over a scratch directory that
 //!   checks SigV4 signatures like MinIO does.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
@@ -24,11 +25,13 @@ pub mod stack;
 pub use stack::{Role, Stack, StackBuilder, bin_dir};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
+use secrecy::{ExposeSecret, SecretString};
+use waveplot_service::NatsLogin;
 use waveplot_service::health::probe;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
@@ -112,47 +115,147 @@ fn start_on_port(mut command: Command, port: u16) -> Child {
     child
 }
 
+/// A NATS user of `deploy/nats/nats.conf`, one per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatsUser {
+    /// The gateway.
+    Gateway,
+    /// prepare.
+    Prepare,
+    /// The plotters (all six share it).
+    Plotter,
+    /// Other tools: subscribes to everything, publishes nothing.
+    Observer,
+}
+
+impl NatsUser {
+    /// Every user.
+    pub const ALL: [NatsUser; 4] = [
+        NatsUser::Gateway,
+        NatsUser::Prepare,
+        NatsUser::Plotter,
+        NatsUser::Observer,
+    ];
+
+    /// The user name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NatsUser::Gateway => "gateway",
+            NatsUser::Prepare => "prepare",
+            NatsUser::Plotter => "plotter",
+            NatsUser::Observer => "observer",
+        }
+    }
+
+    /// The variable `deploy/nats/nats.conf` reads the user's password from.
+    pub fn password_var(self) -> &'static str {
+        match self {
+            NatsUser::Gateway => "WAVEPLOT_NATS_GATEWAY_PASSWORD",
+            NatsUser::Prepare => "WAVEPLOT_NATS_PREPARE_PASSWORD",
+            NatsUser::Plotter => "WAVEPLOT_NATS_PLOTTER_PASSWORD",
+            NatsUser::Observer => "WAVEPLOT_NATS_OBSERVER_PASSWORD",
+        }
+    }
+}
+
+/// The deployment's NATS configuration, `deploy/nats/nats.conf` of this workspace.
+pub fn nats_conf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats/nats.conf")
+}
+
 /// A running `nats-server` with JetStream on a free loopback port, its store in a
-/// scratch directory that outlives restarts; killed on drop.
+/// scratch directory that outlives restarts; killed on drop. Started either open to
+/// anyone ([`NatsServer::start`]) or with the deployment's users and permissions
+/// ([`NatsServer::start_secured`]).
 #[derive(Debug)]
 pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
+    /// The users' passwords, when started with the deployment's configuration.
+    passwords: Option<Vec<(NatsUser, String)>>,
     child: Option<Child>,
     _log: tempfile::NamedTempFile,
 }
 
 impl NatsServer {
-    /// Starts `nats-server -js` and waits until it accepts connections.
+    /// Starts `nats-server -js` open to anyone and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// Starts `nats-server -js` with `deploy/nats/nats.conf` (its users and their
+    /// permissions), a fresh random password per user, and waits until it accepts
+    /// connections.
+    pub fn start_secured() -> Self {
+        let passwords = NatsUser::ALL
+            .iter()
+            .map(|&user| {
+                // nats-server parses a variable's value as configuration: it must start
+                // with a letter to be read as a string (deploy/nats/nats.conf).
+                let first = fastrand::alphabetic();
+                let rest = std::iter::repeat_with(fastrand::alphanumeric).take(23);
+                (user, std::iter::once(first).chain(rest).collect())
+            })
+            .collect();
+        Self::launch(Some(passwords))
+    }
+
+    fn launch(passwords: Option<Vec<(NatsUser, String)>>) -> Self {
         let store = tempfile::tempdir().expect("scratch directory for JetStream");
         let marker = "Listening for client connections on";
-        let (port, child, log) = start_on_own_port(Self::command("-1", store.path()), marker);
+        let command = Self::command("-1", store.path(), passwords.as_deref());
+        let (port, child, log) = start_on_own_port(command, marker);
         Self {
             port,
             store,
+            passwords,
             child: Some(child),
             _log: log,
         }
     }
 
-    fn command(port: &str, store: &Path) -> Command {
+    fn command(port: &str, store: &Path, passwords: Option<&[(NatsUser, String)]>) -> Command {
         let mut cmd = Command::new("nats-server");
+        if let Some(passwords) = passwords {
+            cmd.arg("-c").arg(nats_conf());
+            cmd.envs(passwords.iter().map(|(u, p)| (u.password_var(), p)));
+        }
         cmd.args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
             .arg(store);
         cmd
     }
 
     fn spawn(&mut self) {
-        self.child = Some(start_on_port(
-            Self::command(&self.port.to_string(), self.store.path()),
-            self.port,
-        ));
+        let command = Self::command(
+            &self.port.to_string(),
+            self.store.path(),
+            self.passwords.as_deref(),
+        );
+        self.child = Some(start_on_port(command, self.port));
     }
 
     /// `nats://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// How `user` logs in: `None` on a server open to anyone.
+    pub fn login(&self, user: NatsUser) -> Option<NatsLogin> {
+        let passwords = self.passwords.as_ref()?;
+        let (_, password) = passwords.iter().find(|(u, _)| *u == user)?;
+        let login = NatsLogin::new(user.name(), SecretString::from(password.as_str()));
+        Some(login.expect("the test passwords make valid logins"))
+    }
+
+    /// The environment a service logging in as `user` gets: `NATS_USER` and
+    /// `NATS_PASSWORD` (nothing on a server open to anyone).
+    pub fn env(&self, user: NatsUser) -> Vec<(&'static str, String)> {
+        self.login(user).map_or_else(Vec::new, |login| {
+            vec![
+                ("NATS_USER", login.user),
+                ("NATS_PASSWORD", login.password.expose_secret().to_owned()),
+            ]
+        })
     }
 
     /// Kills the server (clients see the connection drop).

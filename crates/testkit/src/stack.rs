@@ -1,5 +1,6 @@
-//! The system, or a part of it, started from this workspace's binaries: a nats-server,
-//! an S3 server and the services (prepare, the six plotters, the gateway), each on free
+//! The system, or a part of it, started from this workspace's binaries: a nats-server
+//! with the deployment's users and permissions (each service logs in as its role), an
+//! S3 server and the services (prepare, the six plotters, the gateway), each on free
 //! loopback ports and each waited for until ready. A [`StackBuilder`] says which
 //! services run, what extra environment each gets, where the binaries are and the
 //! gateway's render deadline; the [`Stack`] kills, restarts and adds services, opens the
@@ -15,7 +16,7 @@ use std::time::Duration;
 use waveplot_protocol::PlotId;
 use waveplot_service::{Store, StoreError};
 
-use crate::{NatsServer, S3Server, Service, free_port};
+use crate::{NatsServer, NatsUser, S3Server, Service, free_port};
 
 /// The directory cargo puts this workspace's binaries in, found from the running
 /// executable: a test runs from `target/PROFILE/deps`, a binary (the bench) from
@@ -57,6 +58,15 @@ impl Role {
         Role::Plotter(PlotId::Statistics),
         Role::Gateway,
     ];
+
+    /// The NATS user the service logs in as.
+    pub fn nats_user(self) -> NatsUser {
+        match self {
+            Role::Prepare => NatsUser::Prepare,
+            Role::Plotter(_) => NatsUser::Plotter,
+            Role::Gateway => NatsUser::Gateway,
+        }
+    }
 
     /// The file name of the service's binary.
     pub fn binary(self) -> &'static str {
@@ -139,15 +149,17 @@ impl StackBuilder {
                 path.display()
             );
         }
-        let nats = NatsServer::start();
+        let nats = NatsServer::start_secured();
         let s3 = S3Server::start();
         let store_url = format!("s3://{}", self.bucket);
         let mut env = s3.env();
         env.push(("NATS_URL", nats.url()));
         env.push(("STORE_URL", store_url.clone()));
+        let logins = NatsUser::ALL.map(|user| (user, nats.env(user)));
         let launcher = Launcher {
             bin_dir: self.bin_dir,
             env,
+            logins,
             extra: self.extra,
             render_deadline: self.render_deadline,
             http_port: free_port(),
@@ -173,6 +185,8 @@ struct Launcher {
     bin_dir: PathBuf,
     /// What every service gets: the `AWS_*` settings, `NATS_URL` and `STORE_URL`.
     env: Vec<(&'static str, String)>,
+    /// Each NATS user's `NATS_USER` and `NATS_PASSWORD`.
+    logins: [(NatsUser, Vec<(&'static str, String)>); 4],
     extra: Vec<(Role, &'static str, String)>,
     render_deadline: Option<Duration>,
     http_port: u16,
@@ -184,6 +198,9 @@ impl Launcher {
     fn launch(&self, role: Role) -> Service {
         let binary = binary_path(&self.bin_dir, role);
         let mut env = self.env.clone();
+        let user = role.nats_user();
+        let login = self.logins.iter().find(|(u, _)| *u == user);
+        env.extend(login.into_iter().flat_map(|(_, vars)| vars.iter().cloned()));
         match role {
             Role::Prepare => {}
             Role::Plotter(plot) => env.push(("PLOT_ID", plot.to_string())),

@@ -15,6 +15,7 @@ use waveplot_protocol::{
 };
 use waveplot_service::bus::Subscription;
 use waveplot_service::{Bus, Store};
+use waveplot_testkit::NatsUser;
 
 use super::Warm;
 use super::classify::Class;
@@ -118,7 +119,14 @@ pub(super) fn unknown_major_recomputed(
 /// Stores an unknown-major blob under a key no chart exists for, publishes a `prepared`
 /// event for it, and waits for every plotter's `failed` event.
 pub(super) async fn unknown_major_refused(stack: &Stack, warm: &Warm) -> Result<String> {
-    let bus = Bus::connect(&stack.system.nats.url(), "waveplot-bench-faults").await?;
+    let nats = &stack.system.nats;
+    let (url, observer, prepare) = (
+        nats.url(),
+        nats.login(NatsUser::Observer),
+        nats.login(NatsUser::Prepare),
+    );
+    let bus = Bus::connect(&url, observer.as_ref(), "waveplot-bench-faults").await?;
+    let forger = Bus::connect(&url, prepare.as_ref(), "waveplot-bench-faults").await?;
     let store = stack.system.store().await?;
     let bad = forged(&store, warm).await?;
     let request = btc_sample()?;
@@ -132,7 +140,7 @@ pub(super) async fn unknown_major_refused(stack: &Stack, warm: &Warm) -> Result<
         .await?;
     bus.flush().await?;
     let event = prepared_event(&request, key, candles, warm);
-    bus.send(&subjects, &event).await?;
+    forger.send(&subjects, &event).await?;
     let reasons = refusals(&mut failed, &request.request_id).await?;
     let unclear: Vec<_> = reasons
         .iter()

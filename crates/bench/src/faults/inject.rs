@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
-use waveplot_protocol::{Message as _, PlotId, RenderReply, Subjects};
+use waveplot_protocol::{Message as _, PlotId, RenderReply, Stage, Subjects};
 use waveplot_service::Bus;
-use waveplot_testkit::Role;
+use waveplot_testkit::{NatsUser, Role};
 
 use super::classify::Class;
 use super::follow::follow;
@@ -157,46 +157,65 @@ fn noise(n: usize) -> Vec<u8> {
     bytes
 }
 
-/// Every subject the services listen or publish on.
-fn subjects(s: &Subjects) -> Vec<String> {
+/// Every subject the services listen or publish on, each with the NATS user allowed
+/// to publish on it.
+fn subjects(s: &Subjects) -> Vec<(String, NatsUser)> {
     let mut subjects = vec![
-        s.render(),
-        format!("{}.prepared.BTCUSDT.5m", s.prefix()),
-        format!("{}.prepared.ETHUSDT.1h", s.prefix()),
+        (s.render(), NatsUser::Gateway),
+        (
+            format!("{}.prepared.BTCUSDT.5m", s.prefix()),
+            NatsUser::Prepare,
+        ),
+        (
+            format!("{}.prepared.ETHUSDT.1h", s.prefix()),
+            NatsUser::Prepare,
+        ),
     ];
-    subjects.extend(PlotId::ALL.iter().map(|p| s.done(*p)));
-    subjects.extend(["gateway", "prepare", "plot"].map(|t| format!("{}.failed.{t}", s.prefix())));
+    subjects.extend(PlotId::ALL.iter().map(|p| (s.done(*p), NatsUser::Plotter)));
+    subjects.extend([
+        (s.failed(Stage::Gateway), NatsUser::Gateway),
+        (s.failed(Stage::Prepare), NatsUser::Prepare),
+        (s.failed(Stage::Plot), NatsUser::Plotter),
+    ]);
     subjects
 }
 
-/// Publishes 1 MB of noise, a truncated blob and a truncated event on every subject, and
+/// A client of the stack's bus logged in as `user`.
+async fn client(stack: &Stack, user: NatsUser) -> Result<Bus> {
+    let nats = &stack.system.nats;
+    let login = nats.login(user);
+    Ok(Bus::connect(&nats.url(), login.as_ref(), "waveplot-bench-faults").await?)
+}
+
+/// The noise message: as large as the server's `max_payload` (128 KiB) takes.
+const NOISE_BYTES: usize = 130_000;
+
+/// Publishes 130 kB of noise, a truncated blob and a truncated event on every subject,
+/// each as the user allowed to publish there (a vandal who took over a service), and
 /// sends a garbage render request, which prepare must refuse.
 async fn garbage(stack: &Stack, blob_key: &str) -> Result<String> {
-    let bus = Bus::connect(&stack.system.nats.url(), "waveplot-bench-faults").await?;
     let store = stack.system.store().await?;
     let blob = store
         .get(blob_key)
         .await?
         .context("the warm-up blob is not in the store")?;
     let event = serde_json::to_vec(&json!({"v": 1, "request_id": "garbage", "key": blob_key}))?;
-    let megabyte = noise(1_000_000);
-    let payloads: [&[u8]; 3] = [
-        &megabyte,
-        &blob[..blob.len() / 2],
-        &event[..event.len() / 2],
-    ];
+    let big = noise(NOISE_BYTES);
+    let payloads: [&[u8]; 3] = [&big, &blob[..blob.len() / 2], &event[..event.len() / 2]];
     let s = Subjects::default();
     let subjects = subjects(&s);
-    for subject in &subjects {
+    for (subject, user) in &subjects {
+        let bus = client(stack, *user).await?;
         // Each with its own message ID: the event stream drops a repeated one.
         for (i, payload) in payloads.iter().enumerate() {
             let payload = bytes::Bytes::copy_from_slice(payload);
             bus.publish(subject.clone(), payload, &format!("{subject}-{i}"))
                 .await?;
         }
+        bus.flush().await?;
     }
-    bus.flush().await?;
-    let reply = bus
+    let reply = client(stack, NatsUser::Gateway)
+        .await?
         .request(
             s.render(),
             bytes::Bytes::copy_from_slice(payloads[1]),

@@ -6,8 +6,9 @@
 //! 2. the S3 server is stopped for 5 s;
 //! 3. a plotter is killed with SIGKILL, then started again (as a restart policy would);
 //! 4. prepare is killed with SIGKILL, then started again;
-//! 5. 1 MB of garbage, truncated MessagePack and a truncated event are published on
-//!    every subject (and a garbage render request must be answered with a rejection);
+//! 5. 130 kB of garbage (about the most the server takes), truncated MessagePack and a
+//!    truncated event are published on every subject, each by the user allowed to
+//!    publish there (and a garbage render request must be answered with a rejection);
 //! 6. a blob with an unknown major schema version is stored at the content-addressed key
 //!    a request is about to use (prepare must recompute it: the render completes with a
 //!    fresh blob), and a `prepared` event is published for such a blob under a key no

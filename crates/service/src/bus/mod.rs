@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 use waveplot_protocol::{Message as Contract, Subjects};
 
@@ -42,6 +43,20 @@ pub enum BusError {
     Connect {
         /// The server URL.
         url: String,
+        /// The client's error.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The NATS server refused the login: the user is unknown, the password wrong, or
+    /// the server wants a user and none was given.
+    #[error(
+        "NATS at {url} refused the login as {user} (check NATS_USER and NATS_PASSWORD or NATS_PASSWORD_FILE)"
+    )]
+    Login {
+        /// The server URL.
+        url: String,
+        /// The user, or `anonymous`.
+        user: String,
         /// The client's error.
         #[source]
         source: async_nats::ConnectError,
@@ -84,6 +99,57 @@ pub enum BusError {
     },
 }
 
+/// A NATS user and its password (`deploy/nats/nats.conf` has one user per role).
+/// The password never shows in `Debug` output or logs.
+#[derive(Debug, Clone)]
+pub struct NatsLogin {
+    /// The user name: letters, digits, `-` and `_` (it names the user's inboxes).
+    pub user: String,
+    /// The password.
+    pub password: SecretString,
+}
+
+impl NatsLogin {
+    /// A login, if `user` can name a subject token (letters, digits, `-`, `_`; at most
+    /// 64) and `password` is not empty.
+    pub fn new(user: &str, password: SecretString) -> Result<Self, String> {
+        let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if user.is_empty() || user.len() > 64 || !user.chars().all(valid) {
+            return Err(format!(
+                "NATS user {user:?}: use 1 to 64 letters, digits, '-' or '_'"
+            ));
+        }
+        if password.expose_secret().is_empty() {
+            return Err(format!("the NATS password of {user} is empty"));
+        }
+        Ok(Self {
+            user: user.to_owned(),
+            password,
+        })
+    }
+}
+
+/// What the server says about the connection, in the service's log: a refused
+/// publish or subscription is otherwise silent.
+fn log_event(event: &async_nats::Event) {
+    use async_nats::Event;
+    match event {
+        Event::ServerError(e) => tracing::warn!(error = %e, "the NATS server reported an error"),
+        Event::ClientError(e) => tracing::warn!(error = %e, "the NATS client reported an error"),
+        Event::SlowConsumer(sid) => {
+            tracing::warn!(
+                subscription = sid,
+                "a NATS subscription fell behind and lost messages"
+            );
+        }
+        Event::Disconnected => tracing::warn!("disconnected from NATS; reconnecting"),
+        Event::Connected => tracing::debug!("connected to NATS"),
+        Event::LameDuckMode | Event::Draining | Event::Closed => {
+            tracing::info!(event = %event, "NATS connection");
+        }
+    }
+}
+
 /// The longest pause between attempts to reconnect to NATS.
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -97,25 +163,52 @@ pub enum Bus {
 }
 
 impl Bus {
-    /// Connects to NATS, naming the connection after the service (it shows in the
-    /// server's monitoring). Reconnects by itself after the server comes back, trying
-    /// at least once a second (async-nats backs off to 4 s by default, which would
-    /// leave the services of a restarted bus not hearing each other for seconds).
-    pub async fn connect(url: &str, name: &str) -> Result<Bus, BusError> {
-        async_nats::ConnectOptions::new()
+    /// Connects to NATS as `login` (anonymously with `None`), naming the connection
+    /// after the service (it shows in the server's monitoring). Reconnects by itself
+    /// after the server comes back, trying at least once a second (async-nats backs
+    /// off to 4 s by default, which would leave the services of a restarted bus not
+    /// hearing each other for seconds).
+    ///
+    /// A logged-in client takes its replies on inboxes under `_INBOX.<user>`, so the
+    /// server's permissions can give each user its own inboxes and no other's
+    /// (`deploy/nats/nats.conf`). What the server refuses later — a publish or
+    /// subscription the user's permissions deny — is logged as a warning: NATS
+    /// reports it on the connection, not to the call.
+    pub async fn connect(
+        url: &str,
+        login: Option<&NatsLogin>,
+        name: &str,
+    ) -> Result<Bus, BusError> {
+        let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
             .reconnect_delay_callback(|attempts| {
                 let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
                 Duration::from_millis(2_u64.saturating_pow(exp)).min(MAX_RECONNECT_DELAY)
             })
-            .connect(url)
-            .await
-            .map(Bus::Nats)
-            .map_err(|source| BusError::Connect {
-                url: url.to_owned(),
-                source,
-            })
+            .event_callback(|event| async move { log_event(&event) });
+        if let Some(login) = login {
+            options = options
+                .user_and_password(
+                    login.user.clone(),
+                    login.password.expose_secret().to_owned(),
+                )
+                .custom_inbox_prefix(format!("_INBOX.{}", login.user));
+        }
+        options.connect(url).await.map(Bus::Nats).map_err(|source| {
+            if source.kind() == async_nats::ConnectErrorKind::AuthorizationViolation {
+                BusError::Login {
+                    url: url.to_owned(),
+                    user: login.map_or("anonymous", |l| &l.user).to_owned(),
+                    source,
+                }
+            } else {
+                BusError::Connect {
+                    url: url.to_owned(),
+                    source,
+                }
+            }
+        })
     }
 
     /// True while the connection is up (always, for the in-process bus).

@@ -8,6 +8,8 @@ use waveplot_protocol::Message as _;
 use waveplot_service::{Bus, BusError};
 use waveplot_testkit::NatsServer;
 
+mod permissions;
+
 async fn next(
     sub: &mut waveplot_service::bus::Subscription,
 ) -> Option<waveplot_service::bus::Message> {
@@ -20,7 +22,7 @@ async fn next(
 #[tokio::test]
 async fn published_messages_carry_json_content_type_and_a_message_id() {
     let nats = NatsServer::start();
-    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    let bus = Bus::connect(&nats.url(), None, "test").await.unwrap();
     let raw = async_nats::connect(nats.url()).await.unwrap();
     let mut sub = raw.subscribe("w.done.*").await.unwrap();
     // A round trip on the subscriber's connection (see `Bus::flush`).
@@ -43,8 +45,8 @@ async fn published_messages_carry_json_content_type_and_a_message_id() {
 #[tokio::test]
 async fn a_queue_group_gets_each_message_once_and_plain_subscribers_get_all() {
     let nats = NatsServer::start();
-    let a = Bus::connect(&nats.url(), "a").await.unwrap();
-    let b = Bus::connect(&nats.url(), "b").await.unwrap();
+    let a = Bus::connect(&nats.url(), None, "a").await.unwrap();
+    let b = Bus::connect(&nats.url(), None, "b").await.unwrap();
     let mut qa = a
         .subscribe("w.prepared.>".into(), Some("plot-01".into()))
         .await
@@ -86,7 +88,7 @@ async fn a_queue_group_gets_each_message_once_and_plain_subscribers_get_all() {
 #[tokio::test]
 async fn a_request_nobody_serves_fails_at_once_with_no_responders() {
     let nats = NatsServer::start();
-    let bus = Bus::connect(&nats.url(), "t").await.unwrap();
+    let bus = Bus::connect(&nats.url(), None, "t").await.unwrap();
     let started = std::time::Instant::now();
     let e = bus
         .request("w.render".into(), Bytes::new(), Duration::from_secs(10))
@@ -102,8 +104,8 @@ async fn a_request_nobody_serves_fails_at_once_with_no_responders() {
 #[tokio::test]
 async fn a_request_is_answered_by_one_member_of_the_group_and_times_out_when_ignored() {
     let nats = NatsServer::start();
-    let server = Bus::connect(&nats.url(), "server").await.unwrap();
-    let client = Bus::connect(&nats.url(), "client").await.unwrap();
+    let server = Bus::connect(&nats.url(), None, "server").await.unwrap();
+    let client = Bus::connect(&nats.url(), None, "client").await.unwrap();
     let mut requests = server
         .subscribe("w.render".into(), Some("prepare".into()))
         .await
@@ -134,7 +136,7 @@ async fn a_request_is_answered_by_one_member_of_the_group_and_times_out_when_ign
 #[tokio::test]
 async fn connecting_to_a_server_that_is_not_there_says_so() {
     let port = waveplot_testkit::free_port();
-    let e = Bus::connect(&format!("nats://127.0.0.1:{port}"), "t")
+    let e = Bus::connect(&format!("nats://127.0.0.1:{port}"), None, "t")
         .await
         .unwrap_err();
     assert!(e.to_string().contains("is nats-server running"), "{e}");
@@ -143,7 +145,7 @@ async fn connecting_to_a_server_that_is_not_there_says_so() {
 #[tokio::test]
 async fn a_server_that_is_not_there_is_named_with_the_client_s_error_as_the_cause() {
     let url = format!("nats://127.0.0.1:{}", waveplot_testkit::free_port());
-    let e = Bus::connect(&url, "test").await.unwrap_err();
+    let e = Bus::connect(&url, None, "test").await.unwrap_err();
     assert!(matches!(&e, BusError::Connect { .. }), "{e:?}");
     assert!(e.to_string().contains("is nats-server running"), "{e}");
     assert!(
@@ -174,7 +176,7 @@ async fn delivery(
 }
 
 async fn stream_bus(nats: &NatsServer, name: &str) -> Bus {
-    let bus = Bus::connect(&nats.url(), name).await.unwrap();
+    let bus = Bus::connect(&nats.url(), None, name).await.unwrap();
     let subjects = waveplot_protocol::Subjects::default();
     bus.ensure_events(&subjects, waveplot_service::bus::EventLimits::default())
         .await

@@ -10,7 +10,7 @@ use rustix::process::{Pid, Signal, kill_process};
 use serde_json::{Value, json};
 use waveplot_protocol::{Blob, DoneEvent, FailedEvent, Message, PlotId, PreparedEvent, Subjects};
 use waveplot_service::Bus;
-use waveplot_testkit::Role;
+use waveplot_testkit::{NatsUser, Role};
 
 fn sample() -> Value {
     json!({"symbol": "BTC", "interval": "5m", "source": "sample"})
@@ -105,7 +105,10 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_independent_subscriber_sees_every_documented_event() {
     let sys = system(30);
-    let bus = Bus::connect(&sys.nats.url(), "observer").await.unwrap();
+    let observer = sys.nats.login(NatsUser::Observer);
+    let bus = Bus::connect(&sys.nats.url(), observer.as_ref(), "observer")
+        .await
+        .unwrap();
     let mut all = bus
         .subscribe(Subjects::default().everything(), None)
         .await
@@ -456,12 +459,20 @@ async fn failures(
     sys: &waveplot_testkit::Stack,
     name: &str,
 ) -> (Bus, waveplot_service::bus::Subscription) {
-    let bus = Bus::connect(&sys.nats.url(), name).await.unwrap();
+    let bus = as_user(sys, NatsUser::Observer, name).await;
     let failed = bus
         .subscribe("waveplot.failed.*".into(), None)
         .await
         .unwrap();
     (bus, failed)
+}
+
+/// A client of `sys`'s bus named `name`, logged in as `user`.
+async fn as_user(sys: &waveplot_testkit::Stack, user: NatsUser, name: &str) -> Bus {
+    let login = sys.nats.login(user);
+    Bus::connect(&sys.nats.url(), login.as_ref(), name)
+        .await
+        .unwrap()
 }
 
 /// The first `failed` event on `failed` for the request `id`, within 10 s.
@@ -492,19 +503,24 @@ async fn malformed_messages_and_a_corrupt_blob_are_survived() {
         b"{\"v\":1,\"request_id\":\"vandal-1\",\"key\":\"nope\"}",
         &[b'x'; 100_000],
     ];
-    for subject in [
-        "waveplot.render",
-        "waveplot.prepared.BTCUSDT.5m",
-        "waveplot.done.01",
-        "waveplot.failed.plot",
+    // Each subject from the user allowed to publish on it: a vandal who took over one
+    // of the services.
+    for (subject, user) in [
+        ("waveplot.render", NatsUser::Gateway),
+        ("waveplot.prepared.BTCUSDT.5m", NatsUser::Prepare),
+        ("waveplot.done.01", NatsUser::Plotter),
+        ("waveplot.failed.plot", NatsUser::Plotter),
     ] {
+        let vandal = as_user(&sys, user, "vandal").await;
         // Each with its own message ID: the event stream drops a repeated one.
         for (i, j) in junk.iter().enumerate() {
             let payload = bytes::Bytes::copy_from_slice(j);
-            bus.publish(subject.into(), payload, &format!("{subject}-{i}"))
+            vandal
+                .publish(subject.into(), payload, &format!("{subject}-{i}"))
                 .await
                 .unwrap();
         }
+        vandal.flush().await.unwrap();
     }
     let m = failure_of(&mut failed, "vandal-1").await;
     assert!(m.reason.contains("malformed"), "{}", m.reason);
@@ -651,7 +667,8 @@ async fn a_blob_larger_than_its_event_announced_is_refused() {
     forged.request_id = waveplot_protocol::RequestId::generate();
     forged.candles = 100;
     forged.plots = vec![PlotId::Bands];
-    bus.send(&Subjects::default(), &forged).await.unwrap();
+    let forger = as_user(&sys, NatsUser::Prepare, "forger").await;
+    forger.send(&Subjects::default(), &forged).await.unwrap();
     let e = failure_of(&mut failed, forged.request_id.as_str()).await;
     assert!(e.reason.contains("holds 864 candles"), "{}", e.reason);
     assert!(e.reason.contains("announced 100"), "{}", e.reason);

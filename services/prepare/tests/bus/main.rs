@@ -10,12 +10,15 @@ use waveplot_protocol::{
 };
 use waveplot_service::{Bus, BusError};
 use waveplot_testkit::fake_binance::{FakeBinance, Fault};
-use waveplot_testkit::{Role, Service, Stack};
+use waveplot_testkit::{NatsUser, Role, Service, Stack};
 
-/// nats-server, the S3 server and prepare, and a bus client of the test's own.
+/// nats-server, the S3 server and prepare, and two bus clients of the test's own: one
+/// logged in as the gateway (it sends render requests), one as an observer (it watches
+/// the events).
 struct Setup {
     stack: Stack,
     bus: Bus,
+    watch: Bus,
     subjects: Subjects,
 }
 
@@ -36,10 +39,16 @@ async fn stack_with(extra: &[(&'static str, String)]) -> Setup {
         .iter()
         .fold(builder, |b, (key, value)| b.env(Role::Prepare, key, value));
     let stack = builder.start();
-    let bus = Bus::connect(&stack.nats.url(), "test").await.unwrap();
+    let connect = |user: NatsUser| {
+        let (url, login) = (stack.nats.url(), stack.nats.login(user));
+        async move { Bus::connect(&url, login.as_ref(), "test").await.unwrap() }
+    };
+    let bus = connect(NatsUser::Gateway).await;
+    let watch = connect(NatsUser::Observer).await;
     Setup {
         stack,
         bus,
+        watch,
         subjects: Subjects::default(),
     }
 }
@@ -79,11 +88,11 @@ async fn next_event(
 /// A subscription to every `prepared` event, in place before the next request is sent.
 async fn prepared_events(s: &Setup) -> waveplot_service::bus::Subscription {
     let sub = s
-        .bus
+        .watch
         .subscribe(s.subjects.prepared_any(), None)
         .await
         .unwrap();
-    s.bus.flush().await.unwrap();
+    s.watch.flush().await.unwrap();
     sub
 }
 
@@ -252,11 +261,23 @@ async fn garbage_on_the_render_subject_is_logged_and_the_service_keeps_serving()
             .await
             .unwrap();
     }
-    let big = vec![b'x'; 900_000];
+    // The largest message the deployment's server takes (`max_payload`, 128 KiB)…
+    let big = vec![b'x'; 130_000];
     s.bus
         .publish(s.subjects.render(), Bytes::from(big), "big")
         .await
         .unwrap();
+    // …and a larger one is refused before it leaves the client.
+    let e = s
+        .bus
+        .publish(
+            s.subjects.render(),
+            Bytes::from(vec![b'x'; 140_000]),
+            "bigger",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("publish"), "{e}");
     assert!(
         matches!(
             ask(&s, &request(Source::Sample)).await,
@@ -279,7 +300,7 @@ async fn garbage_on_the_render_subject_is_logged_and_the_service_keeps_serving()
 async fn a_store_outage_after_acceptance_is_waited_out_and_one_that_lasts_fails() {
     let mut s = stack().await;
     let mut failed = s
-        .bus
+        .watch
         .subscribe(s.subjects.failed_any(), None)
         .await
         .unwrap();

@@ -1,0 +1,211 @@
+//! The deployment's NATS users (`deploy/nats/nats.conf`) against a real nats-server
+//! started with that file: who may connect, publish, subscribe and consume what.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use secrecy::SecretString;
+use waveplot_protocol::{FailedEvent, Message as _, Stage, Subjects, V1};
+use waveplot_service::bus::{EventLimits, Subscription};
+use waveplot_service::{Bus, BusError, NatsLogin};
+use waveplot_testkit::{NatsServer, NatsUser};
+
+async fn connect(nats: &NatsServer, user: NatsUser) -> Bus {
+    let login = nats.login(user).expect("a secured server has logins");
+    let bus = Bus::connect(&nats.url(), Some(&login), user.name())
+        .await
+        .unwrap();
+    // The observer may not touch the stream; the others create it.
+    if user != NatsUser::Observer {
+        bus.ensure_events(&Subjects::default(), EventLimits::default())
+            .await
+            .unwrap();
+    }
+    bus
+}
+
+/// An observer's subscription to everything, in place on the server.
+async fn watch_everything(observer: &Bus) -> Subscription {
+    let sub = observer
+        .subscribe(Subjects::default().everything(), None)
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
+    sub
+}
+
+/// The next message `sub` gets within 5 s, as (subject, payload).
+async fn next(sub: &mut Subscription) -> (String, Bytes) {
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("a message within 5 s")
+        .expect("the subscription is open");
+    (m.subject, m.payload)
+}
+
+fn failure(stage: Stage, reason: &str) -> FailedEvent {
+    FailedEvent {
+        v: V1,
+        request_id: None,
+        stage,
+        plot_id: None,
+        reason: reason.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_client_without_a_valid_login_is_refused() {
+    let nats = NatsServer::start_secured();
+    let e = Bus::connect(&nats.url(), None, "anonymous")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, BusError::Login { user, .. } if user == "anonymous"),
+        "{e:?}"
+    );
+    let wrong = NatsLogin::new("gateway", SecretString::from("not the password")).unwrap();
+    let e = Bus::connect(&nats.url(), Some(&wrong), "guess")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("refused the login as gateway"),
+        "{e}"
+    );
+    assert!(
+        !format!("{e:?}").contains("not the password"),
+        "the password never shows: {e:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_gateway_publishes_render_requests() {
+    let nats = NatsServer::start_secured();
+    let observer = connect(&nats, NatsUser::Observer).await;
+    let mut all = watch_everything(&observer).await;
+    let render = Subjects::default().render();
+    for user in [
+        NatsUser::Plotter,
+        NatsUser::Prepare,
+        NatsUser::Observer,
+        NatsUser::Gateway,
+    ] {
+        let bus = connect(&nats, user).await;
+        let payload = Bytes::from(user.name());
+        bus.publish(render.clone(), payload, user.name())
+            .await
+            .unwrap();
+        bus.flush().await.unwrap();
+    }
+    // The server handled the publishes in order; only the last one went through.
+    assert_eq!(next(&mut all).await, (render, Bytes::from("gateway")));
+}
+
+#[tokio::test]
+async fn the_observer_sees_the_events_and_publishes_nothing() {
+    let nats = NatsServer::start_secured();
+    let observer = connect(&nats, NatsUser::Observer).await;
+    let mut all = watch_everything(&observer).await;
+    let subjects = Subjects::default();
+    for subject in [
+        subjects.render(),
+        subjects.done_any().replace('*', "01"),
+        subjects.failed(Stage::Plot),
+    ] {
+        observer
+            .publish(subject, Bytes::from("forged"), "forged")
+            .await
+            .unwrap();
+    }
+    observer.flush().await.unwrap();
+    let e = observer
+        .request(
+            subjects.render(),
+            Bytes::from("{}"),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BusError::Timeout { .. } | BusError::NoResponders { .. }),
+        "{e}"
+    );
+    // A plotter's failure goes through the event stream and reaches the observer.
+    let plotter = connect(&nats, NatsUser::Plotter).await;
+    let event = failure(Stage::Plot, "from the plotter");
+    plotter.send(&subjects, &event).await.unwrap();
+    let (subject, payload) = next(&mut all).await;
+    assert_eq!(subject, subjects.failed(Stage::Plot));
+    assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+}
+
+#[tokio::test]
+async fn each_role_publishes_only_its_own_events() {
+    let nats = NatsServer::start_secured();
+    let observer = connect(&nats, NatsUser::Observer).await;
+    let mut all = watch_everything(&observer).await;
+    let subjects = Subjects::default();
+    let forgeries = [
+        (NatsUser::Gateway, subjects.failed(Stage::Prepare)),
+        (NatsUser::Gateway, subjects.done_any().replace('*', "01")),
+        (NatsUser::Prepare, subjects.failed(Stage::Plot)),
+        (NatsUser::Prepare, subjects.done_any().replace('*', "03")),
+        (NatsUser::Plotter, subjects.failed(Stage::Gateway)),
+        (
+            NatsUser::Plotter,
+            subjects.prepared_any().replace('>', "BTCUSDT.5m"),
+        ),
+        (
+            NatsUser::Plotter,
+            subjects.accepted_any().replace('>', "BTCUSDT.5m"),
+        ),
+    ];
+    for (user, subject) in forgeries {
+        let bus = connect(&nats, user).await;
+        bus.publish(subject, Bytes::from("forged"), &unique_id())
+            .await
+            .unwrap();
+        bus.flush().await.unwrap();
+    }
+    let prepare = connect(&nats, NatsUser::Prepare).await;
+    let event = failure(Stage::Prepare, "from prepare");
+    prepare.send(&subjects, &event).await.unwrap();
+    let (subject, payload) = next(&mut all).await;
+    assert_eq!(subject, subjects.failed(Stage::Prepare), "{payload:?}");
+    assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+}
+
+#[tokio::test]
+async fn no_role_takes_work_from_another_roles_consumer() {
+    let nats = NatsServer::start_secured();
+    let subjects = Subjects::default();
+    let attempts = [
+        (NatsUser::Gateway, "prepare", subjects.accepted_any()),
+        (NatsUser::Plotter, "prepare", subjects.accepted_any()),
+        (NatsUser::Gateway, "plot-01", subjects.prepared_any()),
+        (NatsUser::Prepare, "plot-01", subjects.prepared_any()),
+        (NatsUser::Plotter, "mine", subjects.prepared_any()),
+    ];
+    for (user, name, filter) in attempts {
+        let bus = connect(&nats, user).await;
+        let e = bus.consume(&subjects, name, filter, 1).await.err();
+        assert!(
+            matches!(e, Some(BusError::Stream { .. })),
+            "{} consumed through {name}",
+            user.name()
+        );
+    }
+    // Its own consumer each role may take.
+    for (user, name, filter) in [
+        (NatsUser::Prepare, "prepare", subjects.accepted_any()),
+        (NatsUser::Plotter, "plot-02a", subjects.prepared_any()),
+    ] {
+        let bus = connect(&nats, user).await;
+        bus.consume(&subjects, name, filter, 1).await.unwrap();
+    }
+}
+
+/// A message ID no other test message has (the stream drops repeated IDs).
+fn unique_id() -> String {
+    waveplot_protocol::RequestId::generate().as_str().to_owned()
+}
