@@ -60,9 +60,11 @@ check("six plotters with distinct plot IDs", [] if sorted(ids) == sorted(PLOT_ID
 check("each plotter has its own cpu_shares",
       [f"{n}: no cpu_shares" for n, s in plotters.items() if not s.get("cpu_shares")])
 
-check("a healthcheck on every service",
-      [f"{n}: no healthcheck" for n, s in services.items()
-       if not s.get("healthcheck", {}).get("test") or s["healthcheck"].get("disable")])
+# The one-shot `secrets` service runs to completion; everything else keeps running.
+ONE_SHOT = {"secrets"}
+check("a healthcheck on every long-running service",
+      [f"{n}: no healthcheck" for n, s in services.items() if n not in ONE_SHOT
+       and (not s.get("healthcheck", {}).get("test") or s["healthcheck"].get("disable"))])
 
 waveplot = {n: s for n, s in services.items() if s.get("image", "").startswith("waveplot/")}
 check("the waveplot services probe themselves with --healthcheck",
@@ -80,17 +82,60 @@ check("every image pinned to an exact version",
 problems = []
 for n, s in services.items():
     for dep, d in (s.get("depends_on") or {}).items():
-        if d.get("condition") != "service_healthy":
+        want = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
+        if d.get("condition") != want:
             problems.append(f"{n} -> {dep}: {d.get('condition')}")
 for n in waveplot:
     deps = services[n].get("depends_on") or {}
-    if not {"nats", "minio"} <= set(deps):
-        problems.append(f"{n}: does not wait for nats and minio")
-check("depends_on waits for healthy services", problems)
+    if not {"secrets", "nats", "minio"} <= set(deps):
+        problems.append(f"{n}: does not wait for secrets, nats and minio")
+check("depends_on waits for the secrets and for healthy services", problems)
 
-check("a restart policy on every service",
-      [f"{n}: restart {s.get('restart')}" for n, s in services.items()
-       if s.get("restart") not in ("unless-stopped", "always", "on-failure")])
+check("a restart policy on every long-running service",
+      [f"{n}: restart {s.get('restart')}" for n, s in services.items() if n not in ONE_SHOT
+       and s.get("restart") not in ("unless-stopped", "always", "on-failure")])
+
+# Hardening (README, "Security"): every container read-only, without capabilities (the
+# secrets service gets back only what handing files to other users takes), without
+# privilege escalation, with a process ceiling.
+problems = []
+for n, s in services.items():
+    if not s.get("read_only"):
+        problems.append(f"{n}: no read_only")
+    if "ALL" not in (s.get("cap_drop") or []):
+        problems.append(f"{n}: cap_drop is not [ALL]")
+    allowed = {"CHOWN", "DAC_OVERRIDE", "FOWNER"} if n in ONE_SHOT else set()
+    if not set(s.get("cap_add") or []) <= allowed:
+        problems.append(f"{n}: cap_add {s.get('cap_add')}")
+    if "no-new-privileges:true" not in (s.get("security_opt") or []):
+        problems.append(f"{n}: no no-new-privileges")
+    if not s.get("pids_limit"):
+        problems.append(f"{n}: no pids_limit")
+check("every container hardened", problems)
+
+# Authentication: nats runs deploy/nats/nats.conf over the generated passwords; each
+# waveplot service logs in as its role with a password file from its own volume, and
+# takes the S3 keys from files, never from plain variables.
+problems = []
+nats = services.get("nats", {})
+conf = [v for v in nats.get("volumes", []) if v.get("target") == "/etc/nats/nats.conf"]
+if not conf or not conf[0].get("source", "").endswith("deploy/nats/nats.conf"):
+    problems.append("nats: deploy/nats/nats.conf is not mounted at /etc/nats/nats.conf")
+if "-c /etc/nats/nats.conf" not in " ".join(nats.get("entrypoint") or []):
+    problems.append("nats: not started with -c /etc/nats/nats.conf")
+role = {"gateway": "gateway", "prepare": "prepare", **{n: "plotter" for n in plotters}}
+for n, user in role.items():
+    env = services[n].get("environment") or {}
+    if env.get("NATS_USER") != user:
+        problems.append(f"{n}: NATS_USER {env.get('NATS_USER')}, expected {user}")
+    for var in ("NATS_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if var in env or f"{var}_FILE" not in env:
+            problems.append(f"{n}: {var} not from a file")
+    sources = {v.get("source") for v in services[n].get("volumes", [])}
+    if f"secrets-{user}" not in sources or any(
+            f"secrets-{other}" in sources for other in ("nats", "observer", *set(role.values()) - {user})):
+        problems.append(f"{n}: secrets volumes {sorted(s for s in sources if s and 'secrets' in s)}")
+check("NATS users and secrets files per role", problems)
 
 problems = []
 for n, s in waveplot.items():
@@ -148,14 +193,16 @@ check("cpuset and cpus come from .env (empty by default)", problems
       + [f"{n}: cpuset {s['cpuset']} without .env" for n, s in services.items() if s.get("cpuset")])
 
 # Secrets: every credential-like key must take its value from the environment.
-secret_key = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|TOKEN|CREDENTIALS)[A-Z_]*\s*[:=]", re.I)
+# Keys are upper case (environment variables); a value may also be read from the secrets
+# volume at start (`$(cat /run/secrets/...)`).
+secret_key = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|TOKEN|CREDENTIALS)[A-Z_]*\s*[:=]")
 problems = []
 for f in ["compose.yaml", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*.yaml"))]:
     for i, line in enumerate((ROOT / f).read_text().splitlines(), 1):
         body = line.split("#", 1)[0]
-        if secret_key.search(body):
+        if secret_key.search(body) and not re.search(r"_FILE\s*[:=]", body):
             value = re.split(r"[:=]", body, maxsplit=1)[1].strip().strip("'\"-")
-            if value and not value.startswith("${") and "${" not in value:
+            if value and "${" not in value and "/run/secrets/" not in value:
                 problems.append(f"{f}:{i}: {line.strip()}")
 for i, line in enumerate((ROOT / ".env.example").read_text().splitlines(), 1):
     if re.match(r"\s*[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=\S", line):
@@ -173,9 +220,12 @@ for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml"):
               [f"{len(merged['services'])} services"])
 # As documented: no --project-directory, so `extends` finds ../compose.yaml.
 worker = config("deploy/compose.worker.yaml", project_dir=False)["services"]
-check("deploy/compose.worker.yaml: the six plotters, no local dependencies",
-      [] if sorted(s["environment"]["PLOT_ID"] for s in worker.values()) == sorted(PLOT_IDS)
-      and not any(s.get("depends_on") for s in worker.values()) else [f"{sorted(worker)}"])
+worker_plotters = {n: s for n, s in worker.items() if n not in ONE_SHOT}
+check("deploy/compose.worker.yaml: the six plotters after their secrets, nothing else local",
+      [] if sorted(s["environment"]["PLOT_ID"] for s in worker_plotters.values()) == sorted(PLOT_IDS)
+      and set(worker) - set(worker_plotters) == ONE_SHOT
+      and all(set(s.get("depends_on") or {}) == ONE_SHOT for s in worker_plotters.values())
+      else [f"{sorted(worker)}"])
 gpu = config("compose.yaml", "deploy/compose.gpu.yaml")["services"]["prepare"]
 check("GPU access only through the override", [] if not services["prepare"].get("devices")
       and gpu.get("devices") and gpu.get("group_add") else ["devices/group_add misplaced"])

@@ -5,6 +5,8 @@
 # machine (gateway and plotter static, FROM scratch; prepare on a Debian trixie base made
 # with mmdebstrap and `docker import`), nats and minio are replaced by Debian's
 # nats-server and s3s-fs (deploy/ci/compose.ci.yaml), and then, through the gateway:
+#   0. the secrets service made every secret (none is in the environment file), every
+#      container runs hardened, NATS refuses anonymous clients and forged events
 #   1. render BTCUSDT 5m from the bundled sample        -> six charts, PNGs served
 #   2. `docker compose kill` plotter-03, render again    -> partial, chart 03 says why
 #   3. `docker compose start` plotter-03, render again   -> complete
@@ -64,10 +66,8 @@ for tool in docker mmdebstrap cargo s3s-fs python3 curl objcopy; do
 done
 docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"
 
-# Random keys per run: nothing secret is stored, and the override proves .env works.
+# No secret in the environment file: compose.yaml's `secrets` service makes them.
 cat >"$work/ci.env" <<ENV
-S3_ACCESS_KEY_ID=ci$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-S3_SECRET_ACCESS_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 RENDER_DEADLINE=${WAVEPLOT_CI_DEADLINE:-20s}
 SHUTDOWN_GRACE=10s
 STOP_GRACE_PERIOD=15s
@@ -121,7 +121,7 @@ compose up --detach --no-build --quiet-pull 2>&1 | sed 's/^/    /'
 wait_healthy() {
     local deadline=$((SECONDS + $1)) unhealthy
     while :; do
-        unhealthy="$(compose ps --all --format '{{.Service}} {{.Health}}' | awk '$2 != "healthy"')"
+        unhealthy="$(compose ps --all --format '{{.Service}} {{.Health}}' | awk '$1 != "secrets" && $2 != "healthy"')"
         [ -z "$unhealthy" ] && return 0
         [ "$SECONDS" -ge "$deadline" ] && fail "not healthy after $1 s: $unhealthy"
         sleep 1
@@ -131,6 +131,72 @@ wait_healthy 120
 [ "$(compose ps --format '{{.Service}}' | wc -l)" -eq 10 ] || fail "expected 10 running services"
 ok "all 10 services healthy"
 gateway="http://$(compose port gateway 8080)"
+
+log "security: secrets made, containers hardened, NATS refuses strangers and forgeries"
+secrets_state="$(compose ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' | awk '$1 == "secrets"')"
+[ "$secrets_state" = "secrets exited 0" ] || fail "the secrets service: $secrets_state"
+# Every container as the engine runs it: read-only root, no capabilities (the secrets
+# service only CHOWN, DAC_OVERRIDE and FOWNER), no-new-privileges, process and memory
+# ceilings, and the waveplot services not root.
+docker inspect $(compose ps --all -q) >"$work/inspect.json"
+python3 - "$work/inspect.json" <<'PY'
+import json, sys
+problems = []
+for c in json.load(open(sys.argv[1])):
+    name, h, cfg = c["Name"].split("-", 2)[-1], c["HostConfig"], c["Config"]
+    if not h.get("ReadonlyRootfs"):
+        problems.append(f"{name}: root file system writable")
+    if "ALL" not in (h.get("CapDrop") or []):
+        problems.append(f"{name}: capabilities not dropped")
+    allowed = {"CHOWN", "DAC_OVERRIDE", "FOWNER"} if name.startswith("secrets") else set()
+    added = set(h.get("CapAdd") or [])
+    if not added <= allowed:
+        problems.append(f"{name}: capabilities added: {sorted(added)}")
+    if not any(o.startswith("no-new-privileges") for o in h.get("SecurityOpt") or []):
+        problems.append(f"{name}: no no-new-privileges")
+    pids, memory = h.get("PidsLimit") or 0, h.get("Memory") or 0
+    if pids <= 0 or memory <= 0:
+        problems.append(f"{name}: pids_limit {pids}, mem_limit {memory}")
+    if cfg["Image"].startswith("waveplot/") and cfg.get("User", "") in ("", "0", "root"):
+        problems.append(f"{name}: runs as root")
+if problems:
+    sys.exit("; ".join(problems))
+print("    every container hardened")
+PY
+observer_password="$(compose run --rm --no-deps -T secrets show observer)"
+gateway_password="$(compose run --rm --no-deps -T secrets show gateway)"
+compose run --rm --no-deps -T secrets >/dev/null
+[ "$(compose run --rm --no-deps -T secrets show gateway)" = "$gateway_password" ] ||
+    fail "running the secrets service again changed a password"
+# A NATS client in a few lines: what the server answers to CONNECT (and a PUB) + PING.
+nats_answer() { # USER PASSWORD [SUBJECT]
+    python3 - "$(compose port nats 4222)" "$@" <<'PY'
+import json, socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+user, password = sys.argv[2], sys.argv[3]
+s = socket.create_connection((host, int(port)), timeout=5)
+f = s.makefile("rb")
+f.readline()  # INFO
+connect = {"verbose": False, "pedantic": False, "protocol": 1}
+if user:
+    connect.update({"user": user, "pass": password})
+out = b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
+if len(sys.argv) > 4:
+    out += b"PUB " + sys.argv[4].encode() + b" 6\r\nforged\r\n"
+s.sendall(out + b"PING\r\n")
+print(f.readline().decode().strip())
+PY
+}
+answer="$(nats_answer "" "")"
+[[ "$answer" == *"Authorization Violation"* ]] || fail "an anonymous NATS client got: $answer"
+answer="$(nats_answer observer wrong-password)"
+[[ "$answer" == *"Authorization Violation"* ]] || fail "a wrong password got: $answer"
+answer="$(nats_answer observer "$observer_password")"
+[ "$answer" = PONG ] || fail "the observer could not log in: $answer"
+answer="$(nats_answer observer "$observer_password" waveplot.done.01)"
+[[ "$answer" == *"Permissions Violation for Publish"* ]] || fail "the observer's forgery got: $answer"
+log "    anonymous and wrong password refused; observer logs in, its publish is refused"
+ok "secrets made and kept, containers hardened, NATS authenticated"
 
 # POST a render and wait for its final state; prints the final status JSON.
 # `width` differs per render: an identical request would be answered by the previous one.
@@ -213,7 +279,7 @@ check "$(render 900)" complete ""
 ok "complete after a restart of the bus, no event lost"
 
 log "memory in use"
-docker stats --no-stream --format '    {{.Name}} {{.MemUsage}}' $(compose ps -q) | sed "s/$project-//"
+docker stats --no-stream --format '    {{.Name}} {{.MemUsage}} pids {{.PIDs}}' $(compose ps -q) | sed "s/$project-//"
 
 log "stop: every service exits cleanly within its grace period"
 started=$SECONDS

@@ -2,7 +2,9 @@
 //! directory, or memory, chosen by one URL (`STORE_URL`).
 //!
 //! S3 settings come from object_store's standard variables (`AWS_ENDPOINT`,
-//! `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`).
+//! `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`); the
+//! two keys may instead be read from files named by `AWS_ACCESS_KEY_ID_FILE` and
+//! `AWS_SECRET_ACCESS_KEY_FILE` (container secrets, which `docker inspect` does not show).
 //! object_store has no call to create a bucket, so [`Store::open`] sends a signed
 //! `CreateBucket` itself when an endpoint is configured (an S3-compatible server such
 //! as MinIO), and treats "already exists" as success: every service can start first.
@@ -118,6 +120,42 @@ impl Object {
     }
 }
 
+/// The variables that name a file holding an S3 key (a container secret), and the
+/// variable each file's content stands for.
+const KEY_FILES: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID_FILE", "AWS_ACCESS_KEY_ID"),
+    ("AWS_SECRET_ACCESS_KEY_FILE", "AWS_SECRET_ACCESS_KEY"),
+];
+
+/// `vars` with each `AWS_…_FILE` of [`KEY_FILES`] replaced by the variable it stands
+/// for, set to the file's content (one trailing newline dropped); it wins over the
+/// variable set directly.
+fn read_key_files(
+    url: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+    for (file_var, var) in KEY_FILES {
+        let Some(path) = vars
+            .iter()
+            .find(|(k, _)| k == file_var)
+            .map(|(_, v)| v.clone())
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| StoreError::Url {
+            url: url.to_owned(),
+            reason: format!("cannot read {file_var} {path}"),
+            source: Some(Box::new(e)),
+        })?;
+        let key = text.strip_suffix('\n').unwrap_or(&text);
+        let key = key.strip_suffix('\r').unwrap_or(key).to_owned();
+        vars.retain(|(k, _)| k != var && k != file_var);
+        vars.push((var.to_owned(), key));
+    }
+    Ok(vars)
+}
+
 impl Store {
     /// Opens the store named by `url`, creating the bucket or directory if needed;
     /// S3 settings come from the process environment.
@@ -193,7 +231,7 @@ impl Store {
         // The build carries only ring (one TLS provider keeps builds small); reqwest needs
         // it installed as the process default. A second install is a harmless no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = vars
+        let builder = read_key_files(url, vars)?
             .into_iter()
             .filter(|(k, _)| k.starts_with("AWS_"))
             .filter_map(|(k, v)| {

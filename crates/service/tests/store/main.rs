@@ -54,6 +54,37 @@ async fn a_wrong_secret_is_refused_with_the_server_s_reason() {
 }
 
 #[tokio::test]
+async fn the_keys_may_come_from_files_which_win_over_the_variables() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = vars(&s3);
+    for (var, wrong) in [
+        ("AWS_ACCESS_KEY_ID", "nobody"),
+        ("AWS_SECRET_ACCESS_KEY", "wrong"),
+    ] {
+        let (_, key) = v.iter().find(|(k, _)| k == var).unwrap().clone();
+        let file = dir.path().join(var);
+        std::fs::write(&file, format!("{key}\n")).unwrap();
+        v.retain(|(k, _)| k != var);
+        v.push((var.into(), wrong.into()));
+        v.push((format!("{var}_FILE"), file.to_str().unwrap().into()));
+    }
+    let store = Store::open_with("s3://waveplot", v.clone()).await.unwrap();
+    store.put("k", Bytes::from_static(b"v")).await.unwrap();
+
+    let missing = dir.path().join("missing").to_str().unwrap().to_owned();
+    v.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY_FILE");
+    v.push(("AWS_SECRET_ACCESS_KEY_FILE".into(), missing));
+    let e = Store::open_with("s3://waveplot", v).await.unwrap_err();
+    assert!(matches!(e, StoreError::Url { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("cannot read AWS_SECRET_ACCESS_KEY_FILE"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_stopped_server_gives_errors_and_the_store_recovers_when_it_returns() {
     let mut s3 = S3Server::start();
     let store = Store::open_with("s3://waveplot", vars(&s3)).await.unwrap();
