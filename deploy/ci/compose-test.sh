@@ -196,6 +196,11 @@ answer="$(nats_answer observer "$observer_password")"
 answer="$(nats_answer observer "$observer_password" waveplot.done.01)"
 [[ "$answer" == *"Permissions Violation for Publish"* ]] || fail "the observer's forgery got: $answer"
 log "    anonymous and wrong password refused; observer logs in, its publish is refused"
+metrics="$(curl -s -o /dev/null -w '%{http_code}' "$gateway/metrics")"
+[ "$metrics" = 404 ] || fail "the public port serves /metrics ($metrics)"
+curl -fsS -D - -o /dev/null "$gateway/" | grep -qi "^content-security-policy: .*frame-ancestors 'none'" ||
+    fail "the page has no Content-Security-Policy with frame-ancestors"
+log "    the public port serves no /metrics; the page has its CSP"
 ok "secrets made and kept, containers hardened, NATS authenticated"
 
 # POST a render and wait for its final state; prints the final status JSON.

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use waveplot_service::Context;
@@ -40,8 +41,16 @@ pub struct AppState {
     pub meta: routes::meta::Meta,
 }
 
-/// The gateway's router: page, API, images and health.
-pub fn app(state: AppState, readiness: Readiness) -> Router {
+/// The page's Content-Security-Policy: everything from the gateway itself, nothing
+/// inline, no plugins, never framed. Responses that set their own (charts) keep it.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// The gateway's router: page, API, images, and health when `with_health`. Every
+/// response says `nosniff`, `no-referrer` and `DENY` (framing), and carries
+/// [`PAGE_CSP`] unless it set a policy of its own.
+pub fn app(state: AppState, readiness: Readiness, with_health: bool) -> Router {
     let api = Router::new()
         .route("/api/render", post(routes::render::create))
         .route("/api/render/{id}", get(routes::render::status))
@@ -50,12 +59,32 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         .route("/plots/{*key}", get(routes::plots::image))
         .merge(routes::page::routes())
         .with_state(state);
-    api.merge(health::routes(readiness))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    let app = if with_health {
+        api.merge(health::routes(readiness))
+    } else {
+        api
+    };
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new().gzip(true))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
         ))
         .layer(TraceLayer::new_for_http())
 }

@@ -23,9 +23,10 @@ pub struct Config {
 /// The gateway's own settings, shared with the single-process mode.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
-    /// Address the HTTP server listens on.
-    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
-    pub http_addr: SocketAddr,
+    /// Address the HTTP server listens on; default: the gateway 0.0.0.0:8080 (in its
+    /// container), the single-process `waveplot` 127.0.0.1:8080 (see its `--lan`).
+    #[arg(long, env = "HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
     /// How long a render may take before missing charts are reported as failed.
     #[arg(long, env = "RENDER_DEADLINE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
@@ -69,7 +70,7 @@ mod tests {
             Config::try_parse_from(["gateway", "--deadline", "5s", "--http-addr", "127.0.0.1:0"])
                 .unwrap();
         assert_eq!(c.http.deadline, Duration::from_secs(5));
-        assert_eq!(c.http.http_addr.port(), 0);
+        assert_eq!(c.http.http_addr.unwrap().port(), 0);
         let e = Config::try_parse_from(["gateway", "--subject-prefix", "a..b"]).unwrap_err();
         assert!(e.to_string().contains("dot-separated tokens"), "{e}");
     }

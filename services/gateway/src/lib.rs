@@ -41,6 +41,10 @@ use crate::registry::Registry;
 pub struct Settings {
     /// Where the HTTP server listens.
     pub http_addr: SocketAddr,
+    /// Whether the HTTP port also serves `/livez`, `/readyz`, `/healthz` and
+    /// `/metrics`; not when they have a listener of their own (`HEALTH_ADDR`), so the
+    /// public port serves only the page and the API.
+    pub health_routes: bool,
     /// How long a render may take.
     pub deadline: Duration,
     /// Renders running at once.
@@ -52,10 +56,18 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings the HTTP flags describe, offering `sources`.
-    pub fn new(http: &config::HttpArgs, sources: Vec<waveplot_protocol::Source>) -> Self {
+    /// The settings the HTTP flags describe, listening on `default_addr` unless
+    /// `HTTP_ADDR` says otherwise, offering `sources`, with the health routes on the
+    /// HTTP port when `health_routes`.
+    pub fn new(
+        http: &config::HttpArgs,
+        default_addr: SocketAddr,
+        health_routes: bool,
+        sources: Vec<waveplot_protocol::Source>,
+    ) -> Self {
         Self {
-            http_addr: http.http_addr,
+            http_addr: http.http_addr.unwrap_or(default_addr),
+            health_routes,
             deadline: http.deadline,
             max_renders: http.max_renders as usize,
             limits: http::Limits {
@@ -93,7 +105,7 @@ pub async fn serve(
     let server = async move {
         http::serve(
             listener,
-            app::app(state, readiness),
+            app::app(state, readiness, settings.health_routes),
             settings.limits,
             shutdown,
         )
@@ -102,4 +114,102 @@ pub async fn serve(
         Ok(())
     };
     Ok((addr, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use reqwest::blocking::Response;
+    use reqwest::header::{CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+    use waveplot_protocol::{Source, Subjects};
+    use waveplot_service::bus::{Bus, LocalBus};
+    use waveplot_service::{Context, Store};
+
+    use super::*;
+
+    /// A gateway over an in-process bus and a memory store holding one SVG chart, on a
+    /// free loopback port; the chart's key.
+    async fn gateway(health_routes: bool) -> (SocketAddr, &'static str) {
+        let ctx = Context {
+            bus: Bus::Local(LocalBus::new()),
+            store: Store::memory(),
+            subjects: Subjects::default(),
+        };
+        let chart = "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1280x720.svg";
+        ctx.store.put(chart, "<svg/>".into()).await.unwrap();
+        let settings = Settings {
+            http_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            health_routes,
+            deadline: Duration::from_secs(5),
+            max_renders: 4,
+            limits: http::Limits {
+                max_connections: 16,
+                header_timeout: Duration::from_secs(5),
+            },
+            sources: vec![Source::Sample],
+        };
+        let readiness = Readiness::new(ctx.bus.clone(), ctx.store.clone());
+        let (addr, server) = serve(ctx, settings, readiness, CancellationToken::new())
+            .await
+            .unwrap();
+        tokio::spawn(server);
+        (addr, chart)
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> Response {
+        let url = format!("http://{addr}{path}");
+        tokio::task::spawn_blocking(move || {
+            let client = waveplot_testkit::http_client_builder().build().unwrap();
+            client.get(url).send().unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    fn header(r: &Response, name: reqwest::header::HeaderName) -> &str {
+        r.headers()
+            .get(&name)
+            .map_or("", |v| v.to_str().unwrap_or(""))
+    }
+
+    #[tokio::test]
+    async fn the_page_the_api_and_the_charts_carry_their_security_headers() {
+        let (addr, chart) = gateway(true).await;
+        for path in ["/", "/assets/app.js", "/api/meta", "/api/render/nope"] {
+            let r = get(addr, path).await;
+            assert_eq!(header(&r, X_CONTENT_TYPE_OPTIONS), "nosniff", "{path}");
+            assert_eq!(header(&r, X_FRAME_OPTIONS), "DENY", "{path}");
+            assert_eq!(header(&r, CONTENT_SECURITY_POLICY), app::PAGE_CSP, "{path}");
+        }
+        let page = header(&get(addr, "/").await, CONTENT_SECURITY_POLICY).to_owned();
+        for directive in [
+            "frame-ancestors 'none'",
+            "script-src 'self'",
+            "object-src 'none'",
+        ] {
+            assert!(page.contains(directive), "{page}");
+        }
+        let r = get(addr, &format!("/{chart}")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            header(&r, CONTENT_SECURITY_POLICY),
+            routes::plots::CHART_CSP
+        );
+        assert_eq!(header(&r, X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert!(routes::plots::CHART_CSP.contains("sandbox"));
+    }
+
+    #[tokio::test]
+    async fn with_a_listener_of_their_own_the_health_routes_leave_the_public_port() {
+        let (public, _) = gateway(false).await;
+        for path in ["/metrics", "/readyz", "/livez", "/healthz"] {
+            assert_eq!(get(public, path).await.status(), 404, "{path}");
+        }
+        assert_eq!(get(public, "/").await.status(), 200);
+        let (shared, _) = gateway(true).await;
+        for path in ["/metrics", "/readyz", "/livez"] {
+            assert_eq!(get(shared, path).await.status(), 200, "{path}");
+        }
+    }
 }

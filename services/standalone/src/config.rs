@@ -1,5 +1,6 @@
 //! The `waveplot` binary's flags, each with its environment twin, read once at start-up.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +19,11 @@ pub struct Config {
     /// How the page and the API are served.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Serve the page to the LAN: listen on 0.0.0.0:8080 instead of 127.0.0.1:8080
+    /// (HTTP_ADDR picks any other address). Anyone who reaches the port can start
+    /// renders.
+    #[arg(long, env = "WAVEPLOT_LAN", conflicts_with = "http_addr")]
+    pub lan: bool,
     /// Where blobs and charts are kept.
     #[arg(long, env = "WAVEPLOT_DATA_DIR", default_value = "waveplot-data")]
     pub data_dir: PathBuf,
@@ -48,6 +54,20 @@ pub struct Config {
     pub log: LogArgs,
 }
 
+impl Config {
+    /// Where the page is served unless HTTP_ADDR says otherwise: one process on
+    /// someone's computer serves that computer only (127.0.0.1:8080), every interface
+    /// (0.0.0.0:8080) with `--lan`.
+    pub fn default_addr(&self) -> SocketAddr {
+        let ip = if self.lan {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        SocketAddr::new(IpAddr::V4(ip), 8080)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,8 +84,14 @@ mod tests {
             "cpu",
         ])
         .unwrap();
-        assert_eq!(c.http.http_addr.port(), 0);
+        assert_eq!(c.http.http_addr.unwrap().port(), 0);
         assert_eq!(c.data_dir, PathBuf::from("d"));
+        let loopback = Config::try_parse_from(["waveplot"]).unwrap();
+        assert_eq!(loopback.default_addr().to_string(), "127.0.0.1:8080");
+        let lan = Config::try_parse_from(["waveplot", "--lan"]).unwrap();
+        assert_eq!(lan.default_addr().to_string(), "0.0.0.0:8080");
+        let e = Config::try_parse_from(["waveplot", "--lan", "--http-addr", "0.0.0.0:1"]);
+        assert!(e.is_err(), "--lan and --http-addr exclude each other");
         let e = Config::try_parse_from(["waveplot", "--standalone"]).unwrap_err();
         assert!(e.to_string().contains("--standalone"), "{e}");
     }

@@ -24,8 +24,12 @@ fn main() -> Result<()> {
         plot_memory: config.plot_memory,
         backend: Backend::start(&config.backend)?,
     };
-    let gateway =
-        waveplot_gateway::Settings::new(&config.http, vec![Source::Sample, Source::Binance]);
+    let gateway = waveplot_gateway::Settings::new(
+        &config.http,
+        config.default_addr(),
+        true,
+        vec![Source::Sample, Source::Binance],
+    );
     tokio::runtime::Runtime::new()
         .context("start the async runtime")?
         .block_on(async {

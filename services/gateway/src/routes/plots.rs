@@ -13,6 +13,10 @@ use waveplot_protocol::PlotKey;
 use crate::app::AppState;
 use crate::error::AppError;
 
+/// A chart's Content-Security-Policy: nothing loads or runs, inline styles (SVG text
+/// styling) aside, and the document is sandboxed.
+pub const CHART_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
 /// `GET /plots/{key}`
 pub async fn image(
     State(state): State<AppState>,
@@ -46,7 +50,10 @@ pub async fn image(
         .store
         .get_stream(key.as_str())
         .await
-        .map_err(|e| AppError::Unavailable(format!("the object store is unavailable: {e}")))?
+        .map_err(|e| {
+            tracing::warn!(error = &e as &dyn std::error::Error, %key, "reading a chart failed");
+            AppError::Unavailable("the object store is unavailable; try again shortly".into())
+        })?
         .ok_or_else(|| AppError::NotFound(format!("no chart {key}")))?;
     let mut response = Body::from_stream(object.stream).into_response();
     let h = response.headers_mut();
@@ -56,6 +63,12 @@ pub async fn image(
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
     h.insert(header::CACHE_CONTROL, cache);
+    // A chart is an image, never a document: an SVG opened on its own runs no script,
+    // loads nothing and is sandboxed.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CHART_CSP),
+    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }

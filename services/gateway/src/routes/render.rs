@@ -187,7 +187,10 @@ async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), Ap
             "prepare service did not answer within {} s",
             ACCEPT_TIMEOUT.as_secs()
         )),
-        other => AppError::Unavailable(format!("message bus unavailable: {other}")),
+        other => {
+            tracing::warn!(error = &other as &dyn std::error::Error, "sending a render request failed");
+            AppError::Unavailable("message bus unavailable; try again shortly".into())
+        }
     })?;
     match RenderReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
         RenderReply::Accepted { .. } => Ok(()),
