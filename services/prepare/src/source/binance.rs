@@ -13,9 +13,12 @@ mod http;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use quick_cache::sync::Cache;
+use tokio::time::Instant;
 
 use thiserror::Error;
 use waveplot_protocol::blob::Candles;
@@ -26,9 +29,23 @@ use super::klines;
 /// Candles per page: Binance's maximum for `/api/v3/klines`.
 pub(crate) const PAGE: usize = 1000;
 
-/// How long a symbol's `exchangeInfo` status is trusted: listings change rarely, and a
-/// request for a delisted symbol still fails clearly at the klines call.
+/// How long a symbol's `exchangeInfo` answer (its status, or that Binance does not list
+/// it) is trusted: listings change rarely, and a request for a delisted symbol still
+/// fails clearly at the klines call.
 const STATUS_TTL: Duration = Duration::from_secs(600);
+
+/// Symbols whose listing is kept: a burst of requests for made-up symbols costs one
+/// `exchangeInfo` call each and at most this many entries.
+const LISTINGS: usize = 4096;
+
+/// What `exchangeInfo` said of a symbol.
+#[derive(Debug, Clone)]
+enum Listing {
+    /// Listed, with its status (`TRADING`, `BREAK`, …).
+    Listed(String),
+    /// Not listed (`-1121`).
+    Unknown,
+}
 
 /// Base URLs that serve the same public market data, for the region-restriction hint.
 const ALTERNATIVES: &str = "https://data-api.binance.vision (public market data), https://api.binance.com, or https://api.binance.us (US)";
@@ -127,6 +144,8 @@ pub(crate) struct Policy {
     pub(crate) weight_budget: u32,
     /// Longest pause when the used weight nears the budget.
     pub(crate) max_pace: Duration,
+    /// How long a symbol's listing is trusted.
+    pub(crate) status_ttl: Duration,
 }
 
 impl Default for Policy {
@@ -140,21 +159,25 @@ impl Default for Policy {
             // 80 % of 6000: other clients on the same IP share the budget.
             weight_budget: 4800,
             max_pace: Duration::from_secs(60),
+            status_ttl: STATUS_TTL,
         }
     }
 }
 
-/// A Binance REST client. Cheap to clone; clones share the status cache and the
-/// rate-limit block.
+/// A Binance REST client: one per process, the governor of everything it sends to
+/// Binance. Cheap to clone; clones share the listings and the hold.
 #[derive(Debug, Clone)]
 pub(crate) struct Binance {
     base: String,
     http: reqwest::Client,
     policy: Policy,
-    statuses: Arc<Mutex<HashMap<String, (Instant, String)>>>,
+    /// What `exchangeInfo` said of each symbol asked about, and when. Concurrent checks
+    /// of one symbol wait for a single call.
+    listings: Arc<Cache<String, (Instant, Listing)>>,
     /// No request goes before this moment: the end of the last `Retry-After` Binance
-    /// asked for. Shared, so that a fetch that starts later (another render, or the
-    /// same render delivered again after this client gave up) waits it out too.
+    /// asked for (429, or 418 for a ban), or of the minute whose request weight reached
+    /// the budget. Shared, so that every request of the process honours it, including a
+    /// fetch that starts later (another render, or the same render delivered again).
     blocked_until: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
@@ -183,38 +206,39 @@ impl Binance {
             base: base.trim_end_matches('/').to_owned(),
             http,
             policy,
-            statuses: Arc::default(),
+            listings: Arc::new(Cache::new(LISTINGS)),
             blocked_until: Arc::default(),
         })
     }
 
-    /// Checks that Binance lists the symbol and that it is trading (cached for a while).
+    /// Checks that Binance lists the symbol and that it is trading. The answer, that it
+    /// is unknown included, is kept for the policy's `status_ttl`; checks of a symbol
+    /// while its `exchangeInfo` call runs wait for that call. A failed call (Binance
+    /// unreachable or limiting) is not kept.
     pub(crate) async fn check_symbol(&self, symbol: &Symbol) -> Result<(), BinanceError> {
-        let status = match self.cached_status(symbol.as_str()) {
-            Some(status) => status,
-            None => {
-                let status = self.fetch_status(symbol).await?;
-                self.statuses
-                    .lock()
-                    .expect("status cache lock")
-                    .insert(symbol.to_string(), (Instant::now(), status.clone()));
-                status
+        let key = symbol.to_string();
+        let ttl = self.policy.status_ttl;
+        self.listings.remove_if(&key, |(at, _)| at.elapsed() >= ttl);
+        let listing = match self.listings.get_value_or_guard_async(&key).await {
+            Ok((_, listing)) => listing,
+            Err(guard) => {
+                let listing = match self.fetch_status(symbol).await {
+                    Ok(status) => Listing::Listed(status),
+                    Err(BinanceError::UnknownSymbol(_)) => Listing::Unknown,
+                    Err(e) => return Err(e),
+                };
+                let _ = guard.insert((Instant::now(), listing.clone()));
+                listing
             }
         };
-        if status == "TRADING" {
-            Ok(())
-        } else {
-            Err(BinanceError::NotTrading {
-                symbol: symbol.to_string(),
+        match listing {
+            Listing::Listed(status) if status == "TRADING" => Ok(()),
+            Listing::Listed(status) => Err(BinanceError::NotTrading {
+                symbol: key,
                 status,
-            })
+            }),
+            Listing::Unknown => Err(BinanceError::UnknownSymbol(key)),
         }
-    }
-
-    fn cached_status(&self, symbol: &str) -> Option<String> {
-        let cache = self.statuses.lock().expect("status cache lock");
-        let (at, status) = cache.get(symbol)?;
-        (at.elapsed() < STATUS_TTL).then(|| status.clone())
     }
 
     async fn fetch_status(&self, symbol: &Symbol) -> Result<String, BinanceError> {

@@ -1,7 +1,7 @@
 //! One request to Binance under its rules: waits out `Retry-After` on 429/418 (up to a
 //! bound), retries 5xx, timeouts and failed connections with jittered exponential
-//! backoff, pauses when the minute's used weight nears the budget, and turns Binance's
-//! error codes into errors that say what to do.
+//! backoff, holds every request of the process when the minute's used weight nears the
+//! budget, and turns Binance's error codes into errors that say what to do.
 
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ impl Binance {
             self.wait_out_block(request).await?;
             match self.attempt(&url).await {
                 Attempt::Done(body, weight) => {
-                    self.pace(weight).await;
+                    self.pace(weight);
                     return Ok(body);
                 }
                 Attempt::RateLimited(status, retry_after) => {
@@ -192,9 +192,10 @@ impl Binance {
         base.mul_f64(0.5 + fastrand::f64())
     }
 
-    /// Pauses until the next minute (Binance's weight window) when the used weight has
-    /// reached the budget, so the client slows down before Binance limits it.
-    async fn pace(&self, used_weight: Option<u64>) {
+    /// Holds every request of the process until the next minute (Binance's weight
+    /// window) when the used weight has reached the budget, so the client slows down
+    /// before Binance limits it.
+    fn pace(&self, used_weight: Option<u64>) {
         let Some(used) = used_weight.filter(|&w| w >= u64::from(self.policy.weight_budget)) else {
             return;
         };
@@ -205,9 +206,9 @@ impl Binance {
             used,
             budget = self.policy.weight_budget,
             ?pause,
-            "Binance request weight near the limit; pausing"
+            "Binance request weight near the limit; holding every request"
         );
-        tokio::time::sleep(pause).await;
+        self.block_for(pause);
     }
 
     fn refusal(

@@ -17,6 +17,7 @@ pub(crate) fn quick() -> Policy {
         rate_limit_waits: 2,
         weight_budget: 4800,
         max_pace: Duration::from_millis(50),
+        status_ttl: Duration::from_secs(600),
     }
 }
 
@@ -266,13 +267,80 @@ async fn a_symbol_that_is_not_trading_is_refused_and_statuses_are_cached() {
     assert_eq!(fake.requests().len(), 2, "{:?}", fake.requests());
 }
 
+/// A used weight at the budget holds every request of the process, on every clone,
+/// until the next minute (here at most the policy's longest pause, 400 ms).
 #[tokio::test]
-async fn a_used_weight_near_the_limit_slows_the_client_down() {
-    let (fake, client, first) = fake_with(10).await;
+async fn a_used_weight_near_the_limit_holds_back_every_request_of_the_process() {
+    let (fake, _, first) = fake_with(10).await;
+    let policy = Policy {
+        max_pace: Duration::from_millis(400),
+        ..quick()
+    };
+    let client = Binance::new(&fake.url, policy).unwrap();
+    // The hold ends at the next minute at the latest: start well inside one.
+    let into_minute = now_ms().rem_euclid(MINUTE);
+    if into_minute > MINUTE - 2_000 {
+        let left = u64::try_from(MINUTE - into_minute).unwrap();
+        tokio::time::sleep(Duration::from_millis(left + 10)).await;
+    }
     fake.report_weight(5900);
-    let started = Instant::now();
     fetch(&client, (first, now_ms())).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(50), "no pause");
+    let started = Instant::now();
+    let (clone, btc) = (client.clone(), btc());
+    let (a, b) = tokio::join!(fetch(&client, (first, now_ms())), clone.check_symbol(&btc));
+    a.unwrap();
+    b.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "held for {:?}",
+        started.elapsed()
+    );
+}
+
+/// A burst of checks of made-up symbols asks `exchangeInfo` once per symbol, however
+/// many arrive at once or after, until the listing expires.
+#[tokio::test]
+async fn a_burst_of_unknown_symbols_asks_binance_once_per_symbol_within_the_cache_time() {
+    let (fake, _, _) = fake_with(1).await;
+    let policy = Policy {
+        status_ttl: Duration::from_secs(3),
+        ..quick()
+    };
+    let client = Binance::new(&fake.url, policy).unwrap();
+    let symbols = ["NOPE", "FAKE", "ZZZZ"].map(|s| Symbol::parse(s).unwrap());
+    let burst = (0..60).map(|i| {
+        let (client, symbol) = (client.clone(), symbols[i % 3].clone());
+        async move { client.check_symbol(&symbol).await }
+    });
+    for outcome in futures::future::join_all(burst).await {
+        let e = outcome.unwrap_err();
+        assert!(matches!(e, BinanceError::UnknownSymbol(_)), "{e}");
+    }
+    let infos = |fake: &FakeBinance| {
+        let requests = fake.requests();
+        let infos: Vec<_> = requests
+            .into_iter()
+            .filter(|r| r.starts_with("/api/v3/exchangeInfo"))
+            .collect();
+        infos
+    };
+    let asked = infos(&fake);
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    for symbol in &symbols {
+        assert!(
+            asked.iter().any(|r| r.contains(symbol.as_str())),
+            "{asked:?}"
+        );
+    }
+    client.check_symbol(&symbols[0]).await.unwrap_err();
+    assert_eq!(infos(&fake).len(), 3, "still known to be unknown");
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    client.check_symbol(&symbols[0]).await.unwrap_err();
+    assert_eq!(
+        infos(&fake).len(),
+        4,
+        "asked again once the listing expired"
+    );
 }
 
 /// A `Retry-After` outlives the fetch that met it: a later fetch on a clone (another
