@@ -213,7 +213,7 @@ if not ignored:
 check("no secrets in the repository", problems)
 
 # The documented overrides must still resolve against compose.yaml.
-for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml"):
+for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml", "deploy/compose.tls.yaml"):
     if (ROOT / override).exists():
         merged = config("compose.yaml", override)
         check(f"{override} resolves", [] if len(merged["services"]) == len(services) else

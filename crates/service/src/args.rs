@@ -71,6 +71,11 @@ pub struct BusArgs {
     /// newline is ignored). Preferred over NATS_PASSWORD, which `docker inspect` shows.
     #[arg(long, env = "NATS_PASSWORD_FILE", conflicts_with = "nats_password")]
     pub nats_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the NATS server's certificate, for a `tls://`
+    /// NATS_URL with a private CA (between boards; the system's roots are trusted
+    /// anyway).
+    #[arg(long, env = "NATS_CA_FILE")]
+    pub nats_ca_file: Option<PathBuf>,
     /// The user's password. Never logged; a flag would show in `ps`, so set the
     /// variable or use NATS_PASSWORD_FILE.
     #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_parser = parse_secret)]

@@ -36,7 +36,13 @@ where
             let shutdown = shutdown::on_signal();
             let login = args.bus.login()?;
             let ctx = Context {
-                bus: Bus::connect(&args.bus.nats_url, login.as_ref(), name).await?,
+                bus: Bus::connect_with_ca(
+                    &args.bus.nats_url,
+                    login.as_ref(),
+                    args.bus.nats_ca_file.as_deref(),
+                    name,
+                )
+                .await?,
                 store: Store::open(&args.store.store_url).await?,
                 subjects: args.bus.subject_prefix.clone(),
             };

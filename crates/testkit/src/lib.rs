@@ -171,10 +171,18 @@ pub fn nats_conf() -> PathBuf {
 pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
-    /// The users' passwords, when started with the deployment's configuration.
-    passwords: Option<Vec<(NatsUser, String)>>,
+    /// The deployment's configuration, when started with it.
+    secured: Option<Secured>,
     child: Option<Child>,
     _log: tempfile::NamedTempFile,
+}
+
+/// How a secured server runs: its users' passwords, and for TLS the directory it runs
+/// in (copies of `nats.conf` and `nats-tls.conf`, and `tls/`).
+#[derive(Debug)]
+struct Secured {
+    passwords: Vec<(NatsUser, String)>,
+    tls_dir: Option<tempfile::TempDir>,
 }
 
 impl NatsServer {
@@ -187,7 +195,32 @@ impl NatsServer {
     /// permissions), a fresh random password per user, and waits until it accepts
     /// connections.
     pub fn start_secured() -> Self {
-        let passwords = NatsUser::ALL
+        Self::launch(Some(Secured {
+            passwords: Self::passwords(),
+            tls_dir: None,
+        }))
+    }
+
+    /// Like [`NatsServer::start_secured`], with `deploy/nats/nats-tls.conf`: TLS on
+    /// the client port with this certificate (PEM, chain first) and key; clients
+    /// connect to [`NatsServer::tls_url`].
+    pub fn start_secured_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let dir = tempfile::tempdir().expect("scratch directory for the TLS configuration");
+        let deploy = nats_conf().parent().expect("deploy/nats").to_path_buf();
+        for file in ["nats.conf", "nats-tls.conf"] {
+            std::fs::copy(deploy.join(file), dir.path().join(file)).expect("copy the config");
+        }
+        std::fs::create_dir(dir.path().join("tls")).expect("tls directory");
+        std::fs::write(dir.path().join("tls/server.pem"), cert_pem).expect("certificate");
+        std::fs::write(dir.path().join("tls/server-key.pem"), key_pem).expect("key");
+        Self::launch(Some(Secured {
+            passwords: Self::passwords(),
+            tls_dir: Some(dir),
+        }))
+    }
+
+    fn passwords() -> Vec<(NatsUser, String)> {
+        NatsUser::ALL
             .iter()
             .map(|&user| {
                 // nats-server parses a variable's value as configuration: it must start
@@ -196,29 +229,31 @@ impl NatsServer {
                 let rest = std::iter::repeat_with(fastrand::alphanumeric).take(23);
                 (user, std::iter::once(first).chain(rest).collect())
             })
-            .collect();
-        Self::launch(Some(passwords))
+            .collect()
     }
 
-    fn launch(passwords: Option<Vec<(NatsUser, String)>>) -> Self {
+    fn launch(secured: Option<Secured>) -> Self {
         let store = tempfile::tempdir().expect("scratch directory for JetStream");
         let marker = "Listening for client connections on";
-        let command = Self::command("-1", store.path(), passwords.as_deref());
+        let command = Self::command("-1", store.path(), secured.as_ref());
         let (port, child, log) = start_on_own_port(command, marker);
         Self {
             port,
             store,
-            passwords,
+            secured,
             child: Some(child),
             _log: log,
         }
     }
 
-    fn command(port: &str, store: &Path, passwords: Option<&[(NatsUser, String)]>) -> Command {
+    fn command(port: &str, store: &Path, secured: Option<&Secured>) -> Command {
         let mut cmd = Command::new("nats-server");
-        if let Some(passwords) = passwords {
-            cmd.arg("-c").arg(nats_conf());
-            cmd.envs(passwords.iter().map(|(u, p)| (u.password_var(), p)));
+        if let Some(secured) = secured {
+            match &secured.tls_dir {
+                Some(dir) => cmd.current_dir(dir.path()).args(["-c", "nats-tls.conf"]),
+                None => cmd.arg("-c").arg(nats_conf()),
+            };
+            cmd.envs(secured.passwords.iter().map(|(u, p)| (u.password_var(), p)));
         }
         cmd.args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
             .arg(store);
@@ -229,7 +264,7 @@ impl NatsServer {
         let command = Self::command(
             &self.port.to_string(),
             self.store.path(),
-            self.passwords.as_deref(),
+            self.secured.as_ref(),
         );
         self.child = Some(start_on_port(command, self.port));
     }
@@ -239,10 +274,15 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// `tls://127.0.0.1:PORT`
+    pub fn tls_url(&self) -> String {
+        format!("tls://127.0.0.1:{}", self.port)
+    }
+
     /// How `user` logs in: `None` on a server open to anyone.
     pub fn login(&self, user: NatsUser) -> Option<NatsLogin> {
-        let passwords = self.passwords.as_ref()?;
-        let (_, password) = passwords.iter().find(|(u, _)| *u == user)?;
+        let secured = self.secured.as_ref()?;
+        let (_, password) = secured.passwords.iter().find(|(u, _)| *u == user)?;
         let login = NatsLogin::new(user.name(), SecretString::from(password.as_str()));
         Some(login.expect("the test passwords make valid logins"))
     }

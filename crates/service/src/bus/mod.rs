@@ -179,6 +179,18 @@ impl Bus {
         login: Option<&NatsLogin>,
         name: &str,
     ) -> Result<Bus, BusError> {
+        Self::connect_with_ca(url, login, None, name).await
+    }
+
+    /// Like [`Bus::connect`], trusting the certificates in the PEM file `ca_file` too
+    /// for a `tls://` server whose certificate a private CA signed (the system's roots
+    /// are always trusted).
+    pub async fn connect_with_ca(
+        url: &str,
+        login: Option<&NatsLogin>,
+        ca_file: Option<&std::path::Path>,
+        name: &str,
+    ) -> Result<Bus, BusError> {
         let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
@@ -187,6 +199,9 @@ impl Bus {
                 Duration::from_millis(2_u64.saturating_pow(exp)).min(MAX_RECONNECT_DELAY)
             })
             .event_callback(|event| async move { log_event(&event) });
+        if let Some(ca_file) = ca_file {
+            options = options.add_root_certificates(ca_file.to_path_buf());
+        }
         if let Some(login) = login {
             options = options
                 .user_and_password(

@@ -209,3 +209,53 @@ async fn no_role_takes_work_from_another_roles_consumer() {
 fn unique_id() -> String {
     waveplot_protocol::RequestId::generate().as_str().to_owned()
 }
+
+/// A private CA and a certificate it signed for 127.0.0.1: (CA PEM, server PEM, key PEM).
+fn private_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), server.pem(), key.serialize_pem())
+}
+
+/// Between boards (`deploy/nats/nats-tls.conf`): a role logs in over TLS, trusting the
+/// private CA it is given; a client that does not trust the certificate, or that does
+/// not speak TLS, is refused.
+#[tokio::test]
+async fn across_boards_the_users_log_in_over_tls_and_plain_clients_are_refused() {
+    let (ca, cert, key) = private_ca();
+    let nats = NatsServer::start_secured_tls(&cert, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let login = nats.login(NatsUser::Plotter).unwrap();
+
+    let plotter = Bus::connect_with_ca(&nats.tls_url(), Some(&login), Some(&ca_file), "plotter")
+        .await
+        .unwrap();
+    plotter
+        .ensure_events(&Subjects::default(), EventLimits::default())
+        .await
+        .unwrap();
+    let event = failure(Stage::Plot, "over TLS");
+    plotter.send(&Subjects::default(), &event).await.unwrap();
+
+    let anonymous = Bus::connect_with_ca(&nats.tls_url(), None, Some(&ca_file), "anonymous").await;
+    assert!(
+        matches!(anonymous, Err(BusError::Login { .. })),
+        "nats.conf's users hold over TLS too"
+    );
+    let untrusted = Bus::connect(&nats.tls_url(), Some(&login), "untrusted").await;
+    assert!(
+        matches!(untrusted, Err(BusError::Connect { .. })),
+        "a certificate no trusted CA signed was accepted"
+    );
+    let plain = Bus::connect(&nats.url(), Some(&login), "plain").await;
+    assert!(plain.is_err(), "a client without TLS was let in");
+}
