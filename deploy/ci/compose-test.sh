@@ -12,11 +12,13 @@
 #   3. `docker compose start` plotter-03, render again   -> complete
 #   4. `docker compose restart nats`, render again       -> the event stream kept its
 #                                                           events on the volume; complete
+#   4b. deploy/compose.tls.yaml on top, render again     -> TLS on the bus; complete, and
+#                                                           a plain client is refused
 #   5. `docker compose stop`                             -> every service exits cleanly,
 #                                                           within its grace period
 # Everything it makes (images, containers, networks, volumes) is removed on exit.
 #
-# Needs docker with the compose plugin, mmdebstrap, cargo, s3s-fs, python3 and curl.
+# Needs docker with the compose plugin, mmdebstrap, cargo, s3s-fs, python3, curl and openssl.
 # WAVEPLOT_PROFILE=release builds release binaries (the images' real sizes); the default,
 # dev, reuses what `cargo nextest` already built.
 set -euo pipefail
@@ -38,6 +40,10 @@ ok() { passed=$((passed + 1)); log "ok: $*"; }
 compose() {
     docker compose -p "$project" --env-file "$work/ci.env" \
         -f compose.yaml -f deploy/ci/compose.ci.yaml "$@"
+}
+# The same project with TLS on the bus (deploy/compose.tls.yaml).
+compose_tls() {
+    compose -f deploy/compose.tls.yaml "$@"
 }
 
 cleanup() {
@@ -61,7 +67,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in docker mmdebstrap cargo s3s-fs python3 curl objcopy; do
+for tool in docker mmdebstrap cargo s3s-fs python3 curl objcopy openssl; do
     command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs it)"
 done
 docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"
@@ -76,6 +82,7 @@ GATEWAY_PUBLISH=127.0.0.1:
 NATS_PUBLISH=127.0.0.1:
 S3_PUBLISH=127.0.0.1:
 MINIO_CONSOLE_PUBLISH=127.0.0.1:
+NATS_TLS_DIR=$work/tls
 ENV
 
 log "binaries ($profile profile)"
@@ -282,6 +289,38 @@ log "    events stored: $before before the restart, $after after"
 [ "$before" -gt 0 ] && [ "$after" -ge "$before" ] || fail "the stream lost events: $before -> $after"
 check "$(render 900)" complete ""
 ok "complete after a restart of the bus, no event lost"
+
+log "TLS on the bus (deploy/compose.tls.yaml): nats requires it, every service connects with it"
+mkdir -p "$work/tls"
+(
+    cd "$work/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=waveplot-ci-ca -keyout ca-key.pem -out ca.pem 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj /CN=nats -keyout server-key.pem -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:nats,IP:127.0.0.1\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1 \
+        -extfile san.ext -out server.pem 2>/dev/null
+    chmod 0644 ca.pem server.pem
+)
+compose_tls up --detach --no-build 2>&1 | sed 's/^/    /'
+wait_healthy 120
+# The recreated gateway published its port anew.
+gateway="http://$(compose port gateway 8080)"
+# A plain client (even with the observer's password) gets no further than the INFO that
+# says TLS is required: the server waits for a handshake it never gets.
+info="$(python3 - "$(compose port nats 4222)" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+f = socket.create_connection((host, int(port)), timeout=5).makefile("rb")
+print(f.readline().decode().strip())
+PY
+)"
+[[ "$info" == *'"tls_required":true'* ]] || fail "the bus does not require TLS: $info"
+answer="$(nats_answer observer "$observer_password")"
+[ "$answer" != PONG ] || fail "a plain client of the TLS bus was let in"
+check "$(render 800)" complete ""
+ok "complete with TLS on the bus; a plain client is refused"
 
 log "memory in use"
 docker stats --no-stream --format '    {{.Name}} {{.MemUsage}} pids {{.PIDs}}' $(compose ps -q) | sed "s/$project-//"
