@@ -101,6 +101,25 @@ impl Failure {
     }
 }
 
+/// The reason a `failed` event gives, which the page shows: the error's chain, down to
+/// a failure of the store or the bus, which is named but not quoted (its text names
+/// endpoints, keys and what an operator should check; the log has it).
+fn public_reason(error: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in error.chain() {
+        if cause.is::<StoreError>() {
+            parts.push("the object store failed (the service's log says why)".to_owned());
+            break;
+        }
+        if cause.is::<BusError>() {
+            parts.push("the message bus failed (the service's log says why)".to_owned());
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    parts.join(": ")
+}
+
 /// Where a handler's messages come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subscription {
@@ -374,11 +393,11 @@ impl<H: Handler> Worker<H> {
     /// more than once says how often it was tried.
     async fn fail(&self, failure: Failure, delivery: &Delivery) {
         let (stage, plot_id) = self.handler.origin();
-        let mut reason = format!("{:#}", failure.error);
+        let mut reason = public_reason(&failure.error);
         if delivery.attempt > 1 && failure.is_transient() {
             reason.push_str(&format!(" (tried {} times)", delivery.attempt));
         }
-        tracing::warn!(request_id = ?failure.request_id, %stage, plot = plot_id.map(PlotId::as_str), %reason, "failed");
+        tracing::warn!(request_id = ?failure.request_id, %stage, plot = plot_id.map(PlotId::as_str), %reason, error = format!("{:#}", failure.error), "failed");
         let event = FailedEvent {
             v: V1,
             request_id: failure.request_id,
@@ -626,7 +645,9 @@ mod tests {
         let failed = FailedEvent::decode(&last.unwrap().unwrap().payload).unwrap();
         assert_eq!(
             failed.reason,
-            format!("no reply on elsewhere within 1s (tried {MAX_DELIVERIES} times)")
+            format!(
+                "the message bus failed (the service's log says why) (tried {MAX_DELIVERIES} times)"
+            )
         );
         assert_eq!(probe.tries.load(Ordering::SeqCst), MAX_DELIVERIES as usize);
         send(&ctx, "fail").await;
@@ -640,7 +661,10 @@ mod tests {
         let mut failures = failed_events(&ctx).await;
         send(&ctx, "down").await;
         let failed = next_failure(&mut failures).await;
-        assert_eq!(failed.reason, "no reply on elsewhere within 1s");
+        assert_eq!(
+            failed.reason,
+            "the message bus failed (the service's log says why)"
+        );
         assert_eq!(probe.tries.load(Ordering::SeqCst), 1);
         stop.cancel();
         task.await.unwrap().unwrap();
@@ -657,6 +681,32 @@ mod tests {
         };
         let wrapped = anyhow::Error::new(outage).context("publish the event");
         assert!(Failure::new(None, wrapped).is_transient());
+    }
+
+    #[test]
+    fn a_public_reason_names_a_store_or_bus_failure_without_quoting_it() {
+        let outage = StoreError::Url {
+            url: "s3://waveplot".into(),
+            reason: "is the S3 server at http://minio:9000 running?".into(),
+            source: None,
+        };
+        let e = anyhow::Error::new(outage).context("look for an existing blob");
+        assert_eq!(
+            public_reason(&e),
+            "look for an existing blob: the object store failed (the service's log says why)"
+        );
+        let bus = BusError::NoResponders {
+            subject: "waveplot.secret.subject".into(),
+        };
+        let e = anyhow::Error::new(bus).context("publish");
+        let reason = public_reason(&e);
+        assert!(!reason.contains("waveplot.secret"), "{reason}");
+        assert!(reason.ends_with("the message bus failed (the service's log says why)"));
+        let plain = anyhow::anyhow!("no candles for BTCUSDT").context("load the window");
+        assert_eq!(
+            public_reason(&plain),
+            "load the window: no candles for BTCUSDT"
+        );
     }
 
     #[test]
