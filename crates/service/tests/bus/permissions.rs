@@ -35,6 +35,15 @@ async fn watch_everything(observer: &Bus) -> Subscription {
     sub
 }
 
+/// A secured server, an observer client of it, and the observer's subscription to
+/// everything, in place (keep the client: its subscription ends with it).
+async fn watched() -> (NatsServer, Bus, Subscription) {
+    let nats = NatsServer::start_secured();
+    let observer = connect(&nats, NatsUser::Observer).await;
+    let all = watch_everything(&observer).await;
+    (nats, observer, all)
+}
+
 /// The next message `sub` gets within 5 s, as (subject, payload).
 async fn next(sub: &mut Subscription) -> (String, Bytes) {
     let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
@@ -80,9 +89,7 @@ async fn a_client_without_a_valid_login_is_refused() {
 
 #[tokio::test]
 async fn only_the_gateway_publishes_render_requests() {
-    let nats = NatsServer::start_secured();
-    let observer = connect(&nats, NatsUser::Observer).await;
-    let mut all = watch_everything(&observer).await;
+    let (nats, _observer, mut all) = watched().await;
     let render = Subjects::default().render();
     for user in [
         NatsUser::Plotter,
@@ -103,9 +110,7 @@ async fn only_the_gateway_publishes_render_requests() {
 
 #[tokio::test]
 async fn the_observer_sees_the_events_and_publishes_nothing() {
-    let nats = NatsServer::start_secured();
-    let observer = connect(&nats, NatsUser::Observer).await;
-    let mut all = watch_everything(&observer).await;
+    let (nats, observer, mut all) = watched().await;
     let subjects = Subjects::default();
     for subject in [
         subjects.render(),
@@ -141,9 +146,7 @@ async fn the_observer_sees_the_events_and_publishes_nothing() {
 
 #[tokio::test]
 async fn each_role_publishes_only_its_own_events() {
-    let nats = NatsServer::start_secured();
-    let observer = connect(&nats, NatsUser::Observer).await;
-    let mut all = watch_everything(&observer).await;
+    let (nats, _observer, mut all) = watched().await;
     let subjects = Subjects::default();
     let forgeries = [
         (NatsUser::Gateway, subjects.failed(Stage::Prepare)),

@@ -31,9 +31,15 @@ fn past(n: i64) -> i64 {
 }
 
 async fn fake_with(n: usize) -> (FakeBinance, Binance, i64) {
+    fake_with_policy(n, quick()).await
+}
+
+/// A fake Binance serving `n` closed minutes, a client of it under `policy`, and the
+/// first minute's open time.
+async fn fake_with_policy(n: usize, policy: Policy) -> (FakeBinance, Binance, i64) {
     let first = past(n as i64);
     let fake = FakeBinance::start(series(first, MINUTE, n)).await;
-    let client = Binance::new(&fake.url, quick()).unwrap();
+    let client = Binance::new(&fake.url, policy).unwrap();
     (fake, client, first)
 }
 
@@ -161,12 +167,11 @@ async fn server_errors_that_go_on_end_after_bounded_retries() {
 
 #[tokio::test]
 async fn an_answer_slower_than_the_timeout_is_retried() {
-    let (fake, _, first) = fake_with(10).await;
     let policy = Policy {
         timeout: Duration::from_millis(300),
         ..quick()
     };
-    let client = Binance::new(&fake.url, policy).unwrap();
+    let (fake, client, first) = fake_with_policy(10, policy).await;
     fake.fail_with([Fault::Slow(Duration::from_millis(800))]);
     assert_eq!(
         fetch(&client, (first, now_ms()))
@@ -271,12 +276,11 @@ async fn a_symbol_that_is_not_trading_is_refused_and_statuses_are_cached() {
 /// until the next minute (here at most the policy's longest pause, 400 ms).
 #[tokio::test]
 async fn a_used_weight_near_the_limit_holds_back_every_request_of_the_process() {
-    let (fake, _, first) = fake_with(10).await;
     let policy = Policy {
         max_pace: Duration::from_millis(400),
         ..quick()
     };
-    let client = Binance::new(&fake.url, policy).unwrap();
+    let (fake, client, first) = fake_with_policy(10, policy).await;
     // The hold ends at the next minute at the latest: start well inside one.
     let into_minute = now_ms().rem_euclid(MINUTE);
     if into_minute > MINUTE - 2_000 {
@@ -301,12 +305,11 @@ async fn a_used_weight_near_the_limit_holds_back_every_request_of_the_process() 
 /// many arrive at once or after, until the listing expires.
 #[tokio::test]
 async fn a_burst_of_unknown_symbols_asks_binance_once_per_symbol_within_the_cache_time() {
-    let (fake, _, _) = fake_with(1).await;
     let policy = Policy {
         status_ttl: Duration::from_secs(3),
         ..quick()
     };
-    let client = Binance::new(&fake.url, policy).unwrap();
+    let (fake, client, _) = fake_with_policy(1, policy).await;
     let symbols = ["NOPE", "FAKE", "ZZZZ"].map(|s| Symbol::parse(s).unwrap());
     let burst = (0..60).map(|i| {
         let (client, symbol) = (client.clone(), symbols[i % 3].clone());
@@ -347,12 +350,11 @@ async fn a_burst_of_unknown_symbols_asks_binance_once_per_symbol_within_the_cach
 /// render, or the same one delivered again) sends nothing until it has run out.
 #[tokio::test]
 async fn a_pause_binance_asked_for_holds_back_every_later_request_of_the_client() {
-    let (fake, _, first) = fake_with(10).await;
     let policy = Policy {
         rate_limit_waits: 0,
         ..quick()
     };
-    let client = Binance::new(&fake.url, policy).unwrap();
+    let (fake, client, first) = fake_with_policy(10, policy).await;
     fake.fail_with([Fault::Status(429, Some(1))]);
     let e = fetch(&client, (first, now_ms())).await.unwrap_err();
     assert!(matches!(e, BinanceError::RateLimited { .. }), "{e}");
