@@ -19,9 +19,6 @@ pub const SYNTHETIC_CANDLES: usize = 120_000;
 /// Candles in the synthetic file for `--large`: a million-candle window and room to spare.
 pub const SYNTHETIC_CANDLES_LARGE: usize = 1_050_000;
 
-/// The S3 bucket of the stack.
-const BUCKET: &str = "waveplot-bench";
-
 /// A running stack.
 pub struct Stack {
     /// nats-server, the S3 server and the services (the fault suite restarts the
@@ -50,7 +47,6 @@ impl Stack {
             .with_context(|| format!("write {}", file.display()))?;
         let builder = waveplot_testkit::Stack::builder()
             .bin_dir(bin_dir)
-            .bucket(BUCKET)
             .render_deadline(Duration::from_secs(deadline_s))
             .env(
                 Role::Prepare,

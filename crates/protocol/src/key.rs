@@ -27,8 +27,6 @@ use crate::source::Source;
 use crate::symbol::Symbol;
 use crate::zone::TimeZone;
 
-const BLOB_ROOT: &str = "analysis";
-const PLOT_ROOT: &str = "plots";
 const BLOB_EXT: &str = ".msgpack";
 
 /// What identifies an analysed window.
@@ -54,6 +52,9 @@ pub struct WindowId<'a> {
 pub struct BlobKey(String);
 
 impl BlobKey {
+    /// The folder every blob key is in (with its trailing `/`).
+    pub const FOLDER: &'static str = "analysis/";
+
     /// The key of a window's blob.
     pub fn for_window(w: &WindowId<'_>) -> Self {
         let p = w.params;
@@ -73,8 +74,12 @@ impl BlobKey {
         let digest = Sha256::digest(identity.as_bytes());
         let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Self(format!(
-            "{BLOB_ROOT}/{}/{}/{}-{}-{hash}{BLOB_EXT}",
-            w.symbol, w.interval, w.end_open_ms, w.candles
+            "{}{}/{}/{}-{}-{hash}{BLOB_EXT}",
+            Self::FOLDER,
+            w.symbol,
+            w.interval,
+            w.end_open_ms,
+            w.candles
         ))
     }
 
@@ -85,8 +90,7 @@ impl BlobKey {
             reason,
         };
         let rest = input
-            .strip_prefix(BLOB_ROOT)
-            .and_then(|r| r.strip_prefix('/'))
+            .strip_prefix(Self::FOLDER)
             .ok_or_else(|| err("a blob key starts with 'analysis/'"))?;
         let stem = rest
             .strip_suffix(BLOB_EXT)
@@ -102,7 +106,7 @@ impl BlobKey {
 
     /// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`, shared by the blob and its charts.
     fn window_path(&self) -> &str {
-        let rest = &self.0[BLOB_ROOT.len() + 1..];
+        let rest = &self.0[Self::FOLDER.len()..];
         &rest[..rest.len() - BLOB_EXT.len()]
     }
 
@@ -121,7 +125,8 @@ impl BlobKey {
             format!("@{}", zone.key_segment())
         };
         PlotKey(format!(
-            "{PLOT_ROOT}/{}/{plot}-{width}x{height}{zone}.{format}",
+            "{}{}/{plot}-{width}x{height}{zone}.{format}",
+            PlotKey::FOLDER,
             self.window_path()
         ))
     }
@@ -133,6 +138,11 @@ impl BlobKey {
 pub struct PlotKey(String);
 
 impl PlotKey {
+    /// The folder every chart key is in (with its trailing `/`). A store may keep this
+    /// folder apart from the rest, so that a role that only serves charts holds a key
+    /// for charts alone.
+    pub const FOLDER: &'static str = "plots/";
+
     /// Parses a key given from outside (an event, a URL).
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let err = |reason| ParseError::Key {
@@ -140,8 +150,7 @@ impl PlotKey {
             reason,
         };
         let rest = input
-            .strip_prefix(PLOT_ROOT)
-            .and_then(|r| r.strip_prefix('/'))
+            .strip_prefix(Self::FOLDER)
             .ok_or_else(|| err("a chart key starts with 'plots/'"))?;
         let (window, file) = rest
             .rsplit_once('/')

@@ -18,6 +18,7 @@ use waveplot_protocol::subject::DEFAULT_PREFIX;
 
 use crate::bus::NatsLogin;
 use crate::health;
+use crate::store::{Store, StoreError};
 
 /// What every service takes: bus, store, logs, health endpoint and shutdown.
 #[derive(Debug, Clone, Args)]
@@ -181,6 +182,22 @@ pub struct StoreArgs {
     /// `file:///PATH` or `memory:///`.
     #[arg(long, env = "STORE_URL", default_value = "s3://waveplot")]
     pub store_url: String,
+    /// Where charts (`plots/…`) are kept, if not in STORE_URL: the same kinds of URL,
+    /// and the same S3 settings. A bucket of their own lets the gateway, which only
+    /// serves charts, hold a key for that bucket alone.
+    #[arg(long, env = "CHARTS_STORE_URL")]
+    pub charts_store_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the store, with the charts' own store when one is named.
+    pub async fn open(&self) -> Result<Store, StoreError> {
+        let store = Store::open(&self.store_url).await?;
+        match &self.charts_store_url {
+            Some(url) => Ok(store.with_charts(Store::open(url).await?)),
+            None => Ok(store),
+        }
+    }
 }
 
 /// How logs are written.
@@ -237,6 +254,7 @@ mod tests {
             "NATS_URL",
             "WAVEPLOT_SUBJECT_PREFIX",
             "STORE_URL",
+            "CHARTS_STORE_URL",
             "HEALTH_ADDR",
             "SHUTDOWN_GRACE",
             "LOG_FORMAT",

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::{self, Readiness};
-use crate::{Bus, Context, ServiceArgs, Store, shutdown};
+use crate::{Bus, Context, ServiceArgs, shutdown};
 
 /// How long closing the NATS connection may take once the work has stopped.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
@@ -43,7 +43,7 @@ where
                     name,
                 )
                 .await?,
-                store: Store::open(&args.store.store_url).await?,
+                store: args.store.open().await?,
                 subjects: args.bus.subject_prefix.clone(),
             };
             ctx.bus

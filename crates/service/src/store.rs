@@ -1,5 +1,5 @@
 //! The object store that holds blobs and charts: any S3 (MinIO, Garage, AWS), a local
-//! directory, or memory, chosen by one URL (`STORE_URL`).
+//! directory, or memory, chosen by a URL (`STORE_URL`).
 //!
 //! S3 settings come from object_store's standard variables (`AWS_ENDPOINT`,
 //! `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`); the
@@ -8,6 +8,10 @@
 //! object_store has no call to create a bucket, so [`Store::open`] sends a signed
 //! `CreateBucket` itself when an endpoint is configured (an S3-compatible server such
 //! as MinIO), and treats "already exists" as success: every service can start first.
+//! A key that may not create buckets (a role's own key) uses the bucket as it is.
+//!
+//! Charts may live in a store of their own ([`Store::with_charts`], `CHARTS_STORE_URL`):
+//! then every role can hold a key for exactly the buckets it uses.
 
 use std::io::Write;
 use std::path::Path as FsPath;
@@ -25,6 +29,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use thiserror::Error;
 use tokio_util::io::{StreamReader, SyncIoBridge};
+use waveplot_protocol::PlotKey;
 
 /// What can go wrong with the store.
 #[derive(Debug, Error)]
@@ -71,6 +76,9 @@ pub enum StoreError {
     },
 }
 
+/// The folder the readiness check lists (it holds nothing).
+const PROBE: &str = "readyz-probe/";
+
 /// The part size of a streamed upload ([`Store::put_streamed`]).
 pub const PART_BYTES: usize = 10 << 20;
 /// The buffer of [`Object::into_reader`]: large enough that a decoder reading a few
@@ -85,6 +93,9 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     describe: String,
+    /// Where charts (keys under [`PlotKey::FOLDER`]) are kept, when apart from the rest
+    /// ([`Store::with_charts`]).
+    charts: Option<Arc<Store>>,
 }
 
 /// An object as a listing shows it.
@@ -212,6 +223,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(fs),
             describe: format!("directory {}", dir.display()),
+            charts: None,
         })
     }
 
@@ -220,6 +232,7 @@ impl Store {
         Store {
             inner: Arc::new(InMemory::new()),
             describe: "memory".into(),
+            charts: None,
         }
     }
 
@@ -241,12 +254,15 @@ impl Store {
             .with_url(url);
         let value = |key| builder.get_config_value(&key);
         let endpoint = value(AmazonS3ConfigKey::Endpoint);
-        if let Some(endpoint) = &endpoint {
-            let region = value(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
-            let key = value(AmazonS3ConfigKey::AccessKeyId).unwrap_or_default();
-            let secret = value(AmazonS3ConfigKey::SecretAccessKey).unwrap_or_default();
-            create_bucket(endpoint, &region, bucket, &key, &secret).await?;
-        }
+        let refused = match &endpoint {
+            Some(endpoint) => {
+                let region = value(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
+                let key = value(AmazonS3ConfigKey::AccessKeyId).unwrap_or_default();
+                let secret = value(AmazonS3ConfigKey::SecretAccessKey).unwrap_or_default();
+                create_bucket(endpoint, &region, bucket, &key, &secret).await?
+            }
+            None => None,
+        };
         // object_store retries for up to 3 minutes by default; a render has a deadline
         // of seconds, so fail fast and let the caller report the outage.
         let retry = object_store::RetryConfig {
@@ -262,13 +278,33 @@ impl Store {
                 reason: "the S3 settings are incomplete".into(),
                 source: Some(Box::new(e)),
             })?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(store),
-            describe: match endpoint {
+            describe: match &endpoint {
                 Some(endpoint) => format!("S3 bucket {bucket} at {endpoint}"),
                 None => format!("S3 bucket {bucket}"),
             },
-        })
+            charts: None,
+        };
+        // A role's own key may read and write objects but not create buckets (least
+        // privilege: an administrator or an init job makes them). Some servers refuse a
+        // wrong secret with the same AccessDenied (Garage), so the bucket must then answer
+        // a listing with this key, or the refusal stands.
+        if let Some(refusal) = refused {
+            if let Err(e) = store.list(PROBE).await {
+                return Err(StoreError::Bucket {
+                    bucket: bucket.to_owned(),
+                    endpoint: endpoint.unwrap_or_default(),
+                    reason: format!("{refusal}, and this key cannot list the bucket either"),
+                    source: Some(Box::new(e)),
+                });
+            }
+            tracing::info!(
+                store = store.describe,
+                "this key may not create buckets; using the bucket as it is"
+            );
+        }
+        Ok(store)
     }
 
     /// Timeouts short enough for a render's deadline; `AWS_*` variables may override them.
@@ -279,6 +315,27 @@ impl Store {
             .with_config(AmazonS3ConfigKey::Client(Timeout), "15s")
     }
 
+    /// This store, with charts (keys under [`PlotKey::FOLDER`], listings of that
+    /// folder included) kept in `charts` instead. With charts in a bucket of their
+    /// own, the role that only serves them (the gateway) can hold a key that reads that
+    /// bucket and nothing else, on any S3 server: per-bucket permissions are what every
+    /// server has (Garage has no per-prefix ones).
+    pub fn with_charts(self, charts: Store) -> Store {
+        Store {
+            describe: format!("{}, charts in {}", self.describe, charts.describe),
+            charts: Some(Arc::new(charts)),
+            ..self
+        }
+    }
+
+    /// The store that holds `key`.
+    fn route(&self, key: &str) -> &Store {
+        match &self.charts {
+            Some(charts) if key.starts_with(PlotKey::FOLDER) => charts,
+            _ => self,
+        }
+    }
+
     /// What the store is, for logs (`S3 bucket waveplot`, `directory /data`).
     pub fn describe(&self) -> &str {
         &self.describe
@@ -286,11 +343,12 @@ impl Store {
 
     /// Writes an object (replacing any previous one).
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
-        self.inner
+        self.route(key)
+            .inner
             .put(&Path::from(key), PutPayload::from(bytes))
             .await
             .map(drop)
-            .map_err(|source| self.io("put", key, source))
+            .map_err(|source| self.route(key).io("put", key, source))
     }
 
     /// Writes an object by streaming: `write` runs on a blocking thread and writes the
@@ -303,8 +361,9 @@ impl Store {
         key: &str,
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'static,
     ) -> Result<(), StoreError> {
-        let upload = BufWriter::with_capacity(self.inner.clone(), Path::from(key), PART_BYTES)
-            .with_max_concurrency(2);
+        let upload =
+            BufWriter::with_capacity(self.route(key).inner.clone(), Path::from(key), PART_BYTES)
+                .with_max_concurrency(2);
         let bridge = SyncIoBridge::new(upload);
         let (written, upload) = tokio::task::spawn_blocking(move || {
             let mut bridge = bridge;
@@ -333,21 +392,21 @@ impl Store {
                     store: "waveplot",
                     source: Box::new(e),
                 };
-                Err(self.io("put", key, source))
+                Err(self.route(key).io("put", key, source))
             }
         }
     }
 
     /// Reads an object; `None` if it does not exist.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        match self.inner.get(&Path::from(key)).await {
+        match self.route(key).inner.get(&Path::from(key)).await {
             Ok(r) => r
                 .bytes()
                 .await
                 .map(Some)
-                .map_err(|source| self.io("get", key, source)),
+                .map_err(|source| self.route(key).io("get", key, source)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("get", key, source)),
+            Err(source) => Err(self.route(key).io("get", key, source)),
         }
     }
 
@@ -364,7 +423,7 @@ impl Store {
             // A range of an empty object is refused; the object is there, and empty.
             Err(source) => match self.size(key).await {
                 Ok(Some(0)) => Ok(Some((Bytes::new(), 0))),
-                _ => Err(self.io("get", key, source)),
+                _ => Err(self.route(key).io("get", key, source)),
             },
         }
     }
@@ -385,7 +444,7 @@ impl Store {
         }
         self.range_bytes(key, size.saturating_sub(len)..size)
             .await
-            .map_err(|source| self.io("get", key, source))
+            .map_err(|source| self.route(key).io("get", key, source))
     }
 
     /// The bytes `range` of an object and its whole size; `None` if it does not exist.
@@ -398,7 +457,12 @@ impl Store {
             range: Some(range.into()),
             ..GetOptions::default()
         };
-        match self.inner.get_opts(&Path::from(key), options).await {
+        match self
+            .route(key)
+            .inner
+            .get_opts(&Path::from(key), options)
+            .await
+        {
             Ok(r) => {
                 let size = r.meta.size;
                 Ok(Some((r.bytes().await?, size)))
@@ -418,27 +482,32 @@ impl Store {
             range: Some(range.into()),
             ..GetOptions::default()
         };
-        match self.inner.get_opts(&Path::from(key), options).await {
+        match self
+            .route(key)
+            .inner
+            .get_opts(&Path::from(key), options)
+            .await
+        {
             Ok(r) => Ok(Some(Object {
                 size: r.range.end - r.range.start,
                 etag: r.meta.e_tag.clone(),
                 stream: r.into_stream(),
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("get", key, source)),
+            Err(source) => Err(self.route(key).io("get", key, source)),
         }
     }
 
     /// Streams an object; `None` if it does not exist.
     pub async fn get_stream(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        match self.inner.get(&Path::from(key)).await {
+        match self.route(key).inner.get(&Path::from(key)).await {
             Ok(r) => Ok(Some(Object {
                 size: r.meta.size,
                 etag: r.meta.e_tag.clone(),
                 stream: r.into_stream(),
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("get", key, source)),
+            Err(source) => Err(self.route(key).io("get", key, source)),
         }
     }
 
@@ -446,10 +515,10 @@ impl Store {
     /// particular order.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         let folder = Path::from(prefix.trim_end_matches('/'));
-        let mut objects = self.inner.list(Some(&folder));
+        let mut objects = self.route(prefix).inner.list(Some(&folder));
         let mut out = Vec::new();
         while let Some(meta) = objects.next().await {
-            let meta = meta.map_err(|source| self.io("list", prefix, source))?;
+            let meta = meta.map_err(|source| self.route(prefix).io("list", prefix, source))?;
             out.push(Listed {
                 key: meta.location.to_string(),
                 size: meta.size,
@@ -461,9 +530,9 @@ impl Store {
 
     /// Deletes an object; deleting one that does not exist is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self.inner.delete(&Path::from(key)).await {
+        match self.route(key).inner.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(self.io("delete", key, source)),
+            Err(source) => Err(self.route(key).io("delete", key, source)),
         }
     }
 
@@ -474,10 +543,10 @@ impl Store {
 
     /// The object's size in bytes; `None` if it does not exist.
     pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        match self.inner.head(&Path::from(key)).await {
+        match self.route(key).inner.head(&Path::from(key)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("head", key, source)),
+            Err(source) => Err(self.route(key).io("head", key, source)),
         }
     }
 
@@ -490,10 +559,17 @@ impl Store {
         }
     }
 
-    /// Checks that the store answers (for `/readyz`): a missing probe object is fine,
-    /// an unreachable server or a refused request is not.
+    /// Checks that the store answers (for `/readyz`), the charts' store too when they
+    /// are kept apart: a missing probe object is fine, an unreachable server or a
+    /// refused request is not.
     pub async fn check(&self) -> Result<(), StoreError> {
-        self.exists("readyz-probe").await.map(drop)
+        // A listing, not a HEAD: S3 answers a HEAD in a missing bucket with the same 404
+        // as a missing object, and a listing of one with an error.
+        self.list(PROBE).await?;
+        match &self.charts {
+            Some(charts) => charts.list(PROBE).await.map(drop),
+            None => Ok(()),
+        }
     }
 }
 
@@ -525,14 +601,16 @@ fn reason(e: &object_store::Error, store: &str) -> String {
     }
 }
 
-/// Sends a signed `PUT /<bucket>`; "already exists" (409) counts as success.
+/// Sends a signed `PUT /<bucket>`; "already exists" (409) counts as success. A refusal
+/// with `AccessDenied` is returned as `Some(what the server said)`: the key may only be
+/// one that cannot create buckets.
 async fn create_bucket(
     endpoint: &str,
     region: &str,
     bucket: &str,
     key: &str,
     secret: &str,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     let fail = |reason: &str, source: Option<Cause>| StoreError::Bucket {
         bucket: bucket.to_owned(),
         endpoint: endpoint.to_owned(),
@@ -566,8 +644,12 @@ async fn create_bucket(
         })?;
     let status = response.status();
     if status.is_success() || status == reqwest::StatusCode::CONFLICT {
-        return Ok(());
+        return Ok(None);
     }
     let body = response.text().await.unwrap_or_default();
-    Err(fail(&format!("HTTP {status}: {}", body.trim()), None))
+    let refusal = format!("HTTP {status}: {}", body.trim());
+    if status == reqwest::StatusCode::FORBIDDEN && body.contains("<Code>AccessDenied</Code>") {
+        return Ok(Some(refusal));
+    }
+    Err(fail(&refusal, None))
 }

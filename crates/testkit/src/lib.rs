@@ -7,8 +7,9 @@
 //!
 //! - [`NatsServer`]: a `nats-server` process, open or with the deployment's users
 //!   ([`NatsUser`]) and permissions.
-//! - [`S3Server`]: an `s3s-fs` process, an S3 server over a scratch directory that
-//!   checks SigV4 signatures like MinIO does.
+//! - [`S3Server`] (module [`s3`]): an S3 server over a scratch directory, with the
+//!   deployment's two buckets: `s3s-fs`, which checks SigV4 signatures like MinIO
+//!   does, or Garage, with a key per role ([`S3Key`]) allowed only what the role uses.
 //! - [`Service`]: a service binary of this workspace, with its log kept for failures.
 //! - [`Stack`] (module [`stack`]): nats-server, the S3 server and the services of this
 //!   workspace together, built with a [`StackBuilder`] from the binaries in [`bin_dir`].
@@ -20,8 +21,10 @@
 #[cfg(feature = "fake-binance")]
 pub mod fake_binance;
 pub mod klines;
+pub mod s3;
 pub mod stack;
 
+pub use s3::{S3Key, S3Server};
 pub use stack::{Role, Stack, StackBuilder, bin_dir};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,8 +37,10 @@ use secrecy::{ExposeSecret, SecretString};
 use waveplot_service::NatsLogin;
 use waveplot_service::health::probe;
 
-/// A free TCP port on 127.0.0.1 (bound, read, released; the race with other processes
-/// is acceptable in tests).
+/// A free TCP port on 127.0.0.1 (bound, read, released): for an address where nothing
+/// should listen, or a program that cannot choose its own port. Another test may take
+/// the same port before it is used; a program of ours binds port 0 instead and logs
+/// the port it got ([`Service::start`]).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -93,6 +98,14 @@ fn start_on_own_port(mut command: Command, marker: &str) -> (u16, Child, tempfil
             "{program} did not report its port after 10 s:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills `child`, if there is one, and reaps it.
+fn kill(child: Option<Child>) {
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -300,10 +313,7 @@ impl NatsServer {
 
     /// Kills the server (clients see the connection drop).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(self.child.take());
     }
 
     /// Starts the server again on the same port, over the same store.
@@ -329,121 +339,51 @@ impl Drop for NatsServer {
     }
 }
 
-/// Access key of the test S3 server.
-pub const S3_ACCESS_KEY: &str = "waveplot-test";
-/// Secret key of the test S3 server.
-pub const S3_SECRET_KEY: &str = "waveplot-test-secret";
-
-/// A running `s3s-fs` S3 server over a scratch directory; killed on drop.
-#[derive(Debug)]
-pub struct S3Server {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    _log: tempfile::NamedTempFile,
-}
-
-impl S3Server {
-    /// Starts the server and waits until it accepts connections.
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("scratch directory for the S3 server");
-        let mut command = Self::command(dir.path(), 0);
-        command.env("RUST_LOG", "info").env("NO_COLOR", "1");
-        let (port, child, log) = start_on_own_port(command, "server is running at");
-        Self {
-            port,
-            dir,
-            child: Some(child),
-            _log: log,
-        }
-    }
-
-    fn command(dir: &std::path::Path, port: u16) -> Command {
-        let mut cmd = Command::new("s3s-fs");
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(dir);
-        cmd
-    }
-
-    fn spawn(&mut self) {
-        self.child = Some(start_on_port(
-            Self::command(self.dir.path(), self.port),
-            self.port,
-        ));
-    }
-
-    /// `http://127.0.0.1:PORT`
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The environment a service needs to use this server (`AWS_*` variables).
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT", self.endpoint()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_owned()),
-            ("AWS_ALLOW_HTTP", "true".to_owned()),
-        ]
-    }
-
-    /// Kills the server; its data stays for [`S3Server::restart`].
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port and data.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// A service process under test; killed on drop. Its stderr goes to a file whose
 /// content [`Service::log`] returns, to explain a failing test.
 #[derive(Debug)]
 pub struct Service {
     child: Option<Child>,
     log: tempfile::NamedTempFile,
-    /// The health endpoint's address (`HEALTH_ADDR`), on a free port.
+    /// The address its health routes answer on, as the service logged it.
     pub health: SocketAddr,
 }
 
+/// The log line on which a service names the address its health routes listen on (the
+/// field `health=`), when they have a listener of their own.
+const HEALTH_LINE: (&str, &str) = ("health endpoint listening", "health");
+/// The log line on which the gateway (or the single-process `waveplot`) names its HTTP
+/// address (the field `addr=`), where its health routes answer too.
+const SERVING_LINE: (&str, &str) = ("gateway is serving", "addr");
+
 impl Service {
-    /// Starts `binary` with `args` and `env` (plus `HEALTH_ADDR` on a free port and
-    /// `RUST_LOG=info`), and waits until its `/readyz` answers 200.
+    /// Starts `binary` with `args` and `env`, plus `RUST_LOG=info` and `HEALTH_ADDR` on
+    /// port 0: the service binds a port of its own choosing and logs it, so parallel
+    /// tests never race for one. Waits until its `/readyz` answers 200.
     pub fn start(binary: &str, args: &[&str], env: &[(&str, String)]) -> Self {
-        Self::spawn(
-            binary,
-            args,
-            env,
-            SocketAddr::from(([127, 0, 0, 1], free_port())),
-        )
+        let mut env = env.to_vec();
+        env.push(("HEALTH_ADDR", "127.0.0.1:0".to_owned()));
+        Self::spawn(binary, args, &env, HEALTH_LINE)
     }
 
-    /// Starts a service whose health routes are on its HTTP `port` (the gateway).
-    pub fn start_http(binary: &str, args: &[&str], env: &[(&str, String)], port: u16) -> Self {
-        Self::spawn(binary, args, env, SocketAddr::from(([127, 0, 0, 1], port)))
+    /// Starts a service whose health routes are on its HTTP listener (the gateway, or
+    /// `waveplot`); `args` or `env` name that listener's address, port 0 to let it
+    /// choose one. The address it bound is [`Service::health`].
+    pub fn start_http(binary: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        Self::spawn(binary, args, env, SERVING_LINE)
     }
 
-    fn spawn(binary: &str, args: &[&str], env: &[(&str, String)], health: SocketAddr) -> Self {
+    fn spawn(
+        binary: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        (line, field): (&str, &str),
+    ) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let stderr = log.reopen().expect("log file handle");
         let child = Command::new(binary)
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("HEALTH_ADDR", health.to_string())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -452,30 +392,57 @@ impl Service {
         let mut service = Self {
             child: Some(child),
             log,
-            health,
+            health: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
+        service.health = service.wait_listening(binary, line, field);
         service.wait_healthy(binary);
         service
+    }
+
+    /// Waits for the log line containing `line` and returns the address in its
+    /// `field=ADDR`.
+    fn wait_listening(&mut self, binary: &str, line: &str, field: &str) -> SocketAddr {
+        let prefix = format!("{field}=");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.log();
+            let addr = log
+                .lines()
+                .find(|l| l.contains(line))
+                .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix(&prefix)))
+                .and_then(|a| a.parse().ok());
+            if let Some(addr) = addr {
+                return addr;
+            }
+            self.assert_running(binary, deadline, "listening");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Panics with the log if the process exited or `deadline` passed before it was
+    /// `what`.
+    fn assert_running(&mut self, binary: &str, deadline: Instant, what: &str) {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            panic!(
+                "{binary} exited with {status} before it was {what}:\n{}",
+                self.log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{binary} not {what} after 20 s:\n{}",
+            self.log()
+        );
     }
 
     fn wait_healthy(&mut self, binary: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !probe(self.health) {
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                panic!(
-                    "{binary} exited with {status} before it was healthy:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{binary} not healthy after 20 s:\n{}",
-                self.log()
-            );
+            self.assert_running(binary, deadline, "healthy");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -512,10 +479,7 @@ impl Service {
 
     /// Sends SIGKILL (no chance to clean up), like a crash.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(self.child.take());
     }
 
     /// Sends SIGTERM and waits for the exit status (a graceful shutdown).

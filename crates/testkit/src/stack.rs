@@ -16,7 +16,8 @@ use std::time::Duration;
 use waveplot_protocol::PlotId;
 use waveplot_service::{Store, StoreError};
 
-use crate::{NatsServer, NatsUser, S3Server, Service, free_port};
+use crate::s3::{CHARTS_BUCKET, DATA_BUCKET};
+use crate::{NatsServer, NatsUser, S3Key, S3Server, Service};
 
 /// The directory cargo puts this workspace's binaries in, found from the running
 /// executable: a test runs from `target/PROFILE/deps`, a binary (the bench) from
@@ -59,6 +60,15 @@ impl Role {
         Role::Gateway,
     ];
 
+    /// The S3 key the service holds.
+    pub fn s3_key(self) -> S3Key {
+        match self {
+            Role::Prepare => S3Key::Prepare,
+            Role::Plotter(_) => S3Key::Plotter,
+            Role::Gateway => S3Key::Gateway,
+        }
+    }
+
     /// The NATS user the service logs in as.
     pub fn nats_user(self) -> NatsUser {
         match self {
@@ -94,7 +104,7 @@ pub struct StackBuilder {
     roles: Vec<Role>,
     extra: Vec<(Role, &'static str, String)>,
     bin_dir: PathBuf,
-    bucket: String,
+    garage: bool,
     render_deadline: Option<Duration>,
 }
 
@@ -117,9 +127,10 @@ impl StackBuilder {
         self
     }
 
-    /// Keeps blobs and charts in `bucket` (default: `waveplot`).
-    pub fn bucket(mut self, bucket: &str) -> Self {
-        bucket.clone_into(&mut self.bucket);
+    /// Runs the store on Garage, each service with its role's own key
+    /// ([`S3Server::start_garage`]), instead of `s3s-fs` with one key for all.
+    pub fn garage(mut self) -> Self {
+        self.garage = true;
         self
     }
 
@@ -150,20 +161,21 @@ impl StackBuilder {
             );
         }
         let nats = NatsServer::start_secured();
-        let s3 = S3Server::start();
-        let store_url = format!("s3://{}", self.bucket);
-        let mut env = s3.env();
-        env.push(("NATS_URL", nats.url()));
-        env.push(("STORE_URL", store_url.clone()));
+        let s3 = if self.garage {
+            S3Server::start_garage()
+        } else {
+            S3Server::start()
+        };
         let logins = NatsUser::ALL.map(|user| (user, nats.env(user)));
-        let launcher = Launcher {
+        let keys = [S3Key::Gateway, S3Key::Prepare, S3Key::Plotter].map(|k| (k, s3.env_for(k)));
+        let mut launcher = Launcher {
             bin_dir: self.bin_dir,
-            env,
+            nats_url: nats.url(),
+            keys,
             logins,
             extra: self.extra,
             render_deadline: self.render_deadline,
-            http_port: free_port(),
-            store_url,
+            http_port: 0,
         };
         let services = self
             .roles
@@ -183,24 +195,36 @@ impl StackBuilder {
 #[derive(Debug)]
 struct Launcher {
     bin_dir: PathBuf,
-    /// What every service gets: the `AWS_*` settings, `NATS_URL` and `STORE_URL`.
-    env: Vec<(&'static str, String)>,
+    nats_url: String,
+    /// Each role's S3 key, as `AWS_*` settings.
+    keys: [(S3Key, Vec<(&'static str, String)>); 3],
     /// Each NATS user's `NATS_USER` and `NATS_PASSWORD`.
     logins: [(NatsUser, Vec<(&'static str, String)>); 4],
     extra: Vec<(Role, &'static str, String)>,
     render_deadline: Option<Duration>,
+    /// The gateway's HTTP port: 0 until it first starts (it binds one of its own
+    /// choosing), then the one it bound, so that a restart keeps the address.
     http_port: u16,
-    store_url: String,
 }
 
 impl Launcher {
     /// Starts a service of `role` and waits until it is ready.
-    fn launch(&self, role: Role) -> Service {
+    fn launch(&mut self, role: Role) -> Service {
         let binary = binary_path(&self.bin_dir, role);
-        let mut env = self.env.clone();
+        let mut env = vec![("NATS_URL", self.nats_url.clone())];
         let user = role.nats_user();
         let login = self.logins.iter().find(|(u, _)| *u == user);
         env.extend(login.into_iter().flat_map(|(_, vars)| vars.iter().cloned()));
+        let key = role.s3_key();
+        let key = self.keys.iter().find(|(k, _)| *k == key);
+        env.extend(key.into_iter().flat_map(|(_, vars)| vars.iter().cloned()));
+        // As compose.yaml: the gateway's store is the charts' bucket alone.
+        if role == Role::Gateway {
+            env.push(("STORE_URL", format!("s3://{CHARTS_BUCKET}")));
+        } else {
+            env.push(("STORE_URL", format!("s3://{DATA_BUCKET}")));
+            env.push(("CHARTS_STORE_URL", format!("s3://{CHARTS_BUCKET}")));
+        }
         match role {
             Role::Prepare => {}
             Role::Plotter(plot) => env.push(("PLOT_ID", plot.to_string())),
@@ -214,7 +238,12 @@ impl Launcher {
         let extra = self.extra.iter().filter(|(r, _, _)| *r == role);
         env.extend(extra.map(|(_, key, value)| (*key, value.clone())));
         match role {
-            Role::Gateway => Service::start_http(&binary, &[], &env, self.http_port),
+            Role::Gateway => {
+                env.push(("HEALTH_ADDR", format!("127.0.0.1:{}", self.http_port)));
+                let gateway = Service::start_http(&binary, &[], &env);
+                self.http_port = gateway.health.port();
+                gateway
+            }
             _ => Service::start(&binary, &[], &env),
         }
     }
@@ -242,7 +271,7 @@ impl Stack {
             roles: Role::ALL.to_vec(),
             extra: Vec::new(),
             bin_dir: bin_dir(),
-            bucket: "waveplot".to_owned(),
+            garage: false,
             render_deadline: None,
         }
     }
@@ -306,10 +335,22 @@ impl Stack {
         self.services.push((role, service));
     }
 
-    /// A client of the stack's blob store (its bucket on its S3 server).
+    /// A client of the stack's store (both buckets, with the administrator's key).
     pub async fn store(&self) -> Result<Store, StoreError> {
-        let vars = self.s3.env().into_iter().map(|(k, v)| (k.to_owned(), v));
-        Store::open_with(&self.launcher.store_url, vars).await
+        self.store_with(S3Key::Admin).await
+    }
+
+    /// A client of the stack's store (both buckets) with `key`.
+    pub async fn store_with(&self, key: S3Key) -> Result<Store, StoreError> {
+        let vars = || {
+            self.s3
+                .env_for(key)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+        };
+        let data = Store::open_with(&format!("s3://{DATA_BUCKET}"), vars()).await?;
+        let charts = Store::open_with(&format!("s3://{CHARTS_BUCKET}"), vars()).await?;
+        Ok(data.with_charts(charts))
     }
 
     /// Every service's log, each under a `--- ROLE` line, for a failing assertion.

@@ -12,12 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use waveplot_protocol::{BlobKey, PlotKey};
 use waveplot_service::{Listed, Store, StoreError};
 
 use crate::source::CandleCache;
 
 /// The folders of the store that retention covers.
-const FOLDERS: [&str; 3] = ["analysis/", "plots/", "candles/"];
+const FOLDERS: [&str; 3] = [BlobKey::FOLDER, PlotKey::FOLDER, "candles/"];
 /// A candle chunk that its series' head does not list is collected after this long (a
 /// replica writes its chunks before the head that lists them).
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);

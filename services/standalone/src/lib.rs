@@ -89,7 +89,7 @@ pub async fn run(
     wait_until_serving(&ready).await?;
     let store = ctx.store.describe().to_owned();
     let (addr, server) = waveplot_gateway::serve(ctx, gateway, readiness, shutdown.clone()).await?;
-    tracing::info!(%addr, %store, "gateway, prepare and six plotters in one process");
+    tracing::info!(%addr, %store, "gateway is serving, with prepare and six plotters in the same process");
     on_ready(addr);
     let outcome = server.await;
     shutdown.cancel();

@@ -2,10 +2,14 @@
 
 use bytes::Bytes;
 use waveplot_service::{Store, StoreError};
-use waveplot_testkit::S3Server;
+use waveplot_testkit::{S3Key, S3Server};
 
 fn vars(s3: &S3Server) -> Vec<(String, String)> {
-    s3.env()
+    vars_for(s3, S3Key::Admin)
+}
+
+fn vars_for(s3: &S3Server, key: S3Key) -> Vec<(String, String)> {
+    s3.env_for(key)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
@@ -40,6 +44,40 @@ async fn the_bucket_is_created_at_open_and_objects_round_trip() {
     store.check().await.unwrap();
     let again = Store::open_with("s3://waveplot", vars(&s3)).await;
     assert!(again.is_ok(), "an existing bucket is fine: {again:?}");
+}
+
+#[tokio::test]
+async fn a_key_that_may_not_create_buckets_uses_them_as_they_are() {
+    let s3 = S3Server::start_garage();
+    let gateway = vars_for(&s3, S3Key::Gateway);
+    let charts = Store::open_with("s3://waveplot-charts", gateway.clone())
+        .await
+        .expect("the key may not create the bucket, but may use it");
+    charts.check().await.unwrap();
+    let e = Store::open_with("s3://unmade", gateway.clone())
+        .await
+        .unwrap_err();
+    let text = format!("{e}: {:?}", std::error::Error::source(&e));
+    assert!(matches!(e, StoreError::Bucket { .. }), "{text}");
+    assert!(text.contains("not allowed to create buckets"), "{text}");
+    assert!(text.contains("NoSuchBucket"), "{text}");
+    // Garage answers "already exists" before it asks whether the key may create: a
+    // bucket the key may not use opens, and the readiness check says why it is no use.
+    let data = Store::open_with("s3://waveplot", gateway.clone())
+        .await
+        .unwrap();
+    let e = data.check().await.unwrap_err();
+    assert!(format!("{e:?}").contains("AccessDenied"), "{e:?}");
+    let mut wrong = gateway;
+    wrong.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    wrong.push(("AWS_SECRET_ACCESS_KEY".into(), "0".repeat(64)));
+    let e = Store::open_with("s3://waveplot-charts", wrong)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Bucket { .. }),
+        "a wrong secret still is: {e}"
+    );
 }
 
 #[tokio::test]
@@ -320,4 +358,39 @@ async fn a_streamed_object_reads_back_whole_and_a_failed_one_leaves_nothing() {
             "{what}"
         );
     }
+}
+
+#[tokio::test]
+async fn charts_kept_apart_go_to_their_own_store_and_everything_else_stays() {
+    let (data, charts) = (Store::memory(), Store::memory());
+    let both = data.clone().with_charts(charts.clone());
+    assert_eq!(both.describe(), "memory, charts in memory");
+    let (chart, blob) = ("plots/a/01-2x2.png", "analysis/a.msgpack");
+    both.put(chart, Bytes::from_static(b"png")).await.unwrap();
+    both.put(blob, Bytes::from_static(b"blob")).await.unwrap();
+    assert!(charts.exists(chart).await.unwrap() && !data.exists(chart).await.unwrap());
+    assert!(data.exists(blob).await.unwrap() && !charts.exists(blob).await.unwrap());
+    let listed = both.list("plots/").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        [chart]
+    );
+    assert_eq!(both.list("analysis/").await.unwrap().len(), 1);
+    assert_eq!(both.size(chart).await.unwrap(), Some(3));
+    both.delete(chart).await.unwrap();
+    assert!(!charts.exists(chart).await.unwrap());
+    assert!(data.exists(blob).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_readiness_check_covers_the_charts_store_too() {
+    let mut s3 = S3Server::start();
+    let charts = Store::open_with("s3://waveplot-charts", vars(&s3))
+        .await
+        .unwrap();
+    let both = Store::memory().with_charts(charts);
+    both.check().await.unwrap();
+    s3.stop();
+    let e = both.check().await.unwrap_err();
+    assert!(e.to_string().contains("waveplot-charts"), "{e}");
 }

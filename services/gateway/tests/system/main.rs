@@ -1,6 +1,7 @@
 //! The whole system from the real binaries, as a user and other tools see it.
 
 mod helpers;
+mod privilege;
 
 use std::time::{Duration, Instant};
 

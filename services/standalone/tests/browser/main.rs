@@ -34,20 +34,20 @@ impl Gateway {
     /// Starts `waveplot`; `binance_url` is where it looks for Binance.
     fn start(binance_url: &str) -> Self {
         let data = tempfile::tempdir().expect("data directory");
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = "127.0.0.1:0";
         let args = [
             "--http-addr",
-            &addr,
+            addr,
             "--data-dir",
             data.path().to_str().expect("UTF-8 temp path"),
             "--binance-url",
             binance_url,
         ];
-        let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[], port);
+        let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[]);
+        let http = format!("http://{}", service.health);
         Self {
             service,
-            http: format!("http://{addr}"),
+            http,
             _data: data,
         }
     }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use waveplot_testkit::{Service, free_port, http_client_builder};
+use waveplot_testkit::{Service, http_client_builder};
 
 /// `waveplot` on a free port over a scratch data directory.
 struct Waveplot {
@@ -20,21 +20,22 @@ struct Waveplot {
 impl Waveplot {
     fn start(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = "127.0.0.1:0";
         let mut args = vec![
             "--http-addr",
-            &addr,
+            addr,
             "--data-dir",
             data.path().to_str().unwrap(),
             "--backend",
             "cpu",
         ];
         args.extend_from_slice(extra);
-        let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[], port);
+        let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[]);
+        let http = format!("http://{}", service.health);
+        let port = service.health.port();
         Self {
             service,
-            http: format!("http://{addr}"),
+            http,
             port,
             data,
         }
