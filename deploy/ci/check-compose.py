@@ -60,8 +60,8 @@ check("six plotters with distinct plot IDs", [] if sorted(ids) == sorted(PLOT_ID
 check("each plotter has its own cpu_shares",
       [f"{n}: no cpu_shares" for n, s in plotters.items() if not s.get("cpu_shares")])
 
-# The one-shot `secrets` service runs to completion; everything else keeps running.
-ONE_SHOT = {"secrets"}
+# The one-shot services run to completion; everything else keeps running.
+ONE_SHOT = {"secrets", "store-init"}
 check("a healthcheck on every long-running service",
       [f"{n}: no healthcheck" for n, s in services.items() if n not in ONE_SHOT
        and (not s.get("healthcheck", {}).get("test") or s["healthcheck"].get("disable"))])
@@ -87,8 +87,8 @@ for n, s in services.items():
             problems.append(f"{n} -> {dep}: {d.get('condition')}")
 for n in waveplot:
     deps = services[n].get("depends_on") or {}
-    if not {"secrets", "nats", "minio"} <= set(deps):
-        problems.append(f"{n}: does not wait for secrets, nats and minio")
+    if not {"secrets", "nats", "minio", "store-init"} <= set(deps):
+        problems.append(f"{n}: does not wait for secrets, nats, minio and store-init")
 check("depends_on waits for the secrets and for healthy services", problems)
 
 check("a restart policy on every long-running service",
@@ -104,7 +104,7 @@ for n, s in services.items():
         problems.append(f"{n}: no read_only")
     if "ALL" not in (s.get("cap_drop") or []):
         problems.append(f"{n}: cap_drop is not [ALL]")
-    allowed = {"CHOWN", "DAC_OVERRIDE", "FOWNER"} if n in ONE_SHOT else set()
+    allowed = {"CHOWN", "DAC_OVERRIDE", "FOWNER"} if n == "secrets" else set()
     if not set(s.get("cap_add") or []) <= allowed:
         problems.append(f"{n}: cap_add {s.get('cap_add')}")
     if "no-new-privileges:true" not in (s.get("security_opt") or []):
@@ -136,6 +136,43 @@ for n, user in role.items():
             f"secrets-{other}" in sources for other in ("nats", "observer", *set(role.values()) - {user})):
         problems.append(f"{n}: secrets volumes {sorted(s for s in sources if s and 'secrets' in s)}")
 check("NATS users and secrets files per role", problems)
+
+# The store (README, "Security"): blobs and charts in buckets of their own; the gateway's
+# store is the charts' bucket; store-init gives each role's key a policy for exactly the
+# buckets its role uses (deploy/minio/*.json), and only it and the S3 server see the
+# root key.
+problems = []
+data, charts = "s3://waveplot", "s3://waveplot-charts"
+for n, user in role.items():
+    env = services[n].get("environment") or {}
+    want = (charts, None) if user == "gateway" else (data, charts)
+    got = (env.get("STORE_URL"), env.get("CHARTS_STORE_URL"))
+    if got != want:
+        problems.append(f"{n}: STORE_URL, CHARTS_STORE_URL {got}, expected {want}")
+root_readers = sorted(n for n, s in services.items()
+                      if any(v.get("source") == "secrets-s3" for v in s.get("volumes", [])))
+if root_readers != ["minio", "secrets", "store-init"]:
+    problems.append(f"the root S3 key is mounted in {root_readers}")
+grants = {"gateway": {"@CHARTS@": {"s3:GetObject"}},
+          "plotter": {"@DATA@": {"s3:GetObject"}, "@CHARTS@": {"s3:GetObject", "s3:PutObject"}},
+          "prepare": {"@DATA@": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+                      "@CHARTS@": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}}}
+for user, want in grants.items():
+    policy = json.loads((ROOT / "deploy/minio" / f"{user}.json").read_text())
+    objects = {}
+    for st in policy["Statement"]:
+        for r in st["Resource"]:
+            bucket, _, rest = r.removeprefix("arn:aws:s3:::").partition("/")
+            if rest == "*":
+                objects.setdefault(bucket, set()).update(
+                    a for a in st["Action"] if a in {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
+            elif rest:
+                problems.append(f"deploy/minio/{user}.json: resource {r}")
+        if st["Effect"] != "Allow" or any("*" in a for a in st["Action"]):
+            problems.append(f"deploy/minio/{user}.json: {st}")
+    if objects != want:
+        problems.append(f"deploy/minio/{user}.json grants {objects}, expected {want}")
+check("a bucket for charts, and an S3 key per role allowed only its buckets", problems)
 
 problems = []
 for n, s in waveplot.items():
@@ -220,11 +257,11 @@ for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml", "deplo
               [f"{len(merged['services'])} services"])
 # As documented: no --project-directory, so `extends` finds ../compose.yaml.
 worker = config("deploy/compose.worker.yaml", project_dir=False)["services"]
-worker_plotters = {n: s for n, s in worker.items() if n not in ONE_SHOT}
+worker_plotters = {n: s for n, s in worker.items() if n != "secrets"}
 check("deploy/compose.worker.yaml: the six plotters after their secrets, nothing else local",
       [] if sorted(s["environment"]["PLOT_ID"] for s in worker_plotters.values()) == sorted(PLOT_IDS)
-      and set(worker) - set(worker_plotters) == ONE_SHOT
-      and all(set(s.get("depends_on") or {}) == ONE_SHOT for s in worker_plotters.values())
+      and set(worker) - set(worker_plotters) == {"secrets"}
+      and all(set(s.get("depends_on") or {}) == {"secrets"} for s in worker_plotters.values())
       else [f"{sorted(worker)}"])
 gpu = config("compose.yaml", "deploy/compose.gpu.yaml")["services"]["prepare"]
 check("GPU access only through the override", [] if not services["prepare"].get("devices")

@@ -3,10 +3,12 @@
 #
 # No image can be pulled here, so the images are built from binaries built on this
 # machine (gateway and plotter static, FROM scratch; prepare on a Debian trixie base made
-# with mmdebstrap and `docker import`), nats and minio are replaced by Debian's
-# nats-server and s3s-fs (deploy/ci/compose.ci.yaml), and then, through the gateway:
+# with mmdebstrap and `docker import`), nats is Debian's nats-server and the store is
+# Garage (deploy/compose.garage.yaml, with the Garage binary .ci/run built; MinIO's image
+# cannot be pulled here; deploy/ci/compose.ci.yaml), and then, through the gateway:
 #   0. the secrets service made every secret (none is in the environment file), every
-#      container runs hardened, NATS refuses anonymous clients and forged events
+#      container runs hardened, NATS refuses anonymous clients and forged events, each
+#      service holds an S3 key of its own that the store refuses beyond its role
 #   1. render BTCUSDT 5m from the bundled sample        -> six charts, PNGs served
 #   2. `docker compose kill` plotter-03, render again    -> partial, chart 03 says why
 #   3. `docker compose start` plotter-03, render again   -> complete
@@ -18,7 +20,7 @@
 #                                                           within its grace period
 # Everything it makes (images, containers, networks, volumes) is removed on exit.
 #
-# Needs docker with the compose plugin, mmdebstrap, cargo, s3s-fs, python3, curl and openssl.
+# Needs docker with the compose plugin, mmdebstrap, cargo, garage, python3, curl and openssl.
 # WAVEPLOT_PROFILE=release builds release binaries (the images' real sizes); the default,
 # dev, reuses what `cargo nextest` already built.
 set -euo pipefail
@@ -29,7 +31,7 @@ run_id="ci$$"
 project="waveplot-$run_id"
 export WAVEPLOT_TAG="$run_id"
 base_image="waveplot-ci/debian:trixie-$run_id"
-images=(waveplot/prepare waveplot/plotter waveplot/gateway waveplot-ci/nats waveplot-ci/s3s-fs)
+images=(waveplot/prepare waveplot/plotter waveplot/gateway waveplot-ci/nats waveplot-ci/garage-binary waveplot-ci/garage)
 work="$(mktemp -d)"
 passed=0
 
@@ -39,7 +41,7 @@ ok() { passed=$((passed + 1)); log "ok: $*"; }
 
 compose() {
     docker compose -p "$project" --env-file "$work/ci.env" \
-        -f compose.yaml -f deploy/ci/compose.ci.yaml "$@"
+        -f compose.yaml -f deploy/compose.garage.yaml -f deploy/ci/compose.ci.yaml "$@"
 }
 # The same project with TLS on the bus (deploy/compose.tls.yaml).
 compose_tls() {
@@ -67,7 +69,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in docker mmdebstrap cargo s3s-fs python3 curl objcopy openssl; do
+for tool in docker mmdebstrap cargo garage python3 curl objcopy openssl; do
     command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs it)"
 done
 docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"
@@ -81,6 +83,7 @@ LOG_FORMAT=pretty
 GATEWAY_PUBLISH=127.0.0.1:
 NATS_PUBLISH=127.0.0.1:
 S3_PUBLISH=127.0.0.1:
+S3_REGION=garage
 MINIO_CONSOLE_PUBLISH=127.0.0.1:
 NATS_TLS_DIR=$work/tls
 ENV
@@ -104,7 +107,7 @@ for bin in gateway plotter; do
         fail "$bin is not static: $(file -L "$work/bin/$bin")"
     fi
 done
-cp "$(command -v s3s-fs)" "$work/s3/s3s-fs"
+cp "$(command -v garage)" "$work/s3/garage"
 
 log "base image: Debian trixie minbase from mmdebstrap"
 mmdebstrap --quiet --variant=minbase --include=ca-certificates trixie - | docker import - "$base_image" >/dev/null
@@ -118,8 +121,11 @@ for target in prepare plotter gateway; do
 done
 docker build --quiet -f deploy/ci/Dockerfile --target nats \
     --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/nats:$run_id" "$work/s3" >/dev/null
-docker build --quiet -f deploy/ci/Dockerfile --target s3 \
-    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/s3s-fs:$run_id" "$work/s3" >/dev/null
+docker build --quiet -f deploy/ci/Dockerfile --target garage-binary \
+    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/garage-binary:$run_id" "$work/s3" >/dev/null
+docker build --quiet -f deploy/garage/Dockerfile \
+    --build-arg GARAGE_IMAGE="waveplot-ci/garage-binary:$run_id" --build-arg DEBIAN_IMAGE="$base_image" \
+    -t "waveplot-ci/garage:$run_id" deploy/garage >/dev/null
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$run_id " | sed 's/^/    /'
 ok "images built"
 
@@ -128,7 +134,8 @@ compose up --detach --no-build --quiet-pull 2>&1 | sed 's/^/    /'
 wait_healthy() {
     local deadline=$((SECONDS + $1)) unhealthy
     while :; do
-        unhealthy="$(compose ps --all --format '{{.Service}} {{.Health}}' | awk '$1 != "secrets" && $2 != "healthy"')"
+        unhealthy="$(compose ps --all --format '{{.Service}} {{.Health}}' |
+            awk '$1 != "secrets" && $1 != "store-init" && $2 != "healthy"')"
         [ -z "$unhealthy" ] && return 0
         [ "$SECONDS" -ge "$deadline" ] && fail "not healthy after $1 s: $unhealthy"
         sleep 1
@@ -140,8 +147,10 @@ ok "all 10 services healthy"
 gateway="http://$(compose port gateway 8080)"
 
 log "security: secrets made, containers hardened, NATS refuses strangers and forgeries"
-secrets_state="$(compose ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' | awk '$1 == "secrets"')"
-[ "$secrets_state" = "secrets exited 0" ] || fail "the secrets service: $secrets_state"
+for once in secrets store-init; do
+    state="$(compose ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' | awk -v s="$once" '$1 == s')"
+    [ "$state" = "$once exited 0" ] || fail "the $once service: $state"
+done
 # Every container as the engine runs it: read-only root, no capabilities (the secrets
 # service only CHOWN, DAC_OVERRIDE and FOWNER), no-new-privileges, process and memory
 # ceilings, and the waveplot services not root.
@@ -208,7 +217,30 @@ metrics="$(curl -s -o /dev/null -w '%{http_code}' "$gateway/metrics")"
 curl -fsS -D - -o /dev/null "$gateway/" | grep -qi "^content-security-policy: .*frame-ancestors 'none'" ||
     fail "the page has no Content-Security-Policy with frame-ancestors"
 log "    the public port serves no /metrics; the page has its CSP"
-ok "secrets made and kept, containers hardened, NATS authenticated"
+# What the store answers each role's key (S3 over the published port, signed by curl).
+s3="http://$(compose port minio 9000)"
+s3_status() { # ROLE METHOD PATH
+    local key id secret body=()
+    key="$(compose run --rm --no-deps -T secrets show "s3-$1")"
+    id="$(printf '%s\n' "$key" | sed -n 's/^S3_[A-Z]*_ACCESS_KEY_ID=//p')"
+    secret="$(printf '%s\n' "$key" | sed -n 's/^S3_[A-Z]*_SECRET_ACCESS_KEY=//p')"
+    [ "$2" = PUT ] && body=(--data-binary forged)
+    curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:garage:s3" \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --user "$id:$secret" -X "$2" "${body[@]}" "$s3$3"
+}
+expect_s3() { # ROLE METHOD PATH STATUS
+    local got
+    got="$(s3_status "$1" "$2" "$3")"
+    [ "$got" = "$4" ] || fail "the $1 key: $2 $3 answered $got, expected $4"
+}
+expect_s3 gateway GET "/waveplot-charts?list-type=2" 200
+expect_s3 gateway GET "/waveplot?list-type=2" 403
+expect_s3 gateway PUT "/waveplot-charts/plots/forged.png" 403
+expect_s3 plotter PUT "/waveplot/analysis/forged.msgpack" 403
+expect_s3 plotter GET "/waveplot?list-type=2" 200
+expect_s3 prepare GET "/waveplot-charts?list-type=2" 200
+log "    each role's S3 key: the gateway reads charts only, a plotter cannot write blobs"
+ok "secrets made and kept, containers hardened, NATS authenticated, S3 keys per role"
 
 # POST a render and wait for its final state; prints the final status JSON.
 # `width` differs per render: an identical request would be answered by the previous one.
@@ -334,8 +366,8 @@ while read -r name code; do
     name="${name#/"$project"-}"
     printf '    %-14s exit %s\n' "$name" "$code"
     case "$name" in
-        # nats-server exits 1 on SIGTERM and s3s-fs (under tini) 143: both stopped on
-        # the signal; only a SIGKILL (137: the grace period ran out) fails them.
+        # nats-server exits 1 on SIGTERM: stopped on the signal; only a SIGKILL (137:
+        # the grace period ran out) fails it or the store.
         nats-* | minio-*) [ "$code" = 137 ] && bad="$bad $name" ;;
         *) [ "$code" = 0 ] || bad="$bad $name" ;;
     esac
