@@ -81,24 +81,28 @@ fn start_on_own_port(mut command: Command, marker: &str) -> (u16, Child, tempfil
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-        let port = text
-            .lines()
-            .find(|l| l.contains(marker))
-            .and_then(|l| l.rsplit(':').next())
-            .and_then(|p| p.trim().parse::<u16>().ok());
-        if let Some(port) = port {
+        if let Some(port) = port_in_log(log.path(), marker) {
             return (port, child, log);
         }
         if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
             panic!("{program} exited with {status} before listening:\n{text}");
         }
         assert!(
             Instant::now() < deadline,
-            "{program} did not report its port after 10 s:\n{text}"
+            "{program} did not report its port after 10 s:\n{}",
+            std::fs::read_to_string(log.path()).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The port a server's log names: the digits after the last `:` of the first line
+/// containing `marker`.
+fn port_in_log(log: &Path, marker: &str) -> Option<u16> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().find(|l| l.contains(marker))?;
+    line.rsplit(':').next()?.trim().parse().ok()
 }
 
 /// Kills `child`, if there is one, and reaps it.
@@ -187,15 +191,18 @@ pub struct NatsServer {
     /// The deployment's configuration, when started with it.
     secured: Option<Secured>,
     child: Option<Child>,
-    _log: tempfile::NamedTempFile,
+    log: tempfile::NamedTempFile,
 }
 
-/// How a secured server runs: its users' passwords, and for TLS the directory it runs
-/// in (copies of `nats.conf` and `nats-tls.conf`, and `tls/`).
+/// How a secured server runs: its users' passwords, and for TLS or a leaf link the
+/// directory it runs in (copies of the deployment's configuration files, and `tls/`)
+/// with the file it runs.
 #[derive(Debug)]
 struct Secured {
     passwords: Vec<(NatsUser, String)>,
-    tls_dir: Option<tempfile::TempDir>,
+    dir: Option<(tempfile::TempDir, &'static str)>,
+    /// A leaf's link to its hub, `WAVEPLOT_NATS_HUB_URL` (a leaf runs no JetStream).
+    hub_url: Option<String>,
 }
 
 impl NatsServer {
@@ -210,7 +217,8 @@ impl NatsServer {
     pub fn start_secured() -> Self {
         Self::launch(Some(Secured {
             passwords: Self::passwords(),
-            tls_dir: None,
+            dir: None,
+            hub_url: None,
         }))
     }
 
@@ -218,18 +226,95 @@ impl NatsServer {
     /// the client port with this certificate (PEM, chain first) and key; clients
     /// connect to [`NatsServer::tls_url`].
     pub fn start_secured_tls(cert_pem: &str, key_pem: &str) -> Self {
-        let dir = tempfile::tempdir().expect("scratch directory for the TLS configuration");
+        let dir = Self::config_dir(&[
+            ("tls/server.pem", cert_pem),
+            ("tls/server-key.pem", key_pem),
+        ]);
+        Self::launch(Some(Secured {
+            passwords: Self::passwords(),
+            dir: Some((dir, "nats-tls.conf")),
+            hub_url: None,
+        }))
+    }
+
+    /// Like [`NatsServer::start_secured_tls`], with `deploy/nats/nats-hub.conf`: also
+    /// a TLS listener for leaf nodes (on a free port here, not 7422) and JetStream as
+    /// the domain `hub`. Boards join it with [`NatsServer::start_leaf`].
+    pub fn start_hub_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let dir = Self::config_dir(&[
+            ("tls/server.pem", cert_pem),
+            ("tls/server-key.pem", key_pem),
+        ]);
+        let hub = dir.path().join("nats-hub.conf");
+        let text = std::fs::read_to_string(&hub).expect("nats-hub.conf");
+        assert!(
+            text.contains("port: 7422"),
+            "nats-hub.conf names its leaf port"
+        );
+        std::fs::write(&hub, text.replace("port: 7422", "port: -1")).expect("nats-hub.conf");
+        Self::launch(Some(Secured {
+            passwords: Self::passwords(),
+            dir: Some((dir, "nats-hub.conf")),
+            hub_url: None,
+        }))
+    }
+
+    /// Starts a leaf node of `hub` with `deploy/nats/nats-leaf.conf`: passwords of its
+    /// own for its local users, no JetStream, and a TLS link to the hub (trusting
+    /// `ca_pem`) as the hub's `plotter`, as an extra board of plotters runs it; waits
+    /// until the link is up.
+    ///
+    /// # Panics
+    /// If `hub` was not started with [`NatsServer::start_hub_tls`], or the link does
+    /// not come up within 10 s.
+    pub fn start_leaf(hub: &NatsServer, ca_pem: &str) -> Self {
+        let leaf_port = port_in_log(hub.log.path(), "Listening for leafnode connections on")
+            .expect("the hub listens for leaf nodes");
+        let login = hub.login(NatsUser::Plotter).expect("the hub has users");
+        let hub_url = format!(
+            "tls://{}:{}@127.0.0.1:{leaf_port}",
+            login.user,
+            login.password.expose_secret()
+        );
+        let dir = Self::config_dir(&[("tls/ca.pem", ca_pem)]);
+        let leaf = Self::launch(Some(Secured {
+            passwords: Self::passwords(),
+            dir: Some((dir, "nats-leaf.conf")),
+            hub_url: Some(hub_url),
+        }));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let linked = |log: &Path| {
+            std::fs::read_to_string(log).is_ok_and(|t| t.contains("Leafnode connection created"))
+        };
+        while !linked(leaf.log.path()) {
+            assert!(
+                Instant::now() < deadline,
+                "the leaf did not link to its hub:\n{}",
+                std::fs::read_to_string(leaf.log.path()).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        leaf
+    }
+
+    /// A scratch directory with copies of the deployment's NATS configuration files and
+    /// `files` (path, content) beside them.
+    fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("scratch directory for the configuration");
         let deploy = nats_conf().parent().expect("deploy/nats").to_path_buf();
-        for file in ["nats.conf", "nats-tls.conf"] {
+        for file in [
+            "nats.conf",
+            "nats-tls.conf",
+            "nats-hub.conf",
+            "nats-leaf.conf",
+        ] {
             std::fs::copy(deploy.join(file), dir.path().join(file)).expect("copy the config");
         }
         std::fs::create_dir(dir.path().join("tls")).expect("tls directory");
-        std::fs::write(dir.path().join("tls/server.pem"), cert_pem).expect("certificate");
-        std::fs::write(dir.path().join("tls/server-key.pem"), key_pem).expect("key");
-        Self::launch(Some(Secured {
-            passwords: Self::passwords(),
-            tls_dir: Some(dir),
-        }))
+        for (path, content) in files {
+            std::fs::write(dir.path().join(path), content).expect("write a TLS file");
+        }
+        dir
     }
 
     fn passwords() -> Vec<(NatsUser, String)> {
@@ -255,21 +340,28 @@ impl NatsServer {
             store,
             secured,
             child: Some(child),
-            _log: log,
+            log,
         }
     }
 
     fn command(port: &str, store: &Path, secured: Option<&Secured>) -> Command {
         let mut cmd = Command::new("nats-server");
+        let mut jetstream = true;
         if let Some(secured) = secured {
-            match &secured.tls_dir {
-                Some(dir) => cmd.current_dir(dir.path()).args(["-c", "nats-tls.conf"]),
+            match &secured.dir {
+                Some((dir, file)) => cmd.current_dir(dir.path()).args(["-c", file]),
                 None => cmd.arg("-c").arg(nats_conf()),
             };
             cmd.envs(secured.passwords.iter().map(|(u, p)| (u.password_var(), p)));
+            if let Some(url) = &secured.hub_url {
+                cmd.env("WAVEPLOT_NATS_HUB_URL", url);
+                jetstream = false;
+            }
         }
-        cmd.args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
-            .arg(store);
+        cmd.args(["-a", "127.0.0.1", "-p", port]);
+        if jetstream {
+            cmd.args(["-js", "-sd"]).arg(store);
+        }
         cmd
     }
 

@@ -262,3 +262,77 @@ async fn across_boards_the_users_log_in_over_tls_and_plain_clients_are_refused()
     let plain = Bus::connect(&nats.url(), Some(&login), "plain").await;
     assert!(plain.is_err(), "a client without TLS was let in");
 }
+
+/// An extra board of plotters as a leaf node (`deploy/nats/nats-hub.conf` on the main
+/// board, `nats-leaf.conf` on the other): the link runs over TLS as the hub's `plotter`.
+/// A plotter on the leaf works through its durable consumer of the hub's stream (its
+/// JetStream calls mapped into the hub's domain) and its events reach the hub; what no
+/// plotter may publish, such as a render request from the leaf's `gateway`, stays on the
+/// leaf.
+#[tokio::test]
+async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
+    let (ca, cert, key) = private_ca();
+    let hub = NatsServer::start_hub_tls(&cert, &key);
+    let leaf = NatsServer::start_leaf(&hub, &ca);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let on_hub = |user: NatsUser| {
+        let login = hub.login(user);
+        let (url, ca_file) = (hub.tls_url(), ca_file.clone());
+        async move {
+            Bus::connect_with_ca(&url, login.as_ref(), Some(&ca_file), user.name())
+                .await
+                .unwrap()
+        }
+    };
+    let subjects = Subjects::default();
+    let prepare = on_hub(NatsUser::Prepare).await;
+    prepare
+        .ensure_events(&subjects, EventLimits::default())
+        .await
+        .unwrap();
+    let observer = on_hub(NatsUser::Observer).await;
+    let mut all = watch_everything(&observer).await;
+
+    let plotter = connect(&leaf, NatsUser::Plotter).await;
+    let mut work = plotter
+        .consume(&subjects, "plot-01", subjects.prepared_any(), 1)
+        .await
+        .expect("the leaf's plotter takes its consumer of the hub's stream");
+    let prepared = "waveplot.prepared.BTCUSDT.5m".to_owned();
+    prepare
+        .publish(prepared.clone(), Bytes::from_static(b"{}"), &unique_id())
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(10), work.next())
+        .await
+        .expect("the hub's event reaches the leaf's plotter")
+        .unwrap();
+    assert_eq!(delivery.message.subject, prepared);
+    delivery.ack().await;
+    assert_eq!(next(&mut all).await.0, prepared);
+
+    // Its JetStream calls would get no answer: the link brings back plotters' inboxes.
+    let login = leaf.login(NatsUser::Gateway);
+    let gateway = Bus::connect(&leaf.url(), login.as_ref(), "gateway")
+        .await
+        .unwrap();
+    gateway
+        .publish(
+            subjects.render(),
+            Bytes::from_static(b"forged"),
+            &unique_id(),
+        )
+        .await
+        .unwrap();
+    gateway.flush().await.unwrap();
+    let event = failure(Stage::Plot, "drawn on the leaf");
+    plotter.send(&subjects, &event).await.unwrap();
+    let (subject, payload) = next(&mut all).await;
+    assert_eq!(
+        subject, "waveplot.failed.plot",
+        "the first event from the leaf is the plotter's, not the leaf gateway's request"
+    );
+    assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+}
