@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLOT_IDS = {"01", "02a", "02b", "03", "04", "05"}
 # Dummy values: compose.yaml refuses to start without them (`${VAR:?}`).
 ENV = {**os.environ, "S3_ACCESS_KEY_ID": "check", "S3_SECRET_ACCESS_KEY": "check-secret",
-       "RENDER_GID": "992", "GARAGE_RPC_SECRET": "00" * 32}
+       "RENDER_GID": "992", "GARAGE_RPC_SECRET": "00" * 32, "NATS_HUB": "main-board"}
 for var in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "BIG_CORES", "LITTLE_CORES", "WAVEPLOT_TAG"):
     ENV.pop(var, None)
 
@@ -257,6 +257,15 @@ for override in ("deploy/compose.gpu.yaml", "deploy/compose.garage.yaml", "deplo
               [f"{len(merged['services'])} services"])
 # As documented: no --project-directory, so `extends` finds ../compose.yaml.
 worker = config("deploy/compose.worker.yaml", project_dir=False)["services"]
+leaf = config("deploy/compose.worker.yaml", "deploy/compose.worker-leaf.yaml", project_dir=False)["services"]
+problems = [f"{n}: NATS_URL {s['environment'].get('NATS_URL')}" for n, s in leaf.items()
+            if "PLOT_ID" in s.get("environment", {})
+            and s["environment"].get("NATS_URL") != "nats://nats-leaf:4222"]
+if "nats-leaf.conf" not in " ".join(leaf.get("nats-leaf", {}).get("entrypoint") or []):
+    problems.append("nats-leaf does not run deploy/nats/nats-leaf.conf")
+if "--jetstream" in (leaf.get("nats-leaf", {}).get("command") or []):
+    problems.append("nats-leaf runs JetStream: the stream is the main board's")
+check("deploy/compose.worker-leaf.yaml: the plotters through a leaf without JetStream", problems)
 worker_plotters = {n: s for n, s in worker.items() if n != "secrets"}
 check("deploy/compose.worker.yaml: the six plotters after their secrets, nothing else local",
       [] if sorted(s["environment"]["PLOT_ID"] for s in worker_plotters.values()) == sorted(PLOT_IDS)

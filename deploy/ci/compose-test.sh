@@ -16,6 +16,9 @@
 #                                                           events on the volume; complete
 #   4b. deploy/compose.tls.yaml on top, render again     -> TLS on the bus; complete, and
 #                                                           a plain client is refused
+#   4c. plotter-03 stopped; a second project, a board of -> complete: chart 03 drawn on
+#       plotters on a NATS leaf node linked over TLS       the other "board"
+#       (compose.worker.yaml + compose.worker-leaf.yaml)
 #   5. `docker compose stop`                             -> every service exits cleanly,
 #                                                           within its grace period
 # Everything it makes (images, containers, networks, volumes) is removed on exit.
@@ -47,6 +50,12 @@ compose() {
 compose_tls() {
     compose -f deploy/compose.tls.yaml "$@"
 }
+# Another board of plotters, on a leaf node of this project's NATS, on its network.
+worker() {
+    WAVEPLOT_CI_NETWORK="${project}_default" docker compose -p "$project-worker" \
+        --env-file "$work/worker.env" -f deploy/compose.worker.yaml \
+        -f deploy/compose.worker-leaf.yaml -f deploy/ci/compose.ci-worker.yaml "$@"
+}
 
 cleanup() {
     local rc=$?
@@ -55,6 +64,9 @@ cleanup() {
         log "failed; state and recent logs of the topology:"
         compose ps -a 2>/dev/null || true
         compose logs --no-color --tail 40 2>/dev/null || true
+    fi
+    if [ -f "$work/worker.env" ]; then
+        worker down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     fi
     compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     for image in "${images[@]}"; do docker image rm -f "$image:$run_id" >/dev/null 2>&1 || true; done
@@ -86,6 +98,7 @@ S3_PUBLISH=127.0.0.1:
 S3_REGION=garage
 MINIO_CONSOLE_PUBLISH=127.0.0.1:
 NATS_TLS_DIR=$work/tls
+NATS_LEAF_PUBLISH=127.0.0.1:
 ENV
 
 log "binaries ($profile profile)"
@@ -353,6 +366,32 @@ answer="$(nats_answer observer "$observer_password")"
 [ "$answer" != PONG ] || fail "a plain client of the TLS bus was let in"
 check "$(render 800)" complete ""
 ok "complete with TLS on the bus; a plain client is refused"
+
+log "a board of plotters on a NATS leaf node (deploy/compose.worker-leaf.yaml) draws chart 03"
+{
+    echo "NATS_HUB=nats"
+    echo "NATS_TLS_DIR=$work/tls"
+    echo "S3_ENDPOINT=http://minio:9000"
+    echo "S3_REGION=garage"
+    echo "LOG_FORMAT=pretty"
+    echo "SHUTDOWN_GRACE=10s"
+    echo "WAVEPLOT_NATS_PLOTTER_PASSWORD=$(compose run --rm --no-deps -T secrets show plotter)"
+    compose run --rm --no-deps -T secrets show s3-plotter
+} >"$work/worker.env"
+compose stop plotter-03 2>&1 | sed 's/^/    /'
+worker up --detach --no-build --quiet-pull plotter-03 2>&1 | sed 's/^/    /'
+deadline=$((SECONDS + 60))
+until [ "$(worker ps --format '{{.Service}} {{.Health}}' | awk '$1 == "plotter-03" {print $2}')" = healthy ]; do
+    [ "$SECONDS" -ge "$deadline" ] && fail "the leaf board's plotter-03 is not healthy after 60 s"
+    sleep 1
+done
+compose logs nats 2>&1 | grep -q "Leafnode connection created" || fail "no leaf node linked to the main board"
+check "$(render 700)" complete ""
+worker logs plotter-03 2>&1 | grep -q "chart stored" || fail "the leaf board's plotter-03 stored no chart"
+worker down --volumes --timeout 10 2>&1 | sed 's/^/    /'
+compose start plotter-03 2>&1 | sed 's/^/    /'
+wait_healthy 60
+ok "complete with chart 03 drawn on a leaf board, the main board's plotter-03 stopped"
 
 log "memory in use"
 docker stats --no-stream --format '    {{.Name}} {{.MemUsage}} pids {{.PIDs}}' $(compose ps -q) | sed "s/$project-//"
