@@ -65,9 +65,14 @@ pub struct BusArgs {
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
     /// The NATS user this service logs in as (`deploy/nats/nats.conf` has `gateway`,
-    /// `prepare` and `plotter`); without it, the connection is anonymous.
+    /// `prepare` and `plotter`); without it (or NATS_CREDS), the connection is
+    /// anonymous.
     #[arg(long, env = "NATS_USER")]
     pub nats_user: Option<String>,
+    /// A NATS credentials file (a user JWT and its nkey seed, as `nsc` writes it), for
+    /// a server in operator mode, instead of NATS_USER and a password.
+    #[arg(long, env = "NATS_CREDS", conflicts_with_all = ["nats_user", "nats_password", "nats_password_file"])]
+    pub nats_creds: Option<PathBuf>,
     /// A file holding the user's password, such as a container secret (one trailing
     /// newline is ignored). Preferred over NATS_PASSWORD, which `docker inspect` shows.
     #[arg(long, env = "NATS_PASSWORD_FILE", conflicts_with = "nats_password")]
@@ -260,9 +265,23 @@ mod tests {
             "LOG_FORMAT",
             "NATS_USER",
             "NATS_PASSWORD_FILE",
+            "NATS_CREDS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }
+    }
+
+    #[test]
+    fn a_credentials_file_replaces_the_user_and_password() {
+        let f = Flags::try_parse_from(["x", "--nats-creds", "/run/secrets/plotter.creds"]).unwrap();
+        assert_eq!(
+            f.service.bus.nats_creds.as_deref(),
+            Some(std::path::Path::new("/run/secrets/plotter.creds"))
+        );
+        assert!(f.service.bus.login().unwrap().is_none());
+        let both = ["x", "--nats-creds", "a.creds", "--nats-user", "plotter"];
+        let e = Flags::try_parse_from(both).unwrap_err();
+        assert!(e.to_string().contains("cannot be used with"), "{e}");
     }
 
     #[test]

@@ -35,14 +35,17 @@ where
         .block_on(async {
             let shutdown = shutdown::on_signal();
             let login = args.bus.login()?;
+            let ca_file = args.bus.nats_ca_file.as_deref();
+            let bus = match &args.bus.nats_creds {
+                Some(creds) => {
+                    Bus::connect_with_credentials(&args.bus.nats_url, creds, ca_file, name).await?
+                }
+                None => {
+                    Bus::connect_with_ca(&args.bus.nats_url, login.as_ref(), ca_file, name).await?
+                }
+            };
             let ctx = Context {
-                bus: Bus::connect_with_ca(
-                    &args.bus.nats_url,
-                    login.as_ref(),
-                    args.bus.nats_ca_file.as_deref(),
-                    name,
-                )
-                .await?,
+                bus,
                 store: args.store.open().await?,
                 subjects: args.bus.subject_prefix.clone(),
             };

@@ -17,10 +17,13 @@
 //! - [`http_client_builder`]: a blocking HTTP client builder with TLS set up.
 //! - `fake_binance` (feature `fake-binance`): a fake Binance REST API in process.
 //! - [`klines`]: klines files of a seeded random walk.
+//! - [`operator`]: an operator, an account and users' credentials files, for
+//!   [`NatsServer::start_operator`].
 
 #[cfg(feature = "fake-binance")]
 pub mod fake_binance;
 pub mod klines;
+pub mod operator;
 pub mod s3;
 pub mod stack;
 
@@ -295,6 +298,19 @@ impl NatsServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         leaf
+    }
+
+    /// Starts `nats-server -js` in operator mode, trusting `operator` and its account
+    /// (clients log in with its credentials files), and waits until it accepts
+    /// connections.
+    pub fn start_operator(operator: &operator::Operator) -> Self {
+        let dir = tempfile::tempdir().expect("scratch directory for the configuration");
+        std::fs::write(dir.path().join("operator.conf"), operator.config()).expect("config");
+        Self::launch(Some(Secured {
+            passwords: Vec::new(),
+            dir: Some((dir, "operator.conf")),
+            hub_url: None,
+        }))
     }
 
     /// A scratch directory with copies of the deployment's NATS configuration files and

@@ -50,7 +50,7 @@ pub enum BusError {
     /// The NATS server refused the login: the user is unknown, the password wrong, or
     /// the server wants a user and none was given.
     #[error(
-        "NATS at {url} refused the login as {user} (check NATS_USER and NATS_PASSWORD or NATS_PASSWORD_FILE)"
+        "NATS at {url} refused the login as {user} (check NATS_USER and NATS_PASSWORD or NATS_PASSWORD_FILE, or NATS_CREDS)"
     )]
     Login {
         /// The server URL.
@@ -60,6 +60,17 @@ pub enum BusError {
         /// The client's error.
         #[source]
         source: async_nats::ConnectError,
+    },
+    /// The credentials file (`NATS_CREDS`) cannot be read or holds no JWT and seed.
+    #[error(
+        "cannot use the NATS credentials file {path}: it must hold a user JWT and its nkey seed"
+    )]
+    Credentials {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the client said.
+        #[source]
+        source: std::io::Error,
     },
     /// A publish, subscribe or flush failed (the connection is gone or the payload too large).
     #[error("bus {action} failed on {subject}")]
@@ -191,17 +202,7 @@ impl Bus {
         ca_file: Option<&std::path::Path>,
         name: &str,
     ) -> Result<Bus, BusError> {
-        let mut options = async_nats::ConnectOptions::new()
-            .name(name)
-            .connection_timeout(Duration::from_secs(5))
-            .reconnect_delay_callback(|attempts| {
-                let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
-                Duration::from_millis(2_u64.saturating_pow(exp)).min(MAX_RECONNECT_DELAY)
-            })
-            .event_callback(|event| async move { log_event(&event) });
-        if let Some(ca_file) = ca_file {
-            options = options.add_root_certificates(ca_file.to_path_buf());
-        }
+        let mut options = Self::options(ca_file, name);
         if let Some(login) = login {
             options = options
                 .user_and_password(
@@ -210,11 +211,59 @@ impl Bus {
                 )
                 .custom_inbox_prefix(format!("_INBOX.{}", login.user));
         }
+        let user = login.map_or("anonymous", |l| &l.user);
+        Self::open(options, url, user).await
+    }
+
+    /// Like [`Bus::connect_with_ca`], logging in with a NATS credentials file (a user
+    /// JWT and its nkey seed, `NATS_CREDS`) for a server in operator mode, where the
+    /// JWT carries the user's permissions. Replies come on inboxes under `_INBOX`: the
+    /// JWT must allow the user to subscribe there.
+    pub async fn connect_with_credentials(
+        url: &str,
+        credentials: &std::path::Path,
+        ca_file: Option<&std::path::Path>,
+        name: &str,
+    ) -> Result<Bus, BusError> {
+        let options = Self::options(ca_file, name)
+            .credentials_file(credentials)
+            .await
+            .map_err(|source| BusError::Credentials {
+                path: credentials.to_path_buf(),
+                source,
+            })?;
+        let user = format!("the user of {}", credentials.display());
+        Self::open(options, url, &user).await
+    }
+
+    /// What every connection sets: its name, timeouts, reconnection, event logging and
+    /// the CA to trust.
+    fn options(ca_file: Option<&std::path::Path>, name: &str) -> async_nats::ConnectOptions {
+        let options = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(Duration::from_secs(5))
+            .reconnect_delay_callback(|attempts| {
+                let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+                Duration::from_millis(2_u64.saturating_pow(exp)).min(MAX_RECONNECT_DELAY)
+            })
+            .event_callback(|event| async move { log_event(&event) });
+        match ca_file {
+            Some(ca_file) => options.add_root_certificates(ca_file.to_path_buf()),
+            None => options,
+        }
+    }
+
+    /// Connects with `options`; a refused login names `user`.
+    async fn open(
+        options: async_nats::ConnectOptions,
+        url: &str,
+        user: &str,
+    ) -> Result<Bus, BusError> {
         options.connect(url).await.map(Bus::Nats).map_err(|source| {
             if source.kind() == async_nats::ConnectErrorKind::AuthorizationViolation {
                 BusError::Login {
                     url: url.to_owned(),
-                    user: login.map_or("anonymous", |l| &l.user).to_owned(),
+                    user: user.to_owned(),
                     source,
                 }
             } else {

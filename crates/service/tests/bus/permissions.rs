@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use waveplot_protocol::{FailedEvent, Message as _, Stage, Subjects, V1};
 use waveplot_service::bus::{EventLimits, Subscription};
 use waveplot_service::{Bus, BusError, NatsLogin};
+use waveplot_testkit::operator::Operator;
 use waveplot_testkit::{NatsServer, NatsUser};
 
 async fn connect(nats: &NatsServer, user: NatsUser) -> Bus {
@@ -335,4 +336,42 @@ async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
         "the first event from the leaf is the plotter's, not the leaf gateway's request"
     );
     assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+}
+
+/// A server in operator mode (users are JWTs an account signed): a client logs in with
+/// a credentials file (`NATS_CREDS`) and uses the bus; a user that an unknown account
+/// signed is refused, and a file that holds no credentials says so.
+#[tokio::test]
+async fn a_credentials_file_logs_in_to_a_server_in_operator_mode() {
+    let operator = Operator::new();
+    let nats = NatsServer::start_operator(&operator);
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let creds = file("plotter.creds", &operator.creds("plotter"));
+    let bus = Bus::connect_with_credentials(&nats.url(), &creds, None, "plotter")
+        .await
+        .unwrap();
+    bus.ensure_events(&Subjects::default(), EventLimits::default())
+        .await
+        .unwrap();
+    let mut all = watch_everything(&bus).await;
+    let event = failure(Stage::Plot, "logged in with a credentials file");
+    bus.send(&Subjects::default(), &event).await.unwrap();
+    assert_eq!(next(&mut all).await.0, "waveplot.failed.plot");
+
+    let foreign = file("foreign.creds", &Operator::foreign_creds("intruder"));
+    let e = Bus::connect_with_credentials(&nats.url(), &foreign, None, "intruder")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BusError::Login { .. }), "{e:?}");
+    let empty = file("empty.creds", "not a credentials file\n");
+    let e = Bus::connect_with_credentials(&nats.url(), &empty, None, "confused")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BusError::Credentials { .. }), "{e:?}");
+    assert!(e.to_string().contains("empty.creds"), "{e}");
 }
