@@ -153,10 +153,11 @@ root_readers = sorted(n for n, s in services.items()
                       if any(v.get("source") == "secrets-s3" for v in s.get("volumes", [])))
 if root_readers != ["minio", "secrets", "store-init"]:
     problems.append(f"the root S3 key is mounted in {root_readers}")
-grants = {"gateway": {"@CHARTS@": {"s3:GetObject"}},
-          "plotter": {"@DATA@": {"s3:GetObject"}, "@CHARTS@": {"s3:GetObject", "s3:PutObject"}},
-          "prepare": {"@DATA@": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
-                      "@CHARTS@": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}}}
+DATA, CHARTS = "${S3_BUCKET}", "${S3_CHARTS_BUCKET}"
+grants = {"gateway": {CHARTS: {"s3:GetObject"}},
+          "plotter": {DATA: {"s3:GetObject"}, CHARTS: {"s3:GetObject", "s3:PutObject"}},
+          "prepare": {DATA: {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+                      CHARTS: {"s3:DeleteObject"}}}
 for user, want in grants.items():
     policy = json.loads((ROOT / "deploy/minio" / f"{user}.json").read_text())
     objects = {}

@@ -29,18 +29,38 @@ until g status >/dev/null 2>&1; do
     kill -0 "$server" 2>/dev/null || exit 1
     sleep 0.2
 done
-if ! g layout show | grep -q 'dc1'; then
-    g layout assign -z dc1 -c 1G "$(g node id -q | cut -d@ -f1)" >/dev/null
-    g layout apply --version 1 >/dev/null
-fi
+# Output is read whole, never piped into a reader that may stop early: the CLI panics
+# on a closed pipe.
+layout="$(g layout show)"
+case "$layout" in
+    *"Current cluster layout version: 0"*)
+        node="$(g node id -q)"
+        g layout assign -z dc1 -c 1G "${node%%@*}" >/dev/null
+        g layout apply --version 1 >/dev/null
+        ;;
+esac
 for bucket in "$S3_BUCKET" "$S3_CHARTS_BUCKET"; do
     g bucket info "$bucket" >/dev/null 2>&1 || g bucket create "$bucket" >/dev/null
 done
 . "$secrets/roles.env"
 grant() { # ROLE BUCKET FLAGS...
-    upper="$(printf '%s' "$1" | tr a-z A-Z)"
-    eval "id=\$${upper}_ACCESS_KEY_ID secret=\$${upper}_SECRET_ACCESS_KEY"
-    g key info "$id" >/dev/null 2>&1 || g key import --yes -n "$1" "$id" "$secret" >/dev/null
+    case "$1" in
+        gateway) id="$GATEWAY_ACCESS_KEY_ID" secret="$GATEWAY_SECRET_ACCESS_KEY" ;;
+        prepare) id="$PREPARE_ACCESS_KEY_ID" secret="$PREPARE_SECRET_ACCESS_KEY" ;;
+        plotter) id="$PLOTTER_ACCESS_KEY_ID" secret="$PLOTTER_SECRET_ACCESS_KEY" ;;
+    esac
+    # Garage cannot change a key's secret, nor take an ID again once it was deleted:
+    # a new secret needs a new key ID too.
+    info="$(g key info "$id" --show-secret 2>/dev/null || true)"
+    case "$info" in
+        *"$secret"*) ;;
+        *"$id"*)
+            echo "garage: the $1 key $id has another secret here; Garage cannot change it:" \
+                "set a new S3_$(printf '%s' "$1" | tr a-z A-Z)_ACCESS_KEY_ID with the new secret" >&2
+            exit 1
+            ;;
+        *) g key import --yes -n "$1" "$id" "$secret" >/dev/null ;;
+    esac
     bucket="$2"
     shift 2
     g bucket allow "$@" --key "$id" "$bucket" >/dev/null

@@ -63,7 +63,7 @@ pub enum BusError {
     },
     /// The credentials file (`NATS_CREDS`) cannot be read or holds no JWT and seed.
     #[error(
-        "cannot use the NATS credentials file {path}: it must hold a user JWT and its nkey seed"
+        "cannot read the NATS credentials file {path} (NATS_CREDS), or it holds no user JWT and nkey seed"
     )]
     Credentials {
         /// The file.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use waveplot_protocol::{FailedEvent, Message as _, Stage, Subjects, V1};
 use waveplot_service::bus::{EventLimits, Subscription};
 use waveplot_service::{Bus, BusError, NatsLogin};
@@ -313,6 +313,35 @@ async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
     assert_eq!(delivery.message.subject, prepared);
     delivery.ack().await;
     assert_eq!(next(&mut all).await.0, prepared);
+    // The acknowledgement crossed the link too: the hub holds nothing unacknowledged.
+    let login = hub.login(NatsUser::Plotter).unwrap();
+    let raw = async_nats::ConnectOptions::with_user_and_password(
+        login.user.clone(),
+        login.password.expose_secret().to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX.plotter")
+    .add_root_certificates(ca_file.clone())
+    .connect(hub.tls_url())
+    .await
+    .unwrap();
+    let stream = async_nats::jetstream::new(raw)
+        .get_stream(subjects.events_stream())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while stream
+        .consumer_info("plot-01")
+        .await
+        .unwrap()
+        .num_ack_pending
+        > 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the leaf's acknowledgement never reached the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Its JetStream calls would get no answer: the link brings back plotters' inboxes.
     let login = leaf.login(NatsUser::Gateway);

@@ -12,13 +12,16 @@ use waveplot_testkit::{S3Key, Stack};
 use crate::helpers::{post_render, wait_final};
 use crate::{assert_png, sample};
 
-/// Asserts that `what` was refused by the server (HTTP 403), not failed otherwise.
+/// Asserts that `what` was refused by the server (HTTP 403: object_store's
+/// `PermissionDenied`, or for a listing, which it does not classify, the status its
+/// error carries), not failed otherwise.
 fn assert_refused<T: std::fmt::Debug>(what: &str, result: Result<T, StoreError>) {
     match result {
-        Err(e @ StoreError::Io { .. }) => {
-            let text = format!("{e:?}");
-            assert!(text.contains("403"), "{what}: not a refusal: {text}");
-        }
+        Err(StoreError::Io { source, .. }) => assert!(
+            matches!(*source, object_store::Error::PermissionDenied { .. })
+                || format!("{source:?}").contains("status: 403,"),
+            "{what}: not a refusal: {source:?}"
+        ),
         other => panic!("{what} was allowed: {other:?}"),
     }
 }
