@@ -17,7 +17,7 @@ use crate::symbol::Symbol;
 use crate::zone::TimeZone;
 
 /// Where prepare's time went, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrepareTimings {
     /// Loading the candles.
     pub load_ms: f64,
@@ -37,7 +37,7 @@ pub struct PrepareTimings {
 /// published, and kept by the event stream, before the request is answered, and
 /// prepare works from it: a prepare that dies holding an accepted request leaves it to
 /// another replica, or to itself restarted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AcceptedEvent {
     /// Schema version, always 1.
     pub v: V1,
@@ -60,7 +60,7 @@ impl Message for AcceptedEvent {
 }
 
 /// `<prefix>.prepared.<SYMBOL>.<INTERVAL>`: the analysis blob of a request is in the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PreparedEvent {
     /// Schema version, always 1.
     pub v: V1,
@@ -119,7 +119,7 @@ impl Message for PreparedEvent {
 }
 
 /// `<prefix>.done.<PLOT_ID>`: one chart of a request is in the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DoneEvent {
     /// Schema version, always 1.
     pub v: V1,
@@ -158,7 +158,7 @@ impl Message for DoneEvent {
 }
 
 /// `<prefix>.failed.<STAGE>`: a stage failed for a request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedEvent {
     /// Schema version, always 1.
     pub v: V1,

@@ -17,6 +17,8 @@
 //! - [`event`]: the `prepared`, `done` and `failed` events.
 //! - [`blob`]: the MessagePack analysis blob and its versioned codec.
 //! - [`error`]: parse and decode errors.
+//! - [`schema`], [`asyncapi`]: JSON Schemas of the messages and the AsyncAPI document
+//!   of the subjects, for tools in other languages.
 
 /// `FromStr` and `TryFrom<String>` (what serde's `try_from` uses) for a validated type,
 /// both through its own `parse`, so a flag, a JSON field and a URL segment are checked alike.
@@ -38,6 +40,7 @@ macro_rules! parse_impls {
 }
 pub(crate) use parse_impls;
 
+pub mod asyncapi;
 pub mod blob;
 pub mod error;
 pub mod event;
@@ -47,6 +50,7 @@ pub mod key;
 pub mod message;
 pub mod plot;
 pub mod request;
+pub mod schema;
 pub mod source;
 pub mod subject;
 pub mod symbol;

@@ -39,7 +39,9 @@ pub const MAX_PIXELS: u64 = 4800 * 3600;
 pub const MAX_SVG_WINDOW: u32 = 20_000;
 
 /// Which multiresolution analysis produces the display series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MraKind {
     /// Shift-invariant MODWT-based MRA (circular, any length). The default.
@@ -80,7 +82,7 @@ impl FromStr for MraKind {
 
 /// The analysis parameters of a window, with every default resolved. Part of the blob
 /// key, so two requests with equal parameters share one blob.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AnalysisParams {
     /// Wavelet name in PyWavelets' spelling (`haar`, `db4`, `sym5`, `coif3`).
     pub wavelet: Wavelet,
@@ -112,7 +114,7 @@ impl Default for AnalysisParams {
 /// A render request, published on `<prefix>.render` as JSON.
 ///
 /// Only `v`, `request_id`, `symbol` and `interval` are required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RenderRequest {
     /// Schema version, always 1.
     pub v: V1,
@@ -323,7 +325,7 @@ impl Message for RenderRequest {
 }
 
 /// The immediate reply to a render request, tagged by `"status"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum RenderReply {
     /// The request is valid and being worked on; events follow.

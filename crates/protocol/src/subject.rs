@@ -26,7 +26,7 @@ use crate::symbol::Symbol;
 pub const DEFAULT_PREFIX: &str = "waveplot";
 
 /// The stage of a render that failed, the last token of a `failed` subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// The gateway (e.g. a deadline passed before a chart arrived).

@@ -58,6 +58,7 @@ pub fn app(state: AppState, readiness: Readiness, with_health: bool) -> Router {
         .route("/api/meta", get(routes::meta::meta))
         .route("/plots/{*key}", get(routes::plots::image))
         .merge(routes::page::routes())
+        .merge(routes::contract::routes(&state.ctx.subjects))
         .with_state(state);
     let app = if with_health {
         api.merge(health::routes(readiness))

@@ -5,7 +5,14 @@
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what is allowed, in words for a person.
+    pub error: String,
+}
 
 /// An API error.
 #[derive(Debug)]
@@ -43,7 +50,7 @@ impl IntoResponse for AppError {
                 retry_after,
             } => {
                 let headers = [(header::RETRY_AFTER, retry_after.to_string())];
-                let body = Json(json!({ "error": message }));
+                let body = Json(ErrorBody { error: message });
                 return (StatusCode::SERVICE_UNAVAILABLE, headers, body).into_response();
             }
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
@@ -56,7 +63,7 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        (status, Json(ErrorBody { error: message })).into_response()
     }
 }
 

@@ -11,7 +11,7 @@ use waveplot_protocol::{
 };
 
 /// Where a render stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Accepted; charts are being made.
@@ -27,7 +27,7 @@ pub enum State {
 /// Where one chart stands. It leaves `pending` once: for `done` with its event, for
 /// `failed` with its failure or at the deadline; a `done` event that arrives after a
 /// failure still replaces it, no second failure does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlotState {
     /// Not in yet.
@@ -39,7 +39,7 @@ pub enum PlotState {
 }
 
 /// One chart's state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlotStatus {
     /// `pending`, `done` or `failed`.
     pub state: PlotState,
@@ -78,7 +78,7 @@ impl PlotStatus {
 }
 
 /// What prepare reported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Prepared {
     /// The blob's store key.
     pub key: String,
@@ -99,7 +99,7 @@ pub struct Prepared {
 }
 
 /// Numbers about the window, from the blob's header in prepare's event, for the metrics panel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// The source in words.
     pub source_label: String,
@@ -165,7 +165,7 @@ impl Summary {
 }
 
 /// A render's whole state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// The request ID.
     pub id: RequestId,

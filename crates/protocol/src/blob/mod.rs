@@ -101,7 +101,7 @@ pub struct Blob {
 }
 
 /// What the blob is about and how it was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Header {
     /// Trading pair.
     pub symbol: Symbol,
@@ -147,7 +147,7 @@ pub struct Header {
 }
 
 /// The window's numbers at a glance: what a status panel shows without the series.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WindowSummary {
     /// Close of the first candle.
     pub first_close: f64,
@@ -319,7 +319,7 @@ pub struct Signals {
 }
 
 /// Statistics of one detail band D_j, which holds periods of 2^j to 2^(j+1) bars.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BandStats {
     /// The level j (1 = finest).
     pub level: u32,

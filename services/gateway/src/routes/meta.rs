@@ -11,7 +11,7 @@ use crate::app::AppState;
 const SUGGESTED_SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 
 /// The deployment's offer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Meta {
     /// Sources a request may name, the default first.
     pub sources: Vec<Source>,

@@ -1,6 +1,8 @@
 //! The HTTP routes: `render` (the API), `plots` (images), `page` (the web page and its
-//! assets) and `meta` (what the page offers).
+//! assets), `meta` (what the page offers) and `contract` (the OpenAPI and AsyncAPI
+//! documents).
 
+pub mod contract;
 pub mod meta;
 pub mod page;
 pub mod plots;

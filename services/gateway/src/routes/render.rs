@@ -32,7 +32,7 @@ use crate::registry::Render;
 use crate::status::Status;
 
 /// The body of `POST /api/render`: a render request without `v` and `request_id`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderBody {
     symbol: Symbol,
@@ -81,7 +81,7 @@ impl RenderBody {
 }
 
 /// The answer to `POST /api/render`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Created {
     id: RequestId,
     plots: Vec<PlotId>,

@@ -1,0 +1,266 @@
+//! The contract as documents: `GET /api/openapi.json` (this HTTP API, OpenAPI 3.1) and
+//! `GET /api/asyncapi.json` (the bus, AsyncAPI 3.0, under this deployment's subject
+//! prefix). The schemas come from the handlers' and the protocol's own types, so the
+//! documents change with the code; `docs/` holds them for the default prefix, and a
+//! test fails when they differ from what this code generates.
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+use waveplot_protocol::{PlotKey, RequestId, Subjects};
+
+use crate::app::{AppState, MAX_BODY_BYTES};
+use crate::error::ErrorBody;
+use crate::routes::meta::Meta;
+use crate::routes::render::{Created, RenderBody};
+use crate::status::Status;
+
+/// The routes of the two documents, generated once.
+pub fn routes(subjects: &Subjects) -> Router<AppState> {
+    let body = |doc: Value| {
+        let text = serde_json::to_string_pretty(&doc).expect("a JSON value always serializes");
+        move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], text))
+    };
+    Router::new()
+        .route("/api/openapi.json", get(body(openapi())))
+        .route(
+            "/api/asyncapi.json",
+            get(body(waveplot_protocol::asyncapi::document(subjects))),
+        )
+}
+
+/// A response of `status` with an `{"error"}` body.
+fn error(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+    })
+}
+
+/// A `200` JSON response of the schema `reference`.
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema } }
+    })
+}
+
+/// A health route: served on the public port only when `HEALTH_ADDR` names no other.
+fn health(summary: &str, media: &str) -> Value {
+    json!({
+        "get": {
+            "summary": summary,
+            "description": "Served here unless HEALTH_ADDR puts the health routes on a listener of their own (compose does, unpublished).",
+            "responses": {
+                "200": { "description": summary, "content": { media: { "schema": { "type": "string" } } } },
+                "503": { "description": "Not ready, with the reason.", "content": { media: { "schema": { "type": "string" } } } }
+            }
+        }
+    })
+}
+
+fn schema_ref<T: JsonSchema>(g: &mut schemars::SchemaGenerator) -> Value {
+    g.subschema_for::<T>().to_value()
+}
+
+/// The OpenAPI 3.1 document of the gateway's HTTP API.
+pub fn openapi() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut g = settings.into_generator();
+    let body = schema_ref::<RenderBody>(&mut g);
+    let created = schema_ref::<Created>(&mut g);
+    let status = schema_ref::<Status>(&mut g);
+    let meta = schema_ref::<Meta>(&mut g);
+    schema_ref::<ErrorBody>(&mut g);
+    // Named by the path parameters.
+    schema_ref::<RequestId>(&mut g);
+    schema_ref::<PlotKey>(&mut g);
+    let schemas = g.take_definitions(true);
+    let id = json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The render's ID, as `POST /api/render` answered it.",
+        "schema": { "$ref": "#/components/schemas/RequestId" }
+    });
+    let document = json!({ "description": "The document.", "content": { "application/json": { "schema": { "type": "object" } } } });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "waveplot gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Wavelet charts of exchange candles: ask for a render, follow it, fetch its charts. Every error is {\"error\": \"...\"} in words that say what is allowed. The bus behind it is described at /api/asyncapi.json.",
+            "license": { "name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0" }
+        },
+        "servers": [{ "url": "/" }],
+        "paths": {
+            "/api/render": {
+                "post": {
+                    "operationId": "createRender",
+                    "summary": "Ask for a render",
+                    "description": format!("Validates the request, asks prepare to accept it, and answers with the render's ID and URLs. An identical request still running, or finished and still current, answers at once with the existing ID (`reused`). The body is at most {MAX_BODY_BYTES} bytes."),
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
+                    "responses": {
+                        "200": ok_json("The render was accepted (or an identical one reused).", created),
+                        "400": error("The request is invalid; the error names the field and what is valid."),
+                        "408": error("The request took over 20 s to arrive."),
+                        "413": error("The body is larger than allowed."),
+                        "415": error("The body is not sent as application/json."),
+                        "503": {
+                            "description": "Busy (MAX_RENDERS renders running; retry after the Retry-After seconds), or prepare or the bus is unavailable.",
+                            "headers": { "Retry-After": { "description": "Seconds to wait, when busy.", "schema": { "type": "integer" } } },
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+                        },
+                        "504": error("prepare did not answer within 5 s.")
+                    }
+                }
+            },
+            "/api/render/{id}": {
+                "get": {
+                    "operationId": "getRender",
+                    "summary": "A render's status",
+                    "parameters": [id],
+                    "responses": {
+                        "200": ok_json("Where the render stands, per chart.", status.clone()),
+                        "400": error("The ID is not a valid render ID."),
+                        "404": error("No render of this ID is known to this gateway.")
+                    }
+                }
+            },
+            "/api/render/{id}/events": {
+                "get": {
+                    "operationId": "followRender",
+                    "summary": "A render's status as Server-Sent Events",
+                    "description": "Each event is named `status` and its data is the whole status (the schema of GET /api/render/{id}), sent on every change; the stream ends after the final one, which carries the total elapsed_ms.",
+                    "parameters": [id],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream.",
+                            "content": { "text/event-stream": { "schema": { "type": "string" } } },
+                            "x-event-data": status
+                        },
+                        "400": error("The ID is not a valid render ID."),
+                        "404": error("No render of this ID is known to this gateway.")
+                    }
+                }
+            },
+            "/plots/{key}": {
+                "get": {
+                    "operationId": "getChart",
+                    "summary": "A chart from the store",
+                    "description": "Keys are content-addressed, so a chart never changes: it is served with an ETag and cached for a year. The key's leading `plots/` may be left out.",
+                    "parameters": [{
+                        "name": "key", "in": "path", "required": true,
+                        "description": "The chart's key (a done event's `key`, a status's plot `key`).",
+                        "schema": { "$ref": "#/components/schemas/PlotKey" }
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "The image.",
+                            "headers": { "ETag": { "schema": { "type": "string" } } },
+                            "content": {
+                                "image/png": { "schema": { "type": "string", "contentMediaType": "image/png" } },
+                                "image/svg+xml": { "schema": { "type": "string", "contentMediaType": "image/svg+xml" } }
+                            }
+                        },
+                        "304": { "description": "Not modified (If-None-Match named its ETag)." },
+                        "400": error("Not a chart key."),
+                        "404": error("No such chart in the store (never drawn, or expired).")
+                    }
+                }
+            },
+            "/api/meta": {
+                "get": {
+                    "operationId": "getMeta",
+                    "summary": "What this deployment offers",
+                    "responses": { "200": ok_json("Sources, suggested symbols, intervals, charts, deadline.", meta) }
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document",
+                    "responses": { "200": document.clone() }
+                }
+            },
+            "/api/asyncapi.json": {
+                "get": {
+                    "operationId": "getAsyncApi",
+                    "summary": "The bus's AsyncAPI 3.0 document, with a JSON Schema for every message",
+                    "responses": { "200": document }
+                }
+            },
+            "/livez": health("Alive: the process serves HTTP.", "text/plain"),
+            "/readyz": health("Ready: the bus is connected and the store answers (503 with the reason otherwise).", "text/plain"),
+            "/metrics": health("Prometheus metrics.", "text/plain"),
+            "/": {
+                "get": {
+                    "operationId": "getPage",
+                    "summary": "The web page",
+                    "description": "A client of this API; its URL names a render (/?symbol=ETHUSDT&interval=1h, ...).",
+                    "responses": { "200": { "description": "The page.", "content": { "text/html": { "schema": { "type": "string" } } } } }
+                }
+            }
+        },
+        "components": { "schemas": schemas }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// `docs/<name>` of the repository.
+    fn committed(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs")
+            .join(name)
+    }
+
+    /// The committed document equals the generated one; `WAVEPLOT_BLESS=1` writes it.
+    fn check(name: &str, generated: &Value) {
+        let path = committed(name);
+        let text = serde_json::to_string_pretty(generated).unwrap() + "\n";
+        if std::env::var_os("WAVEPLOT_BLESS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/{name} differs from what the code generates; run \
+             `WAVEPLOT_BLESS=1 cargo test -p waveplot-gateway contract` and commit docs/"
+        );
+    }
+
+    #[test]
+    fn the_committed_documents_are_what_the_code_generates() {
+        check("openapi.json", &openapi());
+        check(
+            "asyncapi.json",
+            &waveplot_protocol::asyncapi::document(&Subjects::default()),
+        );
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = openapi();
+        let text = doc.to_string();
+        let mut rest = text.as_str();
+        let mut seen = 0;
+        while let Some(at) = rest.find("\"$ref\":\"#") {
+            rest = &rest[at + 9..];
+            let end = rest.find('"').unwrap();
+            let pointer = &rest[..end];
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "#{pointer} does not resolve"
+            );
+            seen += 1;
+        }
+        assert!(seen > 10, "only {seen} references");
+    }
+}
