@@ -11,12 +11,14 @@
 //!   slots, typed events, `failed` events with the cause chain).
 //! - [`bus`]: the message bus, NATS or in-process, behind one [`Bus`] type.
 //! - [`store`]: the object store (S3, a directory or memory) behind one [`Store`] type.
+//! - [`discovery`]: answers the NATS service API (`nats micro ls`) for each instance.
 //! - [`health`]: `/livez`, `/readyz`, `/metrics` and the `--healthcheck` probe.
 //! - [`shutdown`]: SIGTERM/Ctrl-C to a cancellation token.
 //! - [`Context`]: the bus, store and subjects a running service uses.
 
 pub mod args;
 pub mod bus;
+pub mod discovery;
 pub mod health;
 pub mod lifecycle;
 pub mod serve;
@@ -27,6 +29,7 @@ use waveplot_protocol::Subjects;
 
 pub use args::{BusArgs, LogArgs, LogFormat, ServiceArgs, StoreArgs};
 pub use bus::{Bus, BusError, NatsLogin};
+pub use discovery::Discovery;
 pub use lifecycle::{run, run_with};
 pub use serve::{Capacity, Failure, Handler, Subscription, serve};
 pub use store::{Listed, Store, StoreError};
@@ -40,6 +43,8 @@ pub struct Context {
     pub store: Store,
     /// Subject names under the configured prefix.
     pub subjects: Subjects,
+    /// This instance in the NATS service API; serve loops register their endpoints.
+    pub discovery: Discovery,
 }
 
 impl Context {
@@ -50,6 +55,7 @@ impl Context {
             bus: Bus::Local(bus::LocalBus::new()),
             store: Store::memory(),
             subjects: Subjects::default(),
+            discovery: Discovery::new("in-process", "", waveplot_protocol::subject::DEFAULT_PREFIX),
         }
     }
 }

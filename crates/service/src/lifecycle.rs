@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::{self, Readiness};
-use crate::{Bus, Context, ServiceArgs, shutdown};
+use crate::{Bus, Context, Discovery, ServiceArgs, shutdown};
 
 /// How long closing the NATS connection may take once the work has stopped.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
@@ -19,9 +19,11 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// Runs a bus service until SIGTERM or Ctrl-C, or until it fails: starts the runtime,
 /// connects to NATS (naming the connection `name`), opens the store, serves the
 /// health endpoint on `health` (`None`: the service serves the health routes itself),
+/// answers the NATS service API as `waveplot-<name>`, described by `description`,
 /// runs `service`, and shuts down within the grace period.
 pub fn run<F, Fut>(
     name: &str,
+    description: &str,
     args: &ServiceArgs,
     health: Option<SocketAddr>,
     service: F,
@@ -47,6 +49,7 @@ where
             let ctx = Context {
                 bus,
                 store: args.store.open().await?,
+                discovery: Discovery::new(name, description, args.bus.subject_prefix.prefix()),
                 subjects: args.bus.subject_prefix.clone(),
             };
             ctx.bus
@@ -57,7 +60,8 @@ where
 }
 
 /// Runs `service` over an open bus and store until `shutdown` (or until it fails),
-/// serving the health endpoint on `health` meanwhile. Once `shutdown` is cancelled the
+/// serving the health endpoint on `health` and answering the NATS service API for
+/// `ctx.discovery` meanwhile. Once `shutdown` is cancelled the
 /// service has `grace` to finish its work in flight; after that it is dropped (its
 /// tasks end with the runtime) and the bus connection is drained.
 pub async fn run_with<F, Fut>(
@@ -84,6 +88,17 @@ where
         None => None,
     };
     let bus = ctx.bus.clone();
+    let discovery = {
+        let (bus, discovery, shutdown) = (bus.clone(), ctx.discovery.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = discovery.serve(&bus, shutdown).await {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "service discovery is off: could not subscribe to $SRV"
+                );
+            }
+        })
+    };
     let outcome = bounded(service(ctx, readiness, shutdown.clone()), &shutdown, grace).await;
     shutdown.cancel();
     if tokio::time::timeout(DRAIN_LIMIT, bus.drain())
@@ -95,6 +110,7 @@ where
     if let Some(task) = health_task {
         let _ = task.await;
     }
+    discovery.abort();
     outcome
 }
 

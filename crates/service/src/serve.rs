@@ -23,6 +23,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use waveplot_protocol::{FailedEvent, Message as Contract, PlotId, RequestId, Stage, Subjects, V1};
 
 use crate::bus::{ACK_WAIT, BusError, Deliveries, Delivery, MAX_DELIVERIES, Message};
+use crate::discovery::Endpoint;
 use crate::health::Readiness;
 use crate::{Context, StoreError};
 
@@ -229,23 +231,26 @@ pub async fn serve<H: Handler>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let slots = capacity.slots.max(1);
-    let (subject, mut messages) = match handler.subscription(&ctx.subjects) {
+    let (subject, endpoint, mut messages) = match handler.subscription(&ctx.subjects) {
         Subscription::Requests { subject, queue } => {
+            let name = subject.rsplit('.').next().unwrap_or("requests").to_owned();
+            let endpoint = ctx.discovery.endpoint(&name, &subject, &queue);
             let requests = ctx
                 .bus
                 .subscribe(subject.clone(), Some(queue))
                 .await
                 .with_context(|| format!("subscribe to {subject}"))?;
             ctx.bus.flush().await.context("register the subscription")?;
-            (subject, Deliveries::from(requests))
+            (subject, endpoint, Deliveries::from(requests))
         }
         Subscription::Events { consumer, filter } => {
+            let endpoint = ctx.discovery.endpoint(&consumer, &filter, "");
             let events = ctx
                 .bus
                 .consume(&ctx.subjects, &consumer, filter.clone(), slots)
                 .await
                 .with_context(|| format!("take {filter} through the consumer {consumer}"))?;
-            (filter, events)
+            (filter, endpoint, events)
         }
     };
     readiness.serving();
@@ -255,6 +260,7 @@ pub async fn serve<H: Handler>(
     let worker = Arc::new(Worker {
         ctx,
         handler,
+        endpoint,
         slots: Semaphore::new(slots),
         memory: Semaphore::new(memory_mib as usize),
         memory_mib,
@@ -300,6 +306,8 @@ enum Settle {
 struct Worker<H> {
     ctx: Context,
     handler: H,
+    /// Where the messages this worker settles are counted for the service API.
+    endpoint: Arc<Endpoint>,
     slots: Semaphore,
     /// MiB of the capacity's memory, one permit each.
     memory: Semaphore,
@@ -330,15 +338,26 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Takes a delivery through accept, gather and work, publishes what came of it,
-    /// and says how to settle it.
+    /// and says how to settle it; a settled message is counted with its time and, if
+    /// it failed, its reason.
     async fn outcome(&self, delivery: &Delivery) -> Settle {
+        let started = Instant::now();
+        let (settle, failed) = self.attempt(delivery).await;
+        if matches!(settle, Settle::Ack) {
+            self.endpoint.record(started.elapsed(), failed.as_deref());
+        }
+        settle
+    }
+
+    /// [`Worker::outcome`] with the reason of a failure published.
+    async fn attempt(&self, delivery: &Delivery) -> (Settle, Option<String>) {
         let job = match self.handler.accept(delivery.message.clone()).await {
             Ok(Some(job)) => job,
-            Ok(None) => return Settle::Ack,
+            Ok(None) => return (Settle::Ack, None),
             Err(failure) => {
                 self.count("refused");
-                self.fail(failure, delivery).await;
-                return Settle::Ack;
+                let reason = self.fail(failure, delivery).await;
+                return (Settle::Ack, Some(reason));
             }
         };
         // The memory first: what a job gathers (candles from a remote API) is part of
@@ -346,12 +365,12 @@ impl<H: Handler> Worker<H> {
         let mib = self.handler.memory(&job).div_ceil(1 << 20);
         let share = u32::try_from(mib).unwrap_or(u32::MAX).min(self.memory_mib);
         let Ok(_memory) = self.memory.acquire_many(share).await else {
-            return Settle::Leave;
+            return (Settle::Leave, None);
         };
         let worked = match self.handler.gather(job).await {
             Ok(job) => match self.slots.acquire().await {
                 Ok(_slot) => self.handler.work(job).await,
-                Err(_) => return Settle::Leave,
+                Err(_) => return (Settle::Leave, None),
             },
             Err(failure) => Err(failure),
         };
@@ -360,7 +379,7 @@ impl<H: Handler> Worker<H> {
             Ok(event) => {
                 self.count("done");
                 match self.ctx.bus.send(&self.ctx.subjects, &event).await {
-                    Ok(()) => Settle::Ack,
+                    Ok(()) => (Settle::Ack, None),
                     Err(e) => {
                         tracing::error!(
                             message_id = event.message_id(),
@@ -368,9 +387,10 @@ impl<H: Handler> Worker<H> {
                             "could not publish the event"
                         );
                         if again {
-                            Settle::Again(retry_delay(delivery.attempt))
+                            (Settle::Again(retry_delay(delivery.attempt)), None)
                         } else {
-                            Settle::Ack
+                            let reason = "the event could not be published".to_owned();
+                            (Settle::Ack, Some(reason))
                         }
                     }
                 }
@@ -379,19 +399,19 @@ impl<H: Handler> Worker<H> {
                 self.count("retried");
                 let delay = retry_delay(delivery.attempt);
                 tracing::warn!(request_id = ?failure.request_id, attempt = delivery.attempt, retry_in = ?delay, reason = format!("{:#}", failure.error), "failed; trying again");
-                Settle::Again(delay)
+                (Settle::Again(delay), None)
             }
             Err(failure) => {
                 self.count("failed");
-                self.fail(failure, delivery).await;
-                Settle::Ack
+                let reason = self.fail(failure, delivery).await;
+                (Settle::Ack, Some(reason))
             }
         }
     }
 
-    /// Publishes `failure` as a `failed` event; a transient one that was delivered
-    /// more than once says how often it was tried.
-    async fn fail(&self, failure: Failure, delivery: &Delivery) {
+    /// Publishes `failure` as a `failed` event, and returns its reason; a transient
+    /// one that was delivered more than once says how often it was tried.
+    async fn fail(&self, failure: Failure, delivery: &Delivery) -> String {
         let (stage, plot_id) = self.handler.origin();
         let mut reason = public_reason(&failure.error);
         if delivery.attempt > 1 && failure.is_transient() {
@@ -412,6 +432,7 @@ impl<H: Handler> Worker<H> {
                 "could not publish the failed event"
             );
         }
+        event.reason
     }
 
     fn count(&self, outcome: &'static str) {

@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 // Request fields the form edits; each is in the URL only when it is set.
 const FIELDS = ["symbol", "interval", "source", "window", "wavelet", "levels", "mra", "anomaly_k", "trend_level", "tz"];
 const NUMBERS = ["window", "levels", "anomaly_k", "trend_level"];
+// What each list offers, to say that a link named something else.
+const CHOICES = { interval: "an interval", source: "a source of this server", mra: "a decomposition" };
 // Tile order: the two price charts first, the two tall charts side by side (so a
 // two-column row never pairs a tall chart with a short one), then the rest.
 const LAYOUT = ["01", "04", "02a", "02b", "03", "05"];
@@ -30,11 +32,17 @@ async function init() {
   $("interval").replaceChildren(...meta.intervals.map((i) => new Option(i, i, i === "5m", i === "5m")));
   $("source").replaceChildren(...meta.sources.map((s) => new Option(s)));
   zones();
-  fromUrl();
   $("form").addEventListener("submit", (e) => { e.preventDefault(); run({ push: true }); });
   $("auto").addEventListener("change", () => { syncUrl(false); scheduleRefresh(); });
-  window.addEventListener("popstate", () => { if (fromUrl()) run({}); });
-  if (new URLSearchParams(location.search).has("symbol")) run({});
+  window.addEventListener("popstate", follow);
+  follow();
+}
+
+/** Renders what the URL names, or says what in it this page does not offer. */
+function follow() {
+  const { named, problems } = fromUrl();
+  if (problems.length) say(problems.join(" ") + " Pick from the lists and press Analyse.", true);
+  else if (named) run({});
 }
 
 /** The time-zone choices: UTC (the default, as on the exchange), this browser's own
@@ -48,17 +56,33 @@ function zones() {
   $("tz").replaceChildren(...options);
 }
 
-/** Fills the form from the URL; true if the URL names a render. */
+/** Fills the form from the URL. Returns whether it names a render, and, in words,
+ * each choice it names that a list here does not offer (that field keeps its default). */
 function fromUrl() {
   const params = new URLSearchParams(location.search);
   const defaults = { source: meta.sources[0], interval: "5m", symbol: "BTCUSDT" };
   const tz = params.get("tz");
   // A shared link may name a zone this browser does not list; keep it selectable.
   if (tz && ![...$("tz").options].some((o) => o.value === tz)) $("tz").append(new Option(tz));
-  for (const f of FIELDS) $(f).value = params.get(f) ?? defaults[f] ?? "";
+  const problems = [];
+  for (const f of FIELDS) {
+    const wanted = params.get(f);
+    const field = $(f);
+    field.value = wanted ?? defaults[f] ?? "";
+    if (field.tagName !== "SELECT" || wanted === null) continue;
+    // A list's default option has the value "" and its name as text (mra: modwt).
+    const option = [...field.options].find((o) => o.value === wanted || o.text === wanted);
+    if (option) {
+      field.value = option.value;
+    } else {
+      field.value = defaults[f] ?? "";
+      const valid = [...field.options].map((o) => o.text).join(", ");
+      problems.push(`${wanted} is not ${CHOICES[f]}; valid: ${valid}.`);
+    }
+  }
   $("auto").checked = params.get("auto") === "1";
   if (FIELDS.slice(3).some((f) => params.has(f))) $("more").open = true;
-  return params.has("symbol");
+  return { named: params.has("symbol"), problems };
 }
 
 function request() {

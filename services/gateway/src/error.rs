@@ -23,6 +23,8 @@ pub enum AppError {
     NotFound(String),
     /// The request body is larger than allowed (413).
     TooLarge(String),
+    /// The request body is not of the media type the route reads (415).
+    UnsupportedMediaType(String),
     /// Busy: the request may be sent again after `retry_after` seconds (503 with
     /// `Retry-After`).
     Busy {
@@ -45,6 +47,7 @@ impl IntoResponse for AppError {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
             Self::Busy {
                 message,
                 retry_after,

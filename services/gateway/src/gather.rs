@@ -9,6 +9,7 @@
 //! [`Subjects::classify`]: waveplot_protocol::Subjects::classify
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use futures::StreamExt;
@@ -31,14 +32,21 @@ pub async fn start(ctx: Context, registry: Arc<Registry>) -> Result<impl Future<
         .follow(&ctx.subjects)
         .await
         .context("follow the events")?;
+    let endpoint = ctx
+        .discovery
+        .endpoint("events", &ctx.subjects.everything(), "");
     Ok(async move {
         while let Some(message) = events.next().await {
-            apply(&ctx, &registry, message);
+            let started = Instant::now();
+            let failed = apply(&ctx, &registry, message);
+            endpoint.record(started.elapsed(), failed.as_deref());
         }
     })
 }
 
-fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
+/// Applies one event to its render; a malformed one is counted, logged and its reason
+/// returned.
+fn apply(ctx: &Context, registry: &Registry, message: BusMessage) -> Option<String> {
     let outcome = match ctx.subjects.classify(&message.subject) {
         // The gateway learns of acceptance from prepare's reply; the event is checked only.
         Some(SubjectKind::Accepted { .. }) => AcceptedEvent::decode(&message.payload)
@@ -51,10 +59,10 @@ fn apply(ctx: &Context, registry: &Registry, message: BusMessage) {
             "not a prepared, done or failed subject of this deployment"
         )),
     };
-    if let Err(e) = outcome {
-        metrics::counter!("waveplot_gateway_bad_events_total").increment(1);
-        tracing::warn!(subject = %message.subject, error = format!("{e:#}"), "ignoring a malformed event");
-    }
+    let e = outcome.err()?;
+    metrics::counter!("waveplot_gateway_bad_events_total").increment(1);
+    tracing::warn!(subject = %message.subject, error = format!("{e:#}"), "ignoring a malformed event");
+    Some(format!("{e:#}"))
 }
 
 fn on_done(registry: &Registry, payload: &[u8]) -> Result<()> {
@@ -83,20 +91,14 @@ fn on_prepared(registry: &Registry, payload: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use waveplot_protocol::{PlotId, RenderRequest, Stage, Subjects, V1};
-    use waveplot_service::Store;
-    use waveplot_service::bus::{Bus, LocalBus};
+    use waveplot_protocol::{PlotId, RenderRequest, Stage, V1};
 
     use super::*;
     use crate::status::PlotState;
     use crate::status::tests::{done_event, prepared_event, request};
 
     fn context() -> Context {
-        Context {
-            bus: Bus::Local(LocalBus::new()),
-            store: Store::memory(),
-            subjects: Subjects::default(),
-        }
+        Context::in_process()
     }
 
     fn message(subject: &str, payload: Vec<u8>) -> BusMessage {

@@ -122,20 +122,15 @@ mod tests {
 
     use reqwest::blocking::Response;
     use reqwest::header::{CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
-    use waveplot_protocol::{Source, Subjects};
-    use waveplot_service::bus::{Bus, LocalBus};
-    use waveplot_service::{Context, Store};
+    use waveplot_protocol::Source;
+    use waveplot_service::Context;
 
     use super::*;
 
     /// A gateway over an in-process bus and a memory store holding one SVG chart, on a
     /// free loopback port; the chart's key.
     async fn gateway(health_routes: bool) -> (SocketAddr, &'static str) {
-        let ctx = Context {
-            bus: Bus::Local(LocalBus::new()),
-            store: Store::memory(),
-            subjects: Subjects::default(),
-        };
+        let ctx = Context::in_process();
         let chart = "plots/BTCUSDT/5m/1-2-0123456789abcdef/02b-1280x720.svg";
         ctx.store.put(chart, "<svg/>".into()).await.unwrap();
         let settings = Settings {

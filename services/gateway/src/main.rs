@@ -27,6 +27,7 @@ fn main() -> Result<()> {
     );
     waveplot_service::run(
         "gateway",
+        "The web page and the HTTP API; gathers the events of the renders it started",
         &config.service,
         health,
         |ctx, ready, stop| async move {

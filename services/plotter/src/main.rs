@@ -27,6 +27,10 @@ fn main() -> Result<()> {
     };
     waveplot_service::run(
         &format!("plotter-{plot}"),
+        &format!(
+            "Draws chart {plot} ({}) from prepared windows",
+            plot.title()
+        ),
         &args.service,
         Some(args.health_addr()),
         |ctx, ready, stop| service::run(ctx, settings, ready, stop),

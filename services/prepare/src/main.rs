@@ -23,6 +23,7 @@ fn main() -> Result<()> {
     let settings = args.settings(Backend::start(&args.backend)?);
     waveplot_service::run(
         "prepare",
+        "Takes render requests, loads candles, runs the wavelet analysis and stores the blob",
         &args.service,
         Some(args.health_addr()),
         |ctx, ready, stop| service::run(ctx, settings, ready, stop),

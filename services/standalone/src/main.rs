@@ -5,7 +5,7 @@ use clap::Parser;
 use waveplot_prepare::backend::{self, Backend};
 use waveplot_protocol::Source;
 use waveplot_service::bus::LocalBus;
-use waveplot_service::{Bus, Context, Store};
+use waveplot_service::{Bus, Context, Discovery, Store};
 use waveplot_standalone::config::Config;
 use waveplot_standalone::{Options, run};
 
@@ -37,6 +37,11 @@ fn main() -> Result<()> {
                 bus: Bus::Local(LocalBus::new()),
                 store: Store::local_dir(&config.data_dir.join("store"))?,
                 subjects: Default::default(),
+                discovery: Discovery::new(
+                    "standalone",
+                    "The single-process waveplot",
+                    waveplot_protocol::subject::DEFAULT_PREFIX,
+                ),
             };
             let shutdown = waveplot_service::shutdown::on_signal();
             waveplot_service::run_with(

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use waveplot_protocol::{FailedEvent, Message as _, Stage, Subjects, V1};
 use waveplot_service::bus::{EventLimits, Subscription};
-use waveplot_service::{Bus, BusError, NatsLogin};
+use waveplot_service::{Bus, BusError, Discovery, NatsLogin};
 use waveplot_testkit::operator::Operator;
 use waveplot_testkit::{NatsServer, NatsUser};
 
@@ -403,4 +403,77 @@ async fn a_credentials_file_logs_in_to_a_server_in_operator_mode() {
         .unwrap_err();
     assert!(matches!(e, BusError::Credentials { .. }), "{e:?}");
     assert!(e.to_string().contains("empty.creds"), "{e}");
+}
+
+#[tokio::test]
+async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
+    let nats = NatsServer::start_secured();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut ids = Vec::new();
+    let mut services = Vec::new();
+    for user in [NatsUser::Gateway, NatsUser::Prepare, NatsUser::Plotter] {
+        let bus = connect(&nats, user).await;
+        let instance = Discovery::new(user.name(), "a test instance", "waveplot");
+        ids.push(instance.id().to_owned());
+        let stop = shutdown.clone();
+        services.push(tokio::spawn(
+            async move { instance.serve(&bus, stop).await },
+        ));
+    }
+    let login = nats.login(NatsUser::Observer).unwrap();
+    let observer = async_nats::ConnectOptions::with_user_and_password(
+        login.user.clone(),
+        login.password.expose_secret().to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX.observer")
+    .connect(nats.url())
+    .await
+    .unwrap();
+    // The observer may not subscribe where services answer: it cannot pose as one.
+    let mut posing = observer.subscribe("$SRV.PING").await.unwrap();
+    let mut answered = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    // The instances subscribe as they start; ask until all three answer one PING.
+    while answered.len() < ids.len() && tokio::time::Instant::now() < deadline {
+        let inbox = observer.new_inbox();
+        let mut replies = observer.subscribe(inbox.clone()).await.unwrap();
+        observer
+            .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+            .await
+            .unwrap();
+        answered.clear();
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(500), replies.next()).await
+        {
+            let ping: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(ping["type"], "io.nats.micro.v1.ping_response");
+            answered.push(ping["id"].as_str().unwrap().to_owned());
+        }
+    }
+    answered.sort();
+    ids.sort();
+    assert_eq!(answered, ids, "every instance answers one PING once");
+    let nobody = tokio::time::timeout(Duration::from_millis(300), posing.next()).await;
+    assert!(
+        !matches!(nobody, Ok(Some(_))),
+        "the observer received a service API request"
+    );
+    // A service role may not ask the others for their numbers.
+    let gateway = connect(&nats, NatsUser::Gateway).await;
+    let e = gateway
+        .request(
+            "$SRV.STATS".into(),
+            Bytes::new(),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BusError::Timeout { .. } | BusError::NoResponders { .. }),
+        "{e}"
+    );
+    shutdown.cancel();
+    for service in services {
+        service.await.unwrap().unwrap();
+    }
 }

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use waveplot_protocol::{
@@ -55,6 +56,32 @@ pub struct RenderBody {
 }
 
 impl RenderBody {
+    /// Reads a body sent as `application/json`. A mistake is named by its field, with
+    /// what the field allows, never by the deserializer's types.
+    pub fn from_json(headers: &HeaderMap, body: &[u8]) -> Result<Self, AppError> {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(AppError::UnsupportedMediaType(
+                "send the render request as JSON, with the header Content-Type: application/json"
+                    .into(),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed: Self = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| AppError::BadRequest(body_error(&e)))?;
+        de.end()
+            .map_err(|e| AppError::BadRequest(format!("the body is not one JSON object: {e}")))?;
+        Ok(parsed)
+    }
+
     /// The render request this body asks for, under a newly generated ID, with each chart
     /// listed once; its ranges are not checked yet ([`RenderRequest::check`] does that).
     pub fn into_request(self) -> RenderRequest {
@@ -77,6 +104,40 @@ impl RenderBody {
         }
         r.dedup_plots();
         r
+    }
+}
+
+/// The words for a body that did not read as a render request: the field, then what is
+/// wrong with it and what it allows.
+fn body_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    let position = format!(" at line {} column {}", inner.line(), inner.column());
+    let text = inner.to_string();
+    if !inner.is_data() {
+        return format!("the body is not a JSON object: {text}");
+    }
+    let message = text.strip_suffix(&position).unwrap_or(&text);
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        let allowed = match field {
+            "interval" => format!("one of {}", Interval::ALL.map(Interval::as_str).join(", ")),
+            "symbol" => "a trading pair such as BTCUSDT".to_owned(),
+            _ => "see GET /api/openapi.json".to_owned(),
+        };
+        return format!("{field} is required: {allowed}");
+    }
+    let message = message
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
+        .replace("expected i64", "expected a whole number")
+        .replace("expected f64", "expected a number");
+    match e.path().to_string().as_str() {
+        "." => message,
+        path => format!("{path}: {message}"),
     }
 }
 
@@ -108,14 +169,19 @@ impl Created {
 /// `POST /api/render`
 pub async fn create(
     State(state): State<AppState>,
-    body: Result<Json<RenderBody>, JsonRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Created>, AppError> {
-    let Json(body) = body.map_err(|e| match e.status() {
+    let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(format!(
             "request body over {MAX_BODY_BYTES} bytes; a render request is a small JSON object"
         )),
-        _ => AppError::BadRequest(e.body_text()),
+        _ => AppError::BadRequest(format!(
+            "the request body could not be read: {}",
+            e.body_text()
+        )),
     })?;
+    let body = RenderBody::from_json(&headers, &body)?;
     let request = body.into_request();
     let now_ms = jiff::Timestamp::now().as_millisecond();
     request

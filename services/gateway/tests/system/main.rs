@@ -1,5 +1,6 @@
 //! The whole system from the real binaries, as a user and other tools see it.
 
+mod contract;
 mod helpers;
 mod privilege;
 
@@ -411,7 +412,15 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
         ),
         (
             json!({"symbol": "BTC", "interval": "5m", "colour": "red"}),
-            "unknown field",
+            "unknown field `colour`, expected one of `symbol`",
+        ),
+        (
+            json!({"symbol": "NOPE"}),
+            "interval is required: one of 1s, 1m, 3m",
+        ),
+        (
+            json!({"symbol": "BTC", "interval": "5m", "window": "100"}),
+            "window: invalid type: string \"100\", expected a whole number",
         ),
         (
             json!({"symbol": "SOL", "interval": "5m", "source": "sample"}),
@@ -420,11 +429,24 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
     ] {
         let (code, answer) = post_render(&sys.http(), &body);
         assert_eq!(code, 400, "{body}: {answer}");
-        assert!(
-            answer["error"].as_str().unwrap().contains(want),
-            "{body}: {answer}"
-        );
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(want), "{body}: {answer}");
+        assert!(!error.contains("deserialize"), "{body}: {answer}");
     }
+    let res = client()
+        .post(format!("{}/api/render", sys.http()))
+        .body(r#"{"symbol":"BTC","interval":"5m"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let answer: Value = res.json().unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type: application/json"),
+        "{answer}"
+    );
     let res = client()
         .get(format!("{}/plots/../../etc/passwd", sys.http()))
         .send()

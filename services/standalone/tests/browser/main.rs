@@ -271,3 +271,41 @@ fn a_deep_link_renders_on_load_and_fills_the_form() {
         "{chart}"
     );
 }
+
+#[test]
+fn a_deep_link_to_a_choice_not_offered_says_what_is_valid_and_keeps_a_valid_one() {
+    let gateway = Gateway::start(&binance_without_symbols());
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!(
+        "{}/?symbol=NOPE&interval=7m&source=sample",
+        gateway.http
+    ));
+    let message = browser.wait_for(
+        "an error",
+        "const n = document.getElementById('notice'); \
+         return n.classList.contains('error') && n.innerText",
+        Duration::from_secs(10),
+    );
+    let message = message.as_str().unwrap_or_default();
+    assert!(
+        message.contains("7m is not an interval; valid: 1s, 1m, 3m, 5m")
+            && message.contains("1M")
+            && !message.contains("deserialize"),
+        "{message:?}"
+    );
+    browser.screenshot(&screenshots().join("deep-link-bad-interval.png"));
+    let form = browser.run(
+        "return ['symbol', 'interval', 'source'].map((id) => document.getElementById(id).value)",
+        &[],
+    );
+    assert_eq!(form, json!(["NOPE", "5m", "sample"]));
+    assert_eq!(
+        browser.run(
+            "return document.querySelectorAll('#charts img').length",
+            &[]
+        ),
+        json!(0),
+        "nothing is rendered from a link with a choice not offered"
+    );
+}

@@ -1,0 +1,332 @@
+//! The contract documents against the running system: what the bus carries validates
+//! against the AsyncAPI document the gateway serves (checked with Python's jsonschema,
+//! as a tool in another language would), the OpenAPI document passes
+//! openapi-spec-validator, the example client saves the charts of a render, and every
+//! service instance answers the NATS service API.
+//!
+//! The Python packages come from `docs/requirements.txt`; `WAVEPLOT_PYTHON` names the
+//! interpreter that has them (default `python3`). Without them the tests fail, saying so.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use waveplot_protocol::{
+    Message, PlotId, PreparedEvent, RenderReply, RenderRequest, RequestId, Subjects, Symbol,
+};
+use waveplot_service::bus::Subscription;
+use waveplot_testkit::{NatsUser, Stack};
+
+use crate::helpers::{client, post_render, system, wait_final};
+use crate::{as_user, failure_of, failures};
+
+/// The repository's root.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python that has `docs/requirements.txt`, checked.
+fn python() -> String {
+    let python = std::env::var("WAVEPLOT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import nats, jsonschema, openapi_spec_validator"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{python} lacks the contract tests' packages: `pip install -r docs/requirements.txt` \
+         (in a virtual environment whose python WAVEPLOT_PYTHON names)"
+    );
+    python
+}
+
+/// The messages `sub` receives within `quiet` of each other, as (subject, payload).
+async fn drain(sub: &mut Subscription, quiet: Duration) -> Vec<(String, Bytes)> {
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(quiet, sub.next()).await {
+        got.push((m.subject, m.payload));
+    }
+    got
+}
+
+/// Fetches `path` of the gateway into `dir`, returning the file.
+fn fetch(http: &str, path: &str, dir: &Path, name: &str) -> PathBuf {
+    let text = client()
+        .get(format!("{http}{path}"))
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .text()
+        .unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document() {
+    let python = python();
+    let sys = system(30);
+    let subjects = Subjects::default();
+    let observer = as_user(&sys, NatsUser::Observer, "contract").await;
+    let mut everything = observer
+        .subscribe(subjects.everything(), None)
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
+    let (_watcher, mut failed) = failures(&sys, "contract-failures").await;
+
+    // A render through the API: its request and its events.
+    let http = sys.http();
+    let status = tokio::task::spawn_blocking(move || {
+        let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample"});
+        let (code, created) = post_render(&http, &body);
+        assert_eq!(code, 200, "{created}");
+        wait_final(&http, created["id"].as_str().unwrap(), Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status["state"], "complete", "{status}");
+
+    // Both replies, asked as the gateway asks.
+    let gateway = as_user(&sys, NatsUser::Gateway, "contract-gateway").await;
+    let btc = Symbol::parse("BTCUSDT").unwrap();
+    let mut good = RenderRequest::new(RequestId::generate(), btc.clone(), "5m".parse().unwrap());
+    good.source = "sample".parse().unwrap();
+    good.plots = vec![PlotId::Overview];
+    let mut bad = good.clone();
+    bad.request_id = RequestId::generate();
+    bad.window = Some(2);
+    let mut replies = Vec::new();
+    for request in [&good, &bad] {
+        let reply = gateway
+            .request(subjects.render(), request.encode().into(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        replies.push(reply);
+    }
+    assert!(matches!(
+        RenderReply::decode(&replies[0]).unwrap(),
+        RenderReply::Accepted { .. }
+    ));
+    assert!(matches!(
+        RenderReply::decode(&replies[1]).unwrap(),
+        RenderReply::Rejected { .. }
+    ));
+
+    // A failure: a prepared event naming a blob that is not in the store.
+    let captured = drain(&mut everything, Duration::from_secs(2)).await;
+    let (_, payload) = captured
+        .iter()
+        .find(|(s, _)| s.starts_with("waveplot.prepared."))
+        .expect("a prepared event");
+    let mut forged = PreparedEvent::decode(payload).unwrap();
+    forged.request_id = RequestId::generate();
+    forged.key = forged
+        .key
+        .as_str()
+        .replace(".msgpack", "")
+        .rsplit_once('-')
+        .map(|(stem, _)| format!("{stem}-00000000deadbeef.msgpack"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    forged.plots = vec![PlotId::Overview];
+    let prepare = as_user(&sys, NatsUser::Prepare, "contract-forger").await;
+    prepare.send(&subjects, &forged).await.unwrap();
+    failure_of(&mut failed, forged.request_id.as_str()).await;
+    let mut captured = [captured, drain(&mut everything, Duration::from_secs(1)).await].concat();
+    captured.extend(replies.into_iter().map(|r| ("reply".to_owned(), r)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, (subject, payload)) in captured.iter().enumerate() {
+        let kind = match subject.split('.').nth(1) {
+            _ if subject == "reply" => "renderReply",
+            Some("render") => "renderRequest",
+            Some(kind @ ("accepted" | "prepared" | "done" | "failed")) => kind,
+            _ => panic!("a subject the contract does not name: {subject}"),
+        };
+        kinds.insert(kind);
+        std::fs::write(messages.join(format!("{kind}-{i}.json")), payload).unwrap();
+    }
+    let every = ["accepted", "done", "failed", "prepared", "renderReply", "renderRequest"];
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), every);
+
+    let http = sys.http();
+    let docs = dir.path().to_owned();
+    let (openapi, asyncapi) = tokio::task::spawn_blocking(move || {
+        (
+            fetch(&http, "/api/openapi.json", &docs, "openapi.json"),
+            fetch(&http, "/api/asyncapi.json", &docs, "asyncapi.json"),
+        )
+    })
+    .await
+    .unwrap();
+    let check = Command::new(&python)
+        .arg(repo().join("docs/check.py"))
+        .arg("--openapi")
+        .arg(&openapi)
+        .arg("--asyncapi")
+        .arg(&asyncapi)
+        .arg(&messages)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{} messages valid", captured.len())),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_client_saves_the_charts_of_a_render() {
+    let python = python();
+    let sys = system(30);
+    let out = tempfile::tempdir().unwrap();
+    let login = sys.nats.login(NatsUser::Observer).unwrap();
+    let mut example = Command::new(&python)
+        .arg(repo().join("examples/save_charts.py"))
+        .args(["--nats", &sys.nats.url(), "--gateway", &sys.http(), "--count", "6"])
+        .arg("--out")
+        .arg(out.path())
+        .env("WAVEPLOT_NATS_PASSWORD", login.password.expose_secret())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = sys.http();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(example.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        let body = json!({"symbol": "ETH", "interval": "1h", "source": "sample"});
+        let (code, created) = post_render(&http, &body);
+        assert_eq!(code, 200, "{created}");
+        let saved: Vec<Value> = lines
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect();
+        assert!(example.wait().unwrap().success());
+        saved
+    });
+    let saved = tokio::time::timeout(Duration::from_secs(90), lines)
+        .await
+        .expect("the example saved six charts within 90 s")
+        .unwrap();
+    assert_eq!(saved.len(), 6, "{saved:?}");
+    let http = sys.http();
+    tokio::task::spawn_blocking(move || {
+        for chart in saved {
+            let on_disk = std::fs::read(chart["path"].as_str().unwrap()).unwrap();
+            let key = chart["key"].as_str().unwrap();
+            let served = client()
+                .get(format!("{http}/plots/{key}"))
+                .send()
+                .unwrap()
+                .bytes()
+                .unwrap();
+            assert!(on_disk.starts_with(b"\x89PNG"), "{chart}");
+            assert_eq!(on_disk, served.as_ref(), "{chart}");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// The answers every instance of `sys` gives to `$SRV.<verb>`, asked as the observer.
+async fn ask_everyone(sys: &Stack, verb: &str) -> Vec<Value> {
+    let login = sys.nats.login(NatsUser::Observer).unwrap();
+    let observer = async_nats::ConnectOptions::with_user_and_password(
+        login.user.clone(),
+        login.password.expose_secret().to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX.observer")
+    .connect(sys.nats.url())
+    .await
+    .unwrap();
+    let inbox = observer.new_inbox();
+    let mut replies = observer.subscribe(inbox.clone()).await.unwrap();
+    observer
+        .publish_with_reply(format!("$SRV.{verb}"), inbox, Bytes::new())
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await
+    {
+        answers.push(serde_json::from_slice(&m.payload).unwrap());
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_service_instance_answers_the_nats_service_api() {
+    let sys = system(30);
+    let mut names: Vec<String> = ask_everyone(&sys, "PING")
+        .await
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let mut want = vec!["waveplot-gateway".to_owned(), "waveplot-prepare".to_owned()];
+    want.extend(PlotId::ALL.map(|p| format!("waveplot-plotter-{p}")));
+    want.sort();
+    assert_eq!(names, want);
+
+    let http = sys.http();
+    tokio::task::spawn_blocking(move || {
+        let (code, created) = post_render(&http, &json!({"symbol": "BTC", "interval": "5m", "source": "sample"}));
+        assert_eq!(code, 200, "{created}");
+        let (code, rejected) = post_render(&http, &json!({"symbol": "BTC", "interval": "5m", "source": "sample", "window": 2}));
+        assert_eq!(code, 400, "{rejected}");
+        wait_final(&http, created["id"].as_str().unwrap(), Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let stats = ask_everyone(&sys, "STATS").await;
+    let of = |name: &str| {
+        stats
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no stats from {name}: {stats:?}"))
+    };
+    let prepare = of("waveplot-prepare");
+    assert_eq!(prepare["type"], "io.nats.micro.v1.stats_response");
+    let endpoint = |s: &Value, name: &str| {
+        s["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no endpoint {name}: {s}"))
+    };
+    let render = endpoint(prepare, "render");
+    assert_eq!(render["subject"], "waveplot.render");
+    assert_eq!(render["queue_group"], "prepare");
+    assert_eq!(render["num_requests"], 2, "{render}");
+    assert_eq!(render["num_errors"], 1, "{render}");
+    assert!(render["last_error"].as_str().unwrap().contains("window"), "{render}");
+    assert!(render["processing_time"].as_u64().unwrap() > 0, "{render}");
+    assert_eq!(endpoint(prepare, "prepare")["num_requests"], 1);
+    let plotter = of("waveplot-plotter-02a");
+    assert_eq!(endpoint(plotter, "plot-02a")["num_requests"], 1);
+    assert_eq!(endpoint(plotter, "plot-02a")["num_errors"], 0);
+    let gateway = of("waveplot-gateway");
+    assert!(endpoint(gateway, "events")["num_requests"].as_u64().unwrap() >= 8);
+    let info = ask_everyone(&sys, "INFO").await;
+    assert_eq!(info.len(), 8);
+    assert!(info.iter().all(|i| i["type"] == "io.nats.micro.v1.info_response"
+        && i["metadata"]["subject_prefix"] == "waveplot"
+        && !i["description"].as_str().unwrap().is_empty()));
+}
