@@ -65,6 +65,9 @@ pub struct Failure {
     /// The handler says a later attempt may succeed, whatever the cause chain names
     /// (a remote API's rate limit, say); see [`Failure::is_transient`].
     pub retry: bool,
+    /// The requester has been told already (a rejected request): the failure is
+    /// counted, and no `failed` event is published.
+    pub answered: bool,
 }
 
 impl Failure {
@@ -74,6 +77,16 @@ impl Failure {
             request_id,
             error: error.into(),
             retry: false,
+            answered: false,
+        }
+    }
+
+    /// A request of `request_id` that the handler refused in its answer to the
+    /// requester, saying `reason`: counted as an error, never published.
+    pub fn answered(request_id: Option<RequestId>, reason: impl Into<String>) -> Self {
+        Self {
+            answered: true,
+            ..Self::new(request_id, anyhow::Error::msg(reason.into()))
         }
     }
 
@@ -354,6 +367,10 @@ impl<H: Handler> Worker<H> {
         let job = match self.handler.accept(delivery.message.clone()).await {
             Ok(Some(job)) => job,
             Ok(None) => return (Settle::Ack, None),
+            Err(failure) if failure.answered => {
+                self.count("refused");
+                return (Settle::Ack, Some(public_reason(&failure.error)));
+            }
             Err(failure) => {
                 self.count("refused");
                 let reason = self.fail(failure, delivery).await;

@@ -41,7 +41,7 @@ async function init() {
 /** Renders what the URL names, or says what in it this page does not offer. */
 function follow() {
   const { named, problems } = fromUrl();
-  if (problems.length) say(problems.join(" ") + " Pick from the lists and press Analyse.", true);
+  if (problems.length) say(problems.join(" ") + " Pick from the lists and press Run.", true);
   else if (named) run({});
 }
 

@@ -135,9 +135,11 @@ impl Handler for Admit {
     /// symbol may wait on the network, but never for a work slot. An accepted request
     /// is published as an `accepted` event and answered once the stream has stored it;
     /// one that cannot be stored is not answered (the gateway says the bus is
-    /// unavailable) and fails on the bus.
+    /// unavailable) and fails on the bus. A rejected one is counted as an error of the
+    /// render endpoint (`nats micro stats`), and nothing is published for it.
     async fn accept(&self, message: BusMessage) -> Result<Option<Self::Job>, Failure> {
         let ctx = &self.0.ctx;
+        let mut refused = None;
         let reply = match self.0.validate(&message.payload).await {
             Ok(request) => {
                 let accepted = AcceptedEvent {
@@ -159,6 +161,7 @@ impl Handler for Admit {
             Err((request_id, error)) => {
                 metrics::counter!("waveplot_prepare_rejected_total").increment(1);
                 tracing::warn!(request_id = ?request_id, %error, "render request rejected");
+                refused = Some(Failure::answered(request_id.clone(), error.clone()));
                 RenderReply::Rejected {
                     v: V1,
                     request_id,
@@ -174,7 +177,7 @@ impl Handler for Admit {
                 );
             }
         }
-        Ok(None)
+        refused.map_or(Ok(None), Err)
     }
 
     async fn work(&self, job: Self::Job) -> Result<AcceptedEvent, Failure> {

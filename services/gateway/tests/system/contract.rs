@@ -88,7 +88,11 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
         let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample"});
         let (code, created) = post_render(&http, &body);
         assert_eq!(code, 200, "{created}");
-        wait_final(&http, created["id"].as_str().unwrap(), Duration::from_secs(60))
+        wait_final(
+            &http,
+            created["id"].as_str().unwrap(),
+            Duration::from_secs(60),
+        )
     })
     .await
     .unwrap();
@@ -106,7 +110,11 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     let mut replies = Vec::new();
     for request in [&good, &bad] {
         let reply = gateway
-            .request(subjects.render(), request.encode().into(), Duration::from_secs(5))
+            .request(
+                subjects.render(),
+                request.encode().into(),
+                Duration::from_secs(5),
+            )
             .await
             .unwrap();
         replies.push(reply);
@@ -141,7 +149,11 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     let prepare = as_user(&sys, NatsUser::Prepare, "contract-forger").await;
     prepare.send(&subjects, &forged).await.unwrap();
     failure_of(&mut failed, forged.request_id.as_str()).await;
-    let mut captured = [captured, drain(&mut everything, Duration::from_secs(1)).await].concat();
+    let mut captured = [
+        captured,
+        drain(&mut everything, Duration::from_secs(1)).await,
+    ]
+    .concat();
     captured.extend(replies.into_iter().map(|r| ("reply".to_owned(), r)));
 
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +170,14 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
         kinds.insert(kind);
         std::fs::write(messages.join(format!("{kind}-{i}.json")), payload).unwrap();
     }
-    let every = ["accepted", "done", "failed", "prepared", "renderReply", "renderRequest"];
+    let every = [
+        "accepted",
+        "done",
+        "failed",
+        "prepared",
+        "renderReply",
+        "renderRequest",
+    ];
     assert_eq!(kinds.into_iter().collect::<Vec<_>>(), every);
 
     let http = sys.http();
@@ -198,26 +217,34 @@ async fn the_example_client_saves_the_charts_of_a_render() {
     let sys = system(30);
     let out = tempfile::tempdir().unwrap();
     let login = sys.nats.login(NatsUser::Observer).unwrap();
-    let mut example = Command::new(&python)
+    let example = Command::new(&python)
         .arg(repo().join("examples/save_charts.py"))
-        .args(["--nats", &sys.nats.url(), "--gateway", &sys.http(), "--count", "6"])
+        .args([
+            "--nats",
+            &sys.nats.url(),
+            "--gateway",
+            &sys.http(),
+            "--count",
+            "6",
+        ])
         .arg("--out")
         .arg(out.path())
         .env("WAVEPLOT_NATS_PASSWORD", login.password.expose_secret())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut example = Reaped(example);
     let http = sys.http();
     let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(example.stdout.take().unwrap()).lines();
+        let mut lines = BufReader::new(example.0.stdout.take().unwrap()).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
-        let body = json!({"symbol": "ETH", "interval": "1h", "source": "sample"});
+        let body = json!({"symbol": "ETH", "interval": "5m", "source": "sample"});
         let (code, created) = post_render(&http, &body);
         assert_eq!(code, 200, "{created}");
         let saved: Vec<Value> = lines
             .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
             .collect();
-        assert!(example.wait().unwrap().success());
+        assert!(example.0.wait().unwrap().success());
         saved
     });
     let saved = tokio::time::timeout(Duration::from_secs(90), lines)
@@ -244,6 +271,16 @@ async fn the_example_client_saves_the_charts_of_a_render() {
     .unwrap();
 }
 
+/// A child process, killed if the test ends before it does.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The answers every instance of `sys` gives to `$SRV.<verb>`, asked as the observer.
 async fn ask_everyone(sys: &Stack, verb: &str) -> Vec<Value> {
     let login = sys.nats.login(NatsUser::Observer).unwrap();
@@ -262,8 +299,7 @@ async fn ask_everyone(sys: &Stack, verb: &str) -> Vec<Value> {
         .await
         .unwrap();
     let mut answers = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await
-    {
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
         answers.push(serde_json::from_slice(&m.payload).unwrap());
     }
     answers
@@ -285,11 +321,22 @@ async fn every_service_instance_answers_the_nats_service_api() {
 
     let http = sys.http();
     tokio::task::spawn_blocking(move || {
-        let (code, created) = post_render(&http, &json!({"symbol": "BTC", "interval": "5m", "source": "sample"}));
+        let (code, created) = post_render(
+            &http,
+            &json!({"symbol": "BTC", "interval": "5m", "source": "sample"}),
+        );
         assert_eq!(code, 200, "{created}");
-        let (code, rejected) = post_render(&http, &json!({"symbol": "BTC", "interval": "5m", "source": "sample", "window": 2}));
+        // The gateway cannot tell this wavelet does not exist; prepare rejects it.
+        let (code, rejected) = post_render(
+            &http,
+            &json!({"symbol": "BTC", "interval": "5m", "source": "sample", "wavelet": "db99"}),
+        );
         assert_eq!(code, 400, "{rejected}");
-        wait_final(&http, created["id"].as_str().unwrap(), Duration::from_secs(60))
+        wait_final(
+            &http,
+            created["id"].as_str().unwrap(),
+            Duration::from_secs(60),
+        )
     })
     .await
     .unwrap();
@@ -316,17 +363,28 @@ async fn every_service_instance_answers_the_nats_service_api() {
     assert_eq!(render["queue_group"], "prepare");
     assert_eq!(render["num_requests"], 2, "{render}");
     assert_eq!(render["num_errors"], 1, "{render}");
-    assert!(render["last_error"].as_str().unwrap().contains("window"), "{render}");
+    assert!(
+        render["last_error"].as_str().unwrap().contains("db99"),
+        "{render}"
+    );
     assert!(render["processing_time"].as_u64().unwrap() > 0, "{render}");
     assert_eq!(endpoint(prepare, "prepare")["num_requests"], 1);
     let plotter = of("waveplot-plotter-02a");
     assert_eq!(endpoint(plotter, "plot-02a")["num_requests"], 1);
     assert_eq!(endpoint(plotter, "plot-02a")["num_errors"], 0);
     let gateway = of("waveplot-gateway");
-    assert!(endpoint(gateway, "events")["num_requests"].as_u64().unwrap() >= 8);
+    assert!(
+        endpoint(gateway, "events")["num_requests"]
+            .as_u64()
+            .unwrap()
+            >= 8
+    );
     let info = ask_everyone(&sys, "INFO").await;
     assert_eq!(info.len(), 8);
-    assert!(info.iter().all(|i| i["type"] == "io.nats.micro.v1.info_response"
-        && i["metadata"]["subject_prefix"] == "waveplot"
-        && !i["description"].as_str().unwrap().is_empty()));
+    assert!(
+        info.iter()
+            .all(|i| i["type"] == "io.nats.micro.v1.info_response"
+                && i["metadata"]["subject_prefix"] == "waveplot"
+                && !i["description"].as_str().unwrap().is_empty())
+    );
 }
