@@ -408,6 +408,24 @@ impl NatsServer {
         Some(login.expect("the test passwords make valid logins"))
     }
 
+    /// A plain async-nats client of this server's `url()`, logged in as `user` on a
+    /// secured server, reading its replies under `_INBOX.<user>` as the services do:
+    /// for what waveplot's `Bus` does not offer (a request with many replies).
+    pub async fn client(&self, user: NatsUser) -> async_nats::Client {
+        let options = match self.login(user) {
+            Some(login) => async_nats::ConnectOptions::with_user_and_password(
+                login.user,
+                login.password.expose_secret().to_owned(),
+            ),
+            None => async_nats::ConnectOptions::new(),
+        };
+        options
+            .custom_inbox_prefix(format!("_INBOX.{}", user.name()))
+            .connect(self.url())
+            .await
+            .expect("connect to the test NATS server")
+    }
+
     /// The environment a service logging in as `user` gets: `NATS_USER` and
     /// `NATS_PASSWORD` (nothing on a server open to anyone).
     pub fn env(&self, user: NatsUser) -> Vec<(&'static str, String)> {

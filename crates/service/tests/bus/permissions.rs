@@ -54,6 +54,19 @@ async fn next(sub: &mut Subscription) -> (String, Bytes) {
     (m.subject, m.payload)
 }
 
+/// Asserts that `bus` gets no answer to a request on `subject`: the server drops what
+/// it may not publish.
+async fn unanswered(bus: &Bus, subject: String, payload: Bytes) {
+    let e = bus
+        .request(subject, payload, Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BusError::Timeout { .. } | BusError::NoResponders { .. }),
+        "{e}"
+    );
+}
+
 fn failure(stage: Stage, reason: &str) -> FailedEvent {
     FailedEvent {
         v: V1,
@@ -124,18 +137,7 @@ async fn the_observer_sees_the_events_and_publishes_nothing() {
             .unwrap();
     }
     observer.flush().await.unwrap();
-    let e = observer
-        .request(
-            subjects.render(),
-            Bytes::from("{}"),
-            Duration::from_millis(500),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, BusError::Timeout { .. } | BusError::NoResponders { .. }),
-        "{e}"
-    );
+    unanswered(&observer, subjects.render(), Bytes::from("{}")).await;
     // A plotter's failure goes through the event stream and reaches the observer.
     let plotter = connect(&nats, NatsUser::Plotter).await;
     let event = failure(Stage::Plot, "from the plotter");
@@ -420,15 +422,7 @@ async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
             async move { instance.serve(&bus, stop).await },
         ));
     }
-    let login = nats.login(NatsUser::Observer).unwrap();
-    let observer = async_nats::ConnectOptions::with_user_and_password(
-        login.user.clone(),
-        login.password.expose_secret().to_owned(),
-    )
-    .custom_inbox_prefix("_INBOX.observer")
-    .connect(nats.url())
-    .await
-    .unwrap();
+    let observer = nats.client(NatsUser::Observer).await;
     // The observer may not subscribe where services answer: it cannot pose as one.
     let mut posing = observer.subscribe("$SRV.PING").await.unwrap();
     let mut answered = Vec::new();
@@ -460,18 +454,7 @@ async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
     );
     // A service role may not ask the others for their numbers.
     let gateway = connect(&nats, NatsUser::Gateway).await;
-    let e = gateway
-        .request(
-            "$SRV.STATS".into(),
-            Bytes::new(),
-            Duration::from_millis(500),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, BusError::Timeout { .. } | BusError::NoResponders { .. }),
-        "{e}"
-    );
+    unanswered(&gateway, "$SRV.STATS".into(), Bytes::new()).await;
     shutdown.cancel();
     for service in services {
         service.await.unwrap().unwrap();

@@ -54,6 +54,18 @@ async fn drain(sub: &mut Subscription, quiet: Duration) -> Vec<(String, Bytes)> 
     got
 }
 
+/// Renders the BTCUSDT 5m sample through `http`; its final status.
+fn render_sample(http: &str) -> Value {
+    let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample"});
+    let (code, created) = post_render(http, &body);
+    assert_eq!(code, 200, "{created}");
+    wait_final(
+        http,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+}
+
 /// Fetches `path` of the gateway into `dir`, returning the file.
 fn fetch(http: &str, path: &str, dir: &Path, name: &str) -> PathBuf {
     let text = client()
@@ -84,18 +96,9 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
 
     // A render through the API: its request and its events.
     let http = sys.http();
-    let status = tokio::task::spawn_blocking(move || {
-        let body = json!({"symbol": "BTC", "interval": "5m", "source": "sample"});
-        let (code, created) = post_render(&http, &body);
-        assert_eq!(code, 200, "{created}");
-        wait_final(
-            &http,
-            created["id"].as_str().unwrap(),
-            Duration::from_secs(60),
-        )
-    })
-    .await
-    .unwrap();
+    let status = tokio::task::spawn_blocking(move || render_sample(&http))
+        .await
+        .unwrap();
     assert_eq!(status["state"], "complete", "{status}");
 
     // Both replies, asked as the gateway asks.
@@ -283,15 +286,7 @@ impl Drop for Reaped {
 
 /// The answers every instance of `sys` gives to `$SRV.<verb>`, asked as the observer.
 async fn ask_everyone(sys: &Stack, verb: &str) -> Vec<Value> {
-    let login = sys.nats.login(NatsUser::Observer).unwrap();
-    let observer = async_nats::ConnectOptions::with_user_and_password(
-        login.user.clone(),
-        login.password.expose_secret().to_owned(),
-    )
-    .custom_inbox_prefix("_INBOX.observer")
-    .connect(sys.nats.url())
-    .await
-    .unwrap();
+    let observer = sys.nats.client(NatsUser::Observer).await;
     let inbox = observer.new_inbox();
     let mut replies = observer.subscribe(inbox.clone()).await.unwrap();
     observer
@@ -321,22 +316,12 @@ async fn every_service_instance_answers_the_nats_service_api() {
 
     let http = sys.http();
     tokio::task::spawn_blocking(move || {
-        let (code, created) = post_render(
-            &http,
-            &json!({"symbol": "BTC", "interval": "5m", "source": "sample"}),
-        );
-        assert_eq!(code, 200, "{created}");
+        render_sample(&http);
         // The gateway cannot tell this wavelet does not exist; prepare rejects it.
-        let (code, rejected) = post_render(
-            &http,
-            &json!({"symbol": "BTC", "interval": "5m", "source": "sample", "wavelet": "db99"}),
-        );
+        let body =
+            json!({"symbol": "BTC", "interval": "5m", "source": "sample", "wavelet": "db99"});
+        let (code, rejected) = post_render(&http, &body);
         assert_eq!(code, 400, "{rejected}");
-        wait_final(
-            &http,
-            created["id"].as_str().unwrap(),
-            Duration::from_secs(60),
-        )
     })
     .await
     .unwrap();
