@@ -225,6 +225,33 @@ answer="$(nats_answer observer "$observer_password")"
 answer="$(nats_answer observer "$observer_password" waveplot.done.01)"
 [[ "$answer" == *"Permissions Violation for Publish"* ]] || fail "the observer's forgery got: $answer"
 log "    anonymous and wrong password refused; observer logs in, its publish is refused"
+# Every service instance answers the NATS service API (`nats micro ls`), asked as observer.
+services="$(python3 - "$(compose port nats 4222)" "$observer_password" <<'PY'
+import json, socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=5)
+f = s.makefile("rb")
+f.readline()  # INFO
+connect = {"verbose": False, "pedantic": False, "protocol": 1, "user": "observer", "pass": sys.argv[2]}
+s.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
+          b"SUB _INBOX.observer.micro 1\r\nPUB $SRV.PING _INBOX.observer.micro 0\r\n\r\n")
+s.settimeout(2)
+names = []
+try:
+    while line := f.readline():
+        if line.startswith(b"MSG"):
+            size = int(line.split()[-1])
+            names.append(json.loads(f.read(size + 2)[:size])["name"])
+        elif line.startswith(b"PING"):
+            s.sendall(b"PONG\r\n")
+except TimeoutError:
+    pass
+print(" ".join(sorted(names)))
+PY
+)"
+want="waveplot-gateway waveplot-plotter-01 waveplot-plotter-02a waveplot-plotter-02b waveplot-plotter-03 waveplot-plotter-04 waveplot-plotter-05 waveplot-prepare"
+[ "$services" = "$want" ] || fail "the service API was answered by: ${services:-nobody}"
+log "    every service instance answers \$SRV.PING (nats micro ls)"
 metrics="$(curl -s -o /dev/null -w '%{http_code}' "$gateway/metrics")"
 [ "$metrics" = 404 ] || fail "the public port serves /metrics ($metrics)"
 curl -fsS -D - -o /dev/null "$gateway/" | grep -qi "^content-security-policy: .*frame-ancestors 'none'" ||
