@@ -70,13 +70,22 @@ async def save(args: argparse.Namespace) -> int:
             request_id, plot_id = event.get("request_id", ""), event.get("plot_id", "")
             if not SAFE.match(request_id) or not SAFE.match(plot_id):
                 continue
+            key = event.get("key")
+            if not isinstance(key, str) or not key.startswith("plots/"):
+                continue
             extension = "svg" if event.get("format") == "svg" else "png"
-            url = f"{args.gateway}/plots/{urllib.parse.quote(event['key'])}"
-            data = await asyncio.to_thread(download, url)
+            url = f"{args.gateway}/{urllib.parse.quote(key)}"
+            try:
+                data = await asyncio.to_thread(download, url)
+            except (OSError, ValueError) as e:
+                # One chart that cannot be fetched (expired, the gateway restarting)
+                # is reported; the next ones are still saved.
+                print(f"{plot_id} of {request_id}: {e}", file=sys.stderr, flush=True)
+                continue
             path = out / f"{request_id}-{plot_id}.{extension}"
             path.write_bytes(data)
             print(json.dumps({"plot_id": plot_id, "request_id": request_id,
-                              "key": event["key"], "bytes": len(data),
+                              "key": key, "bytes": len(data),
                               "path": str(path)}), flush=True)
             saved += 1
             if args.count and saved >= args.count:

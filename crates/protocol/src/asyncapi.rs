@@ -30,12 +30,16 @@ struct MessageDoc {
 }
 
 impl MessageDoc {
+    /// The message `name` of type `T`. Its schema is a resource of its own (`$id`), so
+    /// its references (`#/$defs/...`) resolve within it, wherever it is embedded.
     fn of<T: Message + JsonSchema>(name: &'static str, summary: &'static str, event: bool) -> Self {
+        let mut payload = schema_of::<T>().to_value();
+        payload["$id"] = format!("urn:waveplot:v1:message:{name}").into();
         Self {
             name,
             title: T::NAME,
             summary,
-            payload: schema_of::<T>().to_value(),
+            payload,
             event,
         }
     }
@@ -153,6 +157,18 @@ pub fn document(subjects: &Subjects) -> Value {
                 "stage": parameter(Stage::ALL.map(Stage::as_str).to_vec(), "The stage that failed.")
             },
             "messages": { "failed": message_ref("failed") }
+        },
+        "serviceApi": {
+            "address": "$SRV.{verb}",
+            "title": "The NATS service API",
+            "description": "Every service instance (waveplot-prepare, waveplot-plotter-<PLOT_ID>, waveplot-gateway) answers the NATS service API (`nats micro`), also on $SRV.{verb}.<name> and $SRV.{verb}.<name>.<id>, with the io.nats.micro.v1 ping, info and stats responses that API defines; it answers into an inbox only (_INBOX.observer.> for the observer), at most 20 requests a second.",
+            "parameters": { "verb": parameter(vec!["PING", "INFO", "STATS"], "What is asked.") },
+            "messages": {
+                "serviceRequest": {
+                    "name": "serviceRequest",
+                    "summary": "A request of the service API; its payload is ignored."
+                }
+            }
         }
     });
     let send = |channel: &str, summary: &str| {
@@ -198,7 +214,13 @@ pub fn document(subjects: &Subjects) -> Value {
             "sendAccepted": send("accepted", "prepare announces an accepted request."),
             "sendPrepared": send("prepared", "prepare announces a blob in the store."),
             "sendDone": send("done", "A plotter announces a chart in the store."),
-            "sendFailed": send("failed", "Any stage announces a failure.")
+            "sendFailed": send("failed", "Any stage announces a failure."),
+            "receiveServiceApi": {
+                "action": "receive",
+                "summary": "Every service instance answers the NATS service API.",
+                "channel": { "$ref": "#/channels/serviceApi" },
+                "messages": [{ "$ref": "#/channels/serviceApi/messages/serviceRequest" }]
+            }
         },
         "components": { "messages": components }
     })
@@ -251,18 +273,23 @@ mod tests {
     }
 
     #[test]
-    fn every_reference_resolves() {
-        let doc = document(&Subjects::default());
-        let mut refs = Vec::new();
-        collect_refs(&doc, &mut refs);
-        assert!(refs.len() > 10, "{refs:?}");
-        for r in refs {
-            let pointer = r.strip_prefix('#').unwrap();
-            // Schema-internal references resolve within the message's own schema.
-            if pointer.starts_with("/$defs/") {
-                continue;
+    fn every_reference_resolves_in_its_resource() {
+        let mut doc = document(&Subjects::default());
+        let mut payloads = Vec::new();
+        for (name, message) in doc["components"]["messages"].as_object_mut().unwrap() {
+            // Each payload is a resource of its own: its references resolve within it.
+            let payload = message["payload"]["schema"].take();
+            assert_eq!(payload["$id"], format!("urn:waveplot:v1:message:{name}"));
+            payloads.push(payload);
+        }
+        for resource in payloads.iter().chain([&doc]) {
+            let mut refs = Vec::new();
+            collect_refs(resource, &mut refs);
+            assert!(!refs.is_empty());
+            for r in refs {
+                let pointer = r.strip_prefix('#').unwrap();
+                assert!(resource.pointer(pointer).is_some(), "{r} does not resolve");
             }
-            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
         }
     }
 

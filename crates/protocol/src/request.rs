@@ -129,9 +129,11 @@ pub struct RenderRequest {
     pub source: Source,
     /// Number of candles; default: the interval's look-back ([`Interval::default_window`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = MIN_WINDOW, max = MAX_WINDOW))]
     pub window: Option<u32>,
     /// Open time (ms) of the last candle of the window; default: the latest closed candle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub end_ms: Option<i64>,
     /// Wavelet; default `haar`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,18 +146,23 @@ pub struct RenderRequest {
     pub mra: Option<MraKind>,
     /// Decomposition levels; default 8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_LEVELS))]
     pub levels: Option<u32>,
     /// Anomaly factor k; default 6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub anomaly_k: Option<f64>,
     /// Trend smooth level; default 6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub trend_level: Option<u32>,
     /// Chart width in pixels; default per chart ([`PlotId::default_size`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = MIN_SIDE, max = MAX_SIDE))]
     pub width: Option<u32>,
     /// Chart height in pixels; default per chart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = MIN_SIDE, max = MAX_SIDE))]
     pub height: Option<u32>,
     /// Image format; default `png`.
     #[serde(default)]
@@ -163,8 +170,9 @@ pub struct RenderRequest {
     /// Time zone of the charts' time axes and dates (an IANA name); default `UTC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<TimeZone>,
-    /// Which charts to draw; default all six.
+    /// Which charts to draw, each once; default all six.
     #[serde(default = "all_plots")]
+    #[schemars(length(max = 6))]
     pub plots: Vec<PlotId>,
 }
 

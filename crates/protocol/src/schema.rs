@@ -3,9 +3,12 @@
 //! the validated names below describe their canonical form. The AsyncAPI document
 //! ([`crate::asyncapi`]) carries one schema per message.
 //!
-//! A name's schema states what waveplot writes: readers here are more lenient (they
-//! trim, ignore case and respell, e.g. `"Haar "` is read as `haar`), so a message that
-//! validates is always read, and every message waveplot sends validates.
+//! A name's schema states its canonical spelling, which is what waveplot writes, so every
+//! message waveplot sends validates, and a value that validates is always read. Readers
+//! here also take other spellings (they trim, ignore case and respell: `"Haar "` is
+//! `haar`, `BTC` is `BTCUSDT`), which the schemas leave out. What a pattern cannot say
+//! is checked when a request is worked on: a wavelet the analysis does not know, a
+//! symbol Binance does not list.
 
 use std::borrow::Cow;
 
@@ -18,7 +21,7 @@ use crate::key::{BlobKey, PlotKey};
 use crate::message::V1;
 use crate::plot::PlotId;
 use crate::source::Source;
-use crate::symbol::Symbol;
+use crate::symbol::{DEFAULT_QUOTE, QUOTES, Symbol};
 use crate::wavelet::{Mode, Wavelet};
 use crate::zone::TimeZone;
 
@@ -62,16 +65,45 @@ name_schema!(
     })
 );
 
-name_schema!(
-    Symbol,
-    "Symbol",
+/// A canonical symbol, unanchored: a base and a quote asset waveplot knows (a base of
+/// one character or more before `USDT`, two or more before the others).
+fn symbol_pattern() -> String {
+    let others: Vec<&str> = QUOTES
+        .iter()
+        .copied()
+        .filter(|q| *q != DEFAULT_QUOTE)
+        .collect();
+    format!(
+        "([A-Z0-9]+{DEFAULT_QUOTE}|[A-Z0-9]{{2,}}({}))",
+        others.join("|")
+    )
+}
+
+/// The canonical intervals, as a regular expression's alternatives.
+fn interval_pattern() -> String {
+    Interval::ALL.map(Interval::as_str).join("|")
+}
+
+/// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`, the window part of both keys.
+fn window_pattern() -> String {
+    format!(
+        "{}/({})/[0-9]+-[0-9]+-[0-9a-f]{{16}}",
+        symbol_pattern(),
+        interval_pattern()
+    )
+}
+
+name_schema!(Symbol, "Symbol", {
+    let pattern = format!("^{}$", symbol_pattern());
     json_schema!({
-        "description": "A trading pair in Binance's spelling, e.g. BTCUSDT (readers also take btc/usdt, BTC-USDT, or a base alone, which means the base against USDT).",
+        "description": "A trading pair in Binance's spelling, e.g. BTCUSDT: a base asset and a quote asset waveplot knows (readers also take btc/usdt, BTC-USDT, or a base alone, which means the base against USDT).",
         "type": "string",
-        "pattern": "^[A-Z0-9]{2,20}$",
+        "minLength": 5,
+        "maxLength": 20,
+        "pattern": pattern,
         "examples": ["BTCUSDT"]
     })
-);
+});
 
 name_schema!(Interval, "Interval", {
     let names: Vec<&str> = Interval::ALL.map(Interval::as_str).to_vec();
@@ -105,10 +137,10 @@ name_schema!(
     Wavelet,
     "Wavelet",
     json_schema!({
-        "description": "A wavelet in PyWavelets' spelling: haar, db1-db38, sym2-sym20 or coif1-coif17 (readers ignore case and surrounding spaces).",
+        "description": "A wavelet's name in PyWavelets' spelling, lower case: the analysis knows haar, db1-db38, sym2-sym20 and coif1-coif17, and refuses others when it is asked (readers ignore case and surrounding spaces).",
         "type": "string",
-        "pattern": "^(haar|db([1-9]|[12][0-9]|3[0-8])|sym([2-9]|1[0-9]|20)|coif([1-9]|1[0-7]))$",
-        "examples": ["haar", "db4"]
+        "pattern": "^[a-z][a-z0-9]{0,15}$",
+        "examples": ["haar", "db4", "sym5", "coif3"]
     })
 );
 
@@ -125,10 +157,10 @@ name_schema!(
     TimeZone,
     "TimeZone",
     json_schema!({
-        "description": "An IANA time zone in the database's spelling, e.g. UTC or Europe/Berlin (readers ignore ASCII case).",
+        "description": "An IANA time zone in the database's spelling, e.g. UTC or Europe/Berlin (readers ignore ASCII case; a name the database does not know is refused).",
         "type": "string",
-        "minLength": 1,
         "maxLength": 32,
+        "pattern": "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$",
         "examples": ["UTC", "Europe/Berlin"]
     })
 );
@@ -143,22 +175,86 @@ name_schema!(
     })
 );
 
-name_schema!(
-    BlobKey,
-    "BlobKey",
+name_schema!(BlobKey, "BlobKey", {
+    let pattern = format!("^analysis/{}\\.msgpack$", window_pattern());
     json_schema!({
         "description": "The store key of an analysis blob: analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>.msgpack.",
         "type": "string",
-        "pattern": "^analysis/[A-Z0-9]+/[0-9]+[smhdwM]/-?[0-9]+-[0-9]+-[0-9a-f]{16}\\.msgpack$"
+        "pattern": pattern
     })
-);
+});
 
-name_schema!(
-    PlotKey,
-    "PlotKey",
+name_schema!(PlotKey, "PlotKey", {
+    let plots = PlotId::ALL.map(PlotId::as_str).join("|");
+    let pattern = format!(
+        "^plots/{}/({plots})-[0-9]+x[0-9]+(@[A-Za-z0-9_+-]+(\\.[A-Za-z0-9_+-]+)*)?\\.(png|svg)$",
+        window_pattern()
+    );
     json_schema!({
-        "description": "The store key of a chart: plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].<png|svg>; the gateway serves it at GET /plots/{key}.",
+        "description": "The store key of a chart: plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].<png|svg>, the zone's slashes written as dots; the gateway serves it at GET /plots/{key}.",
         "type": "string",
-        "pattern": "^plots/[A-Z0-9]+/[0-9]+[smhdwM]/-?[0-9]+-[0-9]+-[0-9a-f]{16}/[0-9a-z]+-[0-9]+x[0-9]+(@[A-Za-z0-9._+-]+)?\\.(png|svg)$"
+        "pattern": pattern
     })
-);
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::WindowId;
+    use crate::plot::ImageFormat;
+    use crate::request::AnalysisParams;
+
+    /// Whether `value` matches the pattern of `T`'s schema.
+    fn fits<T: JsonSchema>(value: &str) -> bool {
+        let schema = schema_of::<T>();
+        let pattern = schema.get("pattern").and_then(|p| p.as_str()).unwrap();
+        regex::Regex::new(pattern).unwrap().is_match(value)
+    }
+
+    #[test]
+    fn a_symbol_fits_its_pattern_exactly_when_it_is_canonical() {
+        for s in [
+            "BTCUSDT",
+            "ETHBTC",
+            "1INCHUSDT",
+            "XUSDT",
+            "SOLFDUSD",
+            "BTC",
+            "eth/btc",
+            "B",
+            "ABCDEFGHIJKLMNOPQ",
+        ] {
+            let canonical = Symbol::parse(s).is_ok_and(|c| c.as_str() == s);
+            assert_eq!(fits::<Symbol>(s), canonical, "{s}");
+        }
+    }
+
+    #[test]
+    fn keys_of_every_interval_chart_and_zone_fit_their_patterns() {
+        let symbol = Symbol::parse("ETHBTC").unwrap();
+        let source = Source::Sample;
+        let params = AnalysisParams::default();
+        for interval in Interval::ALL {
+            let blob = BlobKey::for_window(&WindowId {
+                symbol: &symbol,
+                interval,
+                source: &source,
+                params: &params,
+                end_open_ms: 1_660_608_000_000,
+                candles: 864,
+            });
+            assert!(fits::<BlobKey>(blob.as_str()), "{blob}");
+            for plot in PlotId::ALL {
+                for zone in ["UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5"] {
+                    let zone = TimeZone::parse(zone).unwrap();
+                    let key = blob.plot_key(plot, (1280, 720), ImageFormat::Svg, &zone);
+                    assert!(fits::<PlotKey>(key.as_str()), "{key}");
+                }
+            }
+        }
+        let wrong = "plots/BTCUSDT/7m/1-2-0123456789abcdef/01-1280x720.png";
+        assert!(!fits::<PlotKey>(wrong) && PlotKey::parse(wrong).is_err());
+        let negative = "analysis/BTCUSDT/5m/-1-2-0123456789abcdef.msgpack";
+        assert!(!fits::<BlobKey>(negative) && BlobKey::parse(negative).is_err());
+    }
+}

@@ -14,13 +14,13 @@ use crate::error::ParseError;
 
 /// Quote assets recognised at the end of a symbol. A name that ends in none of them is a
 /// bare base asset and gets `USDT` appended. Longest first, so `FDUSD` wins over `USD`-like tails.
-const QUOTES: &[&str] = &[
+pub(crate) const QUOTES: &[&str] = &[
     "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY",
     "GBP", "AUD", "DAI",
 ];
 
 /// The quote asset appended to a bare base asset.
-const DEFAULT_QUOTE: &str = "USDT";
+pub(crate) const DEFAULT_QUOTE: &str = "USDT";
 
 /// Longest accepted canonical symbol. Binance's longest spot symbols are around 16 characters.
 const MAX_LEN: usize = 20;

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -28,6 +28,35 @@ use crate::bus::{Bus, BusError};
 
 /// The service API's verbs.
 const VERBS: [&str; 3] = ["PING", "INFO", "STATS"];
+/// The most requests an instance answers per second; more are dropped, so a flood of
+/// them never competes with the service's own messages on its connection.
+const MAX_ANSWERS_PER_SECOND: u32 = 20;
+
+/// The answers left in the current second.
+#[derive(Debug)]
+struct Budget {
+    second: Instant,
+    used: u32,
+}
+
+impl Budget {
+    fn new(now: Instant) -> Self {
+        Self {
+            second: now,
+            used: 0,
+        }
+    }
+
+    /// Whether one more answer fits at `now`.
+    fn take(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.second) >= Duration::from_secs(1) {
+            *self = Self::new(now);
+        }
+        let fits = self.used < MAX_ANSWERS_PER_SECOND;
+        self.used += u32::from(fits);
+        fits
+    }
+}
 
 /// One instance of a service, with the endpoints its serve loops registered.
 #[derive(Debug, Clone)]
@@ -128,11 +157,6 @@ impl Discovery {
         }
     }
 
-    /// The service's name, `waveplot-<role>`.
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
     /// This instance's ID.
     pub fn id(&self) -> &str {
         &self.inner.id
@@ -219,7 +243,8 @@ impl Discovery {
     }
 
     /// Answers the service API's requests for this instance on `bus` until `shutdown`.
-    /// Every instance answers (no queue group), whatever the request's payload.
+    /// Every instance answers (no queue group), whatever the request's payload, into
+    /// an inbox (`_INBOX.…`) only, and at most [`MAX_ANSWERS_PER_SECOND`] a second.
     pub async fn serve(&self, bus: &Bus, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut subscriptions = Vec::new();
         for verb in VERBS {
@@ -231,7 +256,9 @@ impl Discovery {
                 subscriptions.push(bus.subscribe(subject, None).await?);
             }
         }
+        bus.flush().await?;
         let mut requests = futures::stream::select_all(subscriptions);
+        let mut budget = Budget::new(Instant::now());
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -240,9 +267,14 @@ impl Discovery {
                     None => return Ok(()),
                 },
             };
-            let Some(reply) = message.reply else {
+            // A reply subject outside the inboxes would make this service publish
+            // wherever the requester says; the bus permissions forbid it too.
+            let Some(reply) = message.reply.filter(|r| r.starts_with("_INBOX.")) else {
                 continue;
             };
+            if !budget.take(Instant::now()) {
+                continue;
+            }
             let verb = message.subject.split('.').nth(1).unwrap_or("PING");
             let body = Bytes::from(self.answer(verb).to_string());
             if let Err(e) = bus.reply(reply, body).await {
@@ -258,6 +290,50 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::LocalBus;
+
+    #[test]
+    fn at_most_so_many_answers_a_second() {
+        let start = Instant::now();
+        let mut budget = Budget::new(start);
+        let half = start + Duration::from_millis(500);
+        let given = (0..30).filter(|_| budget.take(half)).count();
+        assert_eq!(given, MAX_ANSWERS_PER_SECOND as usize);
+        assert!(budget.take(start + Duration::from_secs(1)));
+    }
+
+    #[tokio::test]
+    async fn answers_into_inboxes_only() {
+        let local = LocalBus::new();
+        let bus = Bus::Local(local.clone());
+        let instance = Discovery::new("prepare", "", "waveplot");
+        let last = format!("$SRV.STATS.waveplot-prepare.{}", instance.id());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let (bus, stop) = (bus.clone(), stop.clone());
+            async move { instance.serve(&bus, stop).await }
+        });
+        let mut inbox = bus.subscribe("_INBOX.t.>".into(), None).await.unwrap();
+        let mut deployment = bus.subscribe("waveplot.>".into(), None).await.unwrap();
+        // Asked on the subject it subscribes to last, until it listens; then into a
+        // subject of the deployment, and once more into an inbox.
+        while local.publish(&last, Some("_INBOX.t.1".into()), Bytes::new()) == 0 {
+            tokio::task::yield_now().await;
+        }
+        local.publish("$SRV.PING", Some("waveplot.done.01".into()), Bytes::new());
+        local.publish("$SRV.INFO", Some("_INBOX.t.2".into()), Bytes::new());
+        let first = inbox.next().await.unwrap();
+        assert_eq!(first.subject, "_INBOX.t.1");
+        let second = inbox.next().await.unwrap();
+        assert_eq!(
+            second.subject, "_INBOX.t.2",
+            "answered in order, nothing between"
+        );
+        let stray = tokio::time::timeout(Duration::from_millis(100), deployment.next()).await;
+        assert!(stray.is_err(), "answered into the deployment: {stray:?}");
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
 
     #[test]
     fn stats_count_what_endpoints_recorded() {

@@ -246,8 +246,11 @@ pub async fn serve<H: Handler>(
     let slots = capacity.slots.max(1);
     let (subject, endpoint, mut messages) = match handler.subscription(&ctx.subjects) {
         Subscription::Requests { subject, queue } => {
-            let name = subject.rsplit('.').next().unwrap_or("requests").to_owned();
-            let endpoint = ctx.discovery.endpoint(&name, &subject, &queue);
+            // The endpoint is named by the subject's last token (`render`).
+            let name = subject
+                .rsplit_once('.')
+                .map_or(subject.as_str(), |(_, last)| last);
+            let endpoint = ctx.discovery.endpoint(name, &subject, &queue);
             let requests = ctx
                 .bus
                 .subscribe(subject.clone(), Some(queue))

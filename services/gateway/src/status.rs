@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use waveplot_protocol::blob::{BandStats, Header};
 use waveplot_protocol::{
-    DoneEvent, PlotId, PrepareTimings, PreparedEvent, RenderRequest, RequestId,
+    BlobKey, DoneEvent, PlotId, PlotKey, PrepareTimings, PreparedEvent, RenderRequest, RequestId,
 };
 
 /// Where a render stands.
@@ -46,7 +46,7 @@ pub struct PlotStatus {
     /// Where the browser fetches the image.
     pub url: Option<String>,
     /// The image's store key.
-    pub key: Option<String>,
+    pub key: Option<PlotKey>,
     /// Image width in pixels.
     pub width: Option<u32>,
     /// Image height in pixels.
@@ -81,7 +81,7 @@ impl PlotStatus {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Prepared {
     /// The blob's store key.
-    pub key: String,
+    pub key: BlobKey,
     /// Candles analysed.
     pub candles: u32,
     /// Open time of the first candle, ms.
@@ -210,7 +210,7 @@ impl Status {
     /// Applies prepare's report, with the summary its header carries.
     pub fn prepared(&mut self, e: &PreparedEvent) {
         self.prepared = Some(Prepared {
-            key: e.key.to_string(),
+            key: e.key.clone(),
             candles: e.candles,
             first_open_ms: e.first_open_ms,
             last_open_ms: e.last_open_ms,
@@ -232,7 +232,7 @@ impl Status {
             *p = PlotStatus {
                 state: PlotState::Done,
                 url: Some(format!("/{}", e.key)),
-                key: Some(e.key.to_string()),
+                key: Some(e.key.clone()),
                 width: Some(e.width),
                 height: Some(e.height),
                 bytes: Some(e.bytes),
@@ -313,7 +313,7 @@ impl Status {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use waveplot_protocol::{BlobKey, Interval, Source, Symbol, TimeZone, V1, WindowId};
+    use waveplot_protocol::{Interval, Source, Symbol, TimeZone, V1, WindowId};
 
     use super::*;
 
@@ -418,7 +418,7 @@ pub(crate) mod tests {
         let p = &st.plots[&PlotId::Bands];
         let key = done_event(&r, PlotId::Bands).key;
         assert_eq!(p.state, PlotState::Done);
-        assert_eq!(p.key.as_deref(), Some(key.as_str()));
+        assert_eq!(p.key.as_ref(), Some(&key));
         assert_eq!(p.url, Some(format!("/{key}")));
         assert_eq!(
             (p.width, p.height, p.bytes),

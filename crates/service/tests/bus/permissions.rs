@@ -452,6 +452,25 @@ async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
         !matches!(nobody, Ok(Some(_))),
         "the observer received a service API request"
     );
+    // A request whose reply subject is not an inbox makes no service publish there:
+    // answering is no way around a service's publish permissions.
+    let mut watched = observer.subscribe("waveplot.>").await.unwrap();
+    for target in [
+        "waveplot.done.01",
+        "waveplot.accepted.BTCUSDT.5m",
+        "waveplot.render",
+    ] {
+        observer
+            .publish_with_reply("$SRV.PING", target, Bytes::new())
+            .await
+            .unwrap();
+    }
+    observer.flush().await.unwrap();
+    let forged = tokio::time::timeout(Duration::from_secs(1), watched.next()).await;
+    assert!(
+        !matches!(forged, Ok(Some(_))),
+        "a service answered into a subject of the deployment: {forged:?}"
+    );
     // A service role may not ask the others for their numbers.
     let gateway = connect(&nats, NatsUser::Gateway).await;
     unanswered(&gateway, "$SRV.STATS".into(), Bytes::new()).await;

@@ -10,7 +10,7 @@ use axum::routing::get;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
-use waveplot_protocol::{PlotKey, RequestId, Subjects};
+use waveplot_protocol::{RequestId, Subjects};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
 use crate::error::ErrorBody;
@@ -32,7 +32,7 @@ pub fn routes(subjects: &Subjects) -> Router<AppState> {
         )
 }
 
-/// A response of `status` with an `{"error"}` body.
+/// A response described by `description`, with an `{"error"}` body.
 fn error(description: &str) -> Value {
     json!({
         "description": description,
@@ -40,7 +40,7 @@ fn error(description: &str) -> Value {
     })
 }
 
-/// A `200` JSON response of the schema `reference`.
+/// A JSON response described by `description`, of the schema `schema`.
 fn ok_json(description: &str, schema: Value) -> Value {
     json!({
         "description": description,
@@ -76,9 +76,8 @@ pub fn openapi() -> Value {
     let status = schema_ref::<Status>(&mut g);
     let meta = schema_ref::<Meta>(&mut g);
     schema_ref::<ErrorBody>(&mut g);
-    // Named by the path parameters.
+    // Named by a path parameter.
     schema_ref::<RequestId>(&mut g);
-    schema_ref::<PlotKey>(&mut g);
     let schemas = g.take_definitions(true);
     let id = json!({
         "name": "id", "in": "path", "required": true,
@@ -105,7 +104,7 @@ pub fn openapi() -> Value {
                     "responses": {
                         "200": ok_json("The render was accepted (or an identical one reused).", created),
                         "400": error("The request is invalid; the error names the field and what is valid."),
-                        "408": error("The request took over 20 s to arrive."),
+                        "408": { "description": "The request took over 20 s to arrive (no body)." },
                         "413": error("The body is larger than allowed."),
                         "415": error("The body is not sent as application/json."),
                         "503": {
@@ -150,11 +149,11 @@ pub fn openapi() -> Value {
                 "get": {
                     "operationId": "getChart",
                     "summary": "A chart from the store",
-                    "description": "Keys are content-addressed, so a chart never changes: it is served with an ETag and cached for a year. The key's leading `plots/` may be left out.",
+                    "description": "Keys are content-addressed, so a chart never changes: it is served with an ETag and cached for a year. A status's plot `url` is this path.",
                     "parameters": [{
                         "name": "key", "in": "path", "required": true,
-                        "description": "The chart's key (a done event's `key`, a status's plot `key`).",
-                        "schema": { "$ref": "#/components/schemas/PlotKey" }
+                        "description": "The chart's key after its leading `plots/` (a done event's `key`, a status's plot `key`), slashes included: SYMBOL/INTERVAL/END_MS-N-HASH/PLOT-WxH[@ZONE].png|svg.",
+                        "schema": { "type": "string" }
                     }],
                     "responses": {
                         "200": {

@@ -21,6 +21,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
+use waveplot_protocol::request::{MAX_LEVELS, MAX_SIDE, MAX_WINDOW, MIN_SIDE, MIN_WINDOW};
 use waveplot_protocol::{
     FailedEvent, ImageFormat, Interval, Message, Mode, MraKind, PlotId, RenderReply, RenderRequest,
     RequestId, Source, Stage, Symbol, TimeZone, V1, Wavelet,
@@ -36,22 +37,45 @@ use crate::status::Status;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderBody {
+    /// Trading pair, e.g. `BTCUSDT` (also `btc/usdt`, `BTC-USDT`, or `BTC` for BTCUSDT).
     symbol: Symbol,
+    /// Kline interval.
     interval: Interval,
+    /// Where the candles come from; default: the first of `GET /api/meta`'s sources.
     #[serde(default)]
     source: Option<Source>,
+    /// Number of candles; default: the interval's look-back.
+    #[schemars(range(min = MIN_WINDOW, max = MAX_WINDOW))]
     window: Option<u32>,
+    /// Open time (ms, UTC) of the last candle; default: the latest closed candle.
+    #[schemars(range(min = 0))]
     end_ms: Option<i64>,
+    /// Wavelet; default `haar`.
     wavelet: Option<Wavelet>,
+    /// Extension mode; default `symmetric`.
     mode: Option<Mode>,
+    /// MRA kind; default `modwt`.
     mra: Option<MraKind>,
+    /// Decomposition levels; default 8.
+    #[schemars(range(min = 1, max = MAX_LEVELS))]
     levels: Option<u32>,
+    /// Anomaly factor k in `median + k·MAD`; default 6.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     anomaly_k: Option<f64>,
+    /// Smooth level used as the trend of the signals; default 6.
+    #[schemars(range(min = 1))]
     trend_level: Option<u32>,
+    /// Chart width in pixels; default per chart.
+    #[schemars(range(min = MIN_SIDE, max = MAX_SIDE))]
     width: Option<u32>,
+    /// Chart height in pixels; default per chart (a lone width keeps the chart's aspect).
+    #[schemars(range(min = MIN_SIDE, max = MAX_SIDE))]
     height: Option<u32>,
+    /// Image format; default `png`.
     format: Option<ImageFormat>,
+    /// Time zone of the charts' axes and dates; default `UTC`.
     tz: Option<TimeZone>,
+    /// Which charts to draw (a repeat is dropped); default all six.
     plots: Option<Vec<PlotId>>,
 }
 
@@ -117,6 +141,10 @@ fn body_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
         return format!("the body is not a JSON object: {text}");
     }
     let message = text.strip_suffix(&position).unwrap_or(&text);
+    if message.contains("expected struct RenderBody") {
+        return r#"the body must be a JSON object such as {"symbol": "BTCUSDT", "interval": "5m"}"#
+            .to_owned();
+    }
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|m| m.strip_suffix('`'))

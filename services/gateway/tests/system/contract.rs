@@ -109,7 +109,8 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     good.plots = vec![PlotId::Overview];
     let mut bad = good.clone();
     bad.request_id = RequestId::generate();
-    bad.window = Some(2);
+    // Within the schema (which a request out of range would not be), refused by prepare.
+    bad.wavelet = Some("db99".parse().unwrap());
     let mut replies = Vec::new();
     for request in [&good, &bad] {
         let reply = gateway
@@ -236,24 +237,25 @@ async fn the_example_client_saves_the_charts_of_a_render() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Killed when the test ends, which also ends the reader below.
     let mut example = Reaped(example);
+    let stdout = example.0.stdout.take().unwrap();
     let http = sys.http();
     let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(example.0.stdout.take().unwrap()).lines();
+        let mut lines = BufReader::new(stdout).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
         let body = json!({"symbol": "ETH", "interval": "5m", "source": "sample"});
         let (code, created) = post_render(&http, &body);
         assert_eq!(code, 200, "{created}");
-        let saved: Vec<Value> = lines
+        lines
             .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-            .collect();
-        assert!(example.0.wait().unwrap().success());
-        saved
+            .collect::<Vec<Value>>()
     });
     let saved = tokio::time::timeout(Duration::from_secs(90), lines)
         .await
         .expect("the example saved six charts within 90 s")
         .unwrap();
+    assert!(example.0.wait().unwrap().success());
     assert_eq!(saved.len(), 6, "{saved:?}");
     let http = sys.http();
     tokio::task::spawn_blocking(move || {
