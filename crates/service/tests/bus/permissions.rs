@@ -367,6 +367,44 @@ async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
         "the first event from the leaf is the plotter's, not the leaf gateway's request"
     );
     assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+
+    // The leaf's plotter answers the service API of the hub's observers.
+    let instance = Discovery::new("plotter-01", "on the leaf", "waveplot");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let answering = tokio::spawn({
+        let stop = stop.clone();
+        async move { instance.serve(&plotter, stop).await }
+    });
+    let login = hub.login(NatsUser::Observer).unwrap();
+    let asker = async_nats::ConnectOptions::with_user_and_password(
+        login.user.clone(),
+        login.password.expose_secret().to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX.observer")
+    .add_root_certificates(ca_file)
+    .connect(hub.tls_url())
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let inbox = asker.new_inbox();
+        let mut replies = asker.subscribe(inbox.clone()).await.unwrap();
+        asker
+            .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+            .await
+            .unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await
+        {
+            break serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the leaf's plotter never answered the hub's observer"
+        );
+    };
+    assert_eq!(answer["name"], "waveplot-plotter-01");
+    stop.cancel();
+    answering.await.unwrap().unwrap();
 }
 
 /// A server in operator mode (users are JWTs an account signed): a client logs in with
