@@ -82,14 +82,17 @@ fn price<DB: DrawingBackend>(
     if sticks {
         let w = (win.px_per_candle() * 0.7).max(1.0) as u32;
         chart.draw_series((0..win.len()).map(|i| {
+            // The colour is chosen here, by the volume bars' rule (close ≥ open rises):
+            // plotters would draw a candle that closes at its open as falling.
+            let colour = rising(c.open[i], c.close[i]);
             CandleStick::new(
                 win.t[i],
                 c.open[i],
                 c.high[i],
                 c.low[i],
                 c.close[i],
-                UP.filled(),
-                DOWN.filled(),
+                colour.filled(),
+                colour.filled(),
                 w,
             )
         }))?;
@@ -192,13 +195,15 @@ fn volume<DB: DrawingBackend>(
     let gap = win.axis.secs_per_px(win.plot_width);
     let half = win.interval_s / 2.0;
     chart.draw_series(bars.iter().map(|&(i, j, v)| {
-        let colour = if c.close[j - 1] >= c.open[i] {
-            UP
-        } else {
-            DOWN
-        };
+        let colour = rising(c.open[i], c.close[j - 1]);
         let x1 = (win.t[j - 1] + half - gap).max(win.t[i] - half);
         Rectangle::new([(win.t[i] - half, 0.0), (x1, v)], colour.mix(0.8).filled())
     }))?;
     Ok(())
+}
+
+/// The colour of a candle or bar from `open` to `close`: [`UP`] when it closes at or
+/// above its open, [`DOWN`] below, alike in the candlesticks and the volume bars.
+fn rising(open: f64, close: f64) -> RGBColor {
+    if close >= open { UP } else { DOWN }
 }

@@ -93,6 +93,24 @@ fn every_chart_renders_constant_prices() {
     }
 }
 
+/// A candle that closes at its open is drawn as rising in both the candlesticks and
+/// the volume bars, whose legend says "close ≥ open": a window of such candles shows
+/// the falling colour only in the legends, as a window of rising candles does.
+#[test]
+fn a_candle_that_closes_at_its_open_is_drawn_rising_everywhere() {
+    let falling = "#d23232";
+    let count = |blob: &Blob| {
+        svg(blob, PlotId::Overview)
+            .to_lowercase()
+            .matches(falling)
+            .count()
+    };
+    let flat = Synth::new(300).blob(|_| 100.0);
+    let rising = Synth::new(300).blob(|i| 100.0 + i as f64);
+    assert!(count(&rising) > 0, "the legend shows the falling colour");
+    assert_eq!(count(&flat), count(&rising));
+}
+
 /// `plot` of `blob` at its default size, as SVG text.
 fn svg(blob: &Blob, plot: PlotId) -> String {
     let options = RenderOptions {
