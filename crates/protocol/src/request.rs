@@ -172,7 +172,7 @@ pub struct RenderRequest {
     pub tz: Option<TimeZone>,
     /// Which charts to draw, each once; default all six.
     #[serde(default = "all_plots")]
-    #[schemars(length(max = 6))]
+    #[schemars(length(min = 1, max = 6), extend("uniqueItems" = true))]
     pub plots: Vec<PlotId>,
 }
 

@@ -10,7 +10,7 @@ use axum::routing::get;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
-use waveplot_protocol::{RequestId, Subjects};
+use waveplot_protocol::{PlotKey, RequestId, Subjects};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
 use crate::error::ErrorBody;
@@ -84,6 +84,12 @@ pub fn openapi() -> Value {
         "description": "The render's ID, as `POST /api/render` answered it.",
         "schema": { "$ref": "#/components/schemas/RequestId" }
     });
+    // The chart route's parameter is a chart key after its leading `plots/`.
+    let chart_key = waveplot_protocol::schema::schema_of::<PlotKey>()
+        .get("pattern")
+        .and_then(Value::as_str)
+        .map(|p| p.replacen("^plots/", "^", 1))
+        .expect("a chart key's schema has a pattern");
     let document = json!({ "description": "The document.", "content": { "application/json": { "schema": { "type": "object" } } } });
     json!({
         "openapi": "3.1.0",
@@ -153,7 +159,7 @@ pub fn openapi() -> Value {
                     "parameters": [{
                         "name": "key", "in": "path", "required": true,
                         "description": "The chart's key after its leading `plots/` (a done event's `key`, a status's plot `key`), slashes included: SYMBOL/INTERVAL/END_MS-N-HASH/PLOT-WxH[@ZONE].png|svg.",
-                        "schema": { "type": "string" }
+                        "schema": { "type": "string", "pattern": chart_key }
                     }],
                     "responses": {
                         "200": {

@@ -76,6 +76,7 @@ pub struct RenderBody {
     /// Time zone of the charts' axes and dates; default `UTC`.
     tz: Option<TimeZone>,
     /// Which charts to draw (a repeat is dropped); default all six.
+    #[schemars(length(min = 1))]
     plots: Option<Vec<PlotId>>,
 }
 
