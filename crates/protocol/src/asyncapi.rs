@@ -5,6 +5,7 @@
 //! the document of the default prefix, and a test keeps it equal to this one.
 
 use schemars::JsonSchema;
+use schemars::generate::Contract;
 use serde_json::{Value, json};
 
 use crate::event::{AcceptedEvent, DoneEvent, FailedEvent, PreparedEvent};
@@ -30,10 +31,16 @@ struct MessageDoc {
 }
 
 impl MessageDoc {
-    /// The message `name` of type `T`. Its schema is a resource of its own (`$id`), so
-    /// its references (`#/$defs/...`) resolve within it, wherever it is embedded.
-    fn of<T: Message + JsonSchema>(name: &'static str, summary: &'static str, event: bool) -> Self {
-        let mut payload = schema_of::<T>().to_value();
+    /// The message `name` of type `T`, as waveplot writes it (`Contract::Serialize`) or
+    /// reads it (`Contract::Deserialize`). Its schema is a resource of its own (`$id`),
+    /// so its references (`#/$defs/...`) resolve within it, wherever it is embedded.
+    fn of<T: Message + JsonSchema>(
+        name: &'static str,
+        summary: &'static str,
+        event: bool,
+        contract: Contract,
+    ) -> Self {
+        let mut payload = schema_of::<T>(contract).to_value();
         payload["$id"] = format!("urn:waveplot:v1:message:{name}").into();
         Self {
             name,
@@ -82,29 +89,39 @@ pub fn document(subjects: &Subjects) -> Value {
     let messages = [
         MessageDoc::of::<RenderRequest>(
             "renderRequest",
-            "Asks for a render; prepare's queue group answers with a render reply.",
+            "Asks for a render; prepare's queue group answers with a render reply. Its schema is what prepare reads (names in any spelling its parsers take).",
             false,
+            Contract::Deserialize,
         ),
         MessageDoc::of::<RenderReply>(
             "renderReply",
             "Accepts the request (its events follow) or rejects it, saying what is wrong.",
             false,
+            Contract::Serialize,
         ),
         MessageDoc::of::<AcceptedEvent>(
             "accepted",
             "A request was accepted; stored in the event stream before the reply.",
             true,
+            Contract::Serialize,
         ),
         MessageDoc::of::<PreparedEvent>(
             "prepared",
             "The analysis blob of a request is in the store.",
             true,
+            Contract::Serialize,
         ),
-        MessageDoc::of::<DoneEvent>("done", "One chart is in the store.", true),
+        MessageDoc::of::<DoneEvent>(
+            "done",
+            "One chart is in the store.",
+            true,
+            Contract::Serialize,
+        ),
         MessageDoc::of::<FailedEvent>(
             "failed",
             "A stage failed for a request, with a reason a person can act on.",
             true,
+            Contract::Serialize,
         ),
     ];
     let components: serde_json::Map<String, Value> = messages

@@ -1,17 +1,19 @@
 //! JSON Schemas (draft 2020-12) of the contract's types, for tools in other languages:
 //! the structs derive theirs from the same serde attributes that shape their JSON, and
-//! the validated names below describe their canonical form. The AsyncAPI document
+//! the validated names below describe their spelling. The AsyncAPI document
 //! ([`crate::asyncapi`]) carries one schema per message.
 //!
-//! A name's schema states its canonical spelling, which is what waveplot writes, so every
-//! message waveplot sends validates, and a value that validates is always read. Readers
-//! here also take other spellings (they trim, ignore case and respell: `"Haar "` is
-//! `haar`, `BTC` is `BTCUSDT`), which the schemas leave out. What a pattern cannot say
-//! is checked when a request is worked on: a wavelet the analysis does not know, a
-//! symbol Binance does not list.
+//! A name has two schemas, by the generator's [`Contract`]. For what waveplot writes
+//! (`Serialize`) it is the canonical spelling, so every message waveplot sends
+//! validates. For what a reader takes (`Deserialize`) it is every spelling the parser
+//! reads (it trims, ignores case and respells: `"Haar "` is `haar`, `BTC` is `BTCUSDT`),
+//! so a value outside the schema is always refused. What a pattern cannot say is checked
+//! when a request is worked on: a wavelet the analysis does not know, a symbol Binance
+//! does not list, a base too long for its quote.
 
 use std::borrow::Cow;
 
+use schemars::generate::Contract;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::blob::Backend;
@@ -25,25 +27,62 @@ use crate::symbol::{DEFAULT_QUOTE, QUOTES, Symbol};
 use crate::wavelet::{Mode, Wavelet};
 use crate::zone::TimeZone;
 
-/// Generates a self-contained schema (its own `$defs`) of `T`.
-pub fn schema_of<T: JsonSchema>() -> Schema {
-    schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<T>()
+/// Generates a self-contained schema (its own `$defs`) of `T` as written
+/// (`Contract::Serialize`) or as read (`Contract::Deserialize`).
+pub fn schema_of<T: JsonSchema>(contract: Contract) -> Schema {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.contract = contract;
+    settings.into_generator().into_root_schema_for::<T>()
 }
 
-/// `JsonSchema` for a validated name: its schema name and the schema of its text.
+/// `JsonSchema` for a validated name: its schema name, the schema of its canonical
+/// text, and optionally that of every text its parser reads.
 macro_rules! name_schema {
     ($t:ty, $name:literal, $schema:expr) => {
+        name_schema!($t, $name, $schema, $schema);
+    };
+    ($t:ty, $name:literal, $written:expr, $read:expr) => {
         impl JsonSchema for $t {
             fn schema_name() -> Cow<'static, str> {
                 Cow::Borrowed($name)
             }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                $schema
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                if generator.contract().is_serialize() {
+                    $written
+                } else {
+                    $read
+                }
             }
         }
     };
+}
+
+/// `word` in any ASCII case, as a regular expression.
+fn caseless(word: &str) -> String {
+    word.chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() {
+                format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+            } else {
+                regex_escape(c)
+            }
+        })
+        .collect()
+}
+
+/// `c` as a literal in a regular expression.
+fn regex_escape(c: char) -> String {
+    if "\\.+*?()|[]{}^$".contains(c) {
+        format!("\\{c}")
+    } else {
+        c.to_string()
+    }
+}
+
+/// A string that is one of `alternatives` (regular expressions), with spaces around it.
+fn spaced(alternatives: &[String], description: &str) -> Schema {
+    let pattern = format!("^\\s*({})\\s*$", alternatives.join("|"));
+    json_schema!({ "description": description, "type": "string", "pattern": pattern })
 }
 
 name_schema!(
@@ -93,35 +132,78 @@ fn window_pattern() -> String {
     )
 }
 
-name_schema!(Symbol, "Symbol", {
-    let pattern = format!("^{}$", symbol_pattern());
-    json_schema!({
-        "description": "A trading pair in Binance's spelling, e.g. BTCUSDT: a base asset and a quote asset waveplot knows (readers also take btc/usdt, BTC-USDT, or a base alone, which means the base against USDT).",
-        "type": "string",
-        "minLength": 5,
-        "maxLength": 20,
-        "pattern": pattern,
-        "examples": ["BTCUSDT"]
-    })
-});
+name_schema!(
+    Symbol,
+    "Symbol",
+    {
+        let pattern = format!("^{}$", symbol_pattern());
+        json_schema!({
+            "description": "A trading pair in Binance's spelling, e.g. BTCUSDT: a base asset and a quote asset waveplot knows.",
+            "type": "string",
+            "minLength": 5,
+            "maxLength": 20,
+            "pattern": pattern,
+            "examples": ["BTCUSDT"]
+        })
+    },
+    spaced(
+        &["[A-Za-z0-9/_-]+".to_owned()],
+        "A trading pair, e.g. BTCUSDT, btc/usdt or BTC-USDT, or a base asset alone, which means the base against USDT (written as BTCUSDT).",
+    )
+);
 
-name_schema!(Interval, "Interval", {
-    let names: Vec<&str> = Interval::ALL.map(Interval::as_str).to_vec();
-    json_schema!({
-        "description": "A Binance kline interval.",
-        "type": "string",
-        "enum": names
-    })
-});
+name_schema!(
+    Interval,
+    "Interval",
+    {
+        let names: Vec<&str> = Interval::ALL.map(Interval::as_str).to_vec();
+        json_schema!({
+            "description": "A Binance kline interval.",
+            "type": "string",
+            "enum": names
+        })
+    },
+    {
+        // Seconds, hours, days and weeks may be written in capitals (1H); 1m and 1M differ.
+        let names: Vec<String> = Interval::ALL
+            .map(|i| {
+                let name = i.as_str();
+                let (n, unit) = name.split_at(name.len() - 1);
+                match unit {
+                    "s" | "h" | "d" | "w" => format!("{n}{}", caseless(unit)),
+                    _ => name.to_owned(),
+                }
+            })
+            .to_vec();
+        spaced(
+            &names,
+            "A Binance kline interval (written as 1s, 1m, ..., 1M).",
+        )
+    }
+);
 
-name_schema!(PlotId, "PlotId", {
-    let names: Vec<&str> = PlotId::ALL.map(PlotId::as_str).to_vec();
-    json_schema!({
-        "description": "One of the six charts.",
-        "type": "string",
-        "enum": names
-    })
-});
+name_schema!(
+    PlotId,
+    "PlotId",
+    {
+        let names: Vec<&str> = PlotId::ALL.map(PlotId::as_str).to_vec();
+        json_schema!({
+            "description": "One of the six charts.",
+            "type": "string",
+            "enum": names
+        })
+    },
+    {
+        // "1" and "2b" shorten "01" and "02b".
+        let names: Vec<String> = PlotId::ALL
+            .map(|p| format!("0?{}", caseless(&p.as_str()[1..])))
+            .to_vec();
+        spaced(
+            &names,
+            "One of the six charts (written as 01, 02a, 02b, 03, 04, 05).",
+        )
+    }
+);
 
 name_schema!(
     Source,
@@ -130,39 +212,66 @@ name_schema!(
         "description": "Where the candles come from: binance (the exchange's REST API), sample (the bundled samples) or file:NAME (a klines file in the candle directory; NAME has 1 to 128 letters, digits, '.', '_' or '-', and no leading dot).",
         "type": "string",
         "pattern": "^(binance|sample|file:[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})$"
-    })
+    }),
+    spaced(
+        &[
+            caseless("binance"),
+            caseless("sample"),
+            "file:[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}".to_owned(),
+        ],
+        "Where the candles come from: binance, sample or file:NAME (written in lower case).",
+    )
 );
 
 name_schema!(
     Wavelet,
     "Wavelet",
     json_schema!({
-        "description": "A wavelet's name in PyWavelets' spelling, lower case: the analysis knows haar, db1-db38, sym2-sym20 and coif1-coif17, and refuses others when it is asked (readers ignore case and surrounding spaces).",
+        "description": "A wavelet's name in PyWavelets' spelling, lower case: the analysis knows haar, db1-db38, sym2-sym20 and coif1-coif17, and refuses others when it is asked.",
         "type": "string",
         "pattern": "^[a-z][a-z0-9]{0,15}$",
         "examples": ["haar", "db4", "sym5", "coif3"]
-    })
+    }),
+    spaced(
+        &["[A-Za-z][A-Za-z0-9]{0,15}".to_owned()],
+        "A wavelet's name in any case: haar, db1-db38, sym2-sym20 or coif1-coif17 (written in lower case).",
+    )
 );
 
-name_schema!(Mode, "Mode", {
-    let names: Vec<&str> = Mode::ALL.map(Mode::as_str).to_vec();
-    json_schema!({
-        "description": "A signal extension mode in PyWavelets' spelling (readers ignore case and surrounding spaces).",
-        "type": "string",
-        "enum": names
-    })
-});
+name_schema!(
+    Mode,
+    "Mode",
+    {
+        let names: Vec<&str> = Mode::ALL.map(Mode::as_str).to_vec();
+        json_schema!({
+            "description": "A signal extension mode in PyWavelets' spelling.",
+            "type": "string",
+            "enum": names
+        })
+    },
+    {
+        let names: Vec<String> = Mode::ALL.map(|m| caseless(m.as_str())).to_vec();
+        spaced(
+            &names,
+            "A signal extension mode in any case (written in lower case).",
+        )
+    }
+);
 
 name_schema!(
     TimeZone,
     "TimeZone",
     json_schema!({
-        "description": "An IANA time zone in the database's spelling, e.g. UTC or Europe/Berlin (readers ignore ASCII case; a name the database does not know is refused).",
+        "description": "An IANA time zone in the database's spelling, e.g. UTC or Europe/Berlin (a name the database does not know is refused).",
         "type": "string",
         "maxLength": 32,
         "pattern": "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$",
         "examples": ["UTC", "Europe/Berlin"]
-    })
+    }),
+    spaced(
+        &["[A-Za-z0-9/_+-]{1,32}".to_owned()],
+        "An IANA time zone in any ASCII case, e.g. europe/berlin (written in the database's spelling, Europe/Berlin).",
+    )
 );
 
 name_schema!(
@@ -204,11 +313,46 @@ mod tests {
     use crate::plot::ImageFormat;
     use crate::request::AnalysisParams;
 
-    /// Whether `value` matches the pattern of `T`'s schema.
+    /// Whether `value` matches the pattern of `T`'s schema as written.
     fn fits<T: JsonSchema>(value: &str) -> bool {
-        let schema = schema_of::<T>();
+        matches::<T>(Contract::Serialize, value)
+    }
+
+    /// Whether `value` matches the pattern of `T`'s schema under `contract`.
+    fn matches<T: JsonSchema>(contract: Contract, value: &str) -> bool {
+        let schema = schema_of::<T>(contract);
         let pattern = schema.get("pattern").and_then(|p| p.as_str()).unwrap();
         regex::Regex::new(pattern).unwrap().is_match(value)
+    }
+
+    /// Each spelling fits the schema as read exactly when the parser reads it (apart
+    /// from what a pattern cannot say, which none of these is).
+    #[test]
+    fn the_schemas_as_read_take_what_the_parsers_read() {
+        fn check<T: JsonSchema + std::str::FromStr>(inputs: &[&str]) {
+            for input in inputs {
+                let read = input.parse::<T>().is_ok();
+                assert_eq!(
+                    matches::<T>(Contract::Deserialize, input),
+                    read,
+                    "{input:?}"
+                );
+            }
+        }
+        check::<Symbol>(&["btc", " BTC-USDT ", "eth/btc", "B$C", "", "BT C"]);
+        check::<Interval>(&["5m", "1H", " 1d ", "1M", "7m", "1 m", "5M"]);
+        check::<PlotId>(&["01", "1", "2B", " 02a", "6", "07", "2c"]);
+        check::<Source>(&[
+            "binance",
+            " Sample ",
+            "file:x.csv",
+            "file:.x",
+            "BINANCE",
+            "s3",
+        ]);
+        check::<Wavelet>(&["haar", " Haar ", "DB4", "4db", "db-4"]);
+        check::<Mode>(&["symmetric", "Periodization ", "sym", "zero1"]);
+        check::<TimeZone>(&["UTC", "europe/berlin", "Etc/GMT+5", "Mars Base", "a.b"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::header;
 use axum::routing::get;
 use schemars::JsonSchema;
-use schemars::generate::SchemaSettings;
+use schemars::generate::{Contract, SchemaSettings};
 use serde_json::{Value, json};
 use waveplot_protocol::{PlotKey, RequestId, Subjects};
 
@@ -66,12 +66,27 @@ fn schema_ref<T: JsonSchema>(g: &mut schemars::SchemaGenerator) -> Value {
     g.subschema_for::<T>().to_value()
 }
 
-/// The OpenAPI 3.1 document of the gateway's HTTP API.
+/// The OpenAPI 3.1 document of the gateway's HTTP API. What it answers is described
+/// as written (canonical names, in `components`); the request body as read, with every
+/// spelling the API takes, inline (a name's two schemas share one component name).
 pub fn openapi() -> Value {
+    let mut read = SchemaSettings::draft2020_12();
+    read.inline_subschemas = true;
+    let body = read
+        .into_generator()
+        .into_root_schema_for::<RenderBody>()
+        .to_value();
+    let body = json!({
+        "description": body["description"],
+        "type": "object",
+        "additionalProperties": body["additionalProperties"],
+        "required": body["required"],
+        "properties": body["properties"],
+    });
     let mut settings = SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas".into();
+    settings.contract = Contract::Serialize;
     let mut g = settings.into_generator();
-    let body = schema_ref::<RenderBody>(&mut g);
     let created = schema_ref::<Created>(&mut g);
     let status = schema_ref::<Status>(&mut g);
     let meta = schema_ref::<Meta>(&mut g);
@@ -85,7 +100,7 @@ pub fn openapi() -> Value {
         "schema": { "$ref": "#/components/schemas/RequestId" }
     });
     // The chart route's parameter is a chart key after its leading `plots/`.
-    let chart_key = waveplot_protocol::schema::schema_of::<PlotKey>()
+    let chart_key = waveplot_protocol::schema::schema_of::<PlotKey>(Contract::Serialize)
         .get("pattern")
         .and_then(Value::as_str)
         .map(|p| p.replacen("^plots/", "^", 1))
@@ -143,8 +158,19 @@ pub fn openapi() -> Value {
                     "responses": {
                         "200": {
                             "description": "An event stream.",
-                            "content": { "text/event-stream": { "schema": { "type": "string" } } },
-                            "x-event-data": status
+                            "content": { "text/event-stream": { "schema": {
+                                "description": "One event of the stream.",
+                                "type": "object",
+                                "required": ["event", "data"],
+                                "properties": {
+                                    "event": { "const": "status" },
+                                    "data": {
+                                        "type": "string",
+                                        "contentMediaType": "application/json",
+                                        "contentSchema": status
+                                    }
+                                }
+                            } } }
                         },
                         "400": error("The ID is not a valid render ID."),
                         "404": error("No render of this ID is known to this gateway.")

@@ -34,7 +34,10 @@ fn repo() -> PathBuf {
 fn python() -> String {
     let python = std::env::var("WAVEPLOT_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
-        .args(["-c", "import nats, jsonschema, openapi_spec_validator"])
+        .args([
+            "-c",
+            "import nats, jsonschema, openapi_spec_validator, schemathesis",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     assert!(
@@ -213,6 +216,56 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
         said.contains(&format!("{} messages valid", captured.len())),
         "{said}"
     );
+}
+
+/// Schemathesis generates requests from the served OpenAPI document, valid and not, for
+/// every operation, and checks each answer against the document: its status is one
+/// the document lists, its body fits the schema, nothing fails with a 5xx. Its check
+/// that every schema-valid request is accepted is left out: a request may fit the
+/// schema and still name a symbol or a window that does not exist (a 400 that says so).
+/// Its stateful phase, which also checks each event of a render's stream against the
+/// document, takes minutes here; it passed when run by hand.
+#[test]
+fn every_answer_of_the_api_is_what_its_openapi_document_says() {
+    let python = python();
+    // Binance, a closed port: a request for its candles fails at once.
+    let closed = format!("http://127.0.0.1:{}", waveplot_testkit::free_port());
+    let sys = Stack::builder()
+        .env(waveplot_testkit::Role::Prepare, "BINANCE_URL", closed)
+        .render_deadline(Duration::from_secs(10))
+        .start();
+    let http = sys.http();
+    // Schemathesis keeps a cache in its working directory.
+    let scratch = tempfile::tempdir().unwrap();
+    let run = Command::new(&python)
+        .current_dir(scratch.path())
+        .args(["-m", "schemathesis.cli", "run"])
+        .arg(format!("{http}/api/openapi.json"))
+        .args([
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+        ])
+        .args([
+            "--max-examples",
+            "15",
+            "--request-timeout",
+            "10",
+            "--seed",
+            "1",
+        ])
+        // The stateful phase follows each render's event stream to its end: minutes.
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(said.contains("10 selected / 10 total"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
