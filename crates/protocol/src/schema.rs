@@ -79,6 +79,11 @@ fn regex_escape(c: char) -> String {
     }
 }
 
+/// A string that is one of `names`.
+fn one_of(names: &[&str], description: &str) -> Schema {
+    json_schema!({ "description": description, "type": "string", "enum": names })
+}
+
 /// A string that is one of `alternatives` (regular expressions), with spaces around it.
 fn spaced(alternatives: &[String], description: &str) -> Schema {
     let pattern = format!("^\\s*({})\\s*$", alternatives.join("|"));
@@ -155,14 +160,10 @@ name_schema!(
 name_schema!(
     Interval,
     "Interval",
-    {
-        let names: Vec<&str> = Interval::ALL.map(Interval::as_str).to_vec();
-        json_schema!({
-            "description": "A Binance kline interval.",
-            "type": "string",
-            "enum": names
-        })
-    },
+    one_of(
+        &Interval::ALL.map(Interval::as_str),
+        "A Binance kline interval."
+    ),
     {
         // Seconds, hours, days and weeks may be written in capitals (1H); 1m and 1M differ.
         let names: Vec<String> = Interval::ALL
@@ -185,14 +186,7 @@ name_schema!(
 name_schema!(
     PlotId,
     "PlotId",
-    {
-        let names: Vec<&str> = PlotId::ALL.map(PlotId::as_str).to_vec();
-        json_schema!({
-            "description": "One of the six charts.",
-            "type": "string",
-            "enum": names
-        })
-    },
+    one_of(&PlotId::ALL.map(PlotId::as_str), "One of the six charts."),
     {
         // "1" and "2b" shorten "01" and "02b".
         let names: Vec<String> = PlotId::ALL
@@ -241,14 +235,10 @@ name_schema!(
 name_schema!(
     Mode,
     "Mode",
-    {
-        let names: Vec<&str> = Mode::ALL.map(Mode::as_str).to_vec();
-        json_schema!({
-            "description": "A signal extension mode in PyWavelets' spelling.",
-            "type": "string",
-            "enum": names
-        })
-    },
+    one_of(
+        &Mode::ALL.map(Mode::as_str),
+        "A signal extension mode in PyWavelets' spelling."
+    ),
     {
         let names: Vec<String> = Mode::ALL.map(|m| caseless(m.as_str())).to_vec();
         spaced(

@@ -54,6 +54,21 @@ async fn next(sub: &mut Subscription) -> (String, Bytes) {
     (m.subject, m.payload)
 }
 
+/// The answers to one `$SRV.PING` that `asker` publishes, each within 500 ms of the last.
+async fn ping_everyone(asker: &async_nats::Client) -> Vec<serde_json::Value> {
+    let inbox = asker.new_inbox();
+    let mut replies = asker.subscribe(inbox.clone()).await.unwrap();
+    asker
+        .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
+        answers.push(serde_json::from_slice(&m.payload).unwrap());
+    }
+    answers
+}
+
 /// Asserts that `bus` gets no answer to a request on `subject`: the server drops what
 /// it may not publish.
 async fn unanswered(bus: &Bus, subject: String, payload: Bytes) {
@@ -387,15 +402,8 @@ async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let answer = loop {
-        let inbox = asker.new_inbox();
-        let mut replies = asker.subscribe(inbox.clone()).await.unwrap();
-        asker
-            .publish_with_reply("$SRV.PING", inbox, Bytes::new())
-            .await
-            .unwrap();
-        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await
-        {
-            break serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
+        if let Some(answer) = ping_everyone(&asker).await.pop() {
+            break answer;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -467,20 +475,14 @@ async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     // The instances subscribe as they start; ask until all three answer one PING.
     while answered.len() < ids.len() && tokio::time::Instant::now() < deadline {
-        let inbox = observer.new_inbox();
-        let mut replies = observer.subscribe(inbox.clone()).await.unwrap();
-        observer
-            .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+        answered = ping_everyone(&observer)
             .await
-            .unwrap();
-        answered.clear();
-        while let Ok(Some(m)) =
-            tokio::time::timeout(Duration::from_millis(500), replies.next()).await
-        {
-            let ping: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-            assert_eq!(ping["type"], "io.nats.micro.v1.ping_response");
-            answered.push(ping["id"].as_str().unwrap().to_owned());
-        }
+            .iter()
+            .map(|ping| {
+                assert_eq!(ping["type"], "io.nats.micro.v1.ping_response");
+                ping["id"].as_str().unwrap().to_owned()
+            })
+            .collect();
     }
     answered.sort();
     ids.sort();

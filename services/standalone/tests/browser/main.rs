@@ -175,6 +175,16 @@ fn a_sample_run_of_btc_5m_shows_six_charts_the_metrics_and_the_band_table() {
     eprintln!("screenshots in {}", dir.display());
 }
 
+/// The page's error notice once it shows one, within `limit`.
+fn error_notice(browser: &Browser, limit: Duration) -> serde_json::Value {
+    browser.wait_for(
+        "an error",
+        "const n = document.getElementById('notice'); \
+         return n.classList.contains('error') && n.innerText",
+        limit,
+    )
+}
+
 #[test]
 fn an_unknown_symbol_is_reported_in_words_a_trader_reads() {
     let gateway = Gateway::start(&binance_without_symbols());
@@ -189,12 +199,7 @@ fn an_unknown_symbol_is_reported_in_words_a_trader_reads() {
     browser.type_into("#symbol", "XYZ");
     browser.select("#source", "binance");
     browser.click("#run");
-    let message = browser.wait_for(
-        "an error",
-        "const n = document.getElementById('notice'); \
-         return n.classList.contains('error') && n.innerText",
-        Duration::from_secs(30),
-    );
+    let message = error_notice(&browser, Duration::from_secs(30));
     let message = message.as_str().unwrap_or_default();
     assert!(
         message.contains("Binance does not list XYZUSDT") && message.contains("spelling"),
@@ -213,12 +218,7 @@ fn unreachable_binance_is_explained_and_the_offered_sample_renders() {
         "{}/?symbol=BTCUSDT&interval=5m&source=binance",
         gateway.http
     ));
-    let message = browser.wait_for(
-        "an error",
-        "const n = document.getElementById('notice'); \
-         return n.classList.contains('error') && n.innerText",
-        Duration::from_secs(60),
-    );
+    let message = error_notice(&browser, Duration::from_secs(60));
     assert!(
         message.as_str().is_some_and(|m| m.contains("Binance")),
         "{message}"
@@ -281,12 +281,7 @@ fn a_deep_link_to_a_choice_not_offered_says_what_is_valid_and_keeps_a_valid_one(
         "{}/?symbol=NOPE&interval=7m&source=sample",
         gateway.http
     ));
-    let message = browser.wait_for(
-        "an error",
-        "const n = document.getElementById('notice'); \
-         return n.classList.contains('error') && n.innerText",
-        Duration::from_secs(10),
-    );
+    let message = error_notice(&browser, Duration::from_secs(10));
     let message = message.as_str().unwrap_or_default();
     assert!(
         message.contains("7m is not an interval; valid: 1s, 1m, 3m, 5m")
