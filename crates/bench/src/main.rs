@@ -1,6 +1,8 @@
 //! `waveplot-bench`: drives a waveplot deployment through the gateway's HTTP API and
 //! reports end-to-end latency (cold and warm), the time of each stage, throughput under
-//! concurrent clients and the services' peak memory. Without `--gateway` it starts the
+//! concurrent clients and the services' peak memory; on a stack of its own also the
+//! CPU every process spends per render, against drawing the same charts in one
+//! process (see [`cpu`]). Without `--gateway` it starts the
 //! whole stack itself on loopback from the release binaries next to it.
 //!
 //! With `--faults` (or `--faults-only`) it also runs the fault suite on a stack of its
@@ -16,6 +18,7 @@
 //! ```
 
 mod client;
+mod cpu;
 mod faults;
 mod report;
 mod stack;
@@ -119,14 +122,25 @@ fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Resu
         stack::SYNTHETIC_CANDLES
     };
     let stack = stack::Stack::start(bin_dir, 60, candles)?;
-    suite(
-        &stack.system.http(),
+    let url = stack.system.http();
+    let mut report = suite(
+        &url,
         quick,
         large,
         true,
         || stack.peak_rss_mib(),
         || stack.publish_acks(),
-    )
+    )?;
+    let (name, _, body, _, _) = scenarios(quick, large, false).swap_remove(0);
+    let (renders, runs) = if quick { (10, 3) } else { (40, 5) };
+    report.cpu = Some(cpu::measure(
+        &stack,
+        bin_dir,
+        (name, &body),
+        (renders, runs),
+        unique,
+    )?);
+    Ok(report)
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute
@@ -248,6 +262,7 @@ fn suite(
         peak_rss_mib_small: rss_small,
         peak_rss_mib: rss(),
         publish_acks: acks(),
+        cpu: None,
     })
 }
 
@@ -386,6 +401,14 @@ fn print_comparison(a: &Report, b: &Report) {
             x.throughput_rps,
             y.throughput_rps,
             y.throughput_rps / x.throughput_rps
+        );
+    }
+    if let (Some(x), Some(y)) = (&a.cpu, &b.cpu) {
+        println!(
+            "CPU per render, ms          {:>15.1} {:>9.1} {:>5.2}",
+            x.total_ms,
+            y.total_ms,
+            y.total_ms / x.total_ms
         );
     }
 }

@@ -63,6 +63,9 @@ pub struct Report {
     /// Per service, how long its events took to be acknowledged by the server over
     /// the whole run; only when the bench started the stack.
     pub publish_acks: Vec<(String, PublishAcks)>,
+    /// CPU per cold render of every process, against drawing the same charts in one
+    /// process; only when the bench started the stack.
+    pub cpu: Option<crate::cpu::CpuPerRender>,
 }
 
 /// How long publishing an event took until the server acknowledged it, at one service.
@@ -156,6 +159,9 @@ impl Report {
                 .map(|(k, a)| format!("{k} {:.2}/{:.2} (n {})", a.p50_ms, a.p99_ms, a.count))
                 .collect();
             out += &format!("publish acknowledged, p50/p99 ms: {}\n", acks.join(", "));
+        }
+        if let Some(cpu) = &self.cpu {
+            out += &cpu.table();
         }
         out
     }

@@ -72,6 +72,24 @@ impl Stack {
         })
     }
 
+    /// Every process of the stack, named, with its ID: nats-server, the S3 server and
+    /// the services.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        let servers = [
+            ("nats-server".to_owned(), self.system.nats.pid()),
+            (self.system.s3.name().to_owned(), self.system.s3.pid()),
+        ];
+        let services = self
+            .system
+            .services()
+            .map(|(role, s)| (role.to_string(), s.pid()));
+        servers
+            .into_iter()
+            .chain(services)
+            .filter_map(|(name, pid)| Some((name, pid?)))
+            .collect()
+    }
+
     /// Peak RSS of every service, MiB.
     pub fn peak_rss_mib(&self) -> Vec<(String, f64)> {
         self.system

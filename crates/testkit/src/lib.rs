@@ -395,6 +395,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The process ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `tls://127.0.0.1:PORT`
     pub fn tls_url(&self) -> String {
         format!("tls://127.0.0.1:{}", self.port)

@@ -277,6 +277,19 @@ impl S3Server {
         }
     }
 
+    /// The process ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's name: `s3s-fs` or `garage`.
+    pub fn name(&self) -> &'static str {
+        match self.engine {
+            Engine::S3sFs => "s3s-fs",
+            Engine::Garage { .. } => "garage",
+        }
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
