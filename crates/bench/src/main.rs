@@ -66,13 +66,19 @@ struct Args {
     /// Run only the fault suite (implies --faults).
     #[arg(long, conflicts_with_all = ["gateway", "compare"])]
     faults_only: bool,
+    /// The S3 server of a stack the bench starts.
+    #[arg(long, value_enum, default_value = "s3s-fs", conflicts_with = "gateway")]
+    s3: stack::S3,
+    /// Measure only the CPU per render (and its ratio to drawing in one process).
+    #[arg(long, conflicts_with_all = ["gateway", "compare", "faults", "faults_only"])]
+    cpu_only: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(dirs) = &args.compare {
-        let a = suite_with_stack(&dirs[0], args.quick, args.large)?;
-        let b = suite_with_stack(&dirs[1], args.quick, args.large)?;
+        let a = suite_with_stack(&dirs[0], &args)?;
+        let b = suite_with_stack(&dirs[1], &args)?;
         print_comparison(&a, &b);
         return write_json(&args, &json!({ "a": a, "b": b }));
     }
@@ -80,12 +86,18 @@ fn main() -> Result<()> {
         .bin_dir
         .clone()
         .unwrap_or_else(waveplot_testkit::bin_dir);
+    if args.cpu_only {
+        let stack = stack::Stack::start(&bin_dir, 60, stack::SYNTHETIC_CANDLES, args.s3)?;
+        let cpu = cpu_per_render(&stack, &bin_dir, args.quick)?;
+        print!("{}", cpu.table());
+        return write_json(&args, &json!({ "cpu": cpu }));
+    }
     let mut value = if args.faults_only {
         json!({})
     } else {
         let report = match &args.gateway {
             Some(url) => suite(url, args.quick, args.large, false, Vec::new, Vec::new)?,
-            None => suite_with_stack(&bin_dir, args.quick, args.large)?,
+            None => suite_with_stack(&bin_dir, &args)?,
         };
         print!("{}", report.table());
         serde_json::to_value(&report)?
@@ -115,13 +127,14 @@ fn write_json(args: &Args, value: &Value) -> Result<()> {
     Ok(())
 }
 
-fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Result<Report> {
+fn suite_with_stack(bin_dir: &std::path::Path, args: &Args) -> Result<Report> {
+    let (quick, large) = (args.quick, args.large);
     let candles = if large {
         stack::SYNTHETIC_CANDLES_LARGE
     } else {
         stack::SYNTHETIC_CANDLES
     };
-    let stack = stack::Stack::start(bin_dir, 60, candles)?;
+    let stack = stack::Stack::start(bin_dir, 60, candles, args.s3)?;
     let url = stack.system.http();
     let mut report = suite(
         &url,
@@ -131,16 +144,19 @@ fn suite_with_stack(bin_dir: &std::path::Path, quick: bool, large: bool) -> Resu
         || stack.peak_rss_mib(),
         || stack.publish_acks(),
     )?;
-    let (name, _, body, _, _) = scenarios(quick, large, false).swap_remove(0);
-    let (renders, runs) = if quick { (10, 3) } else { (40, 5) };
-    report.cpu = Some(cpu::measure(
-        &stack,
-        bin_dir,
-        (name, &body),
-        (renders, runs),
-        unique,
-    )?);
+    report.cpu = Some(cpu_per_render(&stack, bin_dir, quick)?);
     Ok(report)
+}
+
+/// [`cpu::measure`] for the first scenario, the BTC 5m sample.
+fn cpu_per_render(
+    stack: &stack::Stack,
+    bin_dir: &std::path::Path,
+    quick: bool,
+) -> Result<cpu::CpuPerRender> {
+    let (name, _, body, _, _) = scenarios(quick, false, false).swap_remove(0);
+    let (renders, runs) = if quick { (10, 5) } else { (40, 20) };
+    cpu::measure(stack, bin_dir, (name, &body), (renders, runs), unique)
 }
 
 /// The windows measured: the original's BTC 5m sample, 4 320 and 100 000 one-minute

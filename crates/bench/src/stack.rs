@@ -1,5 +1,5 @@
 //! The stack under test when no `--gateway` is given: a real nats-server, a real S3
-//! server (s3s-fs) and the service binaries (prepare, six plotters, gateway), all on
+//! server (s3s-fs, or Garage with `--s3 garage`) and the service binaries (prepare, six plotters, gateway), all on
 //! loopback; a candle directory with synthetic 1-minute klines for the windows the
 //! bundled samples cannot give (4 320 and 100 000+ one-minute candles); and a fake
 //! Binance (synthetic candles of any interval up to now) that prepare's `binance`
@@ -19,6 +19,16 @@ pub const SYNTHETIC_CANDLES: usize = 120_000;
 /// Candles in the synthetic file for `--large`: a million-candle window and room to spare.
 pub const SYNTHETIC_CANDLES_LARGE: usize = 1_050_000;
 
+/// The S3 server a stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum S3 {
+    /// `s3s-fs`, a test server over a directory, one key for every service.
+    #[value(name = "s3s-fs")]
+    S3sFs,
+    /// A one-node Garage, each service with its role's own key.
+    Garage,
+}
+
 /// A running stack.
 pub struct Stack {
     /// nats-server, the S3 server and the services (the fault suite restarts the
@@ -33,8 +43,9 @@ pub struct Stack {
 
 impl Stack {
     /// Starts everything from the binaries in `bin_dir`, with a render deadline of
-    /// `deadline_s` and `synthetic` candles in the synthetic 1-minute file.
-    pub fn start(bin_dir: &Path, deadline_s: u64, synthetic: usize) -> Result<Self> {
+    /// `deadline_s`, `synthetic` candles in the synthetic 1-minute file and the S3
+    /// server `s3`.
+    pub fn start(bin_dir: &Path, deadline_s: u64, synthetic: usize, s3: S3) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -58,6 +69,10 @@ impl Stack {
         let builder = Role::ALL.into_iter().fold(builder, |b, role| {
             b.env(role, "MALLOC_MMAP_THRESHOLD_", "1048576")
         });
+        let builder = match s3 {
+            S3::S3sFs => builder,
+            S3::Garage => builder.garage(),
+        };
         if let Some(path) = builder.missing_binary() {
             anyhow::bail!(
                 "{} not found; build with `cargo build --release --workspace` or pass --bin-dir",

@@ -136,6 +136,7 @@ impl S3Server {
              data_dir = \"{root}/data\"\n\
              db_engine = \"lmdb\"\n\
              replication_factor = 1\n\
+             compression_level = \"none\"\n\
              rpc_bind_addr = \"127.0.0.1:{rpc_port}\"\n\
              rpc_public_addr = \"127.0.0.1:{rpc_port}\"\n\
              rpc_secret = \"{secret}\"\n\

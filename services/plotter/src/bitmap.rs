@@ -8,8 +8,15 @@
 //! only the drawing is replaced: the same vertical placement, each glyph outlined at
 //! its exact sub-pixel pen position. Everything else goes to the bitmap backend
 //! unchanged. The SVG backend writes `<text>` and is not affected.
+//!
+//! Outlining and rasterising a glyph cost about a tenth of a chart's drawing, and the
+//! charts write the same labels render after render, so each glyph's coverage is
+//! kept in a bounded cache ([`GLYPH_CACHE_BYTES`]) keyed by everything it depends on:
+//! the face, the glyph, the size and the exact pen position within its text (a text
+//! starts on a whole pixel, so that position fixes the sub-pixel offset). A glyph
+//! drawn from the cache has the very coverage it would be drawn with afresh.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ab_glyph::{Font as _, FontRef, GlyphId, PxScaleFont, ScaleFont as _, point};
 use plotters::backend::BitMapBackend;
@@ -18,6 +25,8 @@ use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
     FontFamily, FontStyle, FontTransform,
 };
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use crate::charts;
 
@@ -148,36 +157,107 @@ impl<S: BackendTextStyle> BackendTextStyle for Placed<'_, S> {
         let size = self.0.size() as f32;
         let scaled = font.as_scaled(size);
         let BackendColor { alpha, rgb } = self.0.color();
+        let bold = matches!(self.0.style(), FontStyle::Bold);
         for (id, pen) in pen_positions(&scaled, text).0 {
-            let glyph = id.with_scale_and_position(size, point(pen, 0.0));
-            let Some(outline) = scaled.outline_glyph(glyph) else {
+            let key = GlyphKey {
+                bold,
+                glyph: id.0,
+                size: size.to_bits(),
+                pen: pen.to_bits(),
+            };
+            let Some(glyph) = coverage(key, || rasterise(&scaled, id, size, pen)) else {
                 continue;
             };
-            // plotters' vertical placement, the bitmap's top at half the size plus its
-            // offset above the baseline, but rounded down for every glyph alike (plotters
-            // truncates toward zero, which lifts a glyph reaching above that line by a
-            // pixel against the others).
-            let bounds = outline.px_bounds();
-            let (left, top) = (
-                bounds.min.x as i32,
-                (size / 2.0 + bounds.min.y).floor() as i32,
-            );
-            let mut drawn = Ok(());
-            outline.draw(|x, y, coverage| {
-                if drawn.is_ok() {
-                    let color = BackendColor {
-                        alpha: alpha * f64::from(coverage),
-                        rgb,
-                    };
-                    drawn = draw(x0 + left + x as i32, y0 + top + y as i32, color);
+            let (left, top) = (x0 + glyph.left, y0 + glyph.top);
+            for (i, &c) in glyph.coverage.iter().enumerate() {
+                let (x, y) = (i % glyph.width, i / glyph.width);
+                let color = BackendColor {
+                    alpha: alpha * f64::from(c),
+                    rgb,
+                };
+                if let Err(e) = draw(left + x as i32, top + y as i32, color) {
+                    return Ok(Err(e));
                 }
-            });
-            if drawn.is_err() {
-                return Ok(drawn);
             }
         }
         Ok(Ok(()))
     }
+}
+
+/// Most bytes of glyph coverage kept between texts and renders (about 4 000 glyphs of
+/// the charts' label sizes).
+const GLYPH_CACHE_BYTES: u64 = 2 << 20;
+
+/// What a glyph's coverage depends on: the face, the glyph, the size and the pen
+/// position within its text (sizes and positions as their exact bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GlyphKey {
+    bold: bool,
+    glyph: u16,
+    size: u32,
+    pen: u32,
+}
+
+/// A rasterised glyph: its coverage row by row, `width` wide, whose first pixel lies
+/// `(left, top)` from the text's origin.
+#[derive(Debug)]
+struct Coverage {
+    left: i32,
+    top: i32,
+    width: usize,
+    coverage: Box<[f32]>,
+}
+
+/// Weighs a glyph by its coverage's bytes.
+#[derive(Debug, Clone)]
+struct ByBytes;
+
+impl Weighter<GlyphKey, Option<Arc<Coverage>>> for ByBytes {
+    fn weight(&self, _key: &GlyphKey, glyph: &Option<Arc<Coverage>>) -> u64 {
+        let bytes = glyph.as_ref().map_or(0, |g| g.coverage.len() * 4);
+        bytes as u64 + 32
+    }
+}
+
+/// The coverage of the glyph at `key`, from the cache or made by `make` (`None`: a
+/// glyph with no outline, such as a space).
+fn coverage(key: GlyphKey, make: impl FnOnce() -> Option<Coverage>) -> Option<Arc<Coverage>> {
+    static CACHE: OnceLock<Cache<GlyphKey, Option<Arc<Coverage>>, ByBytes>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Cache::with_weighter(4096, GLYPH_CACHE_BYTES, ByBytes));
+    cache
+        .get_or_insert_with(&key, || {
+            Ok::<_, std::convert::Infallible>(make().map(Arc::new))
+        })
+        .unwrap_or_else(|never| match never {})
+}
+
+/// Outlines and rasterises glyph `id` at `size` with the pen at `pen`.
+fn rasterise(
+    font: &PxScaleFont<&FontRef<'static>>,
+    id: GlyphId,
+    size: f32,
+    pen: f32,
+) -> Option<Coverage> {
+    let glyph = id.with_scale_and_position(size, point(pen, 0.0));
+    let outline = font.outline_glyph(glyph)?;
+    // plotters' vertical placement, the bitmap's top at half the size plus its offset
+    // above the baseline, but rounded down for every glyph alike (plotters truncates
+    // toward zero, which lifts a glyph reaching above that line by a pixel against
+    // the others).
+    let bounds = outline.px_bounds();
+    let width = bounds.width() as usize;
+    let mut coverage = vec![0f32; width * bounds.height() as usize].into_boxed_slice();
+    outline.draw(|x, y, c| {
+        if let Some(cell) = coverage.get_mut(y as usize * width + x as usize) {
+            *cell = c;
+        }
+    });
+    Some(Coverage {
+        left: bounds.min.x as i32,
+        top: (size / 2.0 + bounds.min.y).floor() as i32,
+        width,
+        coverage,
+    })
 }
 
 /// Each glyph of `text` with the pen position it starts at (advances plus kerning),
@@ -264,6 +344,39 @@ mod tests {
             (f64::from(first) - f64::from(bearing)).abs() <= 1.0,
             "ink starts at {first}, the bearing is {bearing}"
         );
+    }
+
+    #[test]
+    fn a_cached_glyph_has_the_coverage_it_would_have_afresh() {
+        let font = font_of(FontFamily::Name(charts::FAMILY), FontStyle::Normal).unwrap();
+        let size = 13.0;
+        let scaled = font.as_scaled(size);
+        // The same glyphs at several sub-pixel pen positions.
+        let (glyphs, _) = pen_positions(&scaled, "7x7.7 x77");
+        let key = |id: GlyphId, pen: f32| GlyphKey {
+            bold: false,
+            glyph: id.0,
+            size: size.to_bits(),
+            pen: pen.to_bits(),
+        };
+        for &(id, pen) in &glyphs {
+            coverage(key(id, pen), || rasterise(&scaled, id, size, pen));
+        }
+        for &(id, pen) in &glyphs {
+            let cached = coverage(key(id, pen), || panic!("{id:?} at {pen} was not cached"));
+            let fresh = rasterise(&scaled, id, size, pen);
+            match (cached, fresh) {
+                (Some(cached), Some(fresh)) => {
+                    assert_eq!(
+                        (cached.left, cached.top, cached.width),
+                        (fresh.left, fresh.top, fresh.width),
+                        "{id:?} at {pen}"
+                    );
+                    assert_eq!(cached.coverage, fresh.coverage, "{id:?} at {pen}");
+                }
+                (cached, fresh) => assert_eq!(cached.is_none(), fresh.is_none(), "{id:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,31 +4,49 @@
 //! # PNG settings
 //!
 //! Charts are flat colours on white with long runs of equal pixels, so a fast deflate
-//! already compresses them well and the expensive levels halve the size at ten times
-//! the time. Measured on the real 864-candle BTCUSDT 5m window at 1280×720 (release
-//! build, 2-core x86_64, best of 7; rendering itself takes about 5 ms):
+//! already compresses them well and the expensive levels halve the size at several
+//! times the time. Measured on the real 864-candle BTCUSDT 5m window at 1280×720 (01)
+//! and 1280×1800 (02b) (release build, 2-core x86_64, best of 7):
 //!
-//! | compression, filter | 01 encode | 01 size | 02b encode | 02b size |
+//! | deflate, filter | 01 encode | 01 size | 02b encode | 02b size |
 //! |---|---|---|---|---|
-//! | `Fastest` (filter `Up`) | 0.93 ms | 273 KiB | 1.09 ms | 564 KiB |
-//! | **`Fast` (filter `Adaptive`)** | **1.54 ms** | **171 KiB** | **1.74 ms** | **242 KiB** |
-//! | `Fast`, filter `Paeth` | 1.12 ms | 186 KiB | 1.33 ms | 263 KiB |
-//! | `Balanced` (the crate default) | 15.5 ms | 87 KiB | 18.9 ms | 101 KiB |
-//! | `High` | 31.9 ms | 87 KiB | 69.9 ms | 101 KiB |
+//! | fdeflate, `Up` | 1.19 ms | 296 KiB | 3.50 ms | 926 KiB |
+//! | **fdeflate, `Paeth`** | **1.71 ms** | **211 KiB** | **4.45 ms** | **565 KiB** |
+//! | fdeflate, `Adaptive` (`Compression::Fast`) | 2.48 ms | 196 KiB | 6.74 ms | 526 KiB |
+//! | zlib level 1, `Adaptive` | 5.19 ms | 150 KiB | 13.11 ms | 357 KiB |
+//! | zlib level 3, `Adaptive` | 15.13 ms | 122 KiB | 36.86 ms | 279 KiB |
 //!
-//! We use `Compression::Fast` with the adaptive filter it selects: `Balanced` would
-//! triple the whole render time (and more on an arm64 board) to save about 100 KiB
-//! per chart on a local network, while `Fastest` saves half a millisecond for twice
-//! the bytes. A chart is encoded once and then served many times from the store, so
-//! if size ever matters more than latency, `Balanced` is the one-line change.
+//! We use fdeflate with the `Paeth` filter on every row: the adaptive filter tries all
+//! five filters on every row, a third of the encoding, to save 7 % of the bytes;
+//! zlib's levels would double the encoding or more (and more on an arm64 board) to
+//! save a third on a local network. A chart is encoded once and then served many
+//! times from the store, so if size ever matters more than CPU, a zlib level is the
+//! one-line change. PNG filters are lossless: the pixels are the same whichever is used.
+//!
+//! # Pixel buffers
+//!
+//! A chart's pixels (2.7 MB at 1280×720, 6.9 MB at 1280×1800) would be fresh memory
+//! for every chart: a page fault and a zeroed page every 4 KiB, a fifth of drawing
+//! the larger charts. One buffer of at most [`SPARE_BYTES`] is kept for the next
+//! chart instead; drawing starts by painting every pixel white, so nothing of the last
+//! chart shows.
 
 use plotters::prelude::*;
-use png::{BitDepth, ColorType, Compression, Encoder};
+use std::sync::Mutex;
+
+use png::{BitDepth, ColorType, DeflateCompression, Encoder, Filter};
 use waveplot_protocol::{Blob, PlotId, TimeZone};
 
 use crate::bitmap::Bitmap;
 use crate::charts;
 use crate::error::RenderError;
+
+/// The largest pixel buffer kept for the next chart: the default sizes' (1280×1800 is
+/// the largest) and a little more.
+const SPARE_BYTES: usize = 8 << 20;
+
+/// The pixel buffer kept from the last chart, if it was at most [`SPARE_BYTES`].
+static SPARE: Mutex<Option<Vec<u8>>> = Mutex::new(None);
 
 /// The chart as PNG bytes.
 pub(crate) fn png(
@@ -37,27 +55,49 @@ pub(crate) fn png(
     (w, h): (u32, u32),
     zone: &TimeZone,
 ) -> Result<Vec<u8>, RenderError> {
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    let mut rgb = spare().unwrap_or_default();
+    rgb.resize(w as usize * h as usize * 3, 0);
+    let drawn = draw_png(&mut rgb, blob, plot, (w, h), zone);
+    if rgb.capacity() <= SPARE_BYTES
+        && let Ok(mut spare) = SPARE.lock()
     {
-        let root = Bitmap(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        *spare = Some(rgb);
+    }
+    drawn
+}
+
+/// The spare pixel buffer, if there is one (emptied).
+fn spare() -> Option<Vec<u8>> {
+    let mut rgb = SPARE.lock().ok()?.take()?;
+    rgb.clear();
+    Some(rgb)
+}
+
+/// Draws the chart on `rgb` (`w`×`h` pixels, each overwritten) and encodes it.
+fn draw_png(
+    rgb: &mut [u8],
+    blob: &Blob,
+    plot: PlotId,
+    (w, h): (u32, u32),
+    zone: &TimeZone,
+) -> Result<Vec<u8>, RenderError> {
+    {
+        let root = Bitmap(BitMapBackend::with_buffer(rgb, (w, h))).into_drawing_area();
         charts::draw(&root, blob, plot, zone, true)?;
         root.present()?;
     }
-    encode_rgb(&rgb, (w, h), Compression::Fast)
+    encode_rgb(rgb, (w, h))
 }
 
-/// RGB pixels as PNG bytes at `compression`.
-pub(crate) fn encode_rgb(
-    rgb: &[u8],
-    (w, h): (u32, u32),
-    compression: Compression,
-) -> Result<Vec<u8>, RenderError> {
+/// RGB pixels as PNG bytes, with the settings above.
+fn encode_rgb(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, RenderError> {
     // A chart compresses to roughly a tenth of its raw size; start there.
     let mut out = Vec::with_capacity(rgb.len() / 10);
     let mut encoder = Encoder::new(&mut out, w, h);
     encoder.set_color(ColorType::Rgb);
     encoder.set_depth(BitDepth::Eight);
-    encoder.set_compression(compression);
+    encoder.set_deflate_compression(DeflateCompression::FdeflateUltraFast);
+    encoder.set_filter(Filter::Paeth);
     let mut writer = encoder.write_header()?;
     writer.write_image_data(rgb)?;
     writer.finish()?;

@@ -75,7 +75,12 @@ const PHASES: [&str; 9] = [
 pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
     let settings = Settings::new(quick);
     let started = Instant::now();
-    let mut stack = Stack::start(bin_dir, settings.deadline_s, settings.synthetic)?;
+    let mut stack = Stack::start(
+        bin_dir,
+        settings.deadline_s,
+        settings.synthetic,
+        crate::stack::S3::S3sFs,
+    )?;
     let pids: Vec<(Role, Option<u32>)> = stack
         .system
         .services()
