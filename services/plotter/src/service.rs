@@ -175,10 +175,14 @@ impl Plotter {
             store_ms,
             reused,
         };
-        if let Some(size) = store
-            .size(key.as_str())
-            .await
-            .context("look for an existing chart")?
+        // A chart of a blob prepare has just computed cannot be stored yet unless it
+        // outlived its blob, and then drawing it again gives the same chart: only a
+        // reused blob's charts are looked for, which saves a request per chart.
+        if event.reused
+            && let Some(size) = store
+                .size(key.as_str())
+                .await
+                .context("look for an existing chart")?
         {
             return Ok((done(size, 0.0, ms(started), true), "none"));
         }

@@ -56,6 +56,7 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
     for plot in PlotId::ALL {
         let p = &st["plots"][plot.as_str()];
         assert_eq!(p["state"], "done");
+        assert_eq!(p["reused"], false, "a new blob's charts are drawn");
         assert_png(
             &sys.http(),
             p["url"].as_str().unwrap(),
@@ -76,6 +77,21 @@ fn a_sample_render_makes_six_charts_in_the_bucket_and_a_complete_status() {
         (id, Some(true)),
         "an identical request answers at once"
     );
+
+    // Another request for two of the charts: the blob and both charts are found.
+    let mut two = sample();
+    two["plots"] = json!(["01", "03"]);
+    let (_, created) = post_render(&sys.http(), &two);
+    let st = wait_final(
+        &sys.http(),
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+    assert_eq!(st["prepared"]["reused"], true, "{st}");
+    for plot in ["01", "03"] {
+        assert_eq!(st["plots"][plot]["reused"], true, "{plot}: {st}");
+    }
 
     let mut tokyo = sample();
     tokyo["tz"] = json!("asia/tokyo");
