@@ -169,7 +169,10 @@ impl<S: BackendTextStyle> BackendTextStyle for Placed<'_, S> {
                 continue;
             };
             let (left, top) = (x0 + glyph.left, y0 + glyph.top);
-            for (i, &c) in glyph.coverage.iter().enumerate() {
+            // Pixels the glyph does not cover are skipped: the bitmap backend leaves
+            // a pixel drawn with no opacity as it is.
+            let covered = glyph.coverage.iter().enumerate().filter(|(_, c)| **c > 0.0);
+            for (i, &c) in covered {
                 let (x, y) = (i % glyph.width, i / glyph.width);
                 let color = BackendColor {
                     alpha: alpha * f64::from(c),
