@@ -16,6 +16,8 @@ pub struct Outcome {
     pub state: String,
     /// The final status document.
     pub status: Value,
+    /// How often the request was refused for now and sent again.
+    pub retried: u32,
 }
 
 /// A blocking HTTP client for the gateway.
@@ -27,19 +29,34 @@ pub fn client() -> Result<reqwest::blocking::Client> {
         .context("HTTP client")
 }
 
-/// Sends `body` to `POST /api/render` and follows the render to its end.
+/// How often a request the gateway refused for now (503 with `Retry-After`: it runs
+/// as many renders as it may) is sent again before the bench gives up.
+const RETRIES: u32 = 60;
+
+/// Sends `body` to `POST /api/render` and follows the render to its end. A refusal for
+/// now is sent again after the `Retry-After` the gateway asked for, as a client
+/// should; the wait counts in the render's time.
 pub fn render(http: &reqwest::blocking::Client, url: &str, body: &Value) -> Result<Outcome> {
     let started = Instant::now();
-    let res = http
-        .post(format!("{url}/api/render"))
-        .json(body)
-        .send()
-        .context("POST /api/render")?;
-    let code = res.status();
-    let created: Value = res.json().context("render answer")?;
-    if !code.is_success() {
-        bail!("HTTP {code}: {}", created["error"]);
-    }
+    let mut retried = 0;
+    let created: Value = loop {
+        let res = http
+            .post(format!("{url}/api/render"))
+            .json(body)
+            .send()
+            .context("POST /api/render")?;
+        let code = res.status();
+        let wait = retry_after(&res);
+        let answer: Value = res.json().context("render answer")?;
+        match wait {
+            Some(wait) if code == reqwest::StatusCode::SERVICE_UNAVAILABLE && retried < RETRIES => {
+                retried += 1;
+                std::thread::sleep(wait);
+            }
+            _ if code.is_success() => break answer,
+            _ => bail!("HTTP {code}: {}", answer["error"]),
+        }
+    };
     let events = created["events_url"].as_str().context("events_url")?;
     let stream = http
         .get(format!("{url}{events}"))
@@ -61,5 +78,14 @@ pub fn render(http: &reqwest::blocking::Client, url: &str, body: &Value) -> Resu
         total_ms,
         state,
         status: last,
+        retried,
     })
+}
+
+/// The wait a `Retry-After` header of whole seconds asks for.
+fn retry_after(res: &reqwest::blocking::Response) -> Option<Duration> {
+    let seconds = res.headers().get(reqwest::header::RETRY_AFTER)?;
+    Some(Duration::from_secs(
+        seconds.to_str().ok()?.trim().parse().ok()?,
+    ))
 }

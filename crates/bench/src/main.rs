@@ -392,6 +392,7 @@ fn load(url: &str, clients: usize, per_client: usize, salt: &mut u32) -> Result<
         complete: complete.len(),
         failed: ok.iter().filter(|o| o.state != "complete").count(),
         errors: results.iter().filter(|r| r.is_err()).count(),
+        retried: ok.iter().filter(|o| o.retried > 0).count(),
         throughput_rps: complete.len() as f64 / wall,
         p50_ms: quantile(&complete, 0.5),
         p95_ms: quantile(&complete, 0.95),

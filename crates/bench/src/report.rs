@@ -36,6 +36,9 @@ pub struct Load {
     pub failed: usize,
     /// Requests refused or lost (HTTP errors, broken streams).
     pub errors: usize,
+    /// Renders the gateway first refused for now (503 with `Retry-After`: it ran as
+    /// many as it may) and took when they were sent again.
+    pub retried: usize,
     /// Complete renders per second.
     pub throughput_rps: f64,
     /// Median latency, ms.
@@ -129,15 +132,16 @@ impl Report {
                 stages.join(", ")
             );
         }
-        out += "\nclients   sent complete failed errors   renders/s    p50 ms    p95 ms\n";
+        out += "\nclients   sent complete failed errors retried   renders/s    p50 ms    p95 ms\n";
         for l in &self.load {
             out += &format!(
-                "{:>7} {:>6} {:>8} {:>6} {:>6} {:>11.1} {:>9.1} {:>9.1}\n",
+                "{:>7} {:>6} {:>8} {:>6} {:>6} {:>7} {:>11.1} {:>9.1} {:>9.1}\n",
                 l.clients,
                 l.sent,
                 l.complete,
                 l.failed,
                 l.errors,
+                l.retried,
                 l.throughput_rps,
                 l.p50_ms,
                 l.p95_ms
