@@ -28,8 +28,8 @@
 //! A chart's pixels (2.7 MB at 1280×720, 6.9 MB at 1280×1800) would be fresh memory
 //! for every chart: a page fault and a zeroed page every 4 KiB, a fifth of drawing
 //! the larger charts. One buffer of at most [`SPARE_BYTES`] is kept for the next
-//! chart instead. It is zeroed before it is drawn on (a memset costs far less than
-//! the faults), and drawing starts by painting every pixel white, so nothing of the
+//! chart instead. Every pixel of it is set to white, the chart's background, before
+//! it is drawn on (a memset, which costs far less than the faults), so nothing of the
 //! last chart shows.
 
 use std::sync::Mutex;
@@ -57,7 +57,8 @@ pub(crate) fn png(
     zone: &TimeZone,
 ) -> Result<Vec<u8>, RenderError> {
     let mut rgb = spare().unwrap_or_default();
-    rgb.resize(w as usize * h as usize * 3, 0);
+    // White: the chart's background, every pixel written before drawing.
+    rgb.resize(w as usize * h as usize * 3, 255);
     let drawn = draw_png(&mut rgb, blob, plot, (w, h), zone);
     if rgb.capacity() <= SPARE_BYTES
         && let Ok(mut spare) = SPARE.lock()
@@ -74,7 +75,7 @@ fn spare() -> Option<Vec<u8>> {
     Some(rgb)
 }
 
-/// Draws the chart on `rgb` (`w`×`h` pixels, each overwritten) and encodes it.
+/// Draws the chart on `rgb` (`w`×`h` white pixels) and encodes it.
 fn draw_png(
     rgb: &mut [u8],
     blob: &Blob,

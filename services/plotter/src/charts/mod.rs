@@ -41,7 +41,8 @@ pub(crate) use theme::{FAMILY, font_file};
 use window::Window;
 
 /// Draws chart `plot` of `blob` on `root`, with times written in `zone`; `raster` says
-/// that `root` is pixels (PNG) rather than vectors (SVG).
+/// that `root` is pixels (PNG), already white, rather than vectors (SVG), which are
+/// given a white background first.
 pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     blob: &Blob,
@@ -57,7 +58,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let th = Theme::new(width, height, plot.default_size());
     let plot_width = f64::from(width) - f64::from(th.px(panel::Y_AREA + 40.0));
     let win = Window::new(blob, th, plot_width, zone, raster);
-    root.fill(&WHITE)?;
+    if !raster {
+        root.fill(&WHITE)?;
+    }
     let body = frame::draw(root, &win, plot)?;
     match plot {
         PlotId::Overview => overview::draw(&body, &win),
