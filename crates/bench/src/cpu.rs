@@ -63,30 +63,33 @@ impl CpuPerRender {
     }
 }
 
-/// CPU time of process `pid` so far (user + system, every thread), in clock ticks.
-fn ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name, field 2, is in parentheses and may hold spaces: count from
-    // the last ')'. Fields 14 and 15 (utime, stime) are then the 12th and 13th.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(user + system)
+/// CPU time of process `pid` (named `name`) so far (user + system, every thread), in
+/// clock ticks: fields 14 and 15 of its stat (utime, stime).
+fn ticks(name: &str, pid: u32) -> Result<u64> {
+    two_fields(&format!("/proc/{pid}/stat"), 14)
+        .with_context(|| format!("read the CPU time of {name}"))
 }
 
-/// CPU time of this process's waited-for children so far (`cutime + cstime`), in
-/// clock ticks.
+/// CPU time of this process's waited-for children so far, in clock ticks: fields 16
+/// and 17 of its stat (cutime, cstime).
 fn children_ticks() -> Result<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("read /proc/self/stat")?;
-    let rest = &stat[stat.rfind(')').context("/proc/self/stat")? + 1..];
-    let mut fields = rest.split_whitespace().skip(13);
+    two_fields("/proc/self/stat", 16).context("read the CPU time of finished children")
+}
+
+/// The sum of fields `first` and `first + 1` (counted from 1, as proc(5) does) of the
+/// stat file at `path`.
+fn two_fields(path: &str, first: usize) -> Result<u64> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
+    // The command name, field 2, is in parentheses and may hold spaces: count from
+    // the last ')', after which field 3 comes first.
+    let rest = &stat[stat.rfind(')').with_context(|| format!("{path}: {stat}"))? + 1..];
+    let mut fields = rest.split_whitespace().skip(first - 3);
     let mut next = || -> Result<u64> {
         fields
             .next()
-            .context("/proc/self/stat is too short")?
+            .with_context(|| format!("{path} is too short: {stat}"))?
             .parse()
-            .context("/proc/self/stat field")
+            .with_context(|| format!("{path}: {stat}"))
     };
     Ok(next()? + next()?)
 }
@@ -114,7 +117,10 @@ pub fn measure(
     // connections: the steady state is measured, not the first render.
     let warm = client::render(&http, url, &unique(body, SALTS))?;
     ensure!(warm.state == "complete", "warm-up render: {}", warm.status);
-    let before: Vec<Option<u64>> = processes.iter().map(|(_, pid)| ticks(*pid)).collect();
+    let before = processes
+        .iter()
+        .map(|(name, pid)| ticks(name, *pid))
+        .collect::<Result<Vec<_>>>()?;
     for salt in (SALTS + 1..).take(renders) {
         let outcome = client::render(&http, url, &unique(body, salt))?;
         ensure!(
@@ -125,13 +131,11 @@ pub fn measure(
     }
     let mut cpu = Vec::new();
     for ((name, pid), before) in processes.iter().zip(before) {
-        let (Some(before), Some(after)) = (before, ticks(*pid)) else {
-            anyhow::bail!("{name} (pid {pid}) stopped during the CPU measurement");
-        };
+        let after = ticks(name, *pid).context("a process stopped during the CPU measurement")?;
         cpu.push((name.clone(), ms(after - before) / renders as f64));
     }
     let total_ms = cpu.iter().map(|(_, v)| v).sum();
-    let reference_ms = reference(bin_dir, body, reference_runs)?;
+    let reference_ms = reference(bin_dir, &unique(body, SALTS), reference_runs)?;
     Ok(CpuPerRender {
         scenario: scenario.to_owned(),
         renders,
@@ -161,6 +165,9 @@ fn reference(bin_dir: &Path, body: &Value, runs: usize) -> Result<f64> {
     analyze
         .args(["analyze", symbol, interval, "--source", "sample", "--out"])
         .arg(&blob);
+    if let Some(k) = body["anomaly_k"].as_f64() {
+        analyze.arg("--anomaly-k").arg(k.to_string());
+    }
     run(&mut analyze)?;
     let mut draw = Command::new(bin_dir.join("plotter"));
     draw.args(["render", "--all", "--blob"])
@@ -187,4 +194,22 @@ fn run(command: &mut Command) -> Result<()> {
         String::from_utf8_lossy(&output.stderr)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stat");
+        // Field n holds n, after a command name with a space and a ')' in it.
+        let fields: Vec<String> = (4..=20).map(|n| n.to_string()).collect();
+        std::fs::write(&path, format!("1234 (odd) name) S {}\n", fields.join(" "))).unwrap();
+        let path = path.to_str().unwrap();
+        assert_eq!(two_fields(path, 14).unwrap(), 14 + 15);
+        assert_eq!(two_fields(path, 16).unwrap(), 16 + 17);
+        assert!(two_fields(path, 20).is_err(), "field 21 is past the end");
+    }
 }

@@ -66,7 +66,8 @@ struct Args {
     /// Run only the fault suite (implies --faults).
     #[arg(long, conflicts_with_all = ["gateway", "compare"])]
     faults_only: bool,
-    /// The S3 server of a stack the bench starts.
+    /// The S3 server of the stack the measurements start (the fault suite's own stack
+    /// always runs s3s-fs, which it stops and starts again).
     #[arg(long, value_enum, default_value = "s3s-fs", conflicts_with = "gateway")]
     s3: stack::S3,
     /// Measure only the CPU per render (and its ratio to drawing in one process).

@@ -1,6 +1,6 @@
 //! The stack under test when no `--gateway` is given: a real nats-server, a real S3
-//! server (s3s-fs, or Garage with `--s3 garage`) and the service binaries (prepare, six plotters, gateway), all on
-//! loopback; a candle directory with synthetic 1-minute klines for the windows the
+//! server (s3s-fs, or Garage with `--s3 garage`) and the service binaries (prepare,
+//! six plotters, gateway), all on loopback; a candle directory with synthetic 1-minute klines for the windows the
 //! bundled samples cannot give (4 320 and 100 000+ one-minute candles); and a fake
 //! Binance (synthetic candles of any interval up to now) that prepare's `binance`
 //! source is pointed at, so no run ever reaches the real exchange.

@@ -350,7 +350,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cached_glyph_has_the_coverage_it_would_have_afresh() {
+    fn a_glyph_at_each_pen_position_is_cached_apart_as_drawn_afresh() {
         let font = font_of(FontFamily::Name(charts::FAMILY), FontStyle::Normal).unwrap();
         let size = 13.0;
         let scaled = font.as_scaled(size);

@@ -28,7 +28,8 @@
 //! A chart's pixels (2.7 MB at 1280×720, 6.9 MB at 1280×1800) would be fresh memory
 //! for every chart: a page fault and a zeroed page every 4 KiB, a fifth of drawing
 //! the larger charts. One buffer of at most [`SPARE_BYTES`] is kept for the next
-//! chart instead. Every pixel of it is set to white, the chart's background, before
+//! chart instead (one per process: in the single-process `waveplot`, the six plotters
+//! share it, and a chart that finds it taken makes its own). Every pixel of it is set to white, the chart's background, before
 //! it is drawn on (a memset, which costs far less than the faults), so nothing of the
 //! last chart shows.
 
@@ -57,8 +58,11 @@ pub(crate) fn png(
     zone: &TimeZone,
 ) -> Result<Vec<u8>, RenderError> {
     let mut rgb = spare().unwrap_or_default();
+    let len = w as usize * h as usize * 3;
+    // Exactly: grown by doubling, a buffer could pass the size kept for no reason.
+    rgb.reserve_exact(len);
     // White: the chart's background, every pixel written before drawing.
-    rgb.resize(w as usize * h as usize * 3, 255);
+    rgb.resize(len, 255);
     let drawn = draw_png(&mut rgb, blob, plot, (w, h), zone);
     if rgb.capacity() <= SPARE_BYTES
         && let Ok(mut spare) = SPARE.lock()

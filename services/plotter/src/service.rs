@@ -175,9 +175,10 @@ impl Plotter {
             store_ms,
             reused,
         };
-        // A chart of a blob prepare has just computed cannot be stored yet unless it
-        // outlived its blob, and then drawing it again gives the same chart: only a
-        // reused blob's charts are looked for, which saves a request per chart.
+        // A blob prepare has just computed has no stored charts yet, or only ones that
+        // outlived an earlier blob at its key (swept, unreadable or of an older
+        // version), which are better drawn again from the new one: only a reused
+        // blob's charts are looked for, which saves a request per chart.
         if event.reused
             && let Some(size) = store
                 .size(key.as_str())
