@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
 use rustix::process::{Pid, Signal, kill_process};
 use secrecy::{ExposeSecret, SecretString};
 use waveplot_service::NatsLogin;
@@ -429,6 +430,28 @@ impl NatsServer {
             .connect(self.url())
             .await
             .expect("connect to the test NATS server")
+    }
+
+    /// The JSON answers to one request on `subject` (a `$SRV` verb, say) that `client`
+    /// publishes, gathered until 500 ms pass without one: for requests that many
+    /// instances answer.
+    pub async fn replies(client: &async_nats::Client, subject: String) -> Vec<serde_json::Value> {
+        let inbox = client.new_inbox();
+        let mut replies = client
+            .subscribe(inbox.clone())
+            .await
+            .expect("subscribe to an inbox");
+        client
+            .publish_with_reply(subject, inbox, Default::default())
+            .await
+            .expect("publish the request");
+        let mut answers = Vec::new();
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(500), replies.next()).await
+        {
+            answers.push(serde_json::from_slice(&m.payload).expect("a JSON answer"));
+        }
+        answers
     }
 
     /// The environment a service logging in as `user` gets: `NATS_USER` and

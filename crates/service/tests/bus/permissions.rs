@@ -54,21 +54,6 @@ async fn next(sub: &mut Subscription) -> (String, Bytes) {
     (m.subject, m.payload)
 }
 
-/// The answers to one `$SRV.PING` that `asker` publishes, each within 500 ms of the last.
-async fn ping_everyone(asker: &async_nats::Client) -> Vec<serde_json::Value> {
-    let inbox = asker.new_inbox();
-    let mut replies = asker.subscribe(inbox.clone()).await.unwrap();
-    asker
-        .publish_with_reply("$SRV.PING", inbox, Bytes::new())
-        .await
-        .unwrap();
-    let mut answers = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
-        answers.push(serde_json::from_slice(&m.payload).unwrap());
-    }
-    answers
-}
-
 /// Asserts that `bus` gets no answer to a request on `subject`: the server drops what
 /// it may not publish.
 async fn unanswered(bus: &Bus, subject: String, payload: Bytes) {
@@ -402,7 +387,7 @@ async fn a_leaf_board_links_over_tls_and_carries_only_a_plotters_traffic() {
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let answer = loop {
-        if let Some(answer) = ping_everyone(&asker).await.pop() {
+        if let Some(answer) = NatsServer::replies(&asker, "$SRV.PING".into()).await.pop() {
             break answer;
         }
         assert!(
@@ -475,7 +460,7 @@ async fn every_role_answers_the_service_api_and_the_observer_only_asks() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     // The instances subscribe as they start; ask until all three answer one PING.
     while answered.len() < ids.len() && tokio::time::Instant::now() < deadline {
-        answered = ping_everyone(&observer)
+        answered = NatsServer::replies(&observer, "$SRV.PING".into())
             .await
             .iter()
             .map(|ping| {

@@ -20,7 +20,7 @@ use waveplot_protocol::{
     Message, PlotId, PreparedEvent, RenderReply, RenderRequest, RequestId, Subjects, Symbol,
 };
 use waveplot_service::bus::Subscription;
-use waveplot_testkit::{NatsUser, Stack};
+use waveplot_testkit::{NatsServer, NatsUser, Stack};
 
 use crate::helpers::{client, post_render, system, wait_final};
 use crate::{as_user, failure_of, failures};
@@ -342,17 +342,7 @@ impl Drop for Reaped {
 /// The answers every instance of `sys` gives to `$SRV.<verb>`, asked as the observer.
 async fn ask_everyone(sys: &Stack, verb: &str) -> Vec<Value> {
     let observer = sys.nats.client(NatsUser::Observer).await;
-    let inbox = observer.new_inbox();
-    let mut replies = observer.subscribe(inbox.clone()).await.unwrap();
-    observer
-        .publish_with_reply(format!("$SRV.{verb}"), inbox, Bytes::new())
-        .await
-        .unwrap();
-    let mut answers = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
-        answers.push(serde_json::from_slice(&m.payload).unwrap());
-    }
-    answers
+    NatsServer::replies(&observer, format!("$SRV.{verb}")).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
