@@ -29,7 +29,7 @@ use waveplot_service::{Capacity, Context, Failure, Handler, Subscription};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
-use crate::source::parsed::ParsedWindows;
+use crate::source::parsed::ParsedFiles;
 use crate::source::{Binance, CandleCache, Policy, Sources};
 
 /// The queue group of prepare replicas: each request goes to one of them.
@@ -77,7 +77,7 @@ pub async fn run(
             binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
             // Binance candles are cached in the same store as the blobs.
             cache: Some(CandleCache::new(ctx.store.clone())),
-            parsed: ParsedWindows::default(),
+            parsed: ParsedFiles::default(),
         },
         ctx: ctx.clone(),
         backend: settings.backend,

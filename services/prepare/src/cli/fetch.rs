@@ -76,10 +76,7 @@ pub(crate) fn load(
 
 fn from_path(path: &Path, interval: Interval, span: Span) -> Result<(Candles, String)> {
     let all = file::read(path, interval, Some(span))?.candles;
-    let candles = match span {
-        Span::Last { n, end_ms } => source::cut_window(&all, n, end_ms)?,
-        Span::Between { start_ms, end_ms } => source::between(&all, start_ms, end_ms)?,
-    };
+    let candles = span.cut(&all)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     Ok((candles, format!("file {}", name.unwrap_or_default())))
 }

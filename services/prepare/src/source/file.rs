@@ -5,7 +5,9 @@
 //! A file is streamed and every row is checked (by [`super::klines`]); the first problem
 //! is reported with its line number and what to do. Only the candles a request wants
 //! are kept, so a render of 4 320 candles from a file of years of minutes holds a few
-//! thousand rows, not the file. The spacing of the open times must match the interval;
+//! thousand rows, not the file; a reader that keeps whole files (the `parsed` cache)
+//! asks for every candle up to its budget in the same pass. The spacing of the open
+//! times must match the interval, checked on the candles a request wants;
 //! gaps in them are real (exchange maintenance) and are kept, never filled.
 
 use std::io::{Read, Seek};
@@ -90,6 +92,28 @@ pub(crate) fn read(
     interval: Interval,
     span: Option<Span>,
 ) -> Result<Loaded, FileError> {
+    Ok(read_keeping(path, interval, span, 0)?.window)
+}
+
+/// What a read of a file for a span kept.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    /// The span's candles, their spacing checked against the interval.
+    pub(crate) window: Loaded,
+    /// Every candle of the file, when it had at most the number asked for (each row
+    /// checked, the spacing checked only in the span).
+    pub(crate) whole: Option<Candles>,
+}
+
+/// [`read`], keeping also every candle of the file while it has at most `whole_cap` of
+/// them: one pass serves the window and, for a file that fits, the whole of it, so
+/// that other windows of the file need not parse it again.
+pub(crate) fn read_keeping(
+    path: &Path,
+    interval: Interval,
+    span: Option<Span>,
+    whole_cap: usize,
+) -> Result<Kept, FileError> {
     let name = path.display().to_string();
     let io = |source| FileError::Io {
         path: name.clone(),
@@ -99,7 +123,34 @@ pub(crate) fn read(
     let mut magic = Vec::with_capacity(4);
     (&mut file).take(4).read_to_end(&mut magic).map_err(io)?;
     file.rewind().map_err(io)?;
-    read_from(std::io::BufReader::new(file), &magic, &name, interval, span)
+    let input = std::io::BufReader::new(file);
+    let (loaded, whole) = if super::archive::is_zip(&magic) {
+        super::archive::with_csv(input, &name, |csv| {
+            parse_keeping(csv, &name, span, whole_cap)
+        })?
+    } else {
+        parse_keeping(input, &name, span, whole_cap)?
+    };
+    let kept = if whole {
+        let window = Loaded {
+            candles: span.map_or_else(
+                || loaded.candles.clone(),
+                |s| loaded.candles.slice(s.range(&loaded.candles.open_time_ms)),
+            ),
+            ..loaded
+        };
+        Kept {
+            window,
+            whole: Some(loaded.candles),
+        }
+    } else {
+        Kept {
+            window: loaded,
+            whole: None,
+        }
+    };
+    check_spacing(&kept.window.candles, interval, &name)?;
+    Ok(kept)
 }
 
 /// Reads the bytes of a klines file (plain or zipped), keeping every candle, and checks
@@ -137,6 +188,17 @@ pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Loaded, FileError> {
 /// Parses klines CSV from `input`, checking every row and keeping the candles of
 /// `span` (all without one); `name` is used in error messages.
 fn parse_from(input: impl Read, name: &str, span: Option<Span>) -> Result<Loaded, FileError> {
+    parse_keeping(input, name, span, 0).map(|(loaded, _)| loaded)
+}
+
+/// [`parse_from`], keeping every candle while there are at most `whole_cap` of them;
+/// true with the candles when all were kept.
+fn parse_keeping(
+    input: impl Read,
+    name: &str,
+    span: Option<Span>,
+    whole_cap: usize,
+) -> Result<(Loaded, bool), FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -148,6 +210,7 @@ fn parse_from(input: impl Read, name: &str, span: Option<Span>) -> Result<Loaded
     };
     let mut record = csv::ByteRecord::new();
     let (mut rows, mut previous) = (0usize, None);
+    let mut whole = whole_cap > 0;
     loop {
         let more = reader
             .read_byte_record(&mut record)
@@ -173,12 +236,25 @@ fn parse_from(input: impl Read, name: &str, span: Option<Span>) -> Result<Loaded
         previous = Some(row.open_time);
         out.micros |= row.micros;
         rows += 1;
-        keep(&mut out.candles, row, span);
+        if whole {
+            row.append(&mut out.candles);
+            if rows > whole_cap {
+                whole = false;
+                if let Some(span) = span {
+                    out.candles = out.candles.slice(span.range(&out.candles.open_time_ms));
+                }
+            }
+        } else {
+            keep(&mut out.candles, row, span);
+        }
     }
     if rows == 0 {
         return Err(FileError::Empty {
             path: name.to_owned(),
         });
+    }
+    if whole {
+        return Ok((out, true));
     }
     if let Some(Span::Last { n, .. }) = span {
         let len = out.candles.len();
@@ -186,7 +262,7 @@ fn parse_from(input: impl Read, name: &str, span: Option<Span>) -> Result<Loaded
             out.candles = out.candles.slice(len - n..len);
         }
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 /// A CSV reader's error: the OS's when reading failed, else the line that is not CSV.
@@ -277,4 +353,4 @@ fn most_common_step(times: &[i64]) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -97,6 +97,39 @@ pub(crate) enum Span {
     },
 }
 
+impl Span {
+    /// Where the span's candles lie among `open_times` (oldest first, no time twice).
+    pub(crate) fn range(self, open_times: &[i64]) -> std::ops::Range<usize> {
+        match self {
+            Span::Last { n, end_ms } => {
+                let end = end_ms.map_or(open_times.len(), |t| {
+                    open_times.partition_point(|&o| o <= t)
+                });
+                end.saturating_sub(n)..end
+            }
+            Span::Between { start_ms, end_ms } => {
+                let from = open_times.partition_point(|&o| o < start_ms);
+                from..open_times.partition_point(|&o| o <= end_ms).max(from)
+            }
+        }
+    }
+
+    /// The span's candles in `all` (the last `n` are all of them if fewer exist); an
+    /// error when none opens at or before the window's end, or in the span.
+    pub(crate) fn cut(self, all: &Candles) -> Result<Candles, SourceError> {
+        let range = self.range(&all.open_time_ms);
+        match self {
+            Span::Last { end_ms, .. } if range.end == 0 => Err(SourceError::NothingBefore(
+                klines::fmt_ms(end_ms.unwrap_or_default()),
+            )),
+            Span::Between { start_ms, end_ms } if range.is_empty() => Err(
+                SourceError::NothingBetween(klines::fmt_ms(start_ms), klines::fmt_ms(end_ms)),
+            ),
+            _ => Ok(all.slice(range)),
+        }
+    }
+}
+
 /// How long accepting a Binance request may wait for `exchangeInfo`: well inside the
 /// 5 s a gateway waits for prepare to accept, so a slow Binance never reads as "prepare
 /// did not answer".
@@ -111,8 +144,8 @@ pub(crate) struct Sources {
     pub(crate) binance: Option<Binance>,
     /// Where Binance candles are kept between renders, if anywhere.
     pub(crate) cache: Option<CandleCache>,
-    /// Windows already read from files.
-    pub(crate) parsed: parsed::ParsedWindows,
+    /// Klines files already parsed.
+    pub(crate) parsed: parsed::ParsedFiles,
 }
 
 impl Sources {
@@ -202,18 +235,10 @@ impl Sources {
             Source::File(name) => {
                 let path = self.file_path(name)?;
                 let parsed = self.parsed.clone();
-                off_runtime(move || {
-                    parsed.get_or_read(&path, interval, span, || {
-                        Ok(file::read(&path, interval, Some(span))?.candles)
-                    })
-                })
-                .await?
+                off_runtime(move || Ok(parsed.window(&path, interval, span)?)).await?
             }
         };
-        let candles = match span {
-            Span::Last { n, end_ms } => cut_window(&all, n, end_ms)?,
-            Span::Between { start_ms, end_ms } => between(&all, start_ms, end_ms)?,
-        };
+        let candles = span.cut(&all)?;
         let (first, last) = (
             candles.open_time_ms[0],
             candles.open_time_ms[candles.len() - 1],
@@ -271,37 +296,6 @@ fn no_sample(symbol: &Symbol, interval: Interval) -> SourceError {
         symbol: symbol.to_string(),
         interval: interval.to_string(),
     }
-}
-
-/// The candles opening in `start_ms..=end_ms`.
-pub(crate) fn between(all: &Candles, start_ms: i64, end_ms: i64) -> Result<Candles, SourceError> {
-    let from = all.open_time_ms.partition_point(|&o| o < start_ms);
-    let to = all.open_time_ms.partition_point(|&o| o <= end_ms);
-    if from >= to {
-        return Err(SourceError::NothingBetween(
-            klines::fmt_ms(start_ms),
-            klines::fmt_ms(end_ms),
-        ));
-    }
-    Ok(all.slice(from..to))
-}
-
-/// The last `n` candles opening at or before `end_ms` (all of them if fewer exist).
-pub(crate) fn cut_window(
-    all: &Candles,
-    n: usize,
-    end_ms: Option<i64>,
-) -> Result<Candles, SourceError> {
-    let end = match end_ms {
-        Some(t) => all.open_time_ms.partition_point(|&o| o <= t),
-        None => all.len(),
-    };
-    if end == 0 {
-        return Err(SourceError::NothingBefore(klines::fmt_ms(
-            end_ms.unwrap_or_default(),
-        )));
-    }
-    Ok(all.slice(end.saturating_sub(n)..end))
 }
 
 /// `2022-08-14 00:00 UTC` style, for labels.

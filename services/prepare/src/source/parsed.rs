@@ -1,14 +1,17 @@
-//! Windows already read from klines files, kept in memory so that renders of the same
-//! window with other analysis parameters (another wavelet, anomaly factor, chart size)
-//! do not parse the file again: a 4 320-candle window of a large file cost 42 ms of a
-//! 141 ms render to parse.
+//! Klines files already parsed, kept in memory so that renders from the same file
+//! (another window, wavelet, anomaly factor, chart size) do not parse it again:
+//! parsing a 1 050 000-row file took 354 ms of a 790 ms cold render of its last
+//! 100 000 candles.
 //!
-//! An entry is keyed by the file's path, size and modification time and by the span
-//! asked for, so a file replaced or appended to is read afresh. The entries together
-//! hold at most the configured bytes (88 bytes per candle); the least recently used go
-//! first, and a window larger than the whole budget is never kept.
+//! An entry is a whole file's candles, keyed by the file's path, size and modification
+//! time, so a file replaced or appended to is read afresh; a window is cut from it and
+//! its spacing checked as when it is read from the file. The entries together hold at
+//! most the configured bytes (88 bytes per candle); the least recently used go first.
+//! A file with more candles than the whole budget holds is never kept: it is read for
+//! each window, keeping only that window, in the same single pass that finds it too
+//! large.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -18,22 +21,20 @@ use waveplot_protocol::Interval;
 use waveplot_protocol::blob::Candles;
 
 use super::Span;
+use super::file::{self, FileError};
 
 /// Bytes one candle holds in memory: 11 columns of 8 bytes.
 const CANDLE_BYTES: u64 = 88;
 
-/// What identifies a window of a file.
+/// What identifies a file's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     path: PathBuf,
     len: u64,
     modified: Option<SystemTime>,
-    interval: Interval,
-    last: usize,
-    end_ms: Option<i64>,
 }
 
-/// Weighs a window by its candles.
+/// Weighs a file by its candles.
 #[derive(Debug, Clone)]
 struct ByCandles;
 
@@ -43,67 +44,67 @@ impl Weighter<Key, Arc<Candles>> for ByCandles {
     }
 }
 
-/// Parsed file windows within a memory budget. Cheap to clone; clones share entries.
+/// Parsed klines files within a memory budget. Cheap to clone; clones share entries.
 #[derive(Clone)]
-pub(crate) struct ParsedWindows {
+pub(crate) struct ParsedFiles {
     cache: Arc<Cache<Key, Arc<Candles>, ByCandles>>,
+    budget_bytes: u64,
 }
 
-impl std::fmt::Debug for ParsedWindows {
+impl std::fmt::Debug for ParsedFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParsedWindows")
+        f.debug_struct("ParsedFiles")
             .field("entries", &self.cache.len())
             .field("bytes", &self.cache.weight())
             .finish()
     }
 }
 
-impl ParsedWindows {
+impl ParsedFiles {
     /// A cache holding at most `budget_bytes` of candles.
     pub(crate) fn new(budget_bytes: u64) -> Self {
         Self {
-            cache: Arc::new(Cache::with_weighter(64, budget_bytes, ByCandles)),
+            cache: Arc::new(Cache::with_weighter(16, budget_bytes, ByCandles)),
+            budget_bytes,
         }
     }
 
-    /// The key of `span` of the file at `path` as it is now; `None` for a span that is
-    /// not a render's window, or a file whose metadata cannot be read.
-    fn key(path: &std::path::Path, interval: Interval, span: Span) -> Option<Key> {
-        let Span::Last { n, end_ms } = span else {
-            return None;
-        };
+    /// The key of the file at `path` as it is now; `None` for a file whose metadata
+    /// cannot be read.
+    fn key(path: &Path) -> Option<Key> {
         let meta = std::fs::metadata(path).ok()?;
         Some(Key {
             path: path.to_owned(),
             len: meta.len(),
             modified: meta.modified().ok(),
-            interval,
-            last: n,
-            end_ms,
         })
     }
 
-    /// The window `span` of the file at `path`, from memory when the same file (same
-    /// size and modification time) was read for it before, else from `read`.
-    pub(crate) fn get_or_read<E>(
+    /// The candles of `span` of the klines file at `path`, their spacing checked
+    /// against `interval`: cut from memory when the same file (same size and
+    /// modification time) was parsed before, else read from the file, which is kept
+    /// when it fits the budget.
+    pub(crate) fn window(
         &self,
-        path: &std::path::Path,
+        path: &Path,
         interval: Interval,
         span: Span,
-        read: impl FnOnce() -> Result<Candles, E>,
-    ) -> Result<Candles, E> {
-        let Some(key) = Self::key(path, interval, span) else {
-            return read();
-        };
-        if let Some(candles) = self.cache.get(&key) {
-            metrics::counter!("waveplot_prepare_file_windows_total", "outcome" => "hit")
+    ) -> Result<Candles, FileError> {
+        let key = Self::key(path);
+        if let Some(all) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            metrics::counter!("waveplot_prepare_parsed_files_total", "outcome" => "hit")
                 .increment(1);
-            return Ok(Candles::clone(&candles));
+            let window = all.slice(span.range(&all.open_time_ms));
+            file::check_spacing(&window, interval, &path.display().to_string())?;
+            return Ok(window);
         }
-        metrics::counter!("waveplot_prepare_file_windows_total", "outcome" => "miss").increment(1);
-        let candles = read()?;
-        self.cache.insert(key, Arc::new(candles.clone()));
-        Ok(candles)
+        metrics::counter!("waveplot_prepare_parsed_files_total", "outcome" => "miss").increment(1);
+        let cap = usize::try_from(self.budget_bytes / CANDLE_BYTES).unwrap_or(usize::MAX);
+        let kept = file::read_keeping(path, interval, Some(span), cap)?;
+        if let (Some(key), Some(whole)) = (key, kept.whole) {
+            self.cache.insert(key, Arc::new(whole));
+        }
+        Ok(kept.window.candles)
     }
 
     /// Bytes held.
@@ -113,8 +114,8 @@ impl ParsedWindows {
     }
 }
 
-impl Default for ParsedWindows {
-    /// A budget of 128 MiB: one million-candle window (88 MB) or many small ones.
+impl Default for ParsedFiles {
+    /// A budget of 128 MiB: a file of 1.5 million candles, or many small ones.
     fn default() -> Self {
         Self::new(128 << 20)
     }
@@ -122,111 +123,121 @@ impl Default for ParsedWindows {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
+    use std::fs::File;
 
     use super::*;
+    use crate::source::file::tests::many;
 
-    fn candles(n: usize) -> Candles {
-        Candles {
-            open_time_ms: (0..n as i64).map(|i| i * 60_000).collect(),
-            close: vec![1.0; n],
-            ..Candles::default()
-        }
+    const LAST_10: Span = Span::Last {
+        n: 10,
+        end_ms: None,
+    };
+
+    /// Writes `csv` at `path` with `modified` as its modification time.
+    fn write(path: &Path, csv: &str, modified: SystemTime) {
+        std::fs::write(path, csv).unwrap();
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
     }
 
     #[test]
-    fn a_window_is_read_once_until_the_file_changes() {
+    fn every_window_of_a_file_is_cut_from_one_parse_until_the_file_changes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.csv");
-        std::fs::write(&path, "first").unwrap();
-        let cache = ParsedWindows::new(1 << 20);
-        let reads = Cell::new(0);
-        let span = Span::Last {
-            n: 100,
-            end_ms: None,
-        };
-        let read = || {
-            reads.set(reads.get() + 1);
-            Ok::<_, ()>(candles(100))
-        };
-        for _ in 0..3 {
-            let got = cache.get_or_read(&path, Interval::M1, span, read).unwrap();
-            assert_eq!(got.len(), 100);
+        let then = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let first = many(300);
+        write(&path, &first, then);
+        let cache = ParsedFiles::new(1 << 20);
+        let all = file::read(&path, Interval::M5, None).unwrap().candles;
+        let t = |i: usize| all.open_time_ms[i];
+        let spans = [
+            LAST_10,
+            Span::Last {
+                n: 50,
+                end_ms: Some(t(200)),
+            },
+            Span::Between {
+                start_ms: t(20),
+                end_ms: t(40),
+            },
+        ];
+        for span in spans {
+            let got = cache.window(&path, Interval::M5, span).unwrap();
+            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
         }
-        assert_eq!(reads.get(), 1, "read once, then from memory");
-        let other = Span::Last {
-            n: 50,
-            end_ms: None,
-        };
-        cache.get_or_read(&path, Interval::M1, other, read).unwrap();
-        assert_eq!(reads.get(), 2, "another window is another entry");
-        std::fs::write(&path, "appended, longer").unwrap();
-        cache.get_or_read(&path, Interval::M1, span, read).unwrap();
-        assert_eq!(reads.get(), 3, "a changed file is read again");
-        let between = Span::Between {
-            start_ms: 0,
-            end_ms: 1,
-        };
-        cache
-            .get_or_read(&path, Interval::M1, between, read)
+        assert_eq!(cache.bytes(), 300 * CANDLE_BYTES, "the whole file is kept");
+        // Other prices, same size and time: what comes back is what was parsed.
+        write(&path, &first.replace(",20100,", ",20101,"), then);
+        for span in spans {
+            let got = cache.window(&path, Interval::M5, span).unwrap();
+            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
+        }
+        write(
+            &path,
+            &first.replace(",20100,", ",20101,"),
+            SystemTime::now(),
+        );
+        let changed = cache
+            .window(
+                &path,
+                Interval::M5,
+                Span::Last {
+                    n: 300,
+                    end_ms: None,
+                },
+            )
             .unwrap();
-        cache
-            .get_or_read(&path, Interval::M1, between, read)
-            .unwrap();
-        assert_eq!(
-            reads.get(),
-            5,
-            "spans other than a render's window are not kept"
+        assert_eq!(all.open[100], 20_100.0);
+        assert_eq!(changed.open[100], 20_101.0, "a changed file is read again");
+    }
+
+    #[test]
+    fn a_window_from_memory_has_its_spacing_checked_like_one_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.csv");
+        std::fs::write(&path, many(100)).unwrap();
+        let cache = ParsedFiles::new(1 << 20);
+        let from_file = cache.window(&path, Interval::M1, LAST_10).unwrap_err();
+        assert!(cache.bytes() == 0, "a failed read is not kept");
+        cache.window(&path, Interval::M5, LAST_10).unwrap();
+        let from_memory = cache.window(&path, Interval::M1, LAST_10).unwrap_err();
+        assert_eq!(from_memory.to_string(), from_file.to_string());
+        assert!(
+            from_memory.to_string().contains("pass --interval 5m"),
+            "{from_memory}"
         );
     }
 
     #[test]
-    fn the_entries_stay_within_the_budget_and_a_window_over_it_is_not_kept() {
+    fn a_file_over_the_budget_is_never_kept_and_still_gives_its_windows() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.csv");
-        std::fs::write(&path, "x").unwrap();
-        let budget = 1000 * CANDLE_BYTES;
-        let cache = ParsedWindows::new(budget);
-        for n in 100..120 {
-            let span = Span::Last { n, end_ms: None };
-            cache
-                .get_or_read(&path, Interval::M1, span, || Ok::<_, ()>(candles(n)))
-                .unwrap();
-            assert!(cache.bytes() <= budget, "{} > {budget}", cache.bytes());
+        let (small, large) = (dir.path().join("s.csv"), dir.path().join("l.csv"));
+        std::fs::write(&small, many(100)).unwrap();
+        std::fs::write(&large, many(1_000)).unwrap();
+        let budget = 500 * CANDLE_BYTES;
+        let cache = ParsedFiles::new(budget);
+        let all = file::read(&large, Interval::M5, None).unwrap().candles;
+        for span in [
+            LAST_10,
+            Span::Last {
+                n: 100,
+                end_ms: Some(all.open_time_ms[700]),
+            },
+            Span::Between {
+                start_ms: all.open_time_ms[3],
+                end_ms: all.open_time_ms[600],
+            },
+        ] {
+            let got = cache.window(&large, Interval::M5, span).unwrap();
+            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
+            assert_eq!(cache.bytes(), 0, "{span:?}");
         }
-        let huge = Span::Last {
-            n: 2000,
-            end_ms: None,
-        };
-        cache
-            .get_or_read(&path, Interval::M1, huge, || Ok::<_, ()>(candles(2000)))
-            .unwrap();
+        cache.window(&small, Interval::M5, LAST_10).unwrap();
+        assert_eq!(cache.bytes(), 100 * CANDLE_BYTES);
         assert!(cache.bytes() <= budget);
-        let mut read_again = false;
-        cache
-            .get_or_read(&path, Interval::M1, huge, || {
-                read_again = true;
-                Ok::<_, ()>(candles(2000))
-            })
-            .unwrap();
-        assert!(read_again, "a window over the budget is not kept");
-    }
-
-    #[test]
-    fn a_failed_read_is_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.csv");
-        std::fs::write(&path, "x").unwrap();
-        let cache = ParsedWindows::new(1 << 20);
-        let span = Span::Last {
-            n: 10,
-            end_ms: None,
-        };
-        assert_eq!(
-            cache.get_or_read(&path, Interval::M1, span, || Err::<Candles, _>("bad row")),
-            Err("bad row")
-        );
-        let got = cache.get_or_read(&path, Interval::M1, span, || Ok::<_, &str>(candles(10)));
-        assert_eq!(got.map(|c| c.len()), Ok(10));
     }
 }
