@@ -269,3 +269,34 @@ pub(super) fn section(what: &'static str) -> impl Fn(rmp_serde::decode::Error) -
         },
     }
 }
+
+/// The numbers of a section that is one array of them, read straight from its bytes by
+/// `one` (a MessagePack float 64 or integer each): a million of them in a few
+/// milliseconds, where serde's generic path takes about ten times as long. `None` when
+/// the bytes hold anything else, for the caller to decode them through serde.
+pub(super) fn numbers<T>(
+    mut bytes: &[u8],
+    one: impl Fn(&mut &[u8]) -> Option<T>,
+) -> Option<Vec<T>> {
+    let n = usize::try_from(rmp::decode::read_array_len(&mut bytes).ok()?).ok()?;
+    let mut out = Vec::with_capacity(n.min(bytes.len()));
+    for _ in 0..n {
+        out.push(one(&mut bytes)?);
+    }
+    bytes.is_empty().then_some(out)
+}
+
+/// One MessagePack float 64 from `bytes`.
+pub(super) fn float(bytes: &mut &[u8]) -> Option<f64> {
+    rmp::decode::read_f64(bytes).ok()
+}
+
+/// One MessagePack integer of any width from `bytes`, if it fits an `i64`.
+pub(super) fn signed(bytes: &mut &[u8]) -> Option<i64> {
+    rmp::decode::read_int(bytes).ok()
+}
+
+/// One MessagePack integer of any width from `bytes`, if it fits a `u64`.
+pub(super) fn unsigned(bytes: &mut &[u8]) -> Option<u64> {
+    rmp::decode::read_int(bytes).ok()
+}

@@ -20,8 +20,8 @@ use std::ops::Range;
 use serde::Deserialize as _;
 use serde::de::DeserializeSeed as _;
 
-use super::codec::{read_sections, section};
-use super::parts::{Column, ColumnSeed, Parts, SignalsSeed};
+use super::codec::{float, numbers, read_sections, section, signed, unsigned};
+use super::parts::{Column, ColumnSeed, Parts, SignalsSeed, Slot, slot};
 use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header};
 use crate::error::BlobError;
 use crate::request::MAX_LEVELS;
@@ -170,6 +170,19 @@ impl Index {
     }
 }
 
+/// A series of the analysis from its section's bytes.
+fn series_of(bytes: &[u8]) -> Result<Vec<f64>, BlobError> {
+    match numbers(bytes, float) {
+        Some(series) => Ok(series),
+        None => Vec::deserialize(&mut de(bytes)).map_err(section("analysis")),
+    }
+}
+
+/// A decoder of one section's bytes.
+fn de(bytes: &[u8]) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    rmp_serde::Deserializer::from_read_ref(bytes)
+}
+
 impl Blob {
     /// Decodes the parts of a blob that `choose` picks once it has seen the header,
     /// section by section: `open` gives a reader over a byte range of the blob (a
@@ -191,11 +204,21 @@ impl Blob {
         };
         let header_at = index.range(Section::Header).ok_or_else(missing)?.start;
         read_sections(&mut open(0..header_at)?)?;
-        let mut read = |s: Section| -> Result<rmp_serde::Deserializer<_>, BlobError> {
+        // Each section is read whole, one at a time, and its numbers decoded straight
+        // from memory ([`numbers`]). The six charts' parts of a million-candle blob
+        // decode in 321 ms so, against 880 ms through serde from a reader (two reads a
+        // number) and 615 ms through serde from memory.
+        let mut read = |s: Section| -> Result<Vec<u8>, BlobError> {
             let range = index.range(s).ok_or_else(missing)?;
-            Ok(rmp_serde::Deserializer::new(open(range)?))
+            let mut bytes = Vec::new();
+            open(range.clone())?
+                .take(range.end - range.start)
+                .read_to_end(&mut bytes)
+                .map_err(BlobError::Read)?;
+            Ok(bytes)
         };
-        let header = Header::deserialize(&mut read(Section::Header)?).map_err(section("header"))?;
+        let header =
+            Header::deserialize(&mut de(&read(Section::Header)?)).map_err(section("header"))?;
         if header.levels_used > MAX_LEVELS {
             return Err(BlobError::Inconsistent(format!(
                 "the header says {} levels; there are at most {MAX_LEVELS}",
@@ -205,18 +228,26 @@ impl Blob {
         let parts = choose(&header)?;
         let mut candles = Candles::default();
         for column in Column::ALL.into_iter().filter(|&c| parts.keeps(c)) {
-            ColumnSeed {
-                candles: &mut candles,
-                column,
+            let bytes = read(Section::Column(column))?;
+            let fast = match slot(&mut candles, column) {
+                Slot::Times(v) => numbers(&bytes, signed).map(|n| *v = n),
+                Slot::Counts(v) => numbers(&bytes, unsigned).map(|n| *v = n),
+                Slot::Values(v) => numbers(&bytes, float).map(|n| *v = n),
+            };
+            if fast.is_none() {
+                ColumnSeed {
+                    candles: &mut candles,
+                    column,
+                }
+                .deserialize(&mut de(&bytes))
+                .map_err(section("candles"))?;
             }
-            .deserialize(&mut read(Section::Column(column))?)
-            .map_err(section("candles"))?;
         }
         let levels = header.levels_used;
         let mut analysis = Analysis::default();
         if parts.coeffs {
             analysis.coeffs =
-                Vec::deserialize(&mut read(Section::Coeffs)?).map_err(section("analysis"))?;
+                Vec::deserialize(&mut de(&read(Section::Coeffs)?)).map_err(section("analysis"))?;
         }
         for (kept, part, series) in [
             (
@@ -228,18 +259,18 @@ impl Blob {
         ] {
             for j in 1..=levels {
                 series.push(if kept.keeps(j) {
-                    Vec::deserialize(&mut read(part(j))?).map_err(section("analysis"))?
+                    series_of(&read(part(j))?)?
                 } else {
                     Vec::new()
                 });
             }
         }
-        analysis.anomalies =
-            Anomalies::deserialize(&mut read(Section::Anomalies)?).map_err(section("analysis"))?;
-        analysis.signals = SignalsSeed(parts.signal)
-            .deserialize(&mut read(Section::Signals)?)
+        analysis.anomalies = Anomalies::deserialize(&mut de(&read(Section::Anomalies)?))
             .map_err(section("analysis"))?;
-        analysis.bands = Vec::<BandStats>::deserialize(&mut read(Section::Bands)?)
+        analysis.signals = SignalsSeed(parts.signal)
+            .deserialize(&mut de(&read(Section::Signals)?))
+            .map_err(section("analysis"))?;
+        analysis.bands = Vec::<BandStats>::deserialize(&mut de(&read(Section::Bands)?))
             .map_err(section("analysis"))?;
         Blob::checked(header, candles, analysis, parts)
     }

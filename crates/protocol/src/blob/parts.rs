@@ -247,21 +247,39 @@ impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        let c = self.candles;
-        match self.column {
-            Column::OpenTime => c.open_time_ms = Vec::deserialize(de)?,
-            Column::CloseTime => c.close_time_ms = Vec::deserialize(de)?,
-            Column::Open => c.open = Vec::deserialize(de)?,
-            Column::High => c.high = Vec::deserialize(de)?,
-            Column::Low => c.low = Vec::deserialize(de)?,
-            Column::Close => c.close = Vec::deserialize(de)?,
-            Column::Volume => c.volume = Vec::deserialize(de)?,
-            Column::QuoteVolume => c.quote_volume = Vec::deserialize(de)?,
-            Column::Trades => c.trades = Vec::deserialize(de)?,
-            Column::TakerBuyBase => c.taker_buy_base = Vec::deserialize(de)?,
-            Column::TakerBuyQuote => c.taker_buy_quote = Vec::deserialize(de)?,
+        match slot(self.candles, self.column) {
+            Slot::Times(v) => *v = Vec::deserialize(de)?,
+            Slot::Counts(v) => *v = Vec::deserialize(de)?,
+            Slot::Values(v) => *v = Vec::deserialize(de)?,
         }
         Ok(())
+    }
+}
+
+/// Where a column of [`Candles`] goes, by its type.
+pub(super) enum Slot<'c> {
+    /// Times in ms.
+    Times(&'c mut Vec<i64>),
+    /// Trade counts.
+    Counts(&'c mut Vec<u64>),
+    /// Prices and volumes.
+    Values(&'c mut Vec<f64>),
+}
+
+/// The place of `column` in `c`.
+pub(super) fn slot(c: &mut Candles, column: Column) -> Slot<'_> {
+    match column {
+        Column::OpenTime => Slot::Times(&mut c.open_time_ms),
+        Column::CloseTime => Slot::Times(&mut c.close_time_ms),
+        Column::Open => Slot::Values(&mut c.open),
+        Column::High => Slot::Values(&mut c.high),
+        Column::Low => Slot::Values(&mut c.low),
+        Column::Close => Slot::Values(&mut c.close),
+        Column::Volume => Slot::Values(&mut c.volume),
+        Column::QuoteVolume => Slot::Values(&mut c.quote_volume),
+        Column::Trades => Slot::Counts(&mut c.trades),
+        Column::TakerBuyBase => Slot::Values(&mut c.taker_buy_base),
+        Column::TakerBuyQuote => Slot::Values(&mut c.taker_buy_quote),
     }
 }
 

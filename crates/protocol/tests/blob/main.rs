@@ -351,6 +351,41 @@ fn the_index_names_every_section_and_a_reader_of_sections_reads_only_what_it_kee
 }
 
 #[test]
+fn a_reader_of_sections_reads_numbers_another_writer_encoded_otherwise() {
+    // This crate writes every series value as a float 64; MessagePack lets another
+    // writer use integers or float 32 where they hold the value exactly.
+    let mut whole = blob(64, 2);
+    whole.analysis.smooths[0] = (0..64).map(|i| f64::from(i * 1000)).collect();
+    let bytes = whole.encode().unwrap();
+    let index = index_of(&bytes).unwrap();
+    let close: Vec<f32> = whole.candles.close.iter().map(|&v| v as f32).collect();
+    let smooth: Vec<i64> = (0..64).map(|i| i * 1000).collect();
+    let other = [
+        (
+            Section::Column(Column::Close),
+            rmp_serde::to_vec(&close).unwrap(),
+        ),
+        (Section::Smooth(1), rmp_serde::to_vec(&smooth).unwrap()),
+    ];
+    let (read, _) = Blob::decode_sections(
+        &index,
+        |_| Ok(Parts::all()),
+        |r| match other
+            .iter()
+            .find(|(s, _)| index.range(*s) == Some(r.clone()))
+        {
+            Some((_, encoded)) => {
+                assert!(encoded.len() < (r.end - r.start) as usize);
+                Ok(&encoded[..])
+            }
+            None => Ok(&bytes[r.start as usize..r.end as usize]),
+        },
+    )
+    .unwrap();
+    assert_eq!(read, whole);
+}
+
+#[test]
 fn a_reader_of_sections_refuses_another_major_version_too() {
     let mut bytes = blob(16, 2).encode().unwrap();
     bytes[11] = 2;
