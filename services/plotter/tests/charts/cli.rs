@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use waveplot_protocol::PlotId;
+use waveplot_protocol::{Blob, PlotId};
 
 use super::decode;
 
@@ -72,6 +72,41 @@ fn render_one_chart_as_svg_in_a_time_zone() {
     let svg = text(&svg);
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains("2022-08-14 02:00 – 2022-08-17 01:55 Europe/Berlin"));
+}
+
+#[test]
+fn a_blob_with_a_section_index_draws_the_same_chart_as_one_without() {
+    // The fixture was written before the index (schema 1.1) and is streamed whole;
+    // written again, it has one, and the command reads the chart's sections by it.
+    let dir = tempfile::tempdir().unwrap();
+    let old = std::fs::read(fixture()).unwrap();
+    let indexed = dir.path().join("indexed.msgpack");
+    std::fs::write(&indexed, Blob::decode(&old).unwrap().encode().unwrap()).unwrap();
+    let chart = |blob: &str, plot: &str| {
+        let out = dir.path().join(format!("{plot}.png"));
+        let run = plotter(&[
+            "render",
+            "--blob",
+            blob,
+            "--plot",
+            plot,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        std::fs::read(out).unwrap()
+    };
+    for plot in ["01", "02a", "04"] {
+        assert_eq!(
+            chart(indexed.to_str().unwrap(), plot),
+            chart(&fixture(), plot),
+            "{plot}"
+        );
+    }
 }
 
 #[test]
