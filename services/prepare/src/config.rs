@@ -68,6 +68,7 @@ impl ServeArgs {
             binance_url: self.candles.binance.binance_url.clone(),
             concurrency: self.concurrency.unwrap_or(cpus),
             max_window: self.candles.max_window,
+            file_cache_mib: self.candles.file_cache_mib,
             memory_mib: self.memory_mib,
             retention: self.retention.retention(),
             backend: std::sync::Arc::new(backend),
@@ -118,6 +119,12 @@ pub struct CandleArgs {
     #[arg(long, env = "MAX_WINDOW", default_value_t = waveplot_protocol::request::MAX_WINDOW,
         value_parser = clap::value_parser!(u32).range(i64::from(waveplot_protocol::request::MIN_WINDOW)..=i64::from(waveplot_protocol::request::MAX_WINDOW)))]
     pub max_window: u32,
+    /// MiB of parsed klines files kept in memory (0 to 4096), so that every window of
+    /// a kept file after the first is cut from memory; a file larger than this is
+    /// parsed for each window. On top of the renders' memory budget.
+    #[arg(long, env = "FILE_CACHE_MIB", default_value_t = crate::service::DEFAULT_FILE_CACHE_MIB,
+        value_parser = clap::value_parser!(u32).range(0..=4096))]
+    pub file_cache_mib: u32,
     /// Binance's address.
     #[command(flatten)]
     pub binance: BinanceArgs,
@@ -309,6 +316,16 @@ mod tests {
         assert_eq!(a.levels, 8);
         assert_eq!(a.backend.backend, BackendChoice::Auto);
         assert_eq!(a.backend.gpu_min_candles, DEFAULT_GPU_MIN_CANDLES);
+    }
+
+    #[test]
+    fn the_file_cache_is_128_mib_unless_set_and_at_most_4096() {
+        let c = Config::try_parse_from(["prepare"]).unwrap();
+        assert_eq!(c.serve.candles.file_cache_mib, 128);
+        let c = Config::try_parse_from(["prepare", "--file-cache-mib", "0"]).unwrap();
+        assert_eq!(c.serve.candles.file_cache_mib, 0);
+        let e = Config::try_parse_from(["prepare", "--file-cache-mib", "5000"]).unwrap_err();
+        assert!(e.to_string().contains("0..=4096"), "{e}");
     }
 
     #[test]

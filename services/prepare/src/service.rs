@@ -50,6 +50,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Most candles one request may analyse (the operator's `MAX_WINDOW`).
     pub max_window: u32,
+    /// MiB of parsed klines files kept in memory (the operator's `FILE_CACHE_MIB`).
+    pub file_cache_mib: u32,
     /// MiB the renders prepared at the same time may take together, by estimate; a
     /// request estimated above it is rejected.
     pub memory_mib: u32,
@@ -62,6 +64,10 @@ pub struct Settings {
 /// The default of [`Settings::memory_mib`]: room for the largest request the limits
 /// allow (a million candles at 20 levels: about 1.4 GiB by the estimate).
 pub const DEFAULT_MEMORY_MIB: u32 = 1536;
+
+/// The default of [`Settings::file_cache_mib`]: a file of 1.5 million candles, or
+/// many small ones.
+pub const DEFAULT_FILE_CACHE_MIB: u32 = 128;
 
 /// Serves render requests until `shutdown`, then lets the work in flight finish.
 /// Returns an error only if the bus subscription is lost.
@@ -77,7 +83,7 @@ pub async fn run(
             binance: Some(Binance::new(&settings.binance_url, Policy::default())?),
             // Binance candles are cached in the same store as the blobs.
             cache: Some(CandleCache::new(ctx.store.clone())),
-            parsed: ParsedFiles::default(),
+            parsed: ParsedFiles::new(u64::from(settings.file_cache_mib) << 20),
         },
         ctx: ctx.clone(),
         backend: settings.backend,
@@ -460,6 +466,7 @@ mod tests {
             binance_url: "http://127.0.0.1:9".into(),
             concurrency: 1,
             max_window: 1000,
+            file_cache_mib: DEFAULT_FILE_CACHE_MIB,
             // Enough for 1000 candles at 8 levels, not at 20 (see `analysis::memory`).
             memory_mib: 33,
             retention: crate::retention::Retention {

@@ -31,6 +31,8 @@ pub struct Options {
     pub binance_url: String,
     /// Most candles one request may analyse.
     pub max_window: u32,
+    /// MiB of parsed klines files the in-process prepare keeps.
+    pub file_cache_mib: u32,
     /// How long and how much the data directory keeps.
     pub retention: waveplot_prepare::retention::Retention,
     /// MiB the in-process prepare's renders may take together.
@@ -64,6 +66,7 @@ pub async fn run(
         backend: Arc::new(options.backend),
         concurrency: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         max_window: options.max_window,
+        file_cache_mib: options.file_cache_mib,
         memory_mib: options.prepare_memory,
         retention: options.retention,
     };

@@ -19,6 +19,7 @@ fn main() -> Result<()> {
         candle_dir: config.candles.candle_dir.clone(),
         binance_url: config.candles.binance.binance_url.clone(),
         max_window: config.candles.max_window,
+        file_cache_mib: config.candles.file_cache_mib,
         retention: config.retention.retention(),
         prepare_memory: config.prepare_memory,
         plot_memory: config.plot_memory,

@@ -115,9 +115,9 @@ impl ParsedFiles {
 }
 
 impl Default for ParsedFiles {
-    /// A budget of 128 MiB: a file of 1.5 million candles, or many small ones.
+    /// The default budget ([`DEFAULT_FILE_CACHE_MIB`](crate::service::DEFAULT_FILE_CACHE_MIB)).
     fn default() -> Self {
-        Self::new(128 << 20)
+        Self::new(u64::from(crate::service::DEFAULT_FILE_CACHE_MIB) << 20)
     }
 }
 
