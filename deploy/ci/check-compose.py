@@ -185,7 +185,7 @@ check("stop_grace_period leaves room for SHUTDOWN_GRACE", problems)
 
 # Memory: every service has a ceiling, and prepare's and each plotter's sit above the
 # budget their work is admitted under, with room for the process (128 MiB) and, for
-# prepare, its parsed-file cache (README, "Limits").
+# prepare, its parsed-file cache (up to twice FILE_CACHE_MIB; README, "Limits").
 problems = [f"{n}: no mem_limit" for n, s in services.items() if not s.get("mem_limit")]
 room = {"PREPARE_MEMORY": 128, "PLOT_MEMORY": 128}
 for n, s in waveplot.items():
@@ -195,7 +195,7 @@ for n, s in waveplot.items():
         if budget is None:
             continue
         if var == "PREPARE_MEMORY":
-            extra += int(env.get("FILE_CACHE_MIB", 128))
+            extra += 2 * int(env.get("FILE_CACHE_MIB", 128))
         limit = int(s.get("mem_limit") or 0) >> 20
         if limit < int(budget) + extra:
             problems.append(f"{n}: mem_limit {limit} MiB < {var} {budget} + {extra} MiB")

@@ -55,7 +55,7 @@ fn read(path: &Path, plot: Option<PlotId>) -> anyhow::Result<Blob> {
         .context("read its tail")?;
     let blob = match Index::from_tail(&tail, size).context("find its index")? {
         Some(index) => Blob::decode_sections(&index, choose, |range| {
-            let mut section = file.try_clone().map_err(BlobError::Read)?;
+            let mut section = File::open(path).map_err(BlobError::Read)?;
             section
                 .seek(SeekFrom::Start(range.start))
                 .map_err(BlobError::Read)?;

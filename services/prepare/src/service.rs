@@ -65,7 +65,7 @@ pub struct Settings {
 /// allow (a million candles at 20 levels: about 1.4 GiB by the estimate).
 pub const DEFAULT_MEMORY_MIB: u32 = 1536;
 
-/// The default of [`Settings::file_cache_mib`]: a file of 1.5 million candles, or
+/// The default of [`Settings::file_cache_mib`]: a file of 1.47 million candles, or
 /// many small ones.
 pub const DEFAULT_FILE_CACHE_MIB: u32 = 128;
 

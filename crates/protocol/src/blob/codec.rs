@@ -271,15 +271,17 @@ pub(super) fn section(what: &'static str) -> impl Fn(rmp_serde::decode::Error) -
 }
 
 /// The numbers of a section that is one array of them, read straight from its bytes by
-/// `one` (a MessagePack float 64 or integer each): a million of them in a few
-/// milliseconds, where serde's generic path takes about ten times as long. `None` when
-/// the bytes hold anything else, for the caller to decode them through serde.
+/// `one` (a MessagePack float 64 or integer each, at least `smallest` bytes): a million
+/// of them in a few milliseconds, where serde's generic path takes about ten times as
+/// long. `None` when the bytes hold anything else, for the caller to decode them
+/// through serde.
 pub(super) fn numbers<T>(
     mut bytes: &[u8],
+    smallest: usize,
     one: impl Fn(&mut &[u8]) -> Option<T>,
 ) -> Option<Vec<T>> {
     let n = usize::try_from(rmp::decode::read_array_len(&mut bytes).ok()?).ok()?;
-    let mut out = Vec::with_capacity(n.min(bytes.len()));
+    let mut out = Vec::with_capacity(n.min(bytes.len() / smallest.max(1)));
     for _ in 0..n {
         out.push(one(&mut bytes)?);
     }

@@ -22,7 +22,7 @@ use serde::de::DeserializeSeed as _;
 
 use super::codec::{float, numbers, read_sections, section, signed, unsigned};
 use super::parts::{Column, ColumnSeed, Parts, SignalsSeed, Slot, slot};
-use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header};
+use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header, MAX_HEADER_BYTES};
 use crate::error::BlobError;
 use crate::request::MAX_LEVELS;
 
@@ -170,9 +170,12 @@ impl Index {
     }
 }
 
+/// Bytes any section may take beyond 32 a candle.
+const SECTION_SLACK: u64 = 64 * 1024;
+
 /// A series of the analysis from its section's bytes.
 fn series_of(bytes: &[u8]) -> Result<Vec<f64>, BlobError> {
-    match numbers(bytes, float) {
+    match numbers(bytes, 9, float) {
         Some(series) => Ok(series),
         None => Vec::deserialize(&mut de(bytes)).map_err(section("analysis")),
     }
@@ -208,8 +211,16 @@ impl Blob {
         // from memory ([`numbers`]). The six charts' parts of a million-candle blob
         // decode in 321 ms so, against 880 ms through serde from a reader (two reads a
         // number) and 615 ms through serde from memory.
-        let mut read = |s: Section| -> Result<Vec<u8>, BlobError> {
+        // A section is at most `most` bytes, so a damaged or forged index cannot make a
+        // reader hold more than its candles' worth of one section.
+        let mut read = |s: Section, most: u64| -> Result<Vec<u8>, BlobError> {
             let range = index.range(s).ok_or_else(missing)?;
+            if range.end - range.start > most {
+                return Err(BlobError::Malformed {
+                    what: "index (a section is larger than the blob's candles allow)",
+                    source: None,
+                });
+            }
             let mut bytes = Vec::new();
             open(range.clone())?
                 .take(range.end - range.start)
@@ -217,8 +228,8 @@ impl Blob {
                 .map_err(BlobError::Read)?;
             Ok(bytes)
         };
-        let header =
-            Header::deserialize(&mut de(&read(Section::Header)?)).map_err(section("header"))?;
+        let header = Header::deserialize(&mut de(&read(Section::Header, MAX_HEADER_BYTES)?))
+            .map_err(section("header"))?;
         if header.levels_used > MAX_LEVELS {
             return Err(BlobError::Inconsistent(format!(
                 "the header says {} levels; there are at most {MAX_LEVELS}",
@@ -226,13 +237,16 @@ impl Blob {
             )));
         }
         let parts = choose(&header)?;
+        // A series is 9 bytes a candle; the other sections take less, and the
+        // coefficients a little more, which the fixed part covers.
+        let most = SECTION_SLACK + 32 * u64::from(header.candles);
         let mut candles = Candles::default();
         for column in Column::ALL.into_iter().filter(|&c| parts.keeps(c)) {
-            let bytes = read(Section::Column(column))?;
+            let bytes = read(Section::Column(column), most)?;
             let fast = match slot(&mut candles, column) {
-                Slot::Times(v) => numbers(&bytes, signed).map(|n| *v = n),
-                Slot::Counts(v) => numbers(&bytes, unsigned).map(|n| *v = n),
-                Slot::Values(v) => numbers(&bytes, float).map(|n| *v = n),
+                Slot::Times(v) => numbers(&bytes, 1, signed).map(|n| *v = n),
+                Slot::Counts(v) => numbers(&bytes, 1, unsigned).map(|n| *v = n),
+                Slot::Values(v) => numbers(&bytes, 9, float).map(|n| *v = n),
             };
             if fast.is_none() {
                 ColumnSeed {
@@ -246,8 +260,8 @@ impl Blob {
         let levels = header.levels_used;
         let mut analysis = Analysis::default();
         if parts.coeffs {
-            analysis.coeffs =
-                Vec::deserialize(&mut de(&read(Section::Coeffs)?)).map_err(section("analysis"))?;
+            analysis.coeffs = Vec::deserialize(&mut de(&read(Section::Coeffs, most)?))
+                .map_err(section("analysis"))?;
         }
         for (kept, part, series) in [
             (
@@ -259,18 +273,18 @@ impl Blob {
         ] {
             for j in 1..=levels {
                 series.push(if kept.keeps(j) {
-                    series_of(&read(part(j))?)?
+                    series_of(&read(part(j), most)?)?
                 } else {
                     Vec::new()
                 });
             }
         }
-        analysis.anomalies = Anomalies::deserialize(&mut de(&read(Section::Anomalies)?))
+        analysis.anomalies = Anomalies::deserialize(&mut de(&read(Section::Anomalies, most)?))
             .map_err(section("analysis"))?;
         analysis.signals = SignalsSeed(parts.signal)
-            .deserialize(&mut de(&read(Section::Signals)?))
+            .deserialize(&mut de(&read(Section::Signals, most)?))
             .map_err(section("analysis"))?;
-        analysis.bands = Vec::<BandStats>::deserialize(&mut de(&read(Section::Bands)?))
+        analysis.bands = Vec::<BandStats>::deserialize(&mut de(&read(Section::Bands, most)?))
             .map_err(section("analysis"))?;
         Blob::checked(header, candles, analysis, parts)
     }

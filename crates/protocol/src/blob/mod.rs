@@ -251,6 +251,22 @@ impl Candles {
             taker_buy_quote: self.taker_buy_quote[r()].to_vec(),
         }
     }
+
+    /// Gives back the room the columns grew beyond their candles, for candles kept
+    /// long after they were read.
+    pub fn shrink_to_fit(&mut self) {
+        self.open_time_ms.shrink_to_fit();
+        self.close_time_ms.shrink_to_fit();
+        self.open.shrink_to_fit();
+        self.high.shrink_to_fit();
+        self.low.shrink_to_fit();
+        self.close.shrink_to_fit();
+        self.volume.shrink_to_fit();
+        self.quote_volume.shrink_to_fit();
+        self.trades.shrink_to_fit();
+        self.taker_buy_base.shrink_to_fit();
+        self.taker_buy_quote.shrink_to_fit();
+    }
 }
 
 /// The analysis results. Series of length N are aligned with the candles.

@@ -386,6 +386,31 @@ fn a_reader_of_sections_reads_numbers_another_writer_encoded_otherwise() {
 }
 
 #[test]
+fn a_reader_of_sections_refuses_a_section_larger_than_the_candles_allow_before_reading_it() {
+    let mut b = blob(10_000, 2);
+    b.header.candles = 10;
+    let bytes = b.encode().unwrap();
+    let index = index_of(&bytes).unwrap();
+    let mut opened = Vec::new();
+    let e = Blob::decode_sections(
+        &index,
+        |_| Ok(Parts::all()),
+        |r| {
+            opened.push(r.clone());
+            Ok(&bytes[r.start as usize..r.end as usize])
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("larger than the blob's candles allow"),
+        "{e}"
+    );
+    let first_column = index.range(Section::Column(Column::OpenTime)).unwrap();
+    assert!(!opened.contains(&first_column), "refused before it is read");
+}
+
+#[test]
 fn a_reader_of_sections_refuses_another_major_version_too() {
     let mut bytes = blob(16, 2).encode().unwrap();
     bytes[11] = 2;

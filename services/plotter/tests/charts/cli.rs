@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use waveplot_protocol::blob::{Index, TAIL_BYTES};
 use waveplot_protocol::{Blob, PlotId};
 
 use super::decode;
@@ -81,7 +82,13 @@ fn a_blob_with_a_section_index_draws_the_same_chart_as_one_without() {
     let dir = tempfile::tempdir().unwrap();
     let old = std::fs::read(fixture()).unwrap();
     let indexed = dir.path().join("indexed.msgpack");
-    std::fs::write(&indexed, Blob::decode(&old).unwrap().encode().unwrap()).unwrap();
+    let new = Blob::decode(&old).unwrap().encode().unwrap();
+    let index = |b: &[u8]| {
+        let tail = &b[b.len().saturating_sub(TAIL_BYTES as usize)..];
+        Index::from_tail(tail, b.len() as u64).unwrap()
+    };
+    assert!(index(&old).is_none() && index(&new).is_some());
+    std::fs::write(&indexed, new).unwrap();
     let chart = |blob: &str, plot: &str| {
         let out = dir.path().join(format!("{plot}.png"));
         let run = plotter(&[

@@ -5,9 +5,10 @@
 //! A file is streamed and every row is checked (by [`super::klines`]); the first problem
 //! is reported with its line number and what to do. Only the candles a request wants
 //! are kept, so a render of 4 320 candles from a file of years of minutes holds a few
-//! thousand rows, not the file; a reader that keeps whole files (the `parsed` cache)
-//! asks for every candle up to its budget in the same pass. The spacing of the open
-//! times must match the interval, checked on the candles a request wants;
+//! thousand rows, not the file; the service, which keeps whole files in memory (the
+//! `parsed` cache), asks the same pass for every candle up to its budget, and holds up
+//! to that many while it reads. The spacing of the open times must match the interval,
+//! checked on the candles a request wants;
 //! gaps in them are real (exchange maintenance) and are kept, never filled.
 
 use std::io::{Read, Seek};

@@ -7,16 +7,18 @@
 //! time, so a file replaced or appended to is read afresh; a window is cut from it and
 //! its spacing checked as when it is read from the file. The entries together hold at
 //! most the configured bytes (88 bytes per candle); the least recently used go first.
-//! A file with more candles than the whole budget holds is never kept: it is read for
-//! each window, keeping only that window, in the same single pass that finds it too
-//! large.
+//! One file at a time is read whole, keeping every candle until they would outgrow
+//! the budget (other reads meanwhile keep only their window), so the cache takes at
+//! most twice its budget: the kept files and the one being read. A file with more
+//! candles than the budget holds is never kept: it is found so in the same single pass,
+//! which goes on keeping only the window, and each later window reads it again.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{OptionsBuilder, Weighter};
 use waveplot_protocol::Interval;
 use waveplot_protocol::blob::Candles;
 
@@ -25,6 +27,10 @@ use super::file::{self, FileError};
 
 /// Bytes one candle holds in memory: 11 columns of 8 bytes.
 const CANDLE_BYTES: u64 = 88;
+
+/// The share of the budget one file may take: quick_cache admits no entry heavier than
+/// its hot allocation, set to this.
+const LARGEST_SHARE: f64 = 0.97;
 
 /// What identifies a file's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,7 +54,10 @@ impl Weighter<Key, Arc<Candles>> for ByCandles {
 #[derive(Clone)]
 pub(crate) struct ParsedFiles {
     cache: Arc<Cache<Key, Arc<Candles>, ByCandles>>,
-    budget_bytes: u64,
+    /// The most candles one kept file may have.
+    largest: usize,
+    /// Held while a file is read whole.
+    reading_whole: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for ParsedFiles {
@@ -63,9 +72,23 @@ impl std::fmt::Debug for ParsedFiles {
 impl ParsedFiles {
     /// A cache holding at most `budget_bytes` of candles.
     pub(crate) fn new(budget_bytes: u64) -> Self {
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(16)
+            .weight_capacity(budget_bytes)
+            .hot_allocation(LARGEST_SHARE)
+            .shards(1)
+            .build()
+            .expect("every option is set");
+        let largest_bytes = (budget_bytes as f64 * LARGEST_SHARE) as u64;
         Self {
-            cache: Arc::new(Cache::with_weighter(16, budget_bytes, ByCandles)),
-            budget_bytes,
+            cache: Arc::new(Cache::with_options(
+                options,
+                ByCandles,
+                Default::default(),
+                Default::default(),
+            )),
+            largest: usize::try_from(largest_bytes / CANDLE_BYTES).unwrap_or(usize::MAX),
+            reading_whole: Arc::default(),
         }
     }
 
@@ -83,7 +106,8 @@ impl ParsedFiles {
     /// The candles of `span` of the klines file at `path`, their spacing checked
     /// against `interval`: cut from memory when the same file (same size and
     /// modification time) was parsed before, else read from the file, which is kept
-    /// when it fits the budget.
+    /// when it fits the budget, no other file is being read whole, and it did not
+    /// change while it was read.
     pub(crate) fn window(
         &self,
         path: &Path,
@@ -99,10 +123,18 @@ impl ParsedFiles {
             return Ok(window);
         }
         metrics::counter!("waveplot_prepare_parsed_files_total", "outcome" => "miss").increment(1);
-        let cap = usize::try_from(self.budget_bytes / CANDLE_BYTES).unwrap_or(usize::MAX);
+        let whole = self.reading_whole.try_lock().ok();
+        let cap = if whole.is_some() && key.is_some() {
+            self.largest
+        } else {
+            0
+        };
         let kept = file::read_keeping(path, interval, Some(span), cap)?;
-        if let (Some(key), Some(whole)) = (key, kept.whole) {
-            self.cache.insert(key, Arc::new(whole));
+        if let (Some(key), Some(mut all)) = (key, kept.whole) {
+            if Self::key(path).as_ref() == Some(&key) {
+                all.shrink_to_fit();
+                self.cache.insert(key, Arc::new(all));
+            }
         }
         Ok(kept.window.candles)
     }
@@ -213,6 +245,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_the_most_candles_the_budget_holds_is_kept_and_one_more_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ParsedFiles::new(500 * CANDLE_BYTES);
+        for (rows, kept) in [(cache.largest + 1, false), (cache.largest, true)] {
+            let path = dir.path().join(format!("{rows}.csv"));
+            std::fs::write(&path, many(rows)).unwrap();
+            let got = cache.window(&path, Interval::M5, LAST_10).unwrap();
+            assert_eq!(got.len(), 10);
+            assert_eq!(cache.bytes() > 0, kept, "{rows} rows");
+        }
+    }
+
+    #[test]
+    fn while_one_file_is_read_whole_another_keeps_only_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.csv");
+        std::fs::write(&path, many(100)).unwrap();
+        let cache = ParsedFiles::new(1 << 20);
+        let reading = cache.reading_whole.lock().unwrap();
+        let got = cache.window(&path, Interval::M5, LAST_10).unwrap();
+        assert_eq!(got.len(), 10);
+        assert_eq!(
+            cache.bytes(),
+            0,
+            "not kept while another file is read whole"
+        );
+        drop(reading);
+        cache.window(&path, Interval::M5, LAST_10).unwrap();
+        assert_eq!(cache.bytes(), 100 * CANDLE_BYTES);
+    }
+
+    #[test]
     fn a_file_over_the_budget_is_never_kept_and_still_gives_its_windows() {
         let dir = tempfile::tempdir().unwrap();
         let (small, large) = (dir.path().join("s.csv"), dir.path().join("l.csv"));
@@ -220,6 +284,7 @@ mod tests {
         std::fs::write(&large, many(1_000)).unwrap();
         let budget = 500 * CANDLE_BYTES;
         let cache = ParsedFiles::new(budget);
+        assert!(cache.largest < 1_000);
         let all = file::read(&large, Interval::M5, None).unwrap().candles;
         for span in [
             LAST_10,
