@@ -16,7 +16,8 @@ PLOT_IDS = {"01", "02a", "02b", "03", "04", "05"}
 # Dummy values: compose.yaml refuses to start without them (`${VAR:?}`).
 ENV = {**os.environ, "S3_ACCESS_KEY_ID": "check", "S3_SECRET_ACCESS_KEY": "check-secret",
        "RENDER_GID": "992", "GARAGE_RPC_SECRET": "00" * 32, "NATS_HUB": "main-board"}
-for var in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "BIG_CORES", "LITTLE_CORES", "WAVEPLOT_TAG"):
+for var in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "BIG_CORES", "LITTLE_CORES", "WAVEPLOT_TAG",
+            "WAVEPLOT_IMAGES", "WAVEPLOT_PULL"):
     ENV.pop(var, None)
 
 results = []  # (name, problem or None)
@@ -29,13 +30,13 @@ def check(name, problems):
         print("      " + p)
 
 
-def config(*files, project_dir=True):
+def config(*files, project_dir=True, env=None):
     args = ["docker", "compose", "--env-file", os.devnull]
     if project_dir:
         args += ["--project-directory", str(ROOT)]
     for f in files:
         args += ["-f", str(ROOT / f)]
-    out = subprocess.run(args + ["config", "--format", "json"], env=ENV, cwd=ROOT,
+    out = subprocess.run(args + ["config", "--format", "json"], env={**ENV, **(env or {})}, cwd=ROOT,
                          capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"docker compose config {' '.join(files)} failed:\n{out.stderr}")
@@ -74,6 +75,21 @@ check("prepare, six plotters and gateway are built from deploy/Dockerfile",
       [] if len(waveplot) == 8 and all(s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
                                        for s in waveplot.values())
       else [f"waveplot services: {sorted(waveplot)}"])
+
+# An image compose builds is never pulled unless the operator names where from: Compose
+# otherwise tries a registry first, and `waveplot/...` would be Docker Hub's, anyone's.
+built = lambda svcs: {n: s for n, s in svcs.items() if s.get("build")}
+check("built images are never pulled by default",
+      [f"{n}: pull_policy {s.get('pull_policy')}" for n, s in
+       built(config("compose.yaml", "deploy/compose.garage.yaml")["services"]).items()
+       if s.get("pull_policy") != "never"])
+released = config("compose.yaml", env={"WAVEPLOT_IMAGES": "registry.example/w", "WAVEPLOT_PULL": "missing",
+                                       "WAVEPLOT_TAG": "9.9.9"})["services"]
+check("WAVEPLOT_IMAGES and WAVEPLOT_PULL=missing pull waveplot's published images",
+      [f"{n}: {s['image']}, pull_policy {s.get('pull_policy')}" for n, s in built(released).items()
+       if not (s["image"] == f"registry.example/w/{s['build']['target']}:9.9.9"
+               and s.get("pull_policy") == "missing")]
+      + ([] if len(built(released)) == 8 else [f"built services: {sorted(built(released))}"]))
 
 pinned = re.compile(r":(\d+\.\d+\.\d+[\w.-]*|RELEASE\.[\dT-]+Z)$")
 check("every image pinned to an exact version",

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The compose deployment, run for real on this machine's Docker engine.
 #
-# No image can be pulled here, so the images are built from binaries built on this
-# machine (gateway and plotter static, FROM scratch; prepare on a Debian trixie base made
-# with mmdebstrap and `docker import`), nats is Debian's nats-server and the store is
+# The waveplot images are the caller's: waveplot/{prepare,plotter,gateway}:$WAVEPLOT_TAG,
+# built from deploy/Dockerfile (image-test.sh builds them; `docker compose build` would
+# too). No image can be pulled here, so nats is Debian's nats-server and the store is
 # Garage (deploy/compose.garage.yaml, with the Garage binary .ci/run built; MinIO's image
-# cannot be pulled here; deploy/ci/compose.ci.yaml), and then, through the gateway:
+# cannot be pulled here; deploy/ci/compose.ci.yaml), on a Debian trixie base made with
+# mmdebstrap (or $WAVEPLOT_CI_BASE), and then, through the gateway:
 #   0. the secrets service made every secret (none is in the environment file), every
 #      container runs hardened, NATS refuses anonymous clients and forged events, each
 #      service holds an S3 key of its own that the store refuses beyond its role
@@ -16,25 +17,27 @@
 #                                                           events on the volume; complete
 #   4b. deploy/compose.tls.yaml on top, render again     -> TLS on the bus; complete, and
 #                                                           a plain client is refused
-#   4c. plotter-03 stopped; a second project, a board of -> complete: chart 03 drawn on
-#       plotters on a NATS leaf node linked over TLS       the other "board"
-#       (compose.worker.yaml + compose.worker-leaf.yaml)
+#   4c. the six plotters stopped; a second project, a    -> complete: every chart drawn
+#       board of six plotters on a NATS leaf node linked    on the other "board"
+#       over TLS (compose.worker.yaml + compose.worker-leaf.yaml)
 #   5. `docker compose stop`                             -> every service exits cleanly,
 #                                                           within its grace period
-# Everything it makes (images, containers, networks, volumes) is removed on exit.
+# WAVEPLOT_CI_SCOPE=first-render stops after step 1 (image-test.sh runs the arm64 images
+# under emulation so far). Everything it makes (images, containers, networks, volumes) is
+# removed on exit; the waveplot images are left to the caller.
 #
-# Needs docker with the compose plugin, mmdebstrap, cargo, garage, python3, curl and openssl.
-# WAVEPLOT_PROFILE=release builds release binaries (the images' real sizes); the default,
-# dev, reuses what `cargo nextest` already built.
+# Needs docker with the compose plugin, mmdebstrap, garage, python3, curl and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-profile="${WAVEPLOT_PROFILE:-dev}"
+: "${WAVEPLOT_TAG:?the tag of the waveplot images to run (image-test.sh builds them)}"
+export WAVEPLOT_TAG
+scope="${WAVEPLOT_CI_SCOPE:-all}"
 run_id="ci$$"
 project="waveplot-$run_id"
-export WAVEPLOT_TAG="$run_id"
-base_image="waveplot-ci/debian:trixie-$run_id"
-images=(waveplot/prepare waveplot/plotter waveplot/gateway waveplot-ci/nats waveplot-ci/garage-binary waveplot-ci/garage)
+base_image="${WAVEPLOT_CI_BASE:-}"
+made_base=
+images=(waveplot-ci/nats waveplot-ci/garage-binary waveplot-ci/garage)
 work="$(mktemp -d)"
 passed=0
 
@@ -69,8 +72,8 @@ cleanup() {
         worker down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     fi
     compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-    for image in "${images[@]}"; do docker image rm -f "$image:$run_id" >/dev/null 2>&1 || true; done
-    docker image rm -f "$base_image" >/dev/null 2>&1 || true
+    for image in "${images[@]}"; do docker image rm -f "$image:$WAVEPLOT_TAG" >/dev/null 2>&1 || true; done
+    if [ -n "$made_base" ]; then docker image rm -f "$base_image" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
     if [ "$rc" -eq 0 ]; then
         echo "compose: $passed passed, 0 failed"
@@ -81,7 +84,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in docker mmdebstrap cargo garage python3 curl objcopy openssl; do
+for tool in docker mmdebstrap garage python3 curl openssl; do
     command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs it)"
 done
 docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"
@@ -101,45 +104,30 @@ NATS_TLS_DIR=$work/tls
 NATS_LEAF_PUBLISH=127.0.0.1:
 ENV
 
-log "binaries ($profile profile)"
-target_dir="${CARGO_TARGET_DIR:-target}"
-out_dir="$target_dir/debug"
-cargo_profile=()
-if [ "$profile" = release ]; then cargo_profile=(--release); out_dir="$target_dir/release"; fi
-cargo build --locked "${cargo_profile[@]}" -p waveplot-prepare --bin prepare
-# crt-static on the final link only: the dependencies built for the tests are reused.
-for bin in gateway plotter; do
-    cargo rustc --locked "${cargo_profile[@]}" -p "waveplot-$bin" --bin "$bin" -- -C target-feature=+crt-static
+for target in prepare plotter gateway; do
+    docker image inspect "waveplot/$target:$WAVEPLOT_TAG" >/dev/null 2>&1 ||
+        fail "no image waveplot/$target:$WAVEPLOT_TAG (image-test.sh builds them)"
 done
-mkdir -p "$work/bin" "$work/s3"
-for bin in prepare gateway plotter; do
-    objcopy --strip-debug "$out_dir/$bin" "$work/bin/$bin"
-done
-for bin in gateway plotter; do
-    if file -L "$work/bin/$bin" | grep -q 'dynamically linked'; then
-        fail "$bin is not static: $(file -L "$work/bin/$bin")"
-    fi
-done
+mkdir -p "$work/s3"
 cp "$(command -v garage)" "$work/s3/garage"
 
-log "base image: Debian trixie minbase from mmdebstrap"
-mmdebstrap --quiet --variant=minbase --include=ca-certificates trixie - | docker import - "$base_image" >/dev/null
+if [ -z "$base_image" ]; then
+    log "base image: Debian trixie minbase from mmdebstrap"
+    base_image="waveplot-ci/debian:trixie-$run_id"
+    made_base=1
+    mmdebstrap --quiet --variant=minbase trixie - | docker import - "$base_image" >/dev/null
+fi
 
-log "images"
+log "images of the servers it cannot pull"
 export DOCKER_BUILDKIT=1
-for target in prepare plotter gateway; do
-    docker build --quiet -f deploy/Dockerfile --target "$target" \
-        --build-arg BINARIES=prebuilt --build-arg DEBIAN_IMAGE="$base_image" \
-        -t "waveplot/$target:$run_id" "$work/bin" >/dev/null
-done
 docker build --quiet -f deploy/ci/Dockerfile --target nats \
-    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/nats:$run_id" "$work/s3" >/dev/null
+    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/nats:$WAVEPLOT_TAG" "$work/s3" >/dev/null
 docker build --quiet -f deploy/ci/Dockerfile --target garage-binary \
-    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/garage-binary:$run_id" "$work/s3" >/dev/null
+    --build-arg DEBIAN_IMAGE="$base_image" -t "waveplot-ci/garage-binary:$WAVEPLOT_TAG" "$work/s3" >/dev/null
 docker build --quiet -f deploy/garage/Dockerfile \
-    --build-arg GARAGE_IMAGE="waveplot-ci/garage-binary:$run_id" --build-arg DEBIAN_IMAGE="$base_image" \
-    -t "waveplot-ci/garage:$run_id" deploy/garage >/dev/null
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$run_id " | sed 's/^/    /'
+    --build-arg GARAGE_IMAGE="waveplot-ci/garage-binary:$WAVEPLOT_TAG" --build-arg DEBIAN_IMAGE="$base_image" \
+    -t "waveplot-ci/garage:$WAVEPLOT_TAG" deploy/garage >/dev/null
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$WAVEPLOT_TAG " | sed 's/^/    /'
 ok "images built"
 
 log "up"
@@ -285,7 +273,8 @@ ok "secrets made and kept, containers hardened, NATS authenticated, S3 keys per 
 # POST a render and wait for its final state; prints the final status JSON.
 # `width` differs per render: an identical request would be answered by the previous one.
 render() {
-    local width="$1" id status state deadline=$((SECONDS + 120))
+    local width="$1" id status state deadline=$((SECONDS + 120)) started
+    started="$(date +%s%N)"
     id="$(curl -fsS -X POST "$gateway/api/render" -H 'content-type: application/json' \
         -d "{\"symbol\":\"BTCUSDT\",\"interval\":\"5m\",\"source\":\"sample\",\"width\":$width,\"height\":600}" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
@@ -294,8 +283,9 @@ render() {
         state="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state"])' "$status")"
         [ "$state" != running ] && break
         [ "$SECONDS" -ge "$deadline" ] && fail "render $id still running after 120 s"
-        sleep 1
+        sleep 0.2
     done
+    log "    $state within $((($(date +%s%N) - started) / 1000000)) ms (polled every 0.2 s)" >&2
     printf '%s' "$status"
 }
 
@@ -334,6 +324,9 @@ PY
 log "render BTCUSDT 5m (sample): six charts"
 check "$(render 1200)" complete ""
 ok "six charts rendered and served"
+if [ "$scope" = first-render ]; then
+    exit 0
+fi
 
 log "kill plotter-03, render: partial"
 compose kill plotter-03 2>&1 | sed 's/^/    /'
@@ -394,7 +387,7 @@ answer="$(nats_answer observer "$observer_password")"
 check "$(render 800)" complete ""
 ok "complete with TLS on the bus; a plain client is refused"
 
-log "a board of plotters on a NATS leaf node (deploy/compose.worker-leaf.yaml) draws chart 03"
+log "a board of plotters on a NATS leaf node (deploy/compose.worker-leaf.yaml) draws every chart"
 {
     echo "NATS_HUB=nats"
     echo "NATS_TLS_DIR=$work/tls"
@@ -405,20 +398,23 @@ log "a board of plotters on a NATS leaf node (deploy/compose.worker-leaf.yaml) d
     echo "WAVEPLOT_NATS_PLOTTER_PASSWORD=$(compose run --rm --no-deps -T secrets show plotter)"
     compose run --rm --no-deps -T secrets show s3-plotter
 } >"$work/worker.env"
-compose stop plotter-03 2>&1 | sed 's/^/    /'
-worker up --detach --no-build --quiet-pull plotter-03 2>&1 | sed 's/^/    /'
-deadline=$((SECONDS + 60))
-until [ "$(worker ps --format '{{.Service}} {{.Health}}' | awk '$1 == "plotter-03" {print $2}')" = healthy ]; do
-    [ "$SECONDS" -ge "$deadline" ] && fail "the leaf board's plotter-03 is not healthy after 60 s"
+plotters=(plotter-01 plotter-02a plotter-02b plotter-03 plotter-04 plotter-05)
+compose stop "${plotters[@]}" 2>&1 | sed 's/^/    /'
+worker up --detach --no-build --quiet-pull "${plotters[@]}" 2>&1 | sed 's/^/    /'
+deadline=$((SECONDS + 90))
+until [ "$(worker ps --format '{{.Service}} {{.Health}}' | grep -c '^plotter-.* healthy$')" -eq 6 ]; do
+    [ "$SECONDS" -ge "$deadline" ] && fail "the leaf board's plotters are not all healthy after 90 s"
     sleep 1
 done
 compose logs nats 2>&1 | grep -q "Leafnode connection created" || fail "no leaf node linked to the main board"
 check "$(render 700)" complete ""
-worker logs plotter-03 2>&1 | grep -q "chart stored" || fail "the leaf board's plotter-03 stored no chart"
+for plotter in "${plotters[@]}"; do
+    worker logs "$plotter" 2>&1 | grep -q "chart stored" || fail "the leaf board's $plotter stored no chart"
+done
 worker down --volumes --timeout 10 2>&1 | sed 's/^/    /'
-compose start plotter-03 2>&1 | sed 's/^/    /'
+compose start "${plotters[@]}" 2>&1 | sed 's/^/    /'
 wait_healthy 60
-ok "complete with chart 03 drawn on a leaf board, the main board's plotter-03 stopped"
+ok "complete with every chart drawn on a leaf board, the main board's plotters stopped"
 
 log "memory in use"
 docker stats --no-stream --format '    {{.Name}} {{.MemUsage}} pids {{.PIDs}}' $(compose ps -q) | sed "s/$project-//"
