@@ -7,16 +7,17 @@
 # docker.io engine (20.10) works with them. On trixie, `apt install docker-compose
 # docker-buildx` instead. CI installs its plugins with this too.
 #
-# Usage (as root): bash deploy/compose-plugins.sh
+# Usage (as root): bash deploy/compose-plugins.sh   (DEBIAN_MIRROR=URL to name the mirror)
 set -euo pipefail
 
 plugins=/usr/local/lib/docker/cli-plugins
 apt_dir="$(mktemp -d)"
 trap 'rm -rf "$apt_dir"' EXIT
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/x" "$plugins"
-# The host's own Debian mirror (deb822 or one-line sources).
-mirror="$({ grep -ohE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null || true; } |
-    head -n1 | tr -d ' ')"
+# The host's own Debian mirror (deb822 or one-line sources, comments skipped), or
+# DEBIAN_MIRROR.
+mirror="${DEBIAN_MIRROR:-$({ grep -hvE '^[[:space:]]*#' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null || true; } |
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v 'download.docker.com' | head -n1 | tr -d ' ' || true)}"
 printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "${mirror:-http://deb.debian.org/debian}" >"$apt_dir/trixie.sources"
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/trixie.sources" -o Dir::Etc::SourceParts=/dev/null

@@ -1,6 +1,6 @@
 # Release images: all three, for both architectures, in one build.
 #
-#   REGISTRY=ghcr.io/OWNER/waveplot TAG=0.1.0 docker buildx bake -f deploy/docker-bake.hcl --push
+#   REGISTRY=ghcr.io/owner/waveplot TAG=0.1.0 docker buildx bake -f deploy/docker-bake.hcl --push
 #
 # Building two platforms at once needs a builder that keeps multi-platform images (the
 # docker-container driver: `docker buildx create --use`, or Docker's containerd image
@@ -8,7 +8,7 @@
 # into the local engine: `--set '*.platform=linux/arm64' --load`.
 
 variable "REGISTRY" {
-  # Where the images go: a registry path such as ghcr.io/OWNER/waveplot. The default
+  # Where the images go: a registry path, in lower case, such as ghcr.io/owner/waveplot. The default
   # names local images, as compose.yaml does.
   default = "waveplot"
 }

@@ -26,12 +26,15 @@
 # under emulation so far). Everything it makes (images, containers, networks, volumes) is
 # removed on exit; the waveplot images are left to the caller.
 #
-# Needs docker with the compose plugin, mmdebstrap, garage, python3, curl and openssl.
+# Needs docker with the compose plugin, garage, python3, curl, openssl, and mmdebstrap
+# unless WAVEPLOT_CI_BASE names the base.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 : "${WAVEPLOT_TAG:?the tag of the waveplot images to run (image-test.sh builds them)}"
 export WAVEPLOT_TAG
+# The local images named above, whatever the caller's shell says.
+unset WAVEPLOT_IMAGES WAVEPLOT_PULL
 scope="${WAVEPLOT_CI_SCOPE:-all}"
 run_id="ci$$"
 project="waveplot-$run_id"
@@ -84,7 +87,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in docker mmdebstrap garage python3 curl openssl; do
+for tool in docker garage python3 curl openssl; do
     command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs it)"
 done
 docker compose version >/dev/null 2>&1 || fail "the docker compose plugin is missing (.ci/run installs it)"

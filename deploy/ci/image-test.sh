@@ -14,8 +14,9 @@
 # Prints each build's time and each image's size. Removes every image it made and leaves
 # binfmt_misc as it found it, also on failure.
 #
-# Needs what compose-test.sh needs, and qemu-user-static's binfmt entry
-# (/usr/lib/binfmt.d/qemu-aarch64.conf); .ci/run installs both.
+# Needs an x86_64 host, root (binfmt_misc), what compose-test.sh and stand-ins.sh need,
+# buildx, file, and qemu-user-static's binfmt entry (/usr/lib/binfmt.d/qemu-aarch64.conf);
+# .ci/run installs them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,20 +35,24 @@ fail() { log "FAIL: $*"; exit 1; }
 cleanup() {
     local rc=$?
     trap - EXIT
+    set +e
+    for image in "${images[@]}"; do docker image rm -f "$image" >/dev/null 2>&1; done
+    rm -rf "$work"
     if [ -n "$made_entry" ]; then
-        echo -1 >"$entry"
+        echo -1 >"$entry" || log "could not remove the qemu-aarch64 entry of binfmt_misc"
     elif [ -n "$entry_was" ]; then
-        echo "$entry_was" >"$entry"
+        echo "$entry_was" >"$entry" || log "could not restore the qemu-aarch64 entry of binfmt_misc"
     fi
     if [ -n "$made_mount" ]; then
-        umount "$binfmt"
+        umount "$binfmt" || log "could not unmount binfmt_misc"
     fi
-    for image in "${images[@]}"; do docker image rm -f "$image" >/dev/null 2>&1 || true; done
-    rm -rf "$work"
     if [ "$rc" -eq 0 ]; then log "passed"; else log "failed"; fi
     exit "$rc"
 }
 trap cleanup EXIT
+# A signal exits through the cleanup too, so the emulator is never left switched off.
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 # Whether the kernel would run an aarch64 binary through an emulator.
 emulating() { [ -e "$entry" ] && head -n1 "$entry" | grep -qx enabled; }
@@ -57,8 +62,11 @@ if [ -e "$entry" ]; then
 fi
 
 log "stand-ins for the base images"
-mapfile -t stand_ins < <(bash deploy/ci/stand-ins.sh "$run_id")
-images+=("${stand_ins[@]}")
+images+=("waveplot-ci/debian:trixie-amd64-$run_id" "waveplot-ci/debian:trixie-arm64-$run_id"
+    "waveplot-ci/rust:trixie-$run_id")
+made="$(bash deploy/ci/stand-ins.sh "$run_id")" || fail "stand-ins.sh"
+mapfile -t stand_ins <<<"$made"
+[ "${#stand_ins[@]}" -eq 3 ] || fail "stand-ins.sh made: ${stand_ins[*]}"
 debian_amd64="${stand_ins[0]}" debian_arm64="${stand_ins[1]}" rust="${stand_ins[2]}"
 
 # build ARCH DEBIAN_IMAGE: the three images for linux/ARCH, tagged ARCH-RUN_ID, by the
@@ -66,7 +74,7 @@ debian_amd64="${stand_ins[0]}" debian_arm64="${stand_ins[1]}" rust="${stand_ins[
 build() {
     local arch="$1" start=$SECONDS
     for target in prepare plotter gateway; do images+=("waveplot/$target:$arch-$run_id"); done
-    if ! REGISTRY=waveplot TAG="$arch-$run_id" docker buildx bake --progress plain \
+    if ! REGISTRY=waveplot TAG="$arch-$run_id" docker buildx bake --builder default --progress plain \
         -f deploy/docker-bake.hcl --set "*.platform=linux/$arch" \
         --set "*.args.RUST_IMAGE=$rust" --set "*.args.DEBIAN_IMAGE=$2" --load >"$work/$arch.log" 2>&1; then
         tail -n 60 "$work/$arch.log"
@@ -82,7 +90,10 @@ check_binaries() {
     want="$([ "$arch" = arm64 ] && echo 'ARM aarch64' || echo 'x86-64')"
     for target in prepare plotter gateway; do
         container="$(docker create --platform "linux/$arch" "waveplot/$target:$arch-$run_id")"
-        docker cp "$container:/usr/local/bin/$target" "$work/$target" >/dev/null
+        if ! docker cp "$container:/usr/local/bin/$target" "$work/$target" >/dev/null; then
+            docker rm "$container" >/dev/null
+            fail "no /usr/local/bin/$target in waveplot/$target:$arch-$run_id"
+        fi
         docker rm "$container" >/dev/null
         kind="$(file -L "$work/$target")"
         [[ "$kind" == *"$want"* ]] || fail "$target for $arch is: $kind"

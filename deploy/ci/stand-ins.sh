@@ -17,13 +17,22 @@
 # --build-arg ...`).
 #
 # Usage: stand-ins.sh TAG    (prints the three image names, one a line)
-# Needs docker, mmdebstrap and rustup with toolchain 1.95.0, the official image's.
+# Needs an x86_64 host with docker (buildx), mmdebstrap and rustup, whose default
+# toolchain is the Rust version of the Dockerfile's RUST_IMAGE. DEBIAN_MIRROR overrides
+# the Debian mirror, else the first one the host's apt sources name.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
 tag="${1:?usage: stand-ins.sh TAG}"
-toolchain=1.95.0
-mirror="$({ grep -ohE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null || true; } |
-    head -n1 | tr -d ' ')"
+# The official image's version (rust:1.95.0-slim-trixie): the toolchain must match it.
+toolchain="$(sed -n 's/^ARG RUST_IMAGE=.*rust:\([0-9.]*\)-.*/\1/p' deploy/Dockerfile)"
+have="$(rustc --version | cut -d' ' -f2)"
+[ "$have" = "$toolchain" ] || {
+    echo "stand-ins.sh: the default Rust toolchain is $have, the Dockerfile's image has $toolchain" >&2
+    exit 1
+}
+mirror="${DEBIAN_MIRROR:-$({ grep -hvE '^[[:space:]]*#' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null || true; } |
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v 'download.docker.com' | head -n1 | tr -d ' ' || true)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 
 work="$(mktemp -d)"
@@ -39,7 +48,7 @@ image() {
     mkdir "$work/context"
     cat >"$work/context/rootfs.tar"
     printf '%s\n' "FROM scratch" "ADD rootfs.tar /" "$@" >"$work/context/Dockerfile"
-    docker buildx build --quiet --platform "linux/$arch" -t "$name" --load "$work/context" >/dev/null
+    docker buildx build --builder default --quiet --platform "linux/$arch" -t "$name" --load "$work/context" >/dev/null
     echo "$name"
 }
 
@@ -51,10 +60,9 @@ debian() {
 
 rust() {
     local from
-    from="$(rustup run "$toolchain" rustc --print sysroot)"
-    rustup run "$toolchain" rustc --print target-list >/dev/null
+    from="$(rustc --print sysroot)"
     if [ ! -d "$from/lib/rustlib/aarch64-unknown-linux-gnu" ]; then
-        rustup target add --toolchain "$toolchain" aarch64-unknown-linux-gnu >&2
+        rustup target add aarch64-unknown-linux-gnu >&2
     fi
     # The toolchain without its documentation; rustup and its proxies from this machine.
     mmdebstrap --quiet --variant=minbase --include=ca-certificates,gcc,libc6-dev \
