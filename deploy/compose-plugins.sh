@@ -22,7 +22,7 @@ printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/
     "${mirror:-http://deb.debian.org/debian}" >"$apt_dir/trixie.sources"
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/trixie.sources" -o Dir::Etc::SourceParts=/dev/null
     -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o Dir::State::status=/dev/null
-    -o APT::Sandbox::User=root)
+    -o APT::Sandbox::User=root -o "APT::Architectures=$(dpkg --print-architecture)")
 apt-get "${apt_opts[@]}" update -qq
 (cd "$apt_dir" && apt-get "${apt_opts[@]}" download -qq docker-compose docker-buildx)
 for deb in "$apt_dir"/*.deb; do dpkg-deb -x "$deb" "$apt_dir/x"; done
