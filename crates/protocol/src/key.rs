@@ -105,7 +105,7 @@ impl BlobKey {
     }
 
     /// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`, shared by the blob and its charts.
-    fn window_path(&self) -> &str {
+    pub fn window_path(&self) -> &str {
         let rest = &self.0[Self::FOLDER.len()..];
         &rest[..rest.len() - BLOB_EXT.len()]
     }
@@ -188,6 +188,13 @@ impl PlotKey {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`: the window of the blob this chart was
+    /// drawn from ([`BlobKey::window_path`]).
+    pub fn window_path(&self) -> &str {
+        let rest = &self.0[Self::FOLDER.len()..];
+        rest.rsplit_once('/').map_or(rest, |(window, _)| window)
     }
 
     /// The image format, from the key's extension.
@@ -300,6 +307,8 @@ mod tests {
         assert!(plot.as_str().ends_with("/02b-1280x1800.png"), "{plot}");
         assert_eq!(PlotKey::parse(plot.as_str()).unwrap(), plot);
         assert_eq!(plot.format(), ImageFormat::Png);
+        assert!(blob.window_path().starts_with("BTCUSDT/5m/42-864-"));
+        assert_eq!(plot.window_path(), blob.window_path());
         let json = serde_json::to_string(&plot).unwrap();
         assert_eq!(serde_json::from_str::<PlotKey>(&json).unwrap(), plot);
     }

@@ -71,6 +71,7 @@ impl ServeArgs {
             file_cache_mib: self.candles.file_cache_mib,
             memory_mib: self.memory_mib,
             retention: self.retention.retention(),
+            uses: crate::retention::Uses::default(),
             backend: std::sync::Arc::new(backend),
         }
     }
@@ -100,7 +101,7 @@ impl RetentionArgs {
         crate::retention::Retention {
             max_age: self.store_max_age,
             max_bytes: self.store_max_mib << 20,
-            min_age: std::time::Duration::from_secs(600),
+            min_age: crate::retention::MIN_AGE,
             every: self
                 .store_sweep_every
                 .max(std::time::Duration::from_secs(1)),

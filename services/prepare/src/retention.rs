@@ -4,11 +4,17 @@
 //! An expired result is simply computed again when it is asked for: prepare reuses a
 //! blob only if it is there, and a plotter redraws a chart that is gone.
 //!
+//! A blob's and its charts' age counts from their write or from the last render that
+//! used them ([`Uses`]), whichever is later: what is in use goes last, and a render
+//! answered from a stored blob and stored charts does not lose them to the next sweep.
+//! Nothing written or used in the last [`MIN_AGE`] is deleted for size.
+//!
 //! The sweep runs in prepare, at start and then periodically, and works with any store
 //! (S3 lifecycle rules would cover age only, and not every S3-compatible server has
 //! them). Several prepare replicas may sweep at once: deleting is idempotent.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -23,6 +29,55 @@ const FOLDERS: [&str; 3] = [BlobKey::FOLDER, PlotKey::FOLDER, "candles/"];
 /// replica writes its chunks before the head that lists them).
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);
 
+/// What a render wrote or used this recently is never deleted for size: renders in
+/// flight read it, and the gateway answers a finished render from memory for less
+/// than this.
+pub const MIN_AGE: Duration = Duration::from_secs(600);
+
+/// Windows whose last use [`Uses`] remembers: about 2 MB at most.
+pub const MAX_USES: usize = 16_384;
+
+/// When renders last used each window (blob and charts), as prepare hands them out.
+/// In memory only, for at most [`MAX_USES`] windows, the longest unused forgotten
+/// first; after a restart, ages count from writes again. Clones share the record.
+#[derive(Debug, Clone, Default)]
+pub struct Uses(Arc<Mutex<HashMap<String, i64>>>);
+
+impl Uses {
+    /// Notes that a render used the window of `key` at `now_ms` (Unix ms).
+    pub fn record(&self, key: &BlobKey, now_ms: i64) {
+        let mut uses = self.lock();
+        if uses.len() >= MAX_USES && !uses.contains_key(key.window_path()) {
+            let oldest = uses.iter().min_by_key(|&(_, &t)| t).map(|(w, _)| w.clone());
+            if let Some(oldest) = oldest {
+                uses.remove(&oldest);
+            }
+        }
+        let last = uses.entry(key.window_path().to_owned()).or_insert(now_ms);
+        *last = (*last).max(now_ms);
+    }
+
+    /// When a render last used the window of the stored object `key`, if it is a blob
+    /// or a chart and one did.
+    pub fn last(&self, key: &str) -> Option<i64> {
+        let window = if let Ok(blob) = BlobKey::parse(key) {
+            blob.window_path().to_owned()
+        } else {
+            PlotKey::parse(key).ok()?.window_path().to_owned()
+        };
+        self.lock().get(&window).copied()
+    }
+
+    /// Forgets uses before `cutoff_ms`: by then their objects' ages no longer matter.
+    fn forget_before(&self, cutoff_ms: i64) {
+        self.lock().retain(|_, &mut t| t >= cutoff_ms);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// How long and how much the store keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -30,8 +85,8 @@ pub struct Retention {
     pub max_age: Duration,
     /// Past this many bytes in all, the oldest objects are deleted.
     pub max_bytes: u64,
-    /// Objects younger than this are never deleted for size (a render in flight may
-    /// still read them).
+    /// Objects written or used more recently than this are never deleted for size (a
+    /// render in flight may still read them); [`MIN_AGE`] in service.
     pub min_age: Duration,
     /// How often the store is swept.
     pub every: Duration,
@@ -52,9 +107,9 @@ pub struct Swept {
 
 /// Sweeps `store` at once and then every `retention.every`, until `shutdown`. A sweep
 /// that fails (store down) is logged and tried again next time.
-pub async fn run(store: Store, retention: Retention, shutdown: CancellationToken) {
+pub async fn run(store: Store, retention: Retention, uses: Uses, shutdown: CancellationToken) {
     loop {
-        match sweep(&store, &retention, now_ms()).await {
+        match sweep(&store, &retention, &uses, now_ms()).await {
             Ok(s) if s.deleted > 0 => tracing::info!(
                 deleted = s.deleted,
                 freed_mib = s.freed_bytes >> 20,
@@ -76,31 +131,50 @@ pub async fn run(store: Store, retention: Retention, shutdown: CancellationToken
 }
 
 /// One sweep at `now_ms`: deletes what is too old, orphaned candle chunks, and then the
-/// oldest objects until the rest fits in the byte budget.
-pub async fn sweep(store: &Store, retention: &Retention, now_ms: i64) -> Result<Swept, StoreError> {
+/// least recently written or used objects until the rest fits in the byte budget.
+pub async fn sweep(
+    store: &Store,
+    retention: &Retention,
+    uses: &Uses,
+    now_ms: i64,
+) -> Result<Swept, StoreError> {
+    uses.forget_before(now_ms.saturating_sub(retention.max_age.as_millis() as i64));
     let mut objects = Vec::new();
     for folder in FOLDERS {
         objects.extend(store.list(folder).await?);
     }
     let orphans = orphans(store, &objects, now_ms).await;
-    let age =
-        |o: &Listed| Duration::from_millis(u64::try_from(now_ms - o.modified_ms).unwrap_or(0));
-    let (mut doomed, mut kept): (Vec<Listed>, Vec<Listed>) = objects
-        .into_iter()
-        .partition(|o| age(o) > retention.max_age || orphans.contains(&o.key));
-    kept.sort_by_key(|o| std::cmp::Reverse(o.modified_ms));
+    // Each object with when it was last written or its window used.
+    let objects = objects.into_iter().map(|o| {
+        let touched = uses
+            .last(&o.key)
+            .map_or(o.modified_ms, |t| t.max(o.modified_ms));
+        (o, touched)
+    });
+    let age = |&(_, touched): &(Listed, i64)| {
+        Duration::from_millis(u64::try_from(now_ms - touched).unwrap_or(0))
+    };
+    let (mut doomed, mut kept): (Vec<_>, Vec<_>) =
+        objects.partition(|o| age(o) > retention.max_age || orphans.contains(&o.0.key));
+    kept.sort_by_key(|&(_, touched)| std::cmp::Reverse(touched));
     let mut total = 0u64;
-    let (fits, over): (Vec<Listed>, Vec<Listed>) = kept.into_iter().partition(|o| {
-        total = total.saturating_add(o.size);
+    let (fits, over): (Vec<_>, Vec<_>) = kept.into_iter().partition(|o| {
+        total = total.saturating_add(o.0.size);
         total <= retention.max_bytes || age(o) < retention.min_age
     });
     doomed.extend(over);
     let mut swept = Swept {
         kept: fits.len(),
-        kept_bytes: fits.iter().map(|o| o.size).sum(),
+        kept_bytes: fits.iter().map(|o| o.0.size).sum(),
         ..Swept::default()
     };
-    for o in doomed {
+    for (o, touched) in doomed {
+        // Used since it was listed: a render has just been handed it.
+        if uses.last(&o.key).is_some_and(|t| t > touched) {
+            swept.kept += 1;
+            swept.kept_bytes += o.size;
+            continue;
+        }
         match store.delete(&o.key).await {
             Ok(()) => {
                 swept.deleted += 1;
@@ -188,12 +262,12 @@ mod tests {
             .await
             .unwrap();
         let now = now_ms();
-        let kept = sweep(&store, &retention(3600, u64::MAX), now)
+        let kept = sweep(&store, &retention(3600, u64::MAX), &Uses::default(), now)
             .await
             .unwrap();
         assert_eq!((kept.deleted, kept.kept, kept.kept_bytes), (0, 2, 6));
         let later = now + 3_601_000;
-        let swept = sweep(&store, &retention(3600, u64::MAX), later)
+        let swept = sweep(&store, &retention(3600, u64::MAX), &Uses::default(), later)
             .await
             .unwrap();
         assert_eq!((swept.deleted, swept.freed_bytes, swept.kept), (2, 6, 0));
@@ -216,7 +290,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        let swept = sweep(&store, &retention(3600, 250), now_ms())
+        let swept = sweep(&store, &retention(3600, 250), &Uses::default(), now_ms())
             .await
             .unwrap();
         assert_eq!((swept.deleted, swept.kept_bytes), (1, 200));
@@ -227,11 +301,96 @@ mod tests {
         );
         let mut young = retention(3600, 50);
         young.min_age = Duration::from_secs(600);
-        let swept = sweep(&store, &young, now_ms()).await.unwrap();
+        let swept = sweep(&store, &young, &Uses::default(), now_ms())
+            .await
+            .unwrap();
         assert_eq!(
             swept.deleted, 0,
             "objects younger than the minimum age stay"
         );
+    }
+
+    /// A blob key and one of its chart keys, for the window ending at `end_ms`.
+    fn window(end_ms: i64) -> (BlobKey, PlotKey) {
+        let blob = BlobKey::parse(&format!(
+            "analysis/BTCUSDT/5m/{end_ms}-864-0123456789abcdef.msgpack"
+        ))
+        .unwrap();
+        let zone = waveplot_protocol::TimeZone::utc();
+        let format = waveplot_protocol::ImageFormat::Png;
+        let plot = blob.plot_key(
+            waveplot_protocol::PlotId::Overview,
+            (1280, 720),
+            format,
+            &zone,
+        );
+        (blob, plot)
+    }
+
+    #[tokio::test]
+    async fn a_window_in_use_goes_last_and_not_at_all_within_the_minimum_age() {
+        let store = Store::memory();
+        let (old, new) = (window(1_000), window(2_000));
+        for (blob, plot) in [&old, &new] {
+            store
+                .put(blob.as_str(), vec![0u8; 100].into())
+                .await
+                .unwrap();
+            store
+                .put(plot.as_str(), vec![0u8; 100].into())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let uses = Uses::default();
+        uses.record(&old.0, now_ms());
+        assert_eq!(
+            uses.last(old.1.as_str()),
+            uses.last(old.0.as_str()),
+            "its charts too"
+        );
+        let swept = sweep(&store, &retention(3600, 250), &uses, now_ms())
+            .await
+            .unwrap();
+        assert_eq!((swept.deleted, swept.kept_bytes), (2, 200));
+        let mut expected = [old.0.as_str(), old.1.as_str()];
+        expected.sort_unstable();
+        assert_eq!(keys(&store).await, expected, "the window used last stays");
+
+        let later = now_ms() + 7_200_000;
+        uses.record(&old.0, later - 1_000);
+        let swept = sweep(&store, &retention(3600, u64::MAX), &uses, later)
+            .await
+            .unwrap();
+        assert_eq!(swept.deleted, 0, "used a second ago, written two hours ago");
+        let mut young = retention(3600, 50);
+        young.min_age = MIN_AGE;
+        let swept = sweep(&store, &young, &uses, later).await.unwrap();
+        assert_eq!(swept.deleted, 0, "used within the minimum age");
+        let swept = sweep(&store, &young, &uses, later + 3_600_000)
+            .await
+            .unwrap();
+        assert_eq!(swept.deleted, 2, "unused for longer than the age limit");
+        assert_eq!(uses.last(old.0.as_str()), None, "and forgotten");
+    }
+
+    #[test]
+    fn uses_are_bounded_and_the_longest_unused_forgotten_first() {
+        let uses = Uses::default();
+        let n = i64::try_from(MAX_USES).unwrap();
+        for end in 0..=n {
+            uses.record(&window(end).0, 1_000 + end);
+        }
+        assert_eq!(uses.lock().len(), MAX_USES);
+        assert_eq!(uses.last(window(0).0.as_str()), None, "the oldest went");
+        assert_eq!(uses.last(window(1).0.as_str()), Some(1_001));
+        uses.record(&window(1).0, 5);
+        assert_eq!(
+            uses.last(window(1).0.as_str()),
+            Some(1_001),
+            "never back in time"
+        );
+        assert_eq!(uses.last("candles/BTCUSDT/5m/head.json"), None);
     }
 
     #[tokio::test]
@@ -255,14 +414,24 @@ mod tests {
             .put(&format!("{prefix}/head.json"), head.into())
             .await
             .unwrap();
-        let soon = sweep(&store, &retention(86_400, u64::MAX), now_ms())
-            .await
-            .unwrap();
+        let soon = sweep(
+            &store,
+            &retention(86_400, u64::MAX),
+            &Uses::default(),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         assert_eq!(soon.deleted, 0, "a chunk may be written before its head");
         let later = now_ms() + ORPHAN_AGE.as_millis() as i64 + 1000;
-        let swept = sweep(&store, &retention(86_400, u64::MAX), later)
-            .await
-            .unwrap();
+        let swept = sweep(
+            &store,
+            &retention(86_400, u64::MAX),
+            &Uses::default(),
+            later,
+        )
+        .await
+        .unwrap();
         assert_eq!(swept.deleted, 1);
         assert_eq!(
             keys(&store).await,

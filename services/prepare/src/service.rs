@@ -57,6 +57,8 @@ pub struct Settings {
     pub memory_mib: u32,
     /// How long and how much the store keeps.
     pub retention: crate::retention::Retention,
+    /// When renders last used each window; the sweep counts ages from them too.
+    pub uses: crate::retention::Uses,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
 }
@@ -90,6 +92,7 @@ pub async fn run(
         max_window: settings.max_window,
         memory_mib: settings.memory_mib,
         fetches: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
+        uses: settings.uses.clone(),
     });
     let capacity = Capacity {
         slots: settings.concurrency,
@@ -98,6 +101,7 @@ pub async fn run(
     let sweeper = tokio::spawn(crate::retention::run(
         ctx.store.clone(),
         settings.retention,
+        settings.uses,
         shutdown.clone(),
     ));
     // The work first: a request is accepted only once something takes accepted ones.
@@ -200,6 +204,8 @@ struct Prepare {
     memory_mib: u32,
     /// Binance fetches running at once (as many as work slots).
     fetches: tokio::sync::Semaphore,
+    /// Where each render's window is noted as used, for the sweep.
+    uses: crate::retention::Uses,
 }
 
 /// An accepted render; Binance candles are loaded before a slot is taken.
@@ -345,6 +351,9 @@ impl Prepare {
             Some(header) => header,
             None => self.compute(window, params, &key, &mut timings).await?,
         };
+        // Before the event: the plotters and the gateway's memory rely on it.
+        self.uses
+            .record(&key, jiff::Timestamp::now().as_millisecond());
         timings.total_ms = since_ms(job.accepted_ms);
         Ok(PreparedEvent {
             v: V1,
@@ -454,8 +463,20 @@ mod tests {
     use waveplot_protocol::{Interval, Symbol};
 
     use super::*;
+    use crate::retention::Uses;
 
     async fn serving() -> (
+        Context,
+        CancellationToken,
+        tokio::task::JoinHandle<Result<()>>,
+    ) {
+        serving_with(Uses::default()).await
+    }
+
+    /// [`serving`], noting uses in `uses`.
+    async fn serving_with(
+        uses: Uses,
+    ) -> (
         Context,
         CancellationToken,
         tokio::task::JoinHandle<Result<()>>,
@@ -475,6 +496,7 @@ mod tests {
                 min_age: Duration::ZERO,
                 every: Duration::from_secs(3600),
             },
+            uses,
             backend: Arc::new(Backend::cpu()),
         };
         let stop = CancellationToken::new();
@@ -561,15 +583,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_expired_blob_is_computed_again_when_asked_for() {
-        let (ctx, stop, task) = serving().await;
+    async fn an_expired_blob_is_computed_again_when_asked_for_and_every_use_is_noted() {
+        let uses = Uses::default();
+        let (ctx, stop, task) = serving_with(uses.clone()).await;
         let mut events = ctx
             .bus
             .subscribe(ctx.subjects.prepared_any(), None)
             .await
             .unwrap();
+        let now_ms = || jiff::Timestamp::now().as_millisecond();
+        let before = now_ms();
         let first = prepared(&ctx, &mut events, &sample("haar")).await;
         assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
+        let used = uses.last(first.key.as_str());
+        assert!(used >= Some(before), "a computed blob is noted as used");
         let retention = crate::retention::Retention {
             max_age: Duration::from_secs(60),
             max_bytes: u64::MAX,
@@ -577,7 +604,7 @@ mod tests {
             every: Duration::from_secs(3600),
         };
         let later = jiff::Timestamp::now().as_millisecond() + 61_000;
-        let swept = crate::retention::sweep(&ctx.store, &retention, later)
+        let swept = crate::retention::sweep(&ctx.store, &retention, &uses, later)
             .await
             .unwrap();
         assert_eq!(swept.deleted, 1);
@@ -585,6 +612,13 @@ mod tests {
         let again = prepared(&ctx, &mut events, &sample("haar")).await;
         assert_eq!((&again.key, again.reused), (&first.key, false));
         assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
+        let before = now_ms();
+        let reused = prepared(&ctx, &mut events, &sample("haar")).await;
+        assert!(reused.reused);
+        assert!(
+            uses.last(first.key.as_str()) >= Some(before),
+            "a reused blob is noted as used"
+        );
         stop.cancel();
         task.await.unwrap().unwrap();
     }

@@ -22,6 +22,13 @@ use waveplot_protocol::PlotId;
 use waveplot_service::Context;
 use waveplot_service::health::Readiness;
 
+// The gateway answers a finished render from memory only while the store is sure to
+// keep its charts.
+const _: () = assert!(
+    waveplot_gateway::registry::REUSE_FOR.as_secs()
+        < waveplot_prepare::retention::MIN_AGE.as_secs()
+);
+
 /// What the in-process prepare needs beyond the shared context.
 #[derive(Debug)]
 pub struct Options {
@@ -69,6 +76,7 @@ pub async fn run(
         file_cache_mib: options.file_cache_mib,
         memory_mib: options.prepare_memory,
         retention: options.retention,
+        uses: waveplot_prepare::retention::Uses::default(),
     };
     services.spawn(waveplot_prepare::service::run(
         ctx.clone(),
