@@ -32,7 +32,7 @@ pub use bus::{Bus, BusError, NatsLogin};
 pub use discovery::Discovery;
 pub use lifecycle::{run, run_with};
 pub use serve::{Capacity, Failure, Handler, Subscription, serve};
-pub use store::{Listed, Store, StoreError};
+pub use store::{Listed, Store, StoreError, Suffix};
 
 /// What a running service talks to: the bus, the store, and the subject names.
 #[derive(Debug, Clone)]

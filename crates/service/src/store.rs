@@ -74,6 +74,17 @@ pub enum StoreError {
         #[source]
         source: Box<object_store::Error>,
     },
+    /// A read tied to an entity tag found the object replaced since that tag was read.
+    #[error("{key} changed while it was read: its entity tag is no longer {etag}")]
+    Changed {
+        /// The object key.
+        key: String,
+        /// The entity tag the read was tied to.
+        etag: String,
+        /// The store's refusal.
+        #[source]
+        source: Box<object_store::Error>,
+    },
 }
 
 /// The folder the readiness check lists (it holds nothing).
@@ -107,6 +118,18 @@ pub struct Listed {
     pub size: u64,
     /// When it was last written, ms since 1970 (UTC).
     pub modified_ms: i64,
+}
+
+/// The last bytes of an object, read in one piece with its size and entity tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suffix {
+    /// The bytes (all of the object when it is shorter than asked for).
+    pub bytes: Bytes,
+    /// The whole object's size.
+    pub size: u64,
+    /// The store's entity tag of the object, if it has one: reads tied to it
+    /// ([`Store::get_range_stream`]) see the same object.
+    pub etag: Option<String>,
 }
 
 /// An object's bytes as a stream, with what HTTP needs to serve it.
@@ -418,7 +441,7 @@ impl Store {
         key: &str,
         len: u64,
     ) -> Result<Option<(Bytes, u64)>, StoreError> {
-        match self.range_bytes(key, 0..len).await {
+        match self.range_bytes(key, 0..len, None).await {
             Ok(read) => Ok(read),
             // A range of an empty object is refused; the object is there, and empty.
             Err(source) => match self.size(key).await {
@@ -428,33 +451,39 @@ impl Store {
         }
     }
 
-    /// The last `len` bytes of an object (all of it when shorter) and the object's
-    /// whole size; `None` if it does not exist. The size first, then one bounded
-    /// ranged read: some S3 servers refuse a suffix range longer than the object.
-    pub async fn get_suffix(
-        &self,
-        key: &str,
-        len: u64,
-    ) -> Result<Option<(Bytes, u64)>, StoreError> {
-        let Some(size) = self.size(key).await? else {
-            return Ok(None);
+    /// The last `len` bytes of an object (all of it when shorter), its whole size and
+    /// its entity tag; `None` if it does not exist. The size first, then one bounded
+    /// ranged read tied to the same entity tag: some S3 servers refuse a suffix range
+    /// longer than the object.
+    pub async fn get_suffix(&self, key: &str, len: u64) -> Result<Option<Suffix>, StoreError> {
+        let meta = match self.route(key).inner.head(&Path::from(key)).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => return Err(self.route(key).io("head", key, source)),
         };
+        let (size, etag) = (meta.size, meta.e_tag);
         if size == 0 {
-            return Ok(Some((Bytes::new(), 0)));
+            let bytes = Bytes::new();
+            return Ok(Some(Suffix { bytes, size, etag }));
         }
-        self.range_bytes(key, size.saturating_sub(len)..size)
-            .await
-            .map_err(|source| self.route(key).io("get", key, source))
+        let range = size.saturating_sub(len)..size;
+        match self.range_bytes(key, range, etag.as_deref()).await {
+            Ok(read) => Ok(read.map(|(bytes, size)| Suffix { bytes, size, etag })),
+            Err(source) => Err(self.refused(key, etag.as_deref(), source)),
+        }
     }
 
-    /// The bytes `range` of an object and its whole size; `None` if it does not exist.
+    /// The bytes `range` of an object and its whole size, if its entity tag is still
+    /// `if_match` when one is given; `None` if it does not exist.
     async fn range_bytes(
         &self,
         key: &str,
         range: std::ops::Range<u64>,
+        if_match: Option<&str>,
     ) -> Result<Option<(Bytes, u64)>, object_store::Error> {
         let options = GetOptions {
             range: Some(range.into()),
+            if_match: if_match.map(str::to_owned),
             ..GetOptions::default()
         };
         match self
@@ -472,14 +501,18 @@ impl Store {
         }
     }
 
-    /// Streams the bytes `range` of an object; `None` if it does not exist.
+    /// Streams the bytes `range` of an object, refusing with [`StoreError::Changed`]
+    /// once its entity tag is no longer `if_match` (when one is given); `None` if it
+    /// does not exist.
     pub async fn get_range_stream(
         &self,
         key: &str,
         range: std::ops::Range<u64>,
+        if_match: Option<&str>,
     ) -> Result<Option<Object>, StoreError> {
         let options = GetOptions {
             range: Some(range.into()),
+            if_match: if_match.map(str::to_owned),
             ..GetOptions::default()
         };
         match self
@@ -494,7 +527,7 @@ impl Store {
                 stream: r.into_stream(),
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.route(key).io("get", key, source)),
+            Err(source) => Err(self.refused(key, if_match, source)),
         }
     }
 
@@ -547,6 +580,26 @@ impl Store {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(self.route(key).io("head", key, source)),
+        }
+    }
+
+    /// A refused read: [`StoreError::Changed`] when it was tied to an entity tag that
+    /// no longer holds.
+    fn refused(
+        &self,
+        key: &str,
+        if_match: Option<&str>,
+        source: object_store::Error,
+    ) -> StoreError {
+        match (source, if_match) {
+            (source @ object_store::Error::Precondition { .. }, Some(etag)) => {
+                StoreError::Changed {
+                    key: key.to_owned(),
+                    etag: etag.to_owned(),
+                    source: Box::new(source),
+                }
+            }
+            (source, _) => self.route(key).io("get", key, source),
         }
     }
 

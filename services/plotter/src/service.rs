@@ -188,16 +188,21 @@ impl Plotter {
             return Ok((done(size, 0.0, ms(started), true), "none"));
         }
         // A small blob costs less to read whole than to look up its sections.
-        let (index, size) = if event.candles < SECTIONS_FROM {
-            (None, 0)
+        let (index, whole) = if event.candles < SECTIONS_FROM {
+            (None, Whole::default())
         } else {
-            let (tail, size) = store
+            let tail = store
                 .get_suffix(event.key.as_str(), TAIL_BYTES)
                 .await
                 .context("fetch the blob's index")?
                 .with_context(|| format!("the blob {} is not in the store", event.key))?;
-            let index = Index::from_tail(&tail, size).context("read the blob's index")?;
-            (index, size)
+            let index =
+                Index::from_tail(&tail.bytes, tail.size).context("read the blob's index")?;
+            let whole = Whole {
+                size: tail.size,
+                etag: tail.etag,
+            };
+            (index, whole)
         };
         let (plot, options) = (
             self.plot,
@@ -217,7 +222,7 @@ impl Plotter {
             let (blob, _) = read_parts(
                 &source,
                 blob_key.as_str(),
-                (index.as_ref(), size),
+                (index.as_ref(), &whole),
                 plot,
                 planned,
             )?;
@@ -239,16 +244,26 @@ impl Plotter {
     }
 }
 
-/// Reads the parts of the blob at `key`, `size` bytes long, that chart `plot` draws,
-/// refusing a blob larger than the `(candles, levels)` its event announced:
-/// with the blob's `index`, the byte ranges of those series ([`Ranges`]); without one
-/// (a small blob, or one written before 1.2), the whole blob as a stream, skipping the
-/// rest. Blocks on the store:
+/// The blob an index was read from: every range read is tied to it.
+#[derive(Debug, Default)]
+struct Whole {
+    /// Its size in bytes.
+    size: u64,
+    /// Its entity tag, when the store gives one.
+    etag: Option<String>,
+}
+
+/// Reads the parts of the blob at `key` that chart `plot` draws, refusing a blob larger
+/// than the `(candles, levels)` its event announced: with the blob's `index`, the byte
+/// ranges of those series ([`Ranges`]) of the very blob the index came from (`whole`:
+/// a blob replaced meanwhile is refused, not mixed with the old one's offsets); without
+/// one (a small blob, or one written before 1.2), the whole blob as a stream, skipping
+/// the rest. Blocks on the store:
 /// call it off the async runtime, from a thread the runtime started.
 fn read_parts(
     store: &Store,
     key: &str,
-    (index, size): (Option<&Index>, u64),
+    (index, whole): (Option<&Index>, &Whole),
     plot: PlotId,
     (candles, levels): (u32, u32),
 ) -> Result<(Blob, Parts)> {
@@ -267,7 +282,7 @@ fn read_parts(
             let ranges = Ranges {
                 store,
                 key,
-                size,
+                whole,
                 runtime,
                 current: Rc::default(),
             };
@@ -292,8 +307,8 @@ fn read_parts(
 struct Ranges<'s> {
     store: &'s Store,
     key: &'s str,
-    /// The blob's size.
-    size: u64,
+    /// The blob's size and entity tag.
+    whole: &'s Whole,
     runtime: tokio::runtime::Handle,
     current: Rc<RefCell<Option<Cursor>>>,
 }
@@ -332,10 +347,11 @@ impl Ranges<'_> {
             _ => {
                 let object = self
                     .runtime
-                    .block_on(
-                        self.store
-                            .get_range_stream(self.key, range.start..self.size),
-                    )
+                    .block_on(self.store.get_range_stream(
+                        self.key,
+                        range.start..self.whole.size,
+                        self.whole.etag.as_deref(),
+                    ))
                     .map_err(std::io::Error::other)
                     .and_then(|o| o.ok_or_else(|| std::io::Error::other("the blob is gone")))
                     .map_err(BlobError::Read)?;
@@ -370,4 +386,62 @@ impl Read for Section {
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture blob, encoded as prepare stores it (with its section index).
+    fn stored_blob() -> (Vec<u8>, Header) {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/BTCUSDT-5m-864.msgpack"
+        );
+        let blob = Blob::decode(&std::fs::read(path).unwrap()).unwrap();
+        (blob.encode().unwrap(), blob.header)
+    }
+
+    /// `read_parts` with the index and entity tag read from the blob stored at `key`
+    /// now, after `meanwhile` has run.
+    async fn read_after(
+        store: &Store,
+        key: &'static str,
+        header: &Header,
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> Result<(Blob, Parts)> {
+        let tail = store.get_suffix(key, TAIL_BYTES).await?.unwrap();
+        let index = Index::from_tail(&tail.bytes, tail.size)?.expect("an index");
+        let whole = Whole {
+            size: tail.size,
+            etag: tail.etag,
+        };
+        meanwhile.await;
+        let (store, planned) = (store.clone(), (header.candles, header.levels_used));
+        tokio::task::spawn_blocking(move || {
+            read_parts(&store, key, (Some(&index), &whole), PlotId::Bands, planned)
+        })
+        .await?
+    }
+
+    #[tokio::test]
+    async fn sections_are_read_from_the_blob_the_index_came_from_or_not_at_all() {
+        let store = Store::memory();
+        let key = "analysis/BTCUSDT/5m/1-864-0123456789abcdef.msgpack";
+        let (bytes, header) = stored_blob();
+        store.put(key, bytes.clone().into()).await.unwrap();
+        let (blob, _) = read_after(&store, key, &header, async {}).await.unwrap();
+        assert_eq!(blob.header.candles, header.candles);
+
+        let replaced = read_after(&store, key, &header, async {
+            store.put(key, bytes.clone().into()).await.unwrap();
+        })
+        .await
+        .map(drop)
+        .expect_err("a blob replaced after its index was read");
+        assert!(
+            format!("{replaced:#}").contains("changed while it was read"),
+            "{replaced:#}"
+        );
+    }
 }
