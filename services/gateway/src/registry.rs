@@ -5,12 +5,13 @@
 //! Memory is bounded: at most [`MAX_RENDERS`] renders are kept; the oldest finished
 //! ones are forgotten first.
 //!
-//! A finished render is answered from here for at most [`REUSE_FOR`]: its charts are
-//! in the store, which keeps what a render used for at least ten minutes (prepare's
-//! retention), but a later sweep may delete them, and a render answered from here never
-//! reaches prepare to count as a use. After that, the same request goes through prepare
-//! again, which reuses the blob and the plotters the charts while they are stored and
-//! computes what was swept.
+//! A complete render is answered from here only within [`REUSE_FOR`] of when it was
+//! accepted: its charts are in the store, which keeps what a render used for at least
+//! ten minutes from the use (prepare's retention; prepare notes the use after the
+//! gateway accepted the render), but a later sweep may delete them, and a render
+//! answered from here never reaches prepare to count as a use. After that, the same
+//! request goes through prepare again, which reuses the blob and the plotters the charts
+//! while they are stored and computes what was swept.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,8 +27,8 @@ use crate::status::{State, Status};
 /// Renders kept in memory.
 pub const MAX_RENDERS: usize = 1024;
 
-/// How long a complete render is answered from memory after it finished: half the ten
-/// minutes for which the store keeps what a render used.
+/// How long after it was accepted a complete render is answered from memory: half the
+/// ten minutes for which the store keeps what a render used.
 pub const REUSE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One render: its status, shared with every watcher.
@@ -37,31 +38,22 @@ pub struct Render {
     pub status: watch::Sender<Status>,
     /// When it was accepted.
     pub started: std::time::Instant,
-    /// When it finished (Unix ms), once it has.
-    finished_ms: std::sync::OnceLock<i64>,
     /// The request without its ID, for coalescing and reuse.
     pub identity: Identity,
 }
 
 impl Render {
     /// Applies an event to the status. The update that ends the render also stamps its
-    /// elapsed time, because that is the last status an SSE stream sends, and when it
-    /// finished.
+    /// elapsed time, because that is the last status an SSE stream sends.
     pub fn update(&self, apply: impl FnOnce(&mut Status)) {
         let elapsed_ms = self.started.elapsed().as_secs_f64() * 1e3;
-        let mut ended = false;
         self.status.send_modify(|st| {
             let was_final = st.is_final();
             apply(st);
             if st.is_final() && !was_final {
                 st.elapsed_ms = elapsed_ms;
-                ended = true;
             }
         });
-        if ended {
-            self.finished_ms
-                .get_or_init(|| jiff::Timestamp::now().as_millisecond());
-        }
     }
 }
 
@@ -85,23 +77,27 @@ impl Registry {
     }
 
     /// A render of an identical request that is still running or whose result is
-    /// still valid at `now_ms` (Unix ms): finished completely less than [`REUSE_FOR`]
+    /// still valid at `now_ms` (Unix ms): complete, accepted less than [`REUSE_FOR`]
     /// ago, and (for Binance) before a newer candle closed.
     pub fn reusable(&self, request: &RenderRequest, now_ms: i64) -> Option<Arc<Render>> {
+        self.reusable_at(request, now_ms, std::time::Instant::now())
+    }
+
+    /// [`Registry::reusable`] at the moment `now`.
+    fn reusable_at(
+        &self,
+        request: &RenderRequest,
+        now_ms: i64,
+        now: std::time::Instant,
+    ) -> Option<Arc<Render>> {
         let inner = self.lock();
         let id = inner.by_identity.get(&Identity::of(request))?;
         let render = inner.by_id.get(id)?;
         let status = render.status.borrow();
-        let recent = || {
-            let reuse_ms = REUSE_FOR.as_millis() as i64;
-            render
-                .finished_ms
-                .get()
-                .is_some_and(|&t| now_ms.saturating_sub(t) < reuse_ms)
-        };
+        let recent = now.saturating_duration_since(render.started) < REUSE_FOR;
         let fresh = match status.state {
             State::Running => true,
-            State::Complete => recent() && still_fresh(&status, now_ms),
+            State::Complete => recent && still_fresh(&status, now_ms),
             State::Partial | State::Failed => false,
         };
         fresh.then(|| render.clone())
@@ -124,7 +120,6 @@ impl Registry {
             identity: Identity::of(&request),
             status: watch::Sender::new(Status::new(request)),
             started: std::time::Instant::now(),
-            finished_ms: std::sync::OnceLock::new(),
         });
         inner
             .by_identity
@@ -444,22 +439,19 @@ mod tests {
         let registry = Registry::default();
         let r = request(&TWO);
         let render = registry.insert(r.clone());
-        let running_for_long = now_ms() + 10 * REUSE_FOR.as_millis() as i64;
+        let late = render.started + 10 * REUSE_FOR;
         assert!(
-            registry.reusable(&again(&r), running_for_long).is_some(),
+            registry.reusable_at(&again(&r), now_ms(), late).is_some(),
             "a running render is joined however long it runs"
         );
         complete(&render);
-        let finished = *render.finished_ms.get().expect("stamped when it completed");
-        let reuse_ms = REUSE_FOR.as_millis() as i64;
+        let last = render.started + REUSE_FOR - std::time::Duration::from_millis(1);
+        assert!(registry.reusable_at(&again(&r), now_ms(), last).is_some());
         assert!(
             registry
-                .reusable(&again(&r), finished + reuse_ms - 1)
-                .is_some()
-        );
-        assert!(
-            registry.reusable(&again(&r), finished + reuse_ms).is_none(),
-            "past REUSE_FOR the request goes through prepare again"
+                .reusable_at(&again(&r), now_ms(), render.started + REUSE_FOR)
+                .is_none(),
+            "REUSE_FOR after it was accepted the request goes through prepare again"
         );
     }
 

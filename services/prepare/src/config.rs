@@ -81,11 +81,12 @@ impl ServeArgs {
 /// service and the single-process mode.
 #[derive(Debug, Clone, Args)]
 pub struct RetentionArgs {
-    /// Blobs, charts and cached candles older than this are deleted (and computed again
-    /// when asked for).
+    /// Blobs, charts and cached candles not written or used for this long are deleted
+    /// (and computed again when asked for); never within ten minutes of a write or use.
     #[arg(long, env = "STORE_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
     pub store_max_age: std::time::Duration,
-    /// Past this many MiB in the store, the oldest objects are deleted first.
+    /// Past this many MiB in the store, the least recently written or used objects are
+    /// deleted first.
     #[arg(long, env = "STORE_MAX_MIB", default_value_t = 2048,
         value_parser = clap::value_parser!(u64).range(16..))]
     pub store_max_mib: u64,

@@ -1,5 +1,5 @@
 //! Retention: the store is bounded. Blobs, charts and cached candles expire by age, and
-//! past a total size the oldest go first; candle chunks that no series head lists
+//! past a total size the least recently written or used go first; candle chunks that no series head lists
 //! (left by a replica that lost a race, or by a crash between writes) are collected.
 //! An expired result is simply computed again when it is asked for: prepare reuses a
 //! blob only if it is there, and a plotter redraws a chart that is gone.
@@ -7,7 +7,13 @@
 //! A blob's and its charts' age counts from their write or from the last render that
 //! used them ([`Uses`]), whichever is later: what is in use goes last, and a render
 //! answered from a stored blob and stored charts does not lose them to the next sweep.
-//! Nothing written or used in the last [`MIN_AGE`] is deleted for size.
+//! Nothing written or used in the last [`MIN_AGE`] is deleted, for size or for age, and
+//! nothing at all in the first [`MIN_AGE`] after prepare starts (the uses before a
+//! restart are not remembered, and the gateway may still answer renders from them).
+//! Uses are remembered by the replica that handed the window out: with several prepare
+//! replicas, one may sweep what another has just handed out once that is older than
+//! [`MIN_AGE`] by its write; the render then fails, and the next request computes it
+//! again.
 //!
 //! The sweep runs in prepare, at start and then periodically, and works with any store
 //! (S3 lifecycle rules would cover age only, and not every S3-compatible server has
@@ -29,21 +35,42 @@ const FOLDERS: [&str; 3] = [BlobKey::FOLDER, PlotKey::FOLDER, "candles/"];
 /// replica writes its chunks before the head that lists them).
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);
 
-/// What a render wrote or used this recently is never deleted for size: renders in
-/// flight read it, and the gateway answers a finished render from memory for less
-/// than this.
+/// What a render wrote or used this recently is never deleted: renders in flight read
+/// it, and the gateway answers a finished render from memory for less than this after
+/// accepting it.
 pub const MIN_AGE: Duration = Duration::from_secs(600);
 
 /// Windows whose last use [`Uses`] remembers: about 2 MB at most.
 pub const MAX_USES: usize = 16_384;
 
-/// When renders last used each window (blob and charts), as prepare hands them out.
-/// In memory only, for at most [`MAX_USES`] windows, the longest unused forgotten
-/// first; after a restart, ages count from writes again. Clones share the record.
-#[derive(Debug, Clone, Default)]
-pub struct Uses(Arc<Mutex<HashMap<String, i64>>>);
+/// When renders last used each window (blob and charts), as prepare hands them out,
+/// and when this record began (prepare's start). In memory only, for at most
+/// [`MAX_USES`] windows, the longest unused forgotten first (a full record looks through
+/// all of them to find it: tens of microseconds); more than [`MAX_USES`] new windows in
+/// [`MIN_AGE`] (27 a second) forget uses younger than that. After a restart, ages count
+/// from writes again. Clones share the record.
+#[derive(Debug, Clone)]
+pub struct Uses {
+    last: Arc<Mutex<HashMap<String, i64>>>,
+    since_ms: i64,
+}
+
+impl Default for Uses {
+    /// An empty record that begins now.
+    fn default() -> Self {
+        Self::since(now_ms())
+    }
+}
 
 impl Uses {
+    /// An empty record that begins at `since_ms` (Unix ms).
+    pub fn since(since_ms: i64) -> Self {
+        Self {
+            last: Arc::default(),
+            since_ms,
+        }
+    }
+
     /// Notes that a render used the window of `key` at `now_ms` (Unix ms).
     pub fn record(&self, key: &BlobKey, now_ms: i64) {
         let mut uses = self.lock();
@@ -74,7 +101,7 @@ impl Uses {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -83,10 +110,12 @@ impl Uses {
 pub struct Retention {
     /// Objects older than this are deleted.
     pub max_age: Duration,
-    /// Past this many bytes in all, the oldest objects are deleted.
+    /// Past this many bytes in all, the least recently written or used objects are
+    /// deleted.
     pub max_bytes: u64,
-    /// Objects written or used more recently than this are never deleted for size (a
-    /// render in flight may still read them); [`MIN_AGE`] in service.
+    /// Objects written or used more recently than this, and every object in this long
+    /// after the record of uses began, are never deleted (a render in flight may still
+    /// read them); [`MIN_AGE`] in service.
     pub min_age: Duration,
     /// How often the store is swept.
     pub every: Duration,
@@ -131,14 +160,16 @@ pub async fn run(store: Store, retention: Retention, uses: Uses, shutdown: Cance
 }
 
 /// One sweep at `now_ms`: deletes what is too old, orphaned candle chunks, and then the
-/// least recently written or used objects until the rest fits in the byte budget.
+/// least recently written or used objects until the rest fits in the byte budget; never
+/// what [`Retention::min_age`] keeps.
 pub async fn sweep(
     store: &Store,
     retention: &Retention,
     uses: &Uses,
     now_ms: i64,
 ) -> Result<Swept, StoreError> {
-    uses.forget_before(now_ms.saturating_sub(retention.max_age.as_millis() as i64));
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    uses.forget_before(now_ms.saturating_sub(ms(retention.max_age)));
     let mut objects = Vec::new();
     for folder in FOLDERS {
         objects.extend(store.list(folder).await?);
@@ -151,16 +182,17 @@ pub async fn sweep(
             .map_or(o.modified_ms, |t| t.max(o.modified_ms));
         (o, touched)
     });
-    let age = |&(_, touched): &(Listed, i64)| {
-        Duration::from_millis(u64::try_from(now_ms - touched).unwrap_or(0))
-    };
-    let (mut doomed, mut kept): (Vec<_>, Vec<_>) =
-        objects.partition(|o| age(o) > retention.max_age || orphans.contains(&o.0.key));
+    let since =
+        |t: i64| Duration::from_millis(u64::try_from(now_ms.saturating_sub(t)).unwrap_or(0));
+    let age = |&(_, touched): &(Listed, i64)| since(touched);
+    let young = |o: &(Listed, i64)| since(o.1.max(uses.since_ms)) < retention.min_age;
+    let (mut doomed, mut kept): (Vec<_>, Vec<_>) = objects
+        .partition(|o| !young(o) && (age(o) > retention.max_age || orphans.contains(&o.0.key)));
     kept.sort_by_key(|&(_, touched)| std::cmp::Reverse(touched));
     let mut total = 0u64;
     let (fits, over): (Vec<_>, Vec<_>) = kept.into_iter().partition(|o| {
         total = total.saturating_add(o.0.size);
-        total <= retention.max_bytes || age(o) < retention.min_age
+        total <= retention.max_bytes || young(o)
     });
     doomed.extend(over);
     let mut swept = Swept {
@@ -374,20 +406,64 @@ mod tests {
         assert_eq!(uses.last(old.0.as_str()), None, "and forgotten");
     }
 
+    #[tokio::test]
+    async fn nothing_is_deleted_within_the_minimum_age_of_its_write_its_use_or_the_start() {
+        let store = Store::memory();
+        let (blob, plot) = window(1_000);
+        let start = now_ms();
+        store
+            .put(blob.as_str(), vec![0u8; 100].into())
+            .await
+            .unwrap();
+        store
+            .put(plot.as_str(), vec![0u8; 100].into())
+            .await
+            .unwrap();
+        let mut strict = retention(60, 50);
+        strict.min_age = MIN_AGE;
+        let (min_age, uses) = (MIN_AGE.as_millis() as i64, Uses::since(start));
+        let swept = sweep(&store, &strict, &uses, start + 120_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            swept.deleted, 0,
+            "past STORE_MAX_AGE and the budget, but just written"
+        );
+        let restarted = Uses::since(start + 2 * min_age);
+        let at = start + 2 * min_age + 100_000;
+        let swept = sweep(&store, &strict, &restarted, at).await.unwrap();
+        assert_eq!(swept.deleted, 0, "in the first MIN_AGE after a start");
+        let swept = sweep(&store, &strict, &restarted, start + 3 * min_age + 1_000)
+            .await
+            .unwrap();
+        assert_eq!(swept.deleted, 2);
+    }
+
     #[test]
     fn uses_are_bounded_and_the_longest_unused_forgotten_first() {
         let uses = Uses::default();
         let n = i64::try_from(MAX_USES).unwrap();
-        for end in 0..=n {
+        for end in 0..n {
             uses.record(&window(end).0, 1_000 + end);
         }
+        uses.record(&window(0).0, 1_000 + n);
+        uses.record(&window(n).0, 1_001 + n);
         assert_eq!(uses.lock().len(), MAX_USES);
-        assert_eq!(uses.last(window(0).0.as_str()), None, "the oldest went");
-        assert_eq!(uses.last(window(1).0.as_str()), Some(1_001));
-        uses.record(&window(1).0, 5);
         assert_eq!(
             uses.last(window(1).0.as_str()),
-            Some(1_001),
+            None,
+            "the longest unused went"
+        );
+        assert_eq!(
+            uses.last(window(0).0.as_str()),
+            Some(1_000 + n),
+            "used again late"
+        );
+        assert_eq!(uses.last(window(2).0.as_str()), Some(1_002));
+        uses.record(&window(2).0, 5);
+        assert_eq!(
+            uses.last(window(2).0.as_str()),
+            Some(1_002),
             "never back in time"
         );
         assert_eq!(uses.last("candles/BTCUSDT/5m/head.json"), None);

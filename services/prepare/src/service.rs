@@ -345,15 +345,16 @@ impl Prepare {
             window.candles.open_time_ms[0],
             window.candles.open_time_ms[window.candles.len() - 1],
         );
+        // Before the blob is looked for: a sweep that has not yet deleted it then keeps
+        // it for the plotters and for the gateway's memory of this render.
+        self.uses
+            .record(&key, jiff::Timestamp::now().as_millisecond());
         let cached = self.cached(&key).await?;
         let reused = cached.is_some();
         let header = match cached {
             Some(header) => header,
             None => self.compute(window, params, &key, &mut timings).await?,
         };
-        // Before the event: the plotters and the gateway's memory rely on it.
-        self.uses
-            .record(&key, jiff::Timestamp::now().as_millisecond());
         timings.total_ms = since_ms(job.accepted_ms);
         Ok(PreparedEvent {
             v: V1,
@@ -612,11 +613,12 @@ mod tests {
         let again = prepared(&ctx, &mut events, &sample("haar")).await;
         assert_eq!((&again.key, again.reused), (&first.key, false));
         assert!(ctx.store.exists(first.key.as_str()).await.unwrap());
-        let before = now_ms();
+        let computed = uses.last(first.key.as_str());
+        tokio::time::sleep(Duration::from_millis(5)).await;
         let reused = prepared(&ctx, &mut events, &sample("haar")).await;
         assert!(reused.reused);
         assert!(
-            uses.last(first.key.as_str()) >= Some(before),
+            uses.last(first.key.as_str()) > computed,
             "a reused blob is noted as used"
         );
         stop.cancel();

@@ -120,7 +120,7 @@ pub fn openapi() -> Value {
                 "post": {
                     "operationId": "createRender",
                     "summary": "Ask for a render",
-                    "description": format!("Validates the request, asks prepare to accept it, and answers with the render's ID and URLs. An identical request still running, or finished and still current, answers at once with the existing ID (`reused`). The body is at most {MAX_BODY_BYTES} bytes."),
+                    "description": format!("Validates the request, asks prepare to accept it, and answers with the render's ID and URLs. An identical request still running, or complete, accepted less than {} s ago and still current, answers at once with the existing ID (`reused`). The body is at most {MAX_BODY_BYTES} bytes.", crate::registry::REUSE_FOR.as_secs()),
                     "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
                     "responses": {
                         "200": ok_json("The render was accepted (or an identical one reused).", created),

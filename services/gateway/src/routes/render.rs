@@ -3,8 +3,9 @@
 //! - `POST /api/render` with `{"symbol", "interval", "source"?, "window"?, "end_ms"?,
 //!   "wavelet"?, "mode"?, "mra"?, "levels"?, "anomaly_k"?, "trend_level"?, "width"?,
 //!   "height"?, "format"?, "tz"?, "plots"?}` → `{"id", "plots", "status_url", "events_url", "reused"}`.
-//!   An identical request still running, or finished and still current, answers with
-//!   its existing ID at once.
+//!   An identical request still running, or complete, accepted less than
+//!   [`REUSE_FOR`](crate::registry::REUSE_FOR) ago and still current, answers with its
+//!   existing ID at once.
 //! - `GET /api/render/{id}` → the render's [`Status`](crate::status::Status).
 //! - `GET /api/render/{id}/events` → Server-Sent Events: `status` with the whole status
 //!   on every change; the stream ends after the final one.
@@ -177,7 +178,8 @@ pub struct Created {
     plots: Vec<PlotId>,
     status_url: String,
     events_url: String,
-    /// True when an identical render (running, or finished and current) answered.
+    /// True when an identical render (running, or complete, recent and current)
+    /// answered.
     reused: bool,
 }
 

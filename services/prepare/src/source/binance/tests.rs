@@ -6,8 +6,8 @@ use waveplot_testkit::fake_binance::{FakeBinance, Fault, kline, series};
 const MINUTE: i64 = 60_000;
 
 /// Short waits so that faults cost milliseconds. The request timeout stays generous:
-/// a debug build under qemu-aarch64 on a busy machine can take a second to answer, and
-/// a timeout there would retry a request that the tests count.
+/// a debug build on a busy machine can be slow to answer, and a timeout there would
+/// retry a request that the tests count.
 pub(crate) fn quick() -> Policy {
     Policy {
         timeout: Duration::from_secs(10),
