@@ -359,19 +359,19 @@ mod tests {
         (blob, plot)
     }
 
+    /// Stores 100 bytes under the blob key and the chart key of `w`.
+    async fn put_window(store: &Store, (blob, plot): &(BlobKey, PlotKey)) {
+        for key in [blob.as_str(), plot.as_str()] {
+            store.put(key, vec![0u8; 100].into()).await.unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn a_window_in_use_goes_last_and_not_at_all_within_the_minimum_age() {
         let store = Store::memory();
         let (old, new) = (window(1_000), window(2_000));
-        for (blob, plot) in [&old, &new] {
-            store
-                .put(blob.as_str(), vec![0u8; 100].into())
-                .await
-                .unwrap();
-            store
-                .put(plot.as_str(), vec![0u8; 100].into())
-                .await
-                .unwrap();
+        for w in [&old, &new] {
+            put_window(&store, w).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let uses = Uses::default();
@@ -409,16 +409,8 @@ mod tests {
     #[tokio::test]
     async fn nothing_is_deleted_within_the_minimum_age_of_its_write_its_use_or_the_start() {
         let store = Store::memory();
-        let (blob, plot) = window(1_000);
         let start = now_ms();
-        store
-            .put(blob.as_str(), vec![0u8; 100].into())
-            .await
-            .unwrap();
-        store
-            .put(plot.as_str(), vec![0u8; 100].into())
-            .await
-            .unwrap();
+        put_window(&store, &window(1_000)).await;
         let mut strict = retention(60, 50);
         strict.min_age = MIN_AGE;
         let (min_age, uses) = (MIN_AGE.as_millis() as i64, Uses::since(start));
