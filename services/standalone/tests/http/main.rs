@@ -190,10 +190,19 @@ fn a_client_that_never_finishes_its_headers_is_cut_off_at_the_header_timeout() {
 #[test]
 fn connections_over_the_limit_get_a_503_that_names_the_limit() {
     let app = Waveplot::start(&["--max-connections", "3", "--header-timeout", "30s"]);
+    // Each held connection is answered once, so the server has surely taken all three
+    // (a connection still in the accept queue would leave a slot for the extra one);
+    // they stay open, kept alive for the 30 s header timeout.
     let held: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(("127.0.0.1", app.port)).unwrap())
+        .map(|_| {
+            let stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+            write!(&stream, "GET /api/meta HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut head = String::new();
+            BufReader::new(&stream).read_line(&mut head).unwrap();
+            assert!(head.contains("200"), "{head}");
+            stream
+        })
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
     let mut extra = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
     let (answer, _) = read_until_closed(&mut extra, Duration::from_secs(5));
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
