@@ -3,6 +3,7 @@
 
 mod cli;
 mod helpers;
+mod pinned;
 
 use helpers::{Synth, btc_like};
 use waveplot_plotter::{RenderOptions, render};

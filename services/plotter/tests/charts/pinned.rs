@@ -1,0 +1,84 @@
+//! The pixels of every chart of a 100 000-candle window, pinned by their SHA-256, at
+//! several sizes and with gaps in time: the guard for reworking the chart code (the
+//! chart-ready form of the bounded-resources work must not change a pixel). Pixels, not
+//! PNG bytes, so a change of encoder passes. A deliberate change to how charts look, or
+//! a new plotters or font, is pinned again with
+//! `WAVEPLOT_BLESS=1 cargo test -p waveplot-plotter --test charts pinned`, after looking
+//! at the charts. (The synthetic prices use libm's `sin`; a last-bit difference between
+//! libm builds would have to carry a value across a pixel or a printed digit to show,
+//! which for 24 000-USDT prices on a 700-px axis is about one chance in 10^12 a value.)
+
+use sha2::{Digest, Sha256};
+use waveplot_plotter::{RenderOptions, render};
+use waveplot_protocol::{Blob, PlotId};
+
+use crate::decode;
+use crate::helpers::Synth;
+
+const PINNED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charts/pinned.txt");
+
+/// A long, BTC-like walk that stays positive over a hundred thousand candles.
+fn long_walk(i: usize) -> f64 {
+    let x = i as f64;
+    let noise = ((x * 12.9898).sin() * 43_758.545).fract() - 0.5;
+    24_000.0
+        + 3_000.0 * (x / 15_000.0).sin()
+        + 400.0 * (x / 140.0).sin()
+        + 120.0 * (x / 23.0).sin()
+        + 25.0 * noise
+}
+
+/// `<window> <plot> <w>x<h> <sha256 of width, height and RGB pixels>` for each chart.
+fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for plot in PlotId::ALL {
+        for size in sizes {
+            let (width, height) = size.unwrap_or(plot.default_size());
+            let options = RenderOptions {
+                width,
+                height,
+                ..RenderOptions::for_plot(plot)
+            };
+            let png = render(blob, plot, &options).unwrap_or_else(|e| panic!("{plot}: {e}"));
+            let (w, h, rgb) = decode(&png);
+            let mut digest = Sha256::new();
+            digest.update(w.to_le_bytes());
+            digest.update(h.to_le_bytes());
+            digest.update(&rgb);
+            let hex: String = digest
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            out.push(format!("{window} {plot} {w}x{h} {hex}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_pixels_of_a_hundred_thousand_candle_window_are_pinned() {
+    let sizes = [None, Some((960, 540)), Some((1920, 1080)), Some((600, 900))];
+    let mut now = lines("plain", &Synth::new(100_000).blob(long_walk), &sizes);
+    let gapped = Synth {
+        gaps: vec![20_000, 20_001, 61_000],
+        ..Synth::new(100_000)
+    };
+    now.extend(lines("gaps", &gapped.blob(long_walk), &[None]));
+    let text = now.join("\n") + "\n";
+    if std::env::var_os("WAVEPLOT_BLESS").is_some() {
+        std::fs::write(PINNED, &text).unwrap();
+    }
+    let pinned = std::fs::read_to_string(PINNED).unwrap_or_default();
+    let changed: Vec<&str> = now
+        .iter()
+        .filter(|line| !pinned.lines().any(|p| p == line.as_str()))
+        .map(String::as_str)
+        .collect();
+    assert!(
+        changed.is_empty() && pinned == text,
+        "these charts' pixels differ from tests/charts/pinned.txt:\n{}\nif the change is meant, look at the charts and run \
+         `WAVEPLOT_BLESS=1 cargo test -p waveplot-plotter --test charts pinned`",
+        changed.join("\n")
+    );
+}
