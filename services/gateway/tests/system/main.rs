@@ -472,14 +472,17 @@ fn bad_requests_get_a_400_that_says_what_is_valid() {
 
 #[test]
 fn a_stopped_s3_server_gives_clear_errors_and_the_system_recovers() {
-    let mut sys = system(20);
+    // Prepare tries a store failure five times over 15 s, each try retried by the store
+    // client for up to a second or so: the render's deadline must leave room for all of
+    // that, or the deadline, not the store's error, ends the render on a busy machine.
+    let mut sys = system(45);
     sys.s3.stop();
     let (code, created) = post_render(&sys.http(), &sample());
     assert_eq!(code, 200, "{created}");
     let st = wait_final(
         &sys.http(),
         created["id"].as_str().unwrap(),
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     assert_eq!(st["state"], "failed", "{st}");
     assert!(st["error"].as_str().unwrap().contains("blob"), "{st}");
