@@ -173,3 +173,39 @@ pub enum BlobError {
     #[error("could not encode blob: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }
+
+/// A scene ([`Scene`](crate::scene::Scene)) could not be encoded or decoded.
+#[derive(Debug, Error)]
+pub enum SceneError {
+    /// The scene is larger than a reader accepts.
+    #[error("the scene is {bytes} bytes; a scene may be at most {max}")]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// [`MAX_SCENE_BYTES`](crate::scene::MAX_SCENE_BYTES).
+        max: u64,
+    },
+    /// The scene was written by a build of another scene version.
+    #[error("scene version {found} is not the version {supported} this build draws")]
+    Version {
+        /// The scene's version.
+        found: u32,
+        /// [`SCENE_VERSION`](crate::scene::SCENE_VERSION).
+        supported: u32,
+    },
+    /// The bytes are not a scene.
+    #[error("malformed scene: {what}")]
+    Malformed {
+        /// Which part is malformed.
+        what: &'static str,
+        /// The MessagePack decoder's error, where it found one.
+        #[source]
+        source: Option<rmp_serde::decode::Error>,
+    },
+    /// The scene decoded but cannot be drawn in bounded time.
+    #[error("the scene cannot be drawn: {0}")]
+    Invalid(String),
+    /// Encoding failed (only possible for values that MessagePack cannot represent).
+    #[error("could not encode the scene: {0}")]
+    Encode(#[source] rmp_serde::encode::Error),
+}

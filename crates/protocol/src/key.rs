@@ -6,6 +6,7 @@
 //!
 //! - blob: `analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>.msgpack`
 //! - chart: `plots/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].<EXT>`
+//! - a PNG chart's scene: `analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].scene-v<VERSION>`
 //!
 //! `END_MS` is the open time of the window's last candle, `N` the candle count, and
 //! `HASH` the first 16 hex digits of a SHA-256 over the source, the analysis
@@ -23,11 +24,17 @@ use crate::error::ParseError;
 use crate::interval::Interval;
 use crate::plot::{ImageFormat, PlotId};
 use crate::request::AnalysisParams;
+use crate::scene::SCENE_VERSION;
 use crate::source::Source;
 use crate::symbol::Symbol;
 use crate::zone::TimeZone;
 
 const BLOB_EXT: &str = ".msgpack";
+
+/// The end of a scene key: the scene version, so versions never share an object.
+fn scene_ext() -> String {
+    format!(".scene-v{SCENE_VERSION}")
+}
 
 /// What identifies an analysed window.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,21 +122,56 @@ impl BlobKey {
     pub fn plot_key(
         &self,
         plot: PlotId,
-        (width, height): (u32, u32),
+        size: (u32, u32),
         format: ImageFormat,
         zone: &TimeZone,
     ) -> PlotKey {
-        let zone = if zone.as_str() == "UTC" {
-            String::new()
-        } else {
-            format!("@{}", zone.key_segment())
-        };
         PlotKey(format!(
-            "{}{}/{plot}-{width}x{height}{zone}.{format}",
+            "{}{}/{}.{format}",
             PlotKey::FOLDER,
-            self.window_path()
+            self.window_path(),
+            chart_name(plot, size, zone)
         ))
     }
+
+    /// The key of the scene (the chart-ready form) of one PNG chart of this blob, drawn
+    /// `width`×`height` with its times in `zone`.
+    pub fn scene_key(&self, plot: PlotId, size: (u32, u32), zone: &TimeZone) -> SceneKey {
+        SceneKey(format!(
+            "{}{}/{}{}",
+            Self::FOLDER,
+            self.window_path(),
+            chart_name(plot, size, zone),
+            scene_ext()
+        ))
+    }
+}
+
+/// `<PLOT>-<W>x<H>[@<ZONE>]`, what names a chart within its window.
+fn chart_name(plot: PlotId, (width, height): (u32, u32), zone: &TimeZone) -> String {
+    let zone = if zone.as_str() == "UTC" {
+        String::new()
+    } else {
+        format!("@{}", zone.key_segment())
+    };
+    format!("{plot}-{width}x{height}{zone}")
+}
+
+/// Checks `<PLOT>-<W>x<H>[@<ZONE>]`, exactly as [`chart_name`] writes it.
+fn check_chart_name(stem: &str) -> Option<()> {
+    let stem = match stem.split_once('@') {
+        Some((stem, zone)) => {
+            TimeZone::from_key_segment(zone).ok()?;
+            stem
+        }
+        None => stem,
+    };
+    let (plot, size) = stem.split_once('-')?;
+    PlotId::parse(plot).ok()?;
+    let (w, h) = size.split_once('x')?;
+    w.parse::<u32>().ok()?;
+    h.parse::<u32>().ok()?;
+    Some(())
 }
 
 /// The store key of a chart image.
@@ -170,19 +212,7 @@ impl PlotKey {
         {
             return Err(bad);
         }
-        let stem = match stem.split_once('@') {
-            Some((stem, zone)) => {
-                TimeZone::from_key_segment(zone).map_err(|_| bad)?;
-                stem
-            }
-            None => stem,
-        };
-        let (plot, size) = stem.split_once('-').ok_or(bad)?;
-        PlotId::parse(plot).map_err(|_| bad)?;
-        let (w, h) = size.split_once('x').ok_or(bad)?;
-        w.parse::<u32>().map_err(|_| bad)?;
-        h.parse::<u32>().map_err(|_| bad)?;
-        Ok(())
+        check_chart_name(stem).ok_or(bad)
     }
 
     /// The key as text.
@@ -204,6 +234,47 @@ impl PlotKey {
         } else {
             ImageFormat::Png
         }
+    }
+}
+
+/// The store key of a chart's scene ([`Scene`](crate::scene::Scene)), in the blob's
+/// folder: `analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].scene-v<VERSION>`.
+/// prepare writes it beside the blob; the plotters, which may read that folder but not
+/// write it, replay it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SceneKey(String);
+
+impl SceneKey {
+    /// Parses a key given from outside (a listing of the store).
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let err = |reason| ParseError::Key {
+            input: input.to_owned(),
+            reason,
+        };
+        let bad = "a scene key is 'analysis/<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>/<PLOT>-<W>x<H>[@<ZONE>].scene-v<VERSION>'";
+        let rest = input
+            .strip_prefix(BlobKey::FOLDER)
+            .ok_or_else(|| err(bad))?;
+        let (window, file) = rest.rsplit_once('/').ok_or_else(|| err(bad))?;
+        check_window_path(window).map_err(err)?;
+        let stem = file
+            .strip_suffix(scene_ext().as_str())
+            .ok_or_else(|| err(bad))?;
+        check_chart_name(stem).ok_or_else(|| err(bad))?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `<SYMBOL>/<INTERVAL>/<END_MS>-<N>-<HASH>`: the window of the blob this scene was
+    /// drawn from ([`BlobKey::window_path`]).
+    pub fn window_path(&self) -> &str {
+        let rest = &self.0[BlobKey::FOLDER.len()..];
+        rest.rsplit_once('/').map_or(rest, |(window, _)| window)
     }
 }
 
@@ -249,6 +320,7 @@ macro_rules! key_text_impls {
 }
 key_text_impls!(BlobKey);
 key_text_impls!(PlotKey);
+key_text_impls!(SceneKey);
 
 #[cfg(test)]
 mod tests {
@@ -311,6 +383,24 @@ mod tests {
         assert_eq!(plot.window_path(), blob.window_path());
         let json = serde_json::to_string(&plot).unwrap();
         assert_eq!(serde_json::from_str::<PlotKey>(&json).unwrap(), plot);
+        let zone = TimeZone::parse("Europe/Berlin").unwrap();
+        let scene = blob.scene_key(PlotId::Bands, (1280, 1800), &zone);
+        assert!(
+            scene.as_str().starts_with("analysis/BTCUSDT/5m/42-864-"),
+            "{scene}"
+        );
+        assert!(
+            scene.as_str().ends_with(&format!(
+                "/02b-1280x1800@Europe.Berlin.scene-v{SCENE_VERSION}"
+            )),
+            "{scene}"
+        );
+        assert_eq!(SceneKey::parse(scene.as_str()).unwrap(), scene);
+        assert_eq!(scene.window_path(), blob.window_path());
+        assert!(BlobKey::parse(scene.as_str()).is_err());
+        assert!(SceneKey::parse(blob.as_str()).is_err());
+        let older = scene.as_str().replace(".scene-v", ".scene-v0");
+        assert!(SceneKey::parse(&older).is_err(), "another version's key");
     }
 
     #[test]

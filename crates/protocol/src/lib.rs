@@ -16,6 +16,7 @@
 //! - [`request`]: the render request, its defaults and its accept/reject reply.
 //! - [`event`]: the `prepared`, `done` and `failed` events.
 //! - [`blob`]: the MessagePack analysis blob and its versioned codec.
+//! - [`scene`]: the chart-ready form of a PNG chart, drawing operations in pixels.
 //! - [`error`]: parse and decode errors.
 //! - [`schema`], [`asyncapi`]: JSON Schemas of the messages and the AsyncAPI document
 //!   of the subjects, for tools in other languages.
@@ -50,6 +51,7 @@ pub mod key;
 pub mod message;
 pub mod plot;
 pub mod request;
+pub mod scene;
 pub mod schema;
 pub mod source;
 pub mod subject;
@@ -62,10 +64,11 @@ pub use error::{BlobError, DecodeError, ParseError};
 pub use event::{AcceptedEvent, DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
 pub use id::RequestId;
 pub use interval::Interval;
-pub use key::{BlobKey, PlotKey, WindowId};
+pub use key::{BlobKey, PlotKey, SceneKey, WindowId};
 pub use message::{MAX_MESSAGE_BYTES, Message, V1};
 pub use plot::{ImageFormat, PlotId};
 pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
+pub use scene::Scene;
 pub use source::Source;
 pub use subject::{Stage, SubjectKind, Subjects};
 pub use symbol::Symbol;

@@ -37,11 +37,12 @@ use std::sync::Mutex;
 
 use plotters::prelude::*;
 use png::{BitDepth, ColorType, DeflateCompression, Encoder, Filter};
-use waveplot_protocol::{Blob, PlotId, TimeZone};
+use waveplot_protocol::{Blob, PlotId, Scene, TimeZone};
 
 use crate::bitmap::Bitmap;
 use crate::charts;
 use crate::error::RenderError;
+use crate::scene;
 
 /// The largest pixel buffer kept for the next chart: the default sizes' (1280×1800 is
 /// the largest) and a little more.
@@ -54,8 +55,31 @@ static SPARE: Mutex<Option<Vec<u8>>> = Mutex::new(None);
 pub(crate) fn png(
     blob: &Blob,
     plot: PlotId,
-    (w, h): (u32, u32),
+    size: (u32, u32),
     zone: &TimeZone,
+) -> Result<Vec<u8>, RenderError> {
+    pixels(size, |bitmap| {
+        let root = bitmap.into_drawing_area();
+        charts::draw(&root, blob, plot, zone, true)?;
+        root.present()?;
+        Ok(())
+    })
+}
+
+/// A scene ([`crate::scene`]) replayed as PNG bytes.
+pub(crate) fn png_of_scene(scene: &Scene) -> Result<Vec<u8>, RenderError> {
+    pixels((scene.width, scene.height), |mut bitmap| {
+        scene::replay(&mut bitmap, scene)?;
+        bitmap
+            .present()
+            .map_err(|e| RenderError::Draw(e.to_string()))
+    })
+}
+
+/// Draws on `w`×`h` white pixels with `draw` and encodes them.
+fn pixels(
+    (w, h): (u32, u32),
+    draw: impl FnOnce(Bitmap<'_>) -> Result<(), RenderError>,
 ) -> Result<Vec<u8>, RenderError> {
     let mut rgb = spare().unwrap_or_default();
     let len = w as usize * h as usize * 3;
@@ -63,7 +87,8 @@ pub(crate) fn png(
     rgb.reserve_exact(len);
     // White: the chart's background, every pixel written before drawing.
     rgb.resize(len, 255);
-    let drawn = draw_png(&mut rgb, blob, plot, (w, h), zone);
+    let drawn = draw(Bitmap(BitMapBackend::with_buffer(&mut rgb, (w, h))))
+        .and_then(|()| encode_rgb(&rgb, (w, h)));
     if rgb.capacity() <= SPARE_BYTES
         && let Ok(mut spare) = SPARE.lock()
     {
@@ -77,22 +102,6 @@ fn spare() -> Option<Vec<u8>> {
     let mut rgb = SPARE.lock().ok()?.take()?;
     rgb.clear();
     Some(rgb)
-}
-
-/// Draws the chart on `rgb` (`w`×`h` white pixels) and encodes it.
-fn draw_png(
-    rgb: &mut [u8],
-    blob: &Blob,
-    plot: PlotId,
-    (w, h): (u32, u32),
-    zone: &TimeZone,
-) -> Result<Vec<u8>, RenderError> {
-    {
-        let root = Bitmap(BitMapBackend::with_buffer(rgb, (w, h))).into_drawing_area();
-        charts::draw(&root, blob, plot, zone, true)?;
-        root.present()?;
-    }
-    encode_rgb(rgb, (w, h))
 }
 
 /// RGB pixels as PNG bytes, with the settings above.

@@ -31,6 +31,9 @@ pub enum RenderError {
     /// backend's error type, which the chart code does not bound to `'static`.
     #[error("drawing failed: {0}")]
     Draw(String),
+    /// A scene cannot be drawn.
+    #[error("{0}")]
+    Scene(#[from] waveplot_protocol::error::SceneError),
     /// PNG encoding failed.
     #[error("PNG encoding failed: {0}")]
     Png(#[from] png::EncodingError),

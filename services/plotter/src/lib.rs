@@ -36,11 +36,13 @@ mod bitmap;
 mod charts;
 mod encode;
 pub mod error;
+mod scene;
 pub mod service;
 
+use plotters::drawing::IntoDrawingArea as _;
 use waveplot_protocol::blob::{Header, Parts};
 use waveplot_protocol::request::{MAX_SIDE, MIN_SIDE};
-use waveplot_protocol::{Blob, ImageFormat, PlotId, TimeZone};
+use waveplot_protocol::{Blob, ImageFormat, PlotId, Scene, TimeZone};
 
 pub use error::RenderError;
 
@@ -88,20 +90,51 @@ pub fn memory(plot: PlotId, candles: u32, levels: u32, size: (u32, u32)) -> u64 
 /// always gives the same bytes.
 pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {
     let size = (options.width, options.height);
-    if ![size.0, size.1]
-        .iter()
-        .all(|s| (MIN_SIDE..=MAX_SIDE).contains(s))
-    {
-        return Err(RenderError::Size {
-            width: size.0,
-            height: size.1,
-            min: MIN_SIDE,
-            max: MAX_SIDE,
-        });
-    }
+    check_size(size)?;
     charts::check(blob, plot)?;
     match options.format {
         ImageFormat::Png => encode::png(blob, plot, size, &options.zone),
         ImageFormat::Svg => encode::svg(blob, plot, size, &options.zone),
     }
+}
+
+/// Records chart `plot` of `blob` (which holds at least [`parts`] of it), drawn as PNG
+/// at `size` with times in `zone`, as a [`Scene`]: the chart-ready form, whose size
+/// follows the chart's pixels rather than the blob's candles. [`render_scene`] makes
+/// it the PNG [`render`] makes, pixel for pixel.
+pub fn scene(
+    blob: &Blob,
+    plot: PlotId,
+    size: (u32, u32),
+    zone: &TimeZone,
+) -> Result<Scene, RenderError> {
+    check_size(size)?;
+    charts::check(blob, plot)?;
+    let recorder = scene::Recorder::new(plot, size);
+    let root = recorder.clone().into_drawing_area();
+    charts::draw(&root, blob, plot, zone, true)?;
+    root.present()?;
+    Ok(recorder.finish())
+}
+
+/// Draws `scene` as PNG.
+pub fn render_scene(scene: &Scene) -> Result<Vec<u8>, RenderError> {
+    scene.check()?;
+    encode::png_of_scene(scene)
+}
+
+/// Checks an image size against the sides a chart can be drawn at.
+fn check_size((width, height): (u32, u32)) -> Result<(), RenderError> {
+    if [width, height]
+        .iter()
+        .all(|s| (MIN_SIDE..=MAX_SIDE).contains(s))
+    {
+        return Ok(());
+    }
+    Err(RenderError::Size {
+        width,
+        height,
+        min: MIN_SIDE,
+        max: MAX_SIDE,
+    })
 }

@@ -9,8 +9,8 @@
 //! which for 24 000-USDT prices on a 700-px axis is about one chance in 10^12 a value.)
 
 use sha2::{Digest, Sha256};
-use waveplot_plotter::{RenderOptions, render};
-use waveplot_protocol::{Blob, PlotId};
+use waveplot_plotter::{RenderOptions, render, render_scene, scene};
+use waveplot_protocol::{Blob, PlotId, Scene};
 
 use crate::decode;
 use crate::helpers::Synth;
@@ -28,8 +28,10 @@ fn long_walk(i: usize) -> f64 {
         + 25.0 * noise
 }
 
-/// `<window> <plot> <w>x<h> <sha256 of width, height and RGB pixels>` for each chart.
-fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>]) -> Vec<String> {
+/// `<window> <plot> <w>x<h> <sha256 of width, height and RGB pixels>` for each chart,
+/// drawn from the blob or, with `scenes`, recorded as a scene, encoded, decoded and
+/// replayed (the chart-ready form prepare stores and the plotters draw).
+fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>], scenes: bool) -> Vec<String> {
     let mut out = Vec::new();
     for plot in PlotId::ALL {
         for size in sizes {
@@ -39,7 +41,18 @@ fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>]) -> Vec<String>
                 height,
                 ..RenderOptions::for_plot(plot)
             };
-            let png = render(blob, plot, &options).unwrap_or_else(|e| panic!("{plot}: {e}"));
+            let png = if scenes {
+                let recorded = scene(blob, plot, (width, height), &options.zone)
+                    .unwrap_or_else(|e| panic!("{plot}: {e}"));
+                let bytes = recorded.encode().unwrap();
+                println!(
+                    "{window} {plot} {width}x{height}: a scene of {} bytes",
+                    bytes.len()
+                );
+                render_scene(&Scene::decode(&bytes).unwrap()).unwrap()
+            } else {
+                render(blob, plot, &options).unwrap_or_else(|e| panic!("{plot}: {e}"))
+            };
             let (w, h, rgb) = decode(&png);
             let mut digest = Sha256::new();
             digest.update(w.to_le_bytes());
@@ -56,29 +69,51 @@ fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>]) -> Vec<String>
     out
 }
 
-#[test]
-fn the_pixels_of_a_hundred_thousand_candle_window_are_pinned() {
+/// The windows and sizes pinned: a plain window at four sizes, and one with gaps.
+fn pinned(scenes: bool) -> String {
     let sizes = [None, Some((960, 540)), Some((1920, 1080)), Some((600, 900))];
-    let mut now = lines("plain", &Synth::new(100_000).blob(long_walk), &sizes);
+    let mut now = lines(
+        "plain",
+        &Synth::new(100_000).blob(long_walk),
+        &sizes,
+        scenes,
+    );
     let gapped = Synth {
         gaps: vec![20_000, 20_001, 61_000],
         ..Synth::new(100_000)
     };
-    now.extend(lines("gaps", &gapped.blob(long_walk), &[None]));
-    let text = now.join("\n") + "\n";
-    if std::env::var_os("WAVEPLOT_BLESS").is_some() {
-        std::fs::write(PINNED, &text).unwrap();
-    }
+    now.extend(lines("gaps", &gapped.blob(long_walk), &[None], scenes));
+    now.join("\n") + "\n"
+}
+
+/// Compares `text` with the pinned lines.
+fn check(text: &str, how: &str) {
     let pinned = std::fs::read_to_string(PINNED).unwrap_or_default();
-    let changed: Vec<&str> = now
-        .iter()
-        .filter(|line| !pinned.lines().any(|p| p == line.as_str()))
-        .map(String::as_str)
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|line| !pinned.lines().any(|p| p == *line))
         .collect();
     assert!(
         changed.is_empty() && pinned == text,
-        "these charts' pixels differ from tests/charts/pinned.txt:\n{}\nif the change is meant, look at the charts and run \
+        "these charts' pixels, {how}, differ from tests/charts/pinned.txt:\n{}\nif the change is meant, look at the charts and run \
          `WAVEPLOT_BLESS=1 cargo test -p waveplot-plotter --test charts pinned`",
         changed.join("\n")
     );
+}
+
+#[test]
+fn the_pixels_of_a_hundred_thousand_candle_window_are_pinned() {
+    let text = pinned(false);
+    if std::env::var_os("WAVEPLOT_BLESS").is_some() {
+        std::fs::write(PINNED, &text).unwrap();
+    }
+    check(&text, "drawn from the blob");
+}
+
+/// Every pinned chart, recorded as a scene and replayed, has the very pixels drawing
+/// it from the blob gives (they are compared with the pins, not with each other, so
+/// the pins must hold too).
+#[test]
+fn scenes_replay_the_pinned_pixels() {
+    check(&pinned(true), "replayed from scenes");
 }
