@@ -29,6 +29,11 @@ pub struct PrepareTimings {
     pub encode_ms: f64,
     /// Writing the blob to the store (with its encoding, when streamed).
     pub store_ms: f64,
+    /// Recording the charts' scenes and storing them, side by side with storing the
+    /// blob; 0 when there are none (a small window, SVG, a reused blob). Added within
+    /// v1.
+    #[serde(default)]
+    pub scenes_ms: f64,
     /// From receiving the request to publishing this event.
     pub total_ms: f64,
 }
@@ -106,6 +111,12 @@ pub struct PreparedEvent {
     /// window without fetching the blob. Added within v1; older producers leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<Header>,
+    /// Whether every chart asked for has its scene, the chart-ready form, stored at
+    /// [`BlobKey::scene_key`] (prepare records them for PNG charts of large windows);
+    /// a plotter then replays its scene instead of reading the blob. Added within v1;
+    /// false when left out.
+    #[serde(default)]
+    pub scenes: bool,
 }
 
 impl Message for PreparedEvent {
@@ -240,6 +251,7 @@ mod tests {
                 ..PrepareTimings::default()
             },
             header: None,
+            scenes: false,
         }
     }
 

@@ -17,14 +17,16 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::{Header, Index, Parts, TAIL_BYTES};
+use waveplot_protocol::scene::MAX_SCENE_BYTES;
 use waveplot_protocol::{
-    Blob, BlobError, DoneEvent, Message, PlotId, PreparedEvent, RequestId, Stage, Subjects, V1,
+    Blob, BlobError, DoneEvent, ImageFormat, Message, PlotId, PlotKey, PreparedEvent, RequestId,
+    Scene, SceneKey, Stage, Subjects, V1,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
 use waveplot_service::{Capacity, Context, Failure, Handler, Store, Subscription};
 
-use crate::{RenderOptions, memory, parts, render};
+use crate::{RenderOptions, memory, parts, render, render_scene, scene_memory};
 
 /// How the service works.
 #[derive(Debug, Clone)]
@@ -126,8 +128,13 @@ impl Handler for Plotter {
 
     /// [`memory`](crate::memory) of the event's window; an event without the blob's
     /// header (from an older prepare) counts every level there can be.
+    /// A chart replayed from its scene takes what its pixels and the scene take
+    /// ([`scene_memory`]), whatever the window.
     fn memory(&self, event: &PreparedEvent) -> u64 {
         let size = self.plot.size_for(event.width, event.height);
+        if replays(event) {
+            return scene_memory(size);
+        }
         memory(self.plot, event.candles, self.levels(event), size)
     }
 
@@ -152,7 +159,8 @@ impl Plotter {
     }
 
     /// Draws and stores the chart of `event`, or finds it stored; returns its event and
-    /// how the blob was read (`sections`, `whole`, or `none` for a stored chart).
+    /// how it was drawn (`scene`; from the blob read in `sections` or `whole`; or
+    /// `none` for a stored chart).
     async fn draw(&self, event: &PreparedEvent) -> Result<(DoneEvent, &'static str)> {
         let (width, height) = self.plot.size_for(event.width, event.height);
         let zone = event.tz.clone().unwrap_or_default();
@@ -186,6 +194,13 @@ impl Plotter {
                 .context("look for an existing chart")?
         {
             return Ok((done(size, 0.0, ms(started), true), "none"));
+        }
+        if replays(event) {
+            let scene_key = event.key.scene_key(self.plot, (width, height), &zone);
+            let (image, render_ms) = self.replay(&scene_key).await?;
+            let fetch_ms = ms(started) - render_ms;
+            let (size, store_ms) = self.store(&key, image).await?;
+            return Ok((done(size, render_ms, fetch_ms + store_ms, false), "scene"));
         }
         // A small blob costs less to read whole than to look up its sections.
         let (index, whole) = if event.candles < SECTIONS_FROM {
@@ -234,14 +249,47 @@ impl Plotter {
         .context("chart task")??;
         // Fetching and decoding overlap; both count as the store's time.
         let fetch_ms = ms(started) - render_ms;
+        let (size, store_ms) = self.store(&key, image).await?;
+        Ok((done(size, render_ms, fetch_ms + store_ms, false), read))
+    }
+
+    /// Reads the scene at `key` (at most [`MAX_SCENE_BYTES`]) and replays it off the
+    /// async runtime; returns the image and the milliseconds replaying took.
+    async fn replay(&self, key: &SceneKey) -> Result<(Vec<u8>, f64)> {
+        let (bytes, _) = self
+            .ctx
+            .store
+            .get_prefix(key.as_str(), MAX_SCENE_BYTES + 1)
+            .await
+            .context("fetch the chart's scene")?
+            .with_context(|| format!("the chart's scene {key} is not in the store"))?;
+        tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
+            let started = Instant::now();
+            let scene = Scene::decode(&bytes).context("read the chart's scene")?;
+            let image = render_scene(&scene).context("draw the chart's scene")?;
+            Ok((image, ms(started)))
+        })
+        .await
+        .context("chart task")?
+    }
+
+    /// Stores `image` at `key`; returns its size and the milliseconds storing took.
+    async fn store(&self, key: &PlotKey, image: Vec<u8>) -> Result<(u64, f64)> {
         let size = image.len() as u64;
         let storing = Instant::now();
-        store
+        self.ctx
+            .store
             .put(key.as_str(), image.into())
             .await
             .context("store the chart")?;
-        Ok((done(size, render_ms, fetch_ms + ms(storing), false), read))
+        Ok((size, ms(storing)))
     }
+}
+
+/// Whether the chart of `event` is replayed from its scene: prepare stored the scenes
+/// of the event's charts (PNG only).
+fn replays(event: &PreparedEvent) -> bool {
+    event.scenes && event.format == ImageFormat::Png
 }
 
 /// The blob an index was read from: every range read is tied to it.

@@ -9,6 +9,7 @@
 //! - `source`: where candles come from (Binance, bundled sample, klines files) and the
 //!   candle cache.
 //! - `analysis`: a window of candles → the wavelet library → the wire blob.
+//! - `scenes`: the charts of a large window recorded as scenes for the plotters.
 //! - [`cli`]: the one-shot commands, `prepare analyze` and `prepare fetch`.
 //! - `export`: the JSON export of an analysis.
 //! - [`parse_klines`]: a klines file's bytes → candles, for tools and the fuzzers.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 mod export;
 pub mod retention;
+mod scenes;
 pub mod service;
 mod source;
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use waveplot_protocol::{BlobKey, PlotKey};
+use waveplot_protocol::{BlobKey, PlotKey, SceneKey};
 use waveplot_service::{Listed, Store, StoreError};
 
 use crate::source::CandleCache;
@@ -84,11 +84,13 @@ impl Uses {
         *last = (*last).max(now_ms);
     }
 
-    /// When a render last used the window of the stored object `key`, if it is a blob
-    /// or a chart and one did.
+    /// When a render last used the window of the stored object `key`, if it is a blob,
+    /// a chart or a chart's scene and one did.
     pub fn last(&self, key: &str) -> Option<i64> {
         let window = if let Ok(blob) = BlobKey::parse(key) {
             blob.window_path().to_owned()
+        } else if let Ok(scene) = SceneKey::parse(key) {
+            scene.window_path().to_owned()
         } else {
             PlotKey::parse(key).ok()?.window_path().to_owned()
         };
@@ -380,6 +382,16 @@ mod tests {
             uses.last(old.1.as_str()),
             uses.last(old.0.as_str()),
             "its charts too"
+        );
+        let scene = old.0.scene_key(
+            waveplot_protocol::PlotId::Overview,
+            (1280, 720),
+            &waveplot_protocol::TimeZone::utc(),
+        );
+        assert_eq!(
+            uses.last(scene.as_str()),
+            uses.last(old.0.as_str()),
+            "and its scenes"
         );
         let swept = sweep(&store, &retention(3600, 250), &uses, now_ms())
             .await

@@ -29,6 +29,7 @@ use waveplot_service::{Capacity, Context, Failure, Handler, Subscription};
 
 use crate::analysis::{self, Window};
 use crate::backend::Backend;
+use crate::scenes;
 use crate::source::parsed::ParsedFiles;
 use crate::source::{Binance, CandleCache, Policy, Sources};
 
@@ -280,7 +281,7 @@ impl Handler for Prepare {
     }
 
     fn memory(&self, job: &Job) -> u64 {
-        analysis::memory(job.request.window_len(), job.params.levels)
+        memory(job.request.window_len(), job.params.levels)
     }
 
     async fn work(&self, job: Job) -> Result<PreparedEvent, Failure> {
@@ -320,7 +321,7 @@ impl Prepare {
         }
         let params = request.params();
         analysis::library_params(&params).map_err(|e| e.to_string())?;
-        let need = analysis::memory(window, params.levels).div_ceil(1 << 20);
+        let need = memory(window, params.levels).div_ceil(1 << 20);
         if need > u64::from(self.memory_mib) {
             let (levels, limit) = (params.levels, self.memory_mib);
             return Err(format!(
@@ -351,9 +352,16 @@ impl Prepare {
             .record(&key, jiff::Timestamp::now().as_millisecond());
         let cached = self.cached(&key).await?;
         let reused = cached.is_some();
-        let header = match cached {
-            Some(header) => header,
-            None => self.compute(window, params, &key, &mut timings).await?,
+        let (header, scenes) = match cached {
+            Some(header) => {
+                let charts = scenes::charts(request, &key, header.candles);
+                let stored = scenes::stored(&self.ctx.store, &charts).await?;
+                (header, stored)
+            }
+            None => {
+                self.compute(window, (request, params), &key, &mut timings)
+                    .await?
+            }
         };
         timings.total_ms = since_ms(job.accepted_ms);
         Ok(PreparedEvent {
@@ -376,6 +384,7 @@ impl Prepare {
             tz: request.tz.clone(),
             timings_ms: timings,
             header: Some(header),
+            scenes,
         })
     }
 
@@ -403,13 +412,16 @@ impl Prepare {
         }
     }
 
+    /// Analyses `window`, stores the blob under `key` and, for a large window, the
+    /// scenes of the charts asked for (recorded while the blob is uploaded); returns
+    /// the blob's header and whether the scenes were stored.
     async fn compute(
         &self,
         window: Window,
-        params: &AnalysisParams,
+        (request, params): (&RenderRequest, &AnalysisParams),
         key: &BlobKey,
         timings: &mut PrepareTimings,
-    ) -> Result<Header> {
+    ) -> Result<(Header, bool)> {
         let params = params.clone();
         let backend = self.backend.clone();
         let blob =
@@ -418,19 +430,38 @@ impl Prepare {
                 .context("analysis task")??;
         timings.analysis_ms = blob.header.analysis_ms;
         let header = blob.header.clone();
+        let blob = Arc::new(blob);
         let storing = Instant::now();
+        let store = &self.ctx.store;
+        let uploaded = blob.clone();
         // Encoded as it is uploaded: a million-candle blob is about 300 MB that would
         // otherwise be held whole next to the analysis.
-        self.ctx
-            .store
-            .put_streamed(key.as_str(), move |out| {
-                blob.encode_to(out).map_err(std::io::Error::other)
-            })
-            .await
-            .context("store the blob")?;
-        timings.store_ms = ms(storing);
-        Ok(header)
+        let upload = async {
+            let stored = store
+                .put_streamed(key.as_str(), move |out| {
+                    uploaded.encode_to(out).map_err(std::io::Error::other)
+                })
+                .await
+                .context("store the blob");
+            (stored, ms(storing))
+        };
+        let charts = scenes::charts(request, key, header.candles);
+        let record = async {
+            let stored = scenes::record_and_store(store, blob, charts, request).await;
+            (stored, ms(storing))
+        };
+        let ((blob_stored, store_ms), (scenes, scenes_ms)) = tokio::join!(upload, record);
+        blob_stored?;
+        timings.store_ms = store_ms;
+        timings.scenes_ms = scenes_ms;
+        Ok((header, scenes?))
     }
+}
+
+/// The most memory preparing a window of `candles` candles at `levels` levels takes:
+/// the analysis ([`analysis::memory`]) and recording its charts' scenes.
+fn memory(candles: u32, levels: u32) -> u64 {
+    analysis::memory(candles, levels) + u64::from(candles) * scenes::BYTES_PER_CANDLE
 }
 
 fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {

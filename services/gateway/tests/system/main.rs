@@ -635,9 +635,10 @@ fn a_chart_that_needs_more_memory_than_its_plotter_has_fails_with_both_named() {
     assert_eq!(st["plots"]["01"]["state"], "done", "{st}");
 }
 
-/// A window of 20 000 candles (a blob over 4 MiB) is read section by section, only
-/// the series each chart draws; the same blob without its section index (schema 1.1)
-/// is still drawn, read whole as a stream.
+/// A window of 20 000 candles (a blob over 4 MiB) drawn as SVG (which has no scenes)
+/// is read section by section, only the series each chart draws; the same blob without
+/// its section index (schema 1.1) is still drawn, read whole as a stream (a PNG chart
+/// whose scene was never recorded).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
     let candles = tempfile::tempdir().unwrap();
@@ -652,17 +653,17 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
         .start();
     let store = sys.store().await.unwrap();
     let http = sys.http();
-    let render = |plot: &'static str| {
+    let render = |plot: &'static str, format: &'static str| {
         let http = http.clone();
         tokio::task::spawn_blocking(move || {
-            let body = json!({"symbol": "BTCUSDT", "interval": "1m",
+            let body = json!({"symbol": "BTCUSDT", "interval": "1m", "format": format,
                 "source": "file:BTCUSDT-1m-walk.csv", "window": 20_000, "plots": [plot]});
             let (code, c) = post_render(&http, &body);
             assert_eq!(code, 200, "{c}");
             wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
         })
     };
-    let first = render("01").await.unwrap();
+    let first = render("01", "svg").await.unwrap();
     assert_eq!(first["state"], "complete", "{first}\n{}", sys.logs());
     let log = sys.service(Role::Plotter(PlotId::Overview)).log();
     assert!(log.contains("read=\"sections\""), "{log}");
@@ -674,11 +675,59 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
     old[0] = 0x96;
     Blob::decode(&old).expect("a 1.1 blob");
     store.put(&key, old.into()).await.unwrap();
-    let second = render("02b").await.unwrap();
+    let second = render("02b", "png").await.unwrap();
     assert_eq!(second["state"], "complete", "{second}\n{}", sys.logs());
     assert_eq!(second["prepared"]["reused"], true, "{second}");
     let log = sys.service(Role::Plotter(PlotId::Bands)).log();
     assert!(log.contains("read=\"whole\""), "{log}");
+}
+
+/// The PNG charts of a window of 20 000 candles are recorded by prepare as scenes
+/// beside the blob and replayed by the plotters, which do not read the blob: the
+/// charts are the very PNGs drawn from the blob.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded() {
+    let candles = tempfile::tempdir().unwrap();
+    waveplot_testkit::klines::write_walk(&candles.path().join("BTCUSDT-1m-walk.csv"), 20_500)
+        .unwrap();
+    let sys = waveplot_testkit::Stack::builder()
+        .env(
+            Role::Prepare,
+            "CANDLE_DIR",
+            candles.path().display().to_string(),
+        )
+        .start();
+    let store = sys.store().await.unwrap();
+    let http = sys.http();
+    let st = tokio::task::spawn_blocking(move || {
+        let body = json!({"symbol": "BTCUSDT", "interval": "1m", "tz": "Europe/Berlin",
+            "source": "file:BTCUSDT-1m-walk.csv", "window": 20_000, "plots": ["01", "04"]});
+        let (code, c) = post_render(&http, &body);
+        assert_eq!(code, 200, "{c}");
+        wait_final(&http, c["id"].as_str().unwrap(), Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    assert_eq!(st["state"], "complete", "{st}\n{}", sys.logs());
+    let blob_key =
+        waveplot_protocol::BlobKey::parse(st["prepared"]["key"].as_str().unwrap()).unwrap();
+    let blob = Blob::decode(&store.get(blob_key.as_str()).await.unwrap().unwrap()).unwrap();
+    let zone = waveplot_protocol::TimeZone::parse("Europe/Berlin").unwrap();
+    for plot in [PlotId::Overview, PlotId::Signals] {
+        let log = sys.service(Role::Plotter(plot)).log();
+        assert!(log.contains("read=\"scene\""), "{plot}: {log}");
+        let size = plot.default_size();
+        let scene = blob_key.scene_key(plot, size, &zone);
+        assert!(store.exists(scene.as_str()).await.unwrap(), "{scene}");
+        let chart = blob_key.plot_key(plot, size, waveplot_protocol::ImageFormat::Png, &zone);
+        let replayed = store.get(chart.as_str()).await.unwrap().unwrap();
+        let options = waveplot_plotter::RenderOptions {
+            zone: zone.clone(),
+            ..waveplot_plotter::RenderOptions::for_plot(plot)
+        };
+        let drawn = waveplot_plotter::render(&blob, plot, &options).unwrap();
+        assert!(replayed == drawn, "{plot}: the replayed chart differs");
+    }
 }
 
 /// A `prepared` event that announces fewer candles than its blob holds (a forged or

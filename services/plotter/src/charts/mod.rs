@@ -129,7 +129,12 @@ pub(crate) fn memory(plot: PlotId, candles: u32, levels: u32, (width, height): (
     let series = parts.columns.len() as u64 + count(&parts.details) + count(&parts.smooths);
     let per_candle = 8 * (series + 1 + derived) + u64::from(parts.signal);
     let data = u64::from(candles) * per_candle * 11 / 10;
-    BASE_BYTES + data + u64::from(width) * u64::from(height) * 3
+    data + memory_of_pixels((width, height))
+}
+
+/// Memory any chart of `width`×`height` takes: [`BASE_BYTES`] and the image's pixels.
+pub(crate) fn memory_of_pixels((width, height): (u32, u32)) -> u64 {
+    BASE_BYTES + u64::from(width) * u64::from(height) * 3
 }
 
 /// The smooth level the charts draw as the trend: the parameters' trend level capped
