@@ -313,6 +313,10 @@ fn summarise(name: &str, candles: usize, cache: &'static str, runs: &[client::Ou
                 stage(&|s| s["prepared"]["timings_ms"]["store_ms"].as_f64()),
             ),
             (
+                "scenes".to_owned(),
+                stage(&|s| s["prepared"]["timings_ms"]["scenes_ms"].as_f64()),
+            ),
+            (
                 "prepare".to_owned(),
                 stage(&|s| s["prepared"]["timings_ms"]["total_ms"].as_f64()),
             ),

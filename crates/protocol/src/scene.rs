@@ -2,7 +2,7 @@
 //! of drawing operations in pixel coordinates ([`Scene`]).
 //!
 //! prepare draws each requested chart once onto a recorder instead of pixels, while it
-//! still holds the whole analysis, and stores the result under a [`SceneKey`]; a
+//! still holds the whole analysis, and stores the result under a [`SceneKey`](crate::key::SceneKey); a
 //! plotter replays it onto pixels and encodes the PNG. The operations are those
 //! plotters hands its bitmap backend, after every series has been thinned to what its
 //! pixel columns show, so a scene's size follows the chart's pixels, not its candles
