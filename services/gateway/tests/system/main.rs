@@ -635,12 +635,9 @@ fn a_chart_that_needs_more_memory_than_its_plotter_has_fails_with_both_named() {
     assert_eq!(st["plots"]["01"]["state"], "done", "{st}");
 }
 
-/// A window of 20 000 candles (a blob over 4 MiB) drawn as SVG (which has no scenes)
-/// is read section by section, only the series each chart draws; the same blob without
-/// its section index (schema 1.1) is still drawn, read whole as a stream (a PNG chart
-/// whose scene was never recorded).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
+/// A stack whose prepare reads `file:BTCUSDT-1m-walk.csv`, a walk of 20 500 one-minute
+/// candles in the directory returned with it.
+fn walk_stack() -> (tempfile::TempDir, waveplot_testkit::Stack) {
     let candles = tempfile::tempdir().unwrap();
     waveplot_testkit::klines::write_walk(&candles.path().join("BTCUSDT-1m-walk.csv"), 20_500)
         .unwrap();
@@ -651,6 +648,16 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
             candles.path().display().to_string(),
         )
         .start();
+    (candles, sys)
+}
+
+/// A window of 20 000 candles (a blob over 4 MiB) drawn as SVG (which has no scenes)
+/// is read section by section, only the series each chart draws; the same blob without
+/// its section index (schema 1.1) is still drawn, read whole as a stream (a PNG chart
+/// whose scene was never recorded).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
+    let (_candles, sys) = walk_stack();
     let store = sys.store().await.unwrap();
     let http = sys.http();
     let render = |plot: &'static str, format: &'static str| {
@@ -687,16 +694,7 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
 /// charts are the very PNGs drawn from the blob.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded() {
-    let candles = tempfile::tempdir().unwrap();
-    waveplot_testkit::klines::write_walk(&candles.path().join("BTCUSDT-1m-walk.csv"), 20_500)
-        .unwrap();
-    let sys = waveplot_testkit::Stack::builder()
-        .env(
-            Role::Prepare,
-            "CANDLE_DIR",
-            candles.path().display().to_string(),
-        )
-        .start();
+    let (_candles, sys) = walk_stack();
     let store = sys.store().await.unwrap();
     let http = sys.http();
     let st = tokio::task::spawn_blocking(move || {
