@@ -111,12 +111,22 @@ pub struct PreparedEvent {
     /// window without fetching the blob. Added within v1; older producers leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<Header>,
-    /// Whether every chart asked for has its scene, the chart-ready form, stored at
-    /// [`BlobKey::scene_key`] (prepare records them for PNG charts of large windows);
-    /// a plotter then replays its scene instead of reading the blob. Added within v1;
-    /// false when left out.
-    #[serde(default)]
-    pub scenes: bool,
+    /// Present when every chart asked for has its scene, the chart-ready form, stored
+    /// at [`BlobKey::scene_key`] (prepare records them for PNG charts of large
+    /// windows); a plotter of the same scene version then replays its scene instead of
+    /// reading the blob. Added within v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenes: Option<Scenes>,
+}
+
+/// The scenes prepare stored for the charts of a `prepared` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Scenes {
+    /// Their [`SCENE_VERSION`](crate::scene::SCENE_VERSION): a plotter of another
+    /// version draws its chart from the blob.
+    pub version: u32,
+    /// The size of the largest, in bytes: a plotter sets memory aside for it.
+    pub largest_bytes: u64,
 }
 
 impl Message for PreparedEvent {
@@ -251,7 +261,7 @@ mod tests {
                 ..PrepareTimings::default()
             },
             header: None,
-            scenes: false,
+            scenes: None,
         }
     }
 

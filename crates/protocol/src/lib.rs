@@ -61,7 +61,7 @@ pub mod zone;
 
 pub use blob::Blob;
 pub use error::{BlobError, DecodeError, ParseError};
-pub use event::{AcceptedEvent, DoneEvent, FailedEvent, PrepareTimings, PreparedEvent};
+pub use event::{AcceptedEvent, DoneEvent, FailedEvent, PrepareTimings, PreparedEvent, Scenes};
 pub use id::RequestId;
 pub use interval::Interval;
 pub use key::{BlobKey, PlotKey, SceneKey, WindowId};

@@ -14,8 +14,9 @@
 //!
 //! MessagePack: an array of two elements, the [`SCENE_VERSION`] and the scene (a
 //! `rmp-serde` array encoding of [`Scene`]). A scene of another version is not
-//! decoded: the reader draws the chart from the blob instead. The scene key carries the
-//! version too, so versions never share an object.
+//! decoded. The scene key and the `prepared` event carry the version too, so versions
+//! never share an object, and a plotter of another version draws from the blob.
+//! [`SCENE_VERSION`] changes whenever the encoding or the drawing it records does.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,18 @@ pub const SCENE_VERSION: u32 = 1;
 
 /// The largest encoded scene a reader accepts, in bytes. Charts whose scene would be
 /// larger are drawn from the blob.
-pub const MAX_SCENE_BYTES: u64 = 32 << 20;
+pub const MAX_SCENE_BYTES: u64 = 16 << 20;
+
+/// Most operations a scene may hold.
+const MAX_OPS: usize = 1 << 20;
+
+/// Most points (of paths and polygons) and runs a scene may hold in all.
+const MAX_POINTS: usize = 4 << 20;
+
+/// How much larger a decoded scene is than its bytes, at most: an operation takes under
+/// 100 bytes in memory and at least 16 encoded, a point 8 and at least 3, and a
+/// growing list up to twice what it holds.
+pub const DECODED_PER_BYTE: u64 = 12;
 
 /// How far outside the canvas a coordinate may lie, in pixels: drawing code places
 /// points off the canvas (a line leaving the plot), never this far.
@@ -216,9 +228,12 @@ impl Scene {
     }
 
     /// Checks that the scene can be drawn in bounded time: its canvas within the
-    /// allowed sides, every point within reach of the canvas, strokes, circles, fonts
-    /// and texts of sane sizes. A scene is written by prepare; this keeps a damaged or
-    /// forged one from making a plotter draw for ever.
+    /// allowed sides, at most a million operations and four million points, every
+    /// point within reach of the canvas, strokes, circles, fonts and texts of sane
+    /// sizes. A scene is written by prepare; this keeps a damaged or forged one from
+    /// making a plotter draw for ever. (It does not weigh each operation's area: a
+    /// forged scene of a million full-canvas fills is still drawn, slowly; only
+    /// prepare's key can write one.)
     pub fn check(&self) -> Result<(), SceneError> {
         let bad = |reason: String| Err(SceneError::Invalid(reason));
         for side in [self.width, self.height] {
@@ -227,6 +242,26 @@ impl Scene {
                     "a canvas side of {side} px (allowed: {MIN_SIDE} to {MAX_SIDE})"
                 ));
             }
+        }
+        if self.ops.len() > MAX_OPS {
+            return bad(format!(
+                "{} operations (allowed: at most {MAX_OPS})",
+                self.ops.len()
+            ));
+        }
+        let points: usize = self
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Path(points, _) | Op::Polygon(points, _) => points.len(),
+                Op::Runs(runs, _) => runs.len(),
+                _ => 0,
+            })
+            .sum();
+        if points > MAX_POINTS {
+            return bad(format!(
+                "{points} points and runs (allowed: at most {MAX_POINTS})"
+            ));
         }
         let point = |&(x, y): &Point| x.abs() <= REACH && y.abs() <= REACH;
         let extent = |e: u32| e <= MAX_EXTENT;
@@ -336,6 +371,19 @@ mod tests {
         ));
         let error = Scene::decode(&far.encode().unwrap()).unwrap_err();
         assert!(error.to_string().contains("too large"), "{error}");
+        let mut many = scene();
+        many.ops = vec![
+            Op::Pixel(
+                (0, 0),
+                Colour {
+                    rgb: (0, 0, 0),
+                    alpha: 1.0
+                }
+            );
+            MAX_OPS + 1
+        ];
+        let error = many.check().unwrap_err();
+        assert!(error.to_string().contains("operations"), "{error}");
         let mut small = scene();
         small.width = 10;
         assert!(Scene::decode(&small.encode().unwrap()).is_err());

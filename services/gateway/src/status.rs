@@ -364,7 +364,7 @@ pub(crate) mod tests {
             tz: None,
             timings_ms: PrepareTimings::default(),
             header: None,
-            scenes: false,
+            scenes: None,
         }
     }
 

@@ -86,13 +86,15 @@ pub fn memory(plot: PlotId, candles: u32, levels: u32, size: (u32, u32)) -> u64 
     charts::memory(plot, candles, levels, size)
 }
 
-/// The most memory replaying a scene of a chart of `size` takes, in bytes: the
-/// process and the chart's fonts and buffers, the largest scene a plotter reads
-/// ([`MAX_SCENE_BYTES`](waveplot_protocol::scene::MAX_SCENE_BYTES)) and its decoded
-/// operations (under three times its bytes: a point is about six bytes encoded, eight
-/// decoded, and an operation's fixed part under 60), and the image's pixels.
-pub fn scene_memory(size: (u32, u32)) -> u64 {
-    charts::memory_of_pixels(size) + 4 * waveplot_protocol::scene::MAX_SCENE_BYTES
+/// The most memory replaying a scene of `scene_bytes` bytes (at most
+/// [`MAX_SCENE_BYTES`](waveplot_protocol::scene::MAX_SCENE_BYTES)) of a chart of
+/// `size` takes, in bytes: the process and the chart's fonts and buffers, the scene's
+/// bytes and its decoded operations (at most
+/// [`DECODED_PER_BYTE`](waveplot_protocol::scene::DECODED_PER_BYTE) times its bytes),
+/// and the image's pixels.
+pub fn scene_memory(size: (u32, u32), scene_bytes: u64) -> u64 {
+    use waveplot_protocol::scene::{DECODED_PER_BYTE, MAX_SCENE_BYTES};
+    charts::memory_of_pixels(size) + (DECODED_PER_BYTE + 1) * scene_bytes.min(MAX_SCENE_BYTES)
 }
 
 /// Renders chart `plot` of `blob`, which holds at least [`parts`] of it. The same input

@@ -17,10 +17,10 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::{Header, Index, Parts, TAIL_BYTES};
-use waveplot_protocol::scene::MAX_SCENE_BYTES;
+use waveplot_protocol::scene::{MAX_SCENE_BYTES, SCENE_VERSION};
 use waveplot_protocol::{
     Blob, BlobError, DoneEvent, ImageFormat, Message, PlotId, PlotKey, PreparedEvent, RequestId,
-    Scene, SceneKey, Stage, Subjects, V1,
+    Scene, SceneKey, Scenes, Stage, Subjects, V1,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
@@ -126,16 +126,15 @@ impl Handler for Plotter {
         }
     }
 
-    /// [`memory`](crate::memory) of the event's window; an event without the blob's
-    /// header (from an older prepare) counts every level there can be.
-    /// A chart replayed from its scene takes what its pixels and the scene take
-    /// ([`scene_memory`]), whatever the window.
+    /// A chart replayed from its scene takes what its pixels and the largest scene of
+    /// the event take ([`scene_memory`]), whatever the window; one drawn from the blob
+    /// [`Plotter::blob_memory`].
     fn memory(&self, event: &PreparedEvent) -> u64 {
         let size = self.plot.size_for(event.width, event.height);
-        if replays(event) {
-            return scene_memory(size);
+        match replays(event) {
+            Some(scenes) => scene_memory(size, scenes.largest_bytes),
+            None => self.blob_memory(event, size),
         }
-        memory(self.plot, event.candles, self.levels(event), size)
     }
 
     async fn work(&self, event: PreparedEvent) -> Result<DoneEvent, Failure> {
@@ -149,6 +148,12 @@ impl Handler for Plotter {
 }
 
 impl Plotter {
+    /// [`memory`](crate::memory) of the event's window at `size`; an event without the
+    /// blob's header (from an older prepare) counts every level there can be.
+    fn blob_memory(&self, event: &PreparedEvent, size: (u32, u32)) -> u64 {
+        memory(self.plot, event.candles, self.levels(event), size)
+    }
+
     /// The levels the blob of `event` has, as the event says; every level there can be
     /// when it does not say (an event from an older prepare).
     fn levels(&self, event: &PreparedEvent) -> u32 {
@@ -195,12 +200,29 @@ impl Plotter {
         {
             return Ok((done(size, 0.0, ms(started), true), "none"));
         }
-        if replays(event) {
+        if let Some(scenes) = replays(event) {
             let scene_key = event.key.scene_key(self.plot, (width, height), &zone);
-            let (image, render_ms) = self.replay(&scene_key).await?;
-            let fetch_ms = ms(started) - render_ms;
-            let (size, store_ms) = self.store(&key, image).await?;
-            return Ok((done(size, render_ms, fetch_ms + store_ms, false), "scene"));
+            match self.replay(&scene_key, (width, height)).await {
+                Ok((image, render_ms)) => {
+                    let fetch_ms = ms(started) - render_ms;
+                    let (size, store_ms) = self.store(&key, image).await?;
+                    return Ok((done(size, render_ms, fetch_ms + store_ms, false), "scene"));
+                }
+                // Memory was set aside for the scene: the blob is read only if drawing
+                // from it fits in that.
+                Err(e) => {
+                    let set_aside = scene_memory((width, height), scenes.largest_bytes);
+                    let need = self.blob_memory(event, (width, height));
+                    if need > set_aside {
+                        return Err(e.context(format!(
+                            "drawing the chart from the blob instead needs about {} MiB, more than the {} MiB set aside for its scene",
+                            need >> 20,
+                            set_aside >> 20
+                        )));
+                    }
+                    tracing::warn!(key = %scene_key, error = format!("{e:#}"), "the chart's scene cannot be replayed; drawing it from the blob");
+                }
+            }
         }
         // A small blob costs less to read whole than to look up its sections.
         let (index, whole) = if event.candles < SECTIONS_FROM {
@@ -254,8 +276,10 @@ impl Plotter {
     }
 
     /// Reads the scene at `key` (at most [`MAX_SCENE_BYTES`]) and replays it off the
-    /// async runtime; returns the image and the milliseconds replaying took.
-    async fn replay(&self, key: &SceneKey) -> Result<(Vec<u8>, f64)> {
+    /// async runtime, if it is of this chart at `size`; returns the image and the
+    /// milliseconds replaying took.
+    async fn replay(&self, key: &SceneKey, size: (u32, u32)) -> Result<(Vec<u8>, f64)> {
+        let plot = self.plot;
         let (bytes, _) = self
             .ctx
             .store
@@ -266,6 +290,15 @@ impl Plotter {
         tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, f64)> {
             let started = Instant::now();
             let scene = Scene::decode(&bytes).context("read the chart's scene")?;
+            anyhow::ensure!(
+                scene.plot == plot && (scene.width, scene.height) == size,
+                "the scene is of chart {} at {}×{}, not of chart {plot} at {}×{}",
+                scene.plot,
+                scene.width,
+                scene.height,
+                size.0,
+                size.1
+            );
             let image = render_scene(&scene).context("draw the chart's scene")?;
             Ok((image, ms(started)))
         })
@@ -286,10 +319,11 @@ impl Plotter {
     }
 }
 
-/// Whether the chart of `event` is replayed from its scene: prepare stored the scenes
-/// of the event's charts (PNG only).
-fn replays(event: &PreparedEvent) -> bool {
-    event.scenes && event.format == ImageFormat::Png
+/// The scenes the chart of `event` is replayed from: prepare stored the scenes of the
+/// event's charts (PNG only) in the version this plotter replays.
+fn replays(event: &PreparedEvent) -> Option<&Scenes> {
+    let scenes = event.scenes.as_ref()?;
+    (scenes.version == SCENE_VERSION && event.format == ImageFormat::Png).then_some(scenes)
 }
 
 /// The blob an index was read from: every range read is tied to it.

@@ -5,9 +5,12 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
-use waveplot_protocol::scene::MAX_SCENE_BYTES;
-use waveplot_protocol::{Blob, BlobKey, ImageFormat, PlotId, RenderRequest, SceneKey};
+use anyhow::Result;
+use tokio::sync::mpsc;
+use waveplot_protocol::scene::{MAX_SCENE_BYTES, SCENE_VERSION};
+use waveplot_protocol::{
+    Blob, BlobKey, ImageFormat, PlotId, RenderRequest, SceneKey, Scenes, TimeZone,
+};
 use waveplot_service::Store;
 
 /// Windows of this many candles or more get scenes. A smaller blob is a few MB at
@@ -21,8 +24,16 @@ const RECORDERS: usize = 2;
 
 /// Memory recording takes besides the blob, in bytes a candle: each of the
 /// [`RECORDERS`] charts holds the window's times and up to four series it derives
-/// (eight bytes a candle each), and the overview its high–low lines (twelve).
-pub(crate) const BYTES_PER_CANDLE: u64 = RECORDERS as u64 * (5 * 8 + 12);
+/// (eight bytes a candle each), and the overview its high–low lines (twelve bytes a
+/// line, in a list that may have grown to twice that). The scenes themselves are
+/// stored as they are recorded, a few at a time, each at most [`MAX_SCENE_BYTES`].
+pub(crate) const BYTES_PER_CANDLE: u64 = RECORDERS as u64 * 5 * 8 + 24;
+
+/// Whether a render of `candles` candles gets scenes: PNG charts of a window of at
+/// least [`SCENES_FROM`] candles.
+pub(crate) fn wanted(request: &RenderRequest, candles: u32) -> bool {
+    request.format == ImageFormat::Png && candles >= SCENES_FROM
+}
 
 /// A chart a render asks for, as a scene would draw it.
 #[derive(Debug, Clone)]
@@ -35,11 +46,10 @@ pub(crate) struct Chart {
     pub(crate) key: SceneKey,
 }
 
-/// The charts of `request` that get scenes, for the blob at `key` of `candles` candles:
-/// every chart it asks for when it asks for PNG and the window has at least
-/// [`SCENES_FROM`] candles; none otherwise.
+/// The charts of `request` that get scenes ([`wanted`]), for the blob at `key` of
+/// `candles` candles.
 pub(crate) fn charts(request: &RenderRequest, key: &BlobKey, candles: u32) -> Vec<Chart> {
-    if request.format != ImageFormat::Png || candles < SCENES_FROM {
+    if !wanted(request, candles) {
         return Vec::new();
     }
     let zone = request.tz.clone().unwrap_or_default();
@@ -57,93 +67,137 @@ pub(crate) fn charts(request: &RenderRequest, key: &BlobKey, candles: u32) -> Ve
         .collect()
 }
 
-/// Records the scenes of `charts` from `blob`, [`RECORDERS`] at a time, and returns
-/// them encoded, in the order of `charts`. Fails if a chart cannot be recorded or its
-/// scene would be larger than a plotter reads ([`MAX_SCENE_BYTES`]). Blocks: call it
-/// off the async runtime.
-pub(crate) fn record(
+/// Records the scenes of `charts` from `blob` with times in `zone`, [`RECORDERS`] at a
+/// time, and sends each, encoded and with its place in `charts`, to `out` as soon as it
+/// is recorded. Fails if a chart cannot be recorded, or its scene is one a plotter
+/// would refuse ([`Scene::check`](waveplot_protocol::Scene::check), larger than
+/// [`MAX_SCENE_BYTES`]). Stops early, without an error, when `out` is closed. Blocks:
+/// call it off the async runtime.
+fn record(
     blob: &Blob,
     charts: &[Chart],
-    request: &RenderRequest,
-) -> Result<Vec<Vec<u8>>> {
-    let zone = request.tz.clone().unwrap_or_default();
+    zone: &TimeZone,
+    out: mpsc::Sender<(usize, Vec<u8>)>,
+) -> Result<()> {
     let one = |chart: &Chart| -> Result<Vec<u8>> {
-        let scene = waveplot_plotter::scene(blob, chart.plot, chart.size, &zone)
-            .with_context(|| format!("record chart {}", chart.plot))?;
+        let scene = waveplot_plotter::scene(blob, chart.plot, chart.size, zone)?;
+        scene.check()?;
         let bytes = scene.encode()?;
         let size = bytes.len() as u64;
         anyhow::ensure!(
             size <= MAX_SCENE_BYTES,
-            "the scene of chart {} is {size} bytes; a plotter reads at most {MAX_SCENE_BYTES}",
-            chart.plot
+            "the scene is {size} bytes; a plotter reads at most {MAX_SCENE_BYTES}"
         );
         Ok(bytes)
     };
-    let per_recorder = charts.len().div_ceil(RECORDERS).max(1);
     std::thread::scope(|s| {
-        let recorders: Vec<_> = charts
-            .chunks(per_recorder)
-            .map(|chunk| s.spawn(move || chunk.iter().map(one).collect::<Result<Vec<_>>>()))
+        let recorders: Vec<_> = (0..RECORDERS)
+            .map(|first| {
+                let out = out.clone();
+                s.spawn(move || -> Result<()> {
+                    for (i, chart) in charts.iter().enumerate().skip(first).step_by(RECORDERS) {
+                        let bytes = one(chart)
+                            .map_err(|e| e.context(format!("record chart {}", chart.plot)))?;
+                        if out.blocking_send((i, bytes)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .collect();
-        let mut out = Vec::with_capacity(charts.len());
-        for recorder in recorders {
-            let scenes = recorder
-                .join()
-                .map_err(|_| anyhow::anyhow!("a scene recorder panicked"))??;
-            out.extend(scenes);
-        }
-        Ok(out)
+        drop(out);
+        // Every recorder joined before any result is looked at.
+        let results: Vec<Result<()>> = recorders
+            .into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a scene recorder panicked")))
+            })
+            .collect();
+        results.into_iter().collect()
     })
 }
 
-/// Records the scenes of `charts` from `blob` off the async runtime and stores them;
-/// `Ok(false)` when they could not be recorded (the plotters then draw from the blob,
-/// as for a small window), an error when the store fails.
+/// Records the scenes of `charts` from `blob` with times in `zone` off the async
+/// runtime and stores each as it comes. The scenes are optional: when one cannot be
+/// recorded or stored, that is logged and `None` returned, and the plotters draw from
+/// the blob, as for a small window.
 pub(crate) async fn record_and_store(
     store: &Store,
     blob: Arc<Blob>,
     charts: Vec<Chart>,
-    request: &RenderRequest,
-) -> Result<bool> {
+    zone: TimeZone,
+) -> Option<Scenes> {
     if charts.is_empty() {
-        return Ok(false);
+        return None;
     }
-    let (keys, request) = (charts.clone(), request.clone());
-    let recorded = tokio::task::spawn_blocking(move || record(&blob, &charts, &request))
-        .await
-        .context("scene task")?;
-    let scenes = match recorded {
-        Ok(scenes) => scenes,
+    let keys: Vec<SceneKey> = charts.iter().map(|c| c.key.clone()).collect();
+    // One scene waits while another is stored: the recorders never run far ahead.
+    let (out, mut scenes) = mpsc::channel(1);
+    let recording = tokio::task::spawn_blocking(move || record(&blob, &charts, &zone, out));
+    let (mut stored, mut largest, mut failed) = (0, 0, None);
+    while let Some((i, bytes)) = scenes.recv().await {
+        largest = u64::max(largest, bytes.len() as u64);
+        match store.put(keys[i].as_str(), bytes.into()).await {
+            Ok(()) => stored += 1,
+            Err(e) => {
+                failed = Some(anyhow::Error::new(e).context("store a scene"));
+                break;
+            }
+        }
+    }
+    drop(scenes);
+    let recorded = match recording.await {
+        Ok(recorded) => recorded,
+        Err(e) => Err(anyhow::Error::new(e).context("scene task")),
+    };
+    let outcome = failed.map_or(recorded, Err).and_then(|()| {
+        anyhow::ensure!(
+            stored == keys.len(),
+            "{stored} of {} scenes stored",
+            keys.len()
+        );
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => Some(Scenes {
+            version: SCENE_VERSION,
+            largest_bytes: largest,
+        }),
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),
                 "no scenes; the plotters draw from the blob"
             );
-            return Ok(false);
+            None
         }
-    };
-    for (chart, bytes) in keys.iter().zip(scenes) {
-        store
-            .put(chart.key.as_str(), bytes.into())
-            .await
-            .context("store a scene")?;
     }
-    Ok(true)
 }
 
-/// Whether every one of `charts` has a stored scene (charts of a reused blob).
-pub(crate) async fn stored(store: &Store, charts: &[Chart]) -> Result<bool> {
+/// The scenes of `charts`, if every one is stored (charts of a reused blob); `None`
+/// otherwise, or when the store cannot say (logged).
+pub(crate) async fn stored(store: &Store, charts: &[Chart]) -> Option<Scenes> {
     if charts.is_empty() {
-        return Ok(false);
+        return None;
     }
+    let mut largest = 0;
     for chart in charts {
-        if !store
-            .exists(chart.key.as_str())
-            .await
-            .context("look for a scene")?
-        {
-            return Ok(false);
+        match store.size(chart.key.as_str()).await {
+            Ok(Some(size)) => largest = u64::max(largest, size),
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    key = %chart.key,
+                    "cannot look for a scene; the plotters draw from the blob"
+                );
+                return None;
+            }
         }
     }
-    Ok(true)
+    Some(Scenes {
+        version: SCENE_VERSION,
+        largest_bytes: largest,
+    })
 }

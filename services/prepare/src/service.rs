@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
 use waveplot_protocol::{
     AcceptedEvent, AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent,
-    RenderReply, RenderRequest, RequestId, Source, Stage, Subjects, V1, WindowId,
+    RenderReply, RenderRequest, RequestId, Scenes, Source, Stage, Subjects, V1, WindowId,
 };
 use waveplot_service::bus::Message as BusMessage;
 use waveplot_service::health::Readiness;
@@ -281,7 +281,7 @@ impl Handler for Prepare {
     }
 
     fn memory(&self, job: &Job) -> u64 {
-        memory(job.request.window_len(), job.params.levels)
+        memory(&job.request, job.params.levels)
     }
 
     async fn work(&self, job: Job) -> Result<PreparedEvent, Failure> {
@@ -321,7 +321,7 @@ impl Prepare {
         }
         let params = request.params();
         analysis::library_params(&params).map_err(|e| e.to_string())?;
-        let need = memory(window, params.levels).div_ceil(1 << 20);
+        let need = memory(request, params.levels).div_ceil(1 << 20);
         if need > u64::from(self.memory_mib) {
             let (levels, limit) = (params.levels, self.memory_mib);
             return Err(format!(
@@ -355,7 +355,7 @@ impl Prepare {
         let (header, scenes) = match cached {
             Some(header) => {
                 let charts = scenes::charts(request, &key, header.candles);
-                let stored = scenes::stored(&self.ctx.store, &charts).await?;
+                let stored = scenes::stored(&self.ctx.store, &charts).await;
                 (header, stored)
             }
             None => {
@@ -421,7 +421,7 @@ impl Prepare {
         (request, params): (&RenderRequest, &AnalysisParams),
         key: &BlobKey,
         timings: &mut PrepareTimings,
-    ) -> Result<(Header, bool)> {
+    ) -> Result<(Header, Option<Scenes>)> {
         let params = params.clone();
         let backend = self.backend.clone();
         let blob =
@@ -446,22 +446,29 @@ impl Prepare {
             (stored, ms(storing))
         };
         let charts = scenes::charts(request, key, header.candles);
+        let zone = request.tz.clone().unwrap_or_default();
         let record = async {
-            let stored = scenes::record_and_store(store, blob, charts, request).await;
+            let stored = scenes::record_and_store(store, blob, charts, zone).await;
             (stored, ms(storing))
         };
         let ((blob_stored, store_ms), (scenes, scenes_ms)) = tokio::join!(upload, record);
         blob_stored?;
         timings.store_ms = store_ms;
         timings.scenes_ms = scenes_ms;
-        Ok((header, scenes?))
+        Ok((header, scenes))
     }
 }
 
-/// The most memory preparing a window of `candles` candles at `levels` levels takes:
-/// the analysis ([`analysis::memory`]) and recording its charts' scenes.
-fn memory(candles: u32, levels: u32) -> u64 {
-    analysis::memory(candles, levels) + u64::from(candles) * scenes::BYTES_PER_CANDLE
+/// The most memory preparing `request` at `levels` levels takes: the analysis
+/// ([`analysis::memory`]) and, when its charts get scenes, recording them.
+fn memory(request: &RenderRequest, levels: u32) -> u64 {
+    let candles = request.window_len();
+    let recording = if scenes::wanted(request, candles) {
+        u64::from(candles) * scenes::BYTES_PER_CANDLE
+    } else {
+        0
+    };
+    analysis::memory(candles, levels) + recording
 }
 
 fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {

@@ -183,7 +183,7 @@ fn prepared_event(
         tz: None,
         timings_ms: PrepareTimings::default(),
         header: None,
-        scenes: false,
+        scenes: None,
     }
 }
 

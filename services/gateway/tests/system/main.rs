@@ -691,11 +691,22 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
 
 /// The PNG charts of a window of 20 000 candles are recorded by prepare as scenes
 /// beside the blob and replayed by the plotters, which do not read the blob: the
-/// charts are the very PNGs drawn from the blob.
+/// charts are the very PNGs drawn from the blob. A chart whose scene is missing is
+/// drawn from the blob, which fits in the memory set aside for the scene.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded() {
     let (_candles, sys) = walk_stack();
     let store = sys.store().await.unwrap();
+    let observer = as_user(&sys, NatsUser::Observer, "observer").await;
+    let mut prepared = observer
+        .subscribe("waveplot.prepared.>".into(), None)
+        .await
+        .unwrap();
+    let mut done = observer
+        .subscribe("waveplot.done.03".into(), None)
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
     let http = sys.http();
     let st = tokio::task::spawn_blocking(move || {
         let body = json!({"symbol": "BTCUSDT", "interval": "1m", "tz": "Europe/Berlin",
@@ -726,6 +737,32 @@ async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded()
         let drawn = waveplot_plotter::render(&blob, plot, &options).unwrap();
         assert!(replayed == drawn, "{plot}: the replayed chart differs");
     }
+
+    let m = tokio::time::timeout(Duration::from_secs(5), prepared.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut event = PreparedEvent::decode(&m.payload).unwrap();
+    assert!(event.scenes.is_some(), "{event:?}");
+    event.request_id = waveplot_protocol::RequestId::generate();
+    event.plots = vec![PlotId::Anomalies];
+    let forger = as_user(&sys, NatsUser::Prepare, "forger").await;
+    forger.send(&Subjects::default(), &event).await.unwrap();
+    let drawn = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let m = done.next().await.unwrap();
+            let e = DoneEvent::decode(&m.payload).unwrap();
+            if e.request_id == event.request_id {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no chart 03 without its scene\n{}", sys.logs()));
+    assert_eq!(drawn.plot_id, PlotId::Anomalies);
+    let log = sys.service(Role::Plotter(PlotId::Anomalies)).log();
+    assert!(log.contains("drawing it from the blob"), "{log}");
+    assert!(log.contains("read=\"sections\""), "{log}");
 }
 
 /// A `prepared` event that announces fewer candles than its blob holds (a forged or
