@@ -69,6 +69,14 @@ mapfile -t stand_ins <<<"$made"
 [ "${#stand_ins[@]}" -eq 3 ] || fail "stand-ins.sh made: ${stand_ins[*]}"
 debian_amd64="${stand_ins[0]}" debian_arm64="${stand_ins[1]}" rust="${stand_ins[2]}"
 
+# The release profile's optimisation and debug information in these images. They are
+# built to check the stages and the topology, not the code's speed: opt-level 1 and no
+# debug information spare most of LLVM's work, the larger part of a release build. Set
+# WAVEPLOT_IMAGE_OPT_LEVEL=3 WAVEPLOT_IMAGE_DEBUG=line-tables-only for the images a
+# board builds.
+opt_level="${WAVEPLOT_IMAGE_OPT_LEVEL:-1}"
+debug="${WAVEPLOT_IMAGE_DEBUG:-0}"
+
 # build ARCH DEBIAN_IMAGE: the three images for linux/ARCH, tagged ARCH-RUN_ID, by the
 # release bake file, for one platform into the local engine.
 build() {
@@ -76,7 +84,9 @@ build() {
     for target in prepare plotter gateway; do images+=("waveplot/$target:$arch-$run_id"); done
     if ! REGISTRY=waveplot TAG="$arch-$run_id" docker buildx bake --builder default --progress plain \
         -f deploy/docker-bake.hcl --set "*.platform=linux/$arch" \
-        --set "*.args.RUST_IMAGE=$rust" --set "*.args.DEBIAN_IMAGE=$2" --load >"$work/$arch.log" 2>&1; then
+        --set "*.args.RUST_IMAGE=$rust" --set "*.args.DEBIAN_IMAGE=$2" \
+        --set "*.args.CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level" \
+        --set "*.args.CARGO_PROFILE_RELEASE_DEBUG=$debug" --load >"$work/$arch.log" 2>&1; then
         tail -n 60 "$work/$arch.log"
         fail "the linux/$arch build"
     fi

@@ -53,6 +53,14 @@ const MAX_EXTENT: u32 = 512;
 /// Longest text a scene may draw, in bytes.
 const MAX_TEXT: usize = 1024;
 
+/// Most pixel writes a scene may ask for, per pixel of its canvas, as [`Scene::work`]
+/// estimates them. The charts' scenes ask for 0.5 to 6.4 at 100 000 candles; at a
+/// million (synthetic walk) chart 04's signal shading asks for up to 52 (50 861 shaded
+/// spans at 600×900), the others at most 5. A damaged or forged scene of a million
+/// full-canvas fills would ask for a million. This bounds a replay to a few hundred
+/// canvas fills: 255 translucent full-canvas fills at 1280×720 replay in 0.41 s.
+pub const MAX_WORK_PER_PIXEL: u64 = 256;
+
 /// A point on the canvas, in pixels from its top-left corner.
 pub type Point = (i32, i32);
 
@@ -230,10 +238,9 @@ impl Scene {
     /// Checks that the scene can be drawn in bounded time: its canvas within the
     /// allowed sides, at most a million operations and four million points, every
     /// point within reach of the canvas, strokes, circles, fonts and texts of sane
-    /// sizes. A scene is written by prepare; this keeps a damaged or forged one from
-    /// making a plotter draw for ever. (It does not weigh each operation's area: a
-    /// forged scene of a million full-canvas fills is still drawn, slowly; only
-    /// prepare's key can write one.)
+    /// sizes, and at most [`MAX_WORK_PER_PIXEL`] pixel writes per canvas pixel in all
+    /// ([`Scene::work`]). A scene is written by prepare; this keeps a damaged or forged
+    /// one from making a plotter draw for ever.
     pub fn check(&self) -> Result<(), SceneError> {
         let bad = |reason: String| Err(SceneError::Invalid(reason));
         for side in [self.width, self.height] {
@@ -296,7 +303,108 @@ impl Scene {
                 ));
             }
         }
+        let work = self.work();
+        let canvas = u64::from(self.width) * u64::from(self.height);
+        if work > MAX_WORK_PER_PIXEL * canvas {
+            return bad(format!(
+                "{work} pixel writes on a {}×{} canvas (allowed: at most {MAX_WORK_PER_PIXEL} a pixel, {})",
+                self.width,
+                self.height,
+                MAX_WORK_PER_PIXEL * canvas
+            ));
+        }
         Ok(())
+    }
+
+    /// An upper estimate of the pixel writes and steps replaying the scene takes, as
+    /// plotters draws: a line's length times its width, a filled rectangle's area on
+    /// the canvas, a circle's square, a polygon's box on the canvas plus its filling
+    /// sweep (each edge's extent along the sweep, and the sweep's length), a text's
+    /// characters times its size squared, a run's length on the canvas. Saturates
+    /// rather than overflows.
+    pub fn work(&self) -> u64 {
+        let (width, height) = (i64::from(self.width), i64::from(self.height));
+        // Pixels of the span a..=b (either order) that lie within 0..side.
+        let within = |a: i32, b: i32, side: i64| -> u64 {
+            let (low, high) = (
+                i64::from(a.min(b)).max(0),
+                i64::from(a.max(b)).min(side - 1),
+            );
+            u64::try_from(high - low + 1).unwrap_or(0)
+        };
+        let length = |(ax, ay): Point, (bx, by): Point| -> u64 {
+            u64::from(ax.abs_diff(bx).max(ay.abs_diff(by))) + 1
+        };
+        let thick = |s: &Stroke| u64::from(s.width.max(1));
+        let path = |points: &[Point]| -> u64 {
+            points
+                .windows(2)
+                .map(|pair| length(pair[0], pair[1]))
+                .fold(1, u64::saturating_add)
+        };
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Pixel(..) => 1,
+                Op::Line(a, b, s) => length(*a, *b).saturating_mul(thick(s)),
+                Op::Rect(a, b, _, true) => {
+                    within(a.0, b.0, width).saturating_mul(within(a.1, b.1, height))
+                }
+                Op::Rect(a, b, s, false) => {
+                    (2 * (length(*a, (b.0, a.1)) + length(*a, (a.0, b.1)))).saturating_mul(thick(s))
+                }
+                Op::Path(points, s) => path(points).saturating_mul(thick(s)),
+                Op::Circle(_, r, s, _) => {
+                    let side = 2 * (u64::from(*r) + thick(s)) + 1;
+                    side.saturating_mul(side)
+                }
+                Op::Polygon(points, _) => {
+                    let span = |axis: fn(&Point) -> i32| {
+                        Some((
+                            points.iter().map(axis).min()?,
+                            points.iter().map(axis).max()?,
+                        ))
+                    };
+                    let (Some(x), Some(y)) = (span(|p| p.0), span(|p| p.1)) else {
+                        return 0;
+                    };
+                    // Filled by a sweep along the longer side: each edge stays on the
+                    // sweep for its extent along it; the spans between edges write the
+                    // polygon's pixels, at most its box on the canvas.
+                    let along_x = x.0.abs_diff(x.1) > y.0.abs_diff(y.1);
+                    let along = |p: &Point| if along_x { p.0 } else { p.1 };
+                    let edges = points
+                        .iter()
+                        .zip(points.iter().cycle().skip(1))
+                        .map(|(a, b)| u64::from(along(a).abs_diff(along(b))) + 1)
+                        .fold(0, u64::saturating_add);
+                    let sweep = u64::from(if along_x {
+                        x.0.abs_diff(x.1)
+                    } else {
+                        y.0.abs_diff(y.1)
+                    }) + 1;
+                    within(x.0, x.1, width)
+                        .saturating_mul(within(y.0, y.1, height))
+                        .saturating_add(edges)
+                        .saturating_add(sweep)
+                }
+                Op::Text(text, font, _) => {
+                    // Saturates: NaN gives 0, anything too large u64::MAX.
+                    let size = (font.size.ceil() as u64).saturating_add(1);
+                    (text.chars().count() as u64).saturating_mul(size.saturating_mul(size))
+                }
+                Op::Runs(runs, _) => runs
+                    .iter()
+                    .map(|&(_, top, bottom)| {
+                        if bottom > top {
+                            within(top, bottom - 1, height)
+                        } else {
+                            0
+                        }
+                    })
+                    .fold(0, u64::saturating_add),
+            })
+            .fold(0, u64::saturating_add)
     }
 }
 
@@ -388,5 +496,71 @@ mod tests {
         small.width = 10;
         assert!(Scene::decode(&small.encode().unwrap()).is_err());
         assert!(Scene::decode(&[0x92, 0x01]).is_err());
+    }
+
+    #[test]
+    fn a_scene_that_writes_the_canvas_over_too_often_is_refused() {
+        let fill = || {
+            Op::Rect(
+                (-100, -100),
+                (1380, 820),
+                Stroke {
+                    colour: Colour {
+                        rgb: (0, 0, 0),
+                        alpha: 0.5,
+                    },
+                    width: 1,
+                },
+                true,
+            )
+        };
+        let mut fills = scene();
+        // The scene's own few operations, then full-canvas fills: clipped to the
+        // canvas, each writes 1280×720 pixels.
+        let own = fills.work();
+        assert!(own < 1280 * 720, "{own}");
+        fills
+            .ops
+            .extend((0..MAX_WORK_PER_PIXEL - 1).map(|_| fill()));
+        fills.check().unwrap();
+        fills.ops.push(fill());
+        let error = Scene::decode(&fills.encode().unwrap()).unwrap_err();
+        assert!(error.to_string().contains("pixel writes"), "{error}");
+        // Each kind of operation counts.
+        let stroke = |width| Stroke {
+            colour: Colour {
+                rgb: (0, 0, 0),
+                alpha: 1.0,
+            },
+            width,
+        };
+        let font = Font {
+            family: "DejaVu Sans".into(),
+            size: 9.4,
+            style: FontStyle::Normal,
+            turn: Turn::None,
+            anchor: (Across::Left, Along::Top),
+            colour: stroke(1).colour,
+        };
+        let work = |op: Op| {
+            Scene {
+                ops: vec![op],
+                ..scene()
+            }
+            .work()
+        };
+        assert_eq!(work(Op::Line((0, 0), (9, 3), stroke(2))), 20);
+        assert_eq!(work(Op::Rect((0, 0), (9, 3), stroke(2), false)), 56);
+        assert_eq!(work(Op::Path(vec![(0, 0), (9, 3), (9, 13)], stroke(1))), 22);
+        assert_eq!(work(Op::Circle((5, 5), 4, stroke(1), true)), 121);
+        assert_eq!(
+            work(Op::Polygon(vec![(0, 0), (9, 0), (9, 3)], stroke(1))),
+            71
+        );
+        assert_eq!(work(Op::Text("ab".into(), font, (0, 0))), 242);
+        assert_eq!(
+            work(Op::Runs(vec![(0, 700, 800), (1, 5, 5)], stroke(1).colour)),
+            20
+        );
     }
 }

@@ -46,8 +46,9 @@ fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>], scenes: bool) 
                     .unwrap_or_else(|e| panic!("{plot}: {e}"));
                 let bytes = recorded.encode().unwrap();
                 println!(
-                    "{window} {plot} {width}x{height}: a scene of {} bytes",
-                    bytes.len()
+                    "{window} {plot} {width}x{height}: a scene of {} bytes, {:.2} pixel writes a pixel",
+                    bytes.len(),
+                    recorded.work() as f64 / f64::from(width * height)
                 );
                 render_scene(&Scene::decode(&bytes).unwrap()).unwrap()
             } else {
