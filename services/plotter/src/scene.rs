@@ -534,4 +534,49 @@ mod tests {
         assert!((5..=MAX_BLENDS).contains(&quarter), "{quarter}");
         assert!(blends(0.08).unwrap() > quarter);
     }
+
+    /// Every upright text of every chart of the sample window, at widths down to the
+    /// narrowest allowed, lies within the canvas from side to side (legends wrap, long
+    /// frame texts end in "…", chart 03's list moves below its plots), measured as the
+    /// bitmap backend measures it.
+    #[test]
+    fn no_text_runs_off_the_sides_of_a_narrow_chart() {
+        let blob = waveplot_protocol::Blob::decode(include_bytes!(
+            "../tests/fixtures/BTCUSDT-5m-864.msgpack"
+        ))
+        .unwrap();
+        let mut off = Vec::new();
+        for plot in PlotId::ALL {
+            for width in [320, 480, 600, 1280] {
+                let size = (width, plot.default_size().1.min(900));
+                let scene = crate::scene(&blob, plot, size, &Default::default()).unwrap();
+                for op in &scene.ops {
+                    let Op::Text(text, font, (x, _)) = op else {
+                        continue;
+                    };
+                    if font.turn != Turn::None {
+                        continue;
+                    }
+                    let mut pixel = [0u8; 3];
+                    let bitmap = Bitmap(BitMapBackend::with_buffer(&mut pixel, (1, 1)));
+                    let w = bitmap
+                        .estimate_text_size(text, &text_style(font))
+                        .unwrap()
+                        .0 as i32;
+                    let left = match font.anchor.0 {
+                        Across::Left => *x,
+                        Across::Right => x - w,
+                        Across::Center => x - w / 2,
+                    };
+                    if left < 0 || left + w > width as i32 {
+                        off.push(format!(
+                            "{plot} {width}px: {text:?} spans {left}..{}",
+                            left + w
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(off.is_empty(), "texts off the canvas:\n{}", off.join("\n"));
+    }
 }

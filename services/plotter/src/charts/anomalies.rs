@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format;
-use super::panel::{self, Axes, Legend, Swatch, TimeChart};
+use super::panel::{self, Axes, Legend, Swatch, TimeChart, Y_AREA};
 use super::theme::{ALERT, DETAIL, INK, MAGNITUDE, MUTED, UP};
 use super::window::{Window, extent};
 use crate::error::RenderError;
@@ -20,8 +20,17 @@ pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     win: &Window,
 ) -> Result<(), RenderError> {
-    let (w, _) = area.dim_in_pixel();
-    let (plots, list_area) = area.split_horizontally(w.saturating_sub(win.theme.upx(LIST)));
+    let (w, h) = area.dim_in_pixel();
+    let th = win.theme;
+    // Beside the plots while they keep at least the list's width; below them on a
+    // narrow chart.
+    let (plots, list_area) = if w >= 2 * th.upx(LIST) {
+        let (plots, list) = area.split_horizontally(w - th.upx(LIST));
+        (plots, list.margin(0, 0, th.px(16.0), 0))
+    } else {
+        let (plots, list) = area.split_vertically(h * 3 / 5);
+        (plots, list.margin(th.px(10.0), 0, th.px(Y_AREA * 0.35), 0))
+    };
     let Some(d1) = win.blob.analysis.details.first() else {
         panel::heading(
             area,
@@ -35,7 +44,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let parts = super::rows(&plots, &[0.56, 0.44]);
     signed(&parts[0], win, d1)?;
     magnitude(&parts[1], win, d1)?;
-    list(&list_area.margin(0, 0, win.theme.px(16.0), 0), win)
+    list(&list_area, win)
 }
 
 /// Circles on the anomalies, at their values mapped through `value`.

@@ -9,6 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use waveplot_protocol::PlotId;
 
 use super::format;
+use super::panel;
 use super::window::Window;
 use crate::error::RenderError;
 
@@ -25,7 +26,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let h = &win.blob.header;
     let title = format!("{} · {} · {}", h.symbol.as_str(), h.interval, plot.title());
     let pad = th.px(14.0);
-    head.draw_text(&title, &th.bold(20.0), (pad, th.px(8.0)))?;
+    let (w, _) = foot.dim_in_pixel();
+    let room = w as i32 - 2 * pad;
+    let style = th.bold(20.0);
+    head.draw_text(
+        &panel::fitted(&head, &title, &style, room)?,
+        &style,
+        (pad, th.px(8.0)),
+    )?;
     let subtitle = format!(
         "{} – {} {}  ·  {} candles  ·  {}",
         win.datetime_ms(h.first_open_ms),
@@ -34,15 +42,19 @@ pub(crate) fn draw<DB: DrawingBackend>(
         h.candles,
         h.source_label
     );
-    head.draw_text(&subtitle, &th.muted(13.0), (pad, th.px(34.0)))?;
-    let right = Pos::new(HPos::Right, VPos::Top);
-    let (w, _) = foot.dim_in_pixel();
-    foot.draw_text(&footer(win), &th.muted(11.0), (pad, th.px(3.0)))?;
-    foot.draw_text(
-        "waveplot",
-        &th.muted(11.0).pos(right),
-        (w as i32 - pad, th.px(3.0)),
+    let style = th.muted(13.0);
+    head.draw_text(
+        &panel::fitted(&head, &subtitle, &style, room)?,
+        &style,
+        (pad, th.px(34.0)),
     )?;
+    let style = th.muted(11.0);
+    let brand = "waveplot";
+    let brand_width = foot.estimate_text_size(brand, &style)?.0 as i32 + th.px(12.0);
+    let footer = panel::fitted(&foot, &footer(win), &style, room - brand_width)?;
+    foot.draw_text(&footer, &style, (pad, th.px(3.0)))?;
+    let right = Pos::new(HPos::Right, VPos::Top);
+    foot.draw_text(brand, &style.pos(right), (w as i32 - pad, th.px(3.0)))?;
     Ok(body.margin(0, 0, th.px(6.0), th.px(14.0)))
 }
 

@@ -57,9 +57,11 @@ impl Legend {
     }
 }
 
-/// Draws a heading line (bold title, then the legend; `note` right-aligned) on top of
-/// `area` and returns the area below it. A note that would run into the legend goes on
-/// a second line of its own.
+/// Draws a heading (bold title, then the legend; `note` right-aligned) on top of `area`
+/// and returns the area below it. Legend entries that would run past the right edge go
+/// on the next line, from the title's left edge; a note that would run into the legend
+/// goes on a line of its own, cut short with "…" if it is wider than the heading. At
+/// the default sizes every heading is one or two lines.
 pub(crate) fn heading<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     th: Theme,
@@ -68,35 +70,72 @@ pub(crate) fn heading<DB: DrawingBackend>(
     note: &str,
 ) -> Result<DrawingArea<DB, Shift>, RenderError> {
     let (w, _) = area.dim_in_pixel();
-    let mut x = th.px(Y_AREA * 0.35);
-    let title_at = x;
-    x += area.estimate_text_size(title, &th.bold(13.0))?.0 as i32 + th.px(18.0);
+    let start = th.px(Y_AREA * 0.35);
+    let end = w as i32 - th.px(4.0);
+    let mut x = start + area.estimate_text_size(title, &th.bold(13.0))?.0 as i32 + th.px(18.0);
+    let mut line = 0;
     let mut items = Vec::with_capacity(legend.len());
     for item in legend {
-        items.push((item, x));
-        x += th.px(24.0) + area.estimate_text_size(&item.text, &th.text(12.0))?.0 as i32;
-        x += th.px(16.0);
+        let width = th.px(24.0) + area.estimate_text_size(&item.text, &th.text(12.0))?.0 as i32;
+        if x + width > end && x > start {
+            line += 1;
+            x = start;
+        }
+        items.push((item, x, line));
+        x += width + th.px(16.0);
     }
-    let note_end = w as i32 - th.px(4.0);
     let note_width = area.estimate_text_size(note, &th.muted(12.0))?.0 as i32;
-    let own_line = !note.is_empty() && x + note_width > note_end;
-    let lines = if own_line { 2.0 } else { 1.0 };
-    let (head, body) = area.split_vertically(th.upx(HEADING * lines));
-    let mid = th.px(HEADING / 2.0);
+    let note_line = if !note.is_empty() && x + note_width > end {
+        line + 1
+    } else {
+        line
+    };
+    let (head, body) = area.split_vertically(th.upx(HEADING * f64::from(note_line + 1)));
+    let mid = |line: i32| th.px(HEADING / 2.0) + line * th.px(HEADING);
     let left = Pos::new(HPos::Left, VPos::Center);
-    head.draw_text(title, &th.bold(13.0).pos(left), (title_at, mid))?;
-    for (item, at) in items {
-        swatch(&head, th, item.swatch, (at, mid))?;
+    head.draw_text(title, &th.bold(13.0).pos(left), (start, mid(0)))?;
+    for (item, at, line) in items {
+        swatch(&head, th, item.swatch, (at, mid(line)))?;
         head.draw_text(
             &item.text,
             &th.text(12.0).pos(left),
-            (at + th.px(24.0), mid),
+            (at + th.px(24.0), mid(line)),
         )?;
     }
     let right = Pos::new(HPos::Right, VPos::Center);
-    let note_mid = if own_line { mid + th.px(HEADING) } else { mid };
-    head.draw_text(note, &th.muted(12.0).pos(right), (note_end, note_mid))?;
+    let style = th.muted(12.0).pos(right);
+    let note = fitted(&head, note, &style, end - start)?;
+    head.draw_text(&note, &style, (end, mid(note_line)))?;
     Ok(body)
+}
+
+/// `text` as drawn in `style` within `width` pixels: whole if it fits, otherwise its
+/// longest beginning that fits with "…" after it (on a narrow chart).
+pub(crate) fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: i32,
+) -> Result<String, RenderError> {
+    let fits = |t: &str| -> Result<bool, RenderError> {
+        Ok(area.estimate_text_size(t, style)?.0 as i32 <= width)
+    };
+    if fits(text)? {
+        return Ok(text.to_owned());
+    }
+    let ends: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let cut = |n: usize| format!("{}…", text[..ends[n]].trim_end());
+    // The most characters that fit, by bisection: `lo` fits (or is none), `hi` not.
+    let (mut lo, mut hi) = (0, ends.len());
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if fits(&cut(mid))? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(cut(lo))
 }
 
 /// Draws one legend swatch centred vertically at `at`, 18 base pixels wide.
