@@ -18,6 +18,7 @@
 //! never share an object, and a plotter of another version draws from the blob.
 //! [`SCENE_VERSION`] changes whenever the encoding or the drawing it records does.
 
+use plotters_backend::rasterizer::polygonize;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SceneError;
@@ -54,11 +55,12 @@ const MAX_EXTENT: u32 = 512;
 const MAX_TEXT: usize = 1024;
 
 /// Most pixel writes a scene may ask for, per pixel of its canvas, as [`Scene::work`]
-/// estimates them. The charts' scenes ask for 0.5 to 6.4 at 100 000 candles; at a
-/// million (synthetic walk) chart 04's signal shading asks for up to 52 (50 861 shaded
-/// spans at 600×900), the others at most 5. A damaged or forged scene of a million
-/// full-canvas fills would ask for a million. This bounds a replay to a few hundred
-/// canvas fills: 255 translucent full-canvas fills at 1280×720 replay in 0.41 s.
+/// estimates them. The charts' scenes ask for 0.9 to 40 at 100 000 candles; at a
+/// million (synthetic walk) chart 04's signal shading asks for up to 109 (600×900),
+/// the others at most 50. A damaged or forged scene of a million full-canvas fills
+/// would ask for a million. This bounds a replay to the time of a few hundred canvas
+/// fills (255 translucent full-canvas fills at 1280×720 replay in 0.41 s); polygon
+/// sweeps, weighted by estimate rather than timing, may take a few times longer.
 pub const MAX_WORK_PER_PIXEL: u64 = 256;
 
 /// A point on the canvas, in pixels from its top-left corner.
@@ -270,7 +272,7 @@ impl Scene {
                 "{points} points and runs (allowed: at most {MAX_POINTS})"
             ));
         }
-        let point = |&(x, y): &Point| x.abs() <= REACH && y.abs() <= REACH;
+        let point = near;
         let extent = |e: u32| e <= MAX_EXTENT;
         let colour = |c: &Colour| (0.0..=1.0).contains(&c.alpha);
         let stroke = |s: &Stroke| extent(s.width) && colour(&s.colour);
@@ -317,87 +319,66 @@ impl Scene {
     }
 
     /// An upper estimate of the pixel writes and steps replaying the scene takes, as
-    /// plotters draws: a line's length times its width, a filled rectangle's area on
-    /// the canvas, a circle's square, a polygon's box on the canvas plus its filling
-    /// sweep (each edge's extent along the sweep, and the sweep's length), a text's
-    /// characters times its size squared, a run's length on the canvas. Saturates
-    /// rather than overflows.
+    /// plotters 0.3's bitmap backend and rasterizers draw (read from their code): a
+    /// one-pixel line's length (twice that when slanted), a filled rectangle's area on
+    /// the canvas, a circle's square, a text's characters times a glyph's largest box,
+    /// a run's length on the canvas; a polygon's box on the canvas plus its filling
+    /// sweep, each line of it and each edge on a line weighted as 16 writes; wider
+    /// lines and outlines as the polygons plotters fills for them, a wide path as the
+    /// very polygon it is outlined with. Saturates rather than overflows.
     pub fn work(&self) -> u64 {
-        let (width, height) = (i64::from(self.width), i64::from(self.height));
-        // Pixels of the span a..=b (either order) that lie within 0..side.
-        let within = |a: i32, b: i32, side: i64| -> u64 {
-            let (low, high) = (
-                i64::from(a.min(b)).max(0),
-                i64::from(a.max(b)).min(side - 1),
-            );
-            u64::try_from(high - low + 1).unwrap_or(0)
-        };
-        let length = |(ax, ay): Point, (bx, by): Point| -> u64 {
-            u64::from(ax.abs_diff(bx).max(ay.abs_diff(by))) + 1
-        };
-        let thick = |s: &Stroke| u64::from(s.width.max(1));
-        let path = |points: &[Point]| -> u64 {
-            points
-                .windows(2)
-                .map(|pair| length(pair[0], pair[1]))
-                .fold(1, u64::saturating_add)
-        };
+        let canvas = (i64::from(self.width), i64::from(self.height));
         self.ops
             .iter()
             .map(|op| match op {
                 Op::Pixel(..) => 1,
-                Op::Line(a, b, s) => length(*a, *b).saturating_mul(thick(s)),
+                Op::Line(a, b, s) => line_work(*a, *b, s.width),
                 Op::Rect(a, b, _, true) => {
-                    within(a.0, b.0, width).saturating_mul(within(a.1, b.1, height))
+                    within(a.0, b.0, canvas.0).saturating_mul(within(a.1, b.1, canvas.1))
                 }
-                Op::Rect(a, b, s, false) => {
-                    (2 * (length(*a, (b.0, a.1)) + length(*a, (a.0, b.1)))).saturating_mul(thick(s))
+                Op::Rect(a, b, s, false) => [
+                    (*a, (a.0, b.1)),
+                    (*a, (b.0, a.1)),
+                    (*b, (a.0, b.1)),
+                    (*b, (b.0, a.1)),
+                ]
+                .into_iter()
+                .map(|(from, to)| line_work(from, to, s.width))
+                .fold(0, u64::saturating_add),
+                // A path wider than a pixel is filled as the polygon plotters outlines it
+                // with; where it turns back sharply, that polygon's inner corner lies far
+                // away, and so does the fill's sweep: beyond reach of the canvas, the
+                // outline only adds sweep off it, and the path is refused.
+                Op::Path(points, s) if s.width > 1 => {
+                    let outline = polygonize(points, s.width);
+                    if outline.iter().all(near) {
+                        polygon_work(&outline, 1, canvas)
+                    } else {
+                        u64::MAX
+                    }
                 }
-                Op::Path(points, s) => path(points).saturating_mul(thick(s)),
+                Op::Path(points, _) => points
+                    .windows(2)
+                    .map(|pair| line_work(pair[0], pair[1], 1))
+                    .fold(0, u64::saturating_add),
                 Op::Circle(_, r, s, _) => {
-                    let side = 2 * (u64::from(*r) + thick(s)) + 1;
+                    let side = 2 * (u64::from(*r) + u64::from(s.width.max(1))) + 1;
                     side.saturating_mul(side)
                 }
-                Op::Polygon(points, _) => {
-                    let span = |axis: fn(&Point) -> i32| {
-                        Some((
-                            points.iter().map(axis).min()?,
-                            points.iter().map(axis).max()?,
-                        ))
-                    };
-                    let (Some(x), Some(y)) = (span(|p| p.0), span(|p| p.1)) else {
-                        return 0;
-                    };
-                    // Filled by a sweep along the longer side: each edge stays on the
-                    // sweep for its extent along it; the spans between edges write the
-                    // polygon's pixels, at most its box on the canvas.
-                    let along_x = x.0.abs_diff(x.1) > y.0.abs_diff(y.1);
-                    let along = |p: &Point| if along_x { p.0 } else { p.1 };
-                    let edges = points
-                        .iter()
-                        .zip(points.iter().cycle().skip(1))
-                        .map(|(a, b)| u64::from(along(a).abs_diff(along(b))) + 1)
-                        .fold(0, u64::saturating_add);
-                    let sweep = u64::from(if along_x {
-                        x.0.abs_diff(x.1)
-                    } else {
-                        y.0.abs_diff(y.1)
-                    }) + 1;
-                    within(x.0, x.1, width)
-                        .saturating_mul(within(y.0, y.1, height))
-                        .saturating_add(edges)
-                        .saturating_add(sweep)
-                }
+                Op::Polygon(points, s) => polygon_work(points, s.width, canvas),
                 Op::Text(text, font, _) => {
-                    // Saturates: NaN gives 0, anything too large u64::MAX.
-                    let size = (font.size.ceil() as u64).saturating_add(1);
-                    (text.chars().count() as u64).saturating_mul(size.saturating_mul(size))
+                    // A glyph's box is at most 1.7 times the size wide and 1.2 times
+                    // high (DejaVu, scaled by ascent minus descent); rotation moves
+                    // pixels, not their number. Saturates: NaN gives 0.
+                    let side = |k: f64| ((k * font.size).ceil() as u64).saturating_add(2);
+                    (text.chars().count() as u64)
+                        .saturating_mul(side(1.7).saturating_mul(side(1.2)))
                 }
                 Op::Runs(runs, _) => runs
                     .iter()
                     .map(|&(_, top, bottom)| {
                         if bottom > top {
-                            within(top, bottom - 1, height)
+                            within(top, bottom - 1, canvas.1)
                         } else {
                             0
                         }
@@ -406,6 +387,83 @@ impl Scene {
             })
             .fold(0, u64::saturating_add)
     }
+}
+
+/// What one line of a polygon fill's sweep costs, in pixel writes: plotters-backend's
+/// `fill_polygon` walks every line from one end of the polygon to the other, on the
+/// canvas or not, and gathers and sorts the edges crossing it in a new list.
+const SWEEP_LINE: u64 = 16;
+
+/// What one edge on one line of a polygon fill's sweep costs, in pixel writes: it is
+/// stepped, moved to the next line's list and sorted among the others by comparisons
+/// that each divide.
+const EDGE_LINE: u64 = 16;
+
+/// Whether a point lies within [`REACH`] of the canvas.
+fn near(&(x, y): &Point) -> bool {
+    x.unsigned_abs() <= REACH.unsigned_abs() && y.unsigned_abs() <= REACH.unsigned_abs()
+}
+
+/// Pixels of the span `a..=b` (either order) that lie within `0..side`.
+fn within(a: i32, b: i32, side: i64) -> u64 {
+    let (low, high) = (
+        i64::from(a.min(b)).max(0),
+        i64::from(a.max(b)).min(side - 1),
+    );
+    u64::try_from(high - low + 1).unwrap_or(0)
+}
+
+/// [`Scene::work`] of a line `width` pixels wide from `a` to `b`. One pixel wide, it
+/// writes each pixel along it, two a step where it is slanted (anti-aliasing). Wider,
+/// plotters fills it as a four-cornered polygon: a sweep along its longer side, at most
+/// its length and width long, writing at most √2 times its width and three more
+/// pixels a line, with four edges on it.
+fn line_work((ax, ay): Point, (bx, by): Point, width: u32) -> u64 {
+    let length = u64::from(ax.abs_diff(bx).max(ay.abs_diff(by))) + 1;
+    if width <= 1 {
+        let slanted = ax != bx && ay != by;
+        return length.saturating_mul(if slanted { 2 } else { 1 });
+    }
+    let sweep = length.saturating_add(u64::from(width)).saturating_add(1);
+    let across = (f64::from(width) * std::f64::consts::SQRT_2).ceil() as u64 + 3;
+    sweep.saturating_mul(across + 4 * (EDGE_LINE + 1) + SWEEP_LINE)
+}
+
+/// [`Scene::work`] of a filled polygon through `points`, drawn with a stroke `width`
+/// pixels wide, as plotters-backend's `fill_polygon` draws it. One with all its points
+/// on one row or column is drawn as a line of that width. Otherwise it is swept along
+/// its longer side, a line at a time, unclipped; each edge stays on the sweep for its
+/// extent along it (and adds at most one anti-aliased pixel a line), and the spans
+/// between edges write the polygon's pixels, at most its box on the canvas.
+fn polygon_work(points: &[Point], width: u32, canvas: (i64, i64)) -> u64 {
+    let span = |axis: fn(&Point) -> i32| {
+        Some((
+            points.iter().map(axis).min()?,
+            points.iter().map(axis).max()?,
+        ))
+    };
+    let (Some(x), Some(y)) = (span(|p| p.0), span(|p| p.1)) else {
+        return 0;
+    };
+    if x.0 == x.1 || y.0 == y.1 {
+        return line_work((x.0, y.0), (x.1, y.1), width);
+    }
+    let along_x = x.0.abs_diff(x.1) > y.0.abs_diff(y.1);
+    let along = |p: &Point| if along_x { p.0 } else { p.1 };
+    let edges = points
+        .iter()
+        .zip(points.iter().cycle().skip(1))
+        .map(|(a, b)| u64::from(along(a).abs_diff(along(b))) + 1)
+        .fold(0, u64::saturating_add);
+    let sweep = u64::from(if along_x {
+        x.0.abs_diff(x.1)
+    } else {
+        y.0.abs_diff(y.1)
+    }) + 1;
+    within(x.0, x.1, canvas.0)
+        .saturating_mul(within(y.0, y.1, canvas.1))
+        .saturating_add(edges.saturating_mul(EDGE_LINE + 1))
+        .saturating_add(sweep.saturating_mul(SWEEP_LINE))
 }
 
 #[cfg(test)]
@@ -480,6 +538,17 @@ mod tests {
         ));
         let error = Scene::decode(&far.encode().unwrap()).unwrap_err();
         assert!(error.to_string().contains("too large"), "{error}");
+        for x in [i32::MIN, -REACH - 1, REACH + 1] {
+            let mut far = scene();
+            far.ops.push(Op::Pixel(
+                (x, 0),
+                Colour {
+                    rgb: (0, 0, 0),
+                    alpha: 1.0,
+                },
+            ));
+            assert!(far.check().is_err(), "a point at x = {x} is refused");
+        }
         let mut many = scene();
         many.ops = vec![
             Op::Pixel(
@@ -550,18 +619,59 @@ mod tests {
             }
             .work()
         };
-        assert_eq!(work(Op::Line((0, 0), (9, 3), stroke(2))), 20);
-        assert_eq!(work(Op::Rect((0, 0), (9, 3), stroke(2), false)), 56);
-        assert_eq!(work(Op::Path(vec![(0, 0), (9, 3), (9, 13)], stroke(1))), 22);
+        // 13 sweep lines of at most 6 pixels, 4 edges and the sweep line's own cost.
+        assert_eq!(
+            work(Op::Line((0, 0), (9, 3), stroke(2))),
+            13 * (6 + 4 * 17 + 16)
+        );
+        assert_eq!(
+            work(Op::Rect((0, 0), (9, 3), stroke(2), false)),
+            2 * (7 + 13) * 90
+        );
+        // A slanted one-pixel segment writes two pixels a step.
+        assert_eq!(work(Op::Path(vec![(0, 0), (9, 3), (9, 13)], stroke(1))), 31);
         assert_eq!(work(Op::Circle((5, 5), 4, stroke(1), true)), 121);
         assert_eq!(
             work(Op::Polygon(vec![(0, 0), (9, 0), (9, 3)], stroke(1))),
-            71
+            10 * 4 + 21 * 17 + 10 * 16
         );
-        assert_eq!(work(Op::Text("ab".into(), font, (0, 0))), 242);
+        // A flat polygon is drawn as a line of its stroke's width.
+        assert_eq!(
+            work(Op::Polygon(vec![(0, 360), (1279, 360)], stroke(512))),
+            work(Op::Line((0, 360), (1279, 360), stroke(512)))
+        );
+        assert!(work(Op::Polygon(vec![(0, 360), (1279, 360)], stroke(512))) > 512 * 1280);
+        assert_eq!(work(Op::Text("ab".into(), font, (0, 0))), 2 * 18 * 14);
         assert_eq!(
             work(Op::Runs(vec![(0, 700, 800), (1, 5, 5)], stroke(1).colour)),
             20
         );
+    }
+
+    /// A wide path that turns back on itself is outlined by plotters with an inner
+    /// corner far off the canvas, which the fill would sweep to: it is weighed as that
+    /// polygon, and refused, while the same path a pixel wide is not.
+    #[test]
+    fn a_wide_path_that_turns_back_is_weighed_by_the_polygon_plotters_fills() {
+        let path = |width| Scene {
+            ops: vec![Op::Path(
+                vec![(0, 0), (10_000, 9_999), (1, 1)],
+                Stroke {
+                    colour: Colour {
+                        rgb: (0, 0, 0),
+                        alpha: 1.0,
+                    },
+                    width,
+                },
+            )],
+            ..scene()
+        };
+        let corners = polygonize(&[(0, 0), (10_000, 9_999), (1, 1)], 2);
+        let reach = corners.iter().map(|p| p.0.unsigned_abs()).max().unwrap();
+        assert!(reach > 1_000_000, "the inner corner lies at {reach}");
+        assert!(path(2).work() > u64::from(reach) * SWEEP_LINE);
+        let error = path(2).check().unwrap_err().to_string();
+        assert!(error.contains("pixel writes"), "{error}");
+        path(1).check().unwrap();
     }
 }
