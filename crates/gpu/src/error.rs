@@ -45,7 +45,7 @@ pub enum Error {
     Input(#[from] waveplot_wavelet::Error),
 }
 
-/// Shorthand for results whose error is [`Error`].
+/// Shorthand for results whose error is [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The error of vulkano or of the driver underneath a variant.

@@ -6,7 +6,7 @@
 //! async-nats has a service module, but its endpoint counters only count requests that
 //! arrive on the endpoint's own core-NATS subscription and are answered through it.
 //! waveplot's work mostly arrives through JetStream consumers, and its requests
-//! through the serve loop ([`crate::serve`]), which records each message it settles
+//! through the serve loop ([`crate::serve`](mod@crate::serve)), which records each message it settles
 //! here; this module answers the three verbs with those numbers, in the documents the
 //! service API defines (`io.nats.micro.v1.*_response`).
 //!
@@ -244,7 +244,7 @@ impl Discovery {
 
     /// Answers the service API's requests for this instance on `bus` until `shutdown`.
     /// Every instance answers (no queue group), whatever the request's payload, into
-    /// an inbox (`_INBOX.…`) only, and at most [`MAX_ANSWERS_PER_SECOND`] a second.
+    /// an inbox (`_INBOX.…`) only, and at most `MAX_ANSWERS_PER_SECOND` a second.
     pub async fn serve(&self, bus: &Bus, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut subscriptions = Vec::new();
         for verb in VERBS {

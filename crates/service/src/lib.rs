@@ -7,7 +7,7 @@
 //!   store, logs, health endpoint, grace period), each with its environment twin.
 //! - [`lifecycle`]: [`run`] takes a service from `main` to exit: runtime, connections,
 //!   health endpoint, signals, a shutdown bounded by the grace period.
-//! - [`serve`]: the [`Handler`] trait and the one serve loop that drives it (work
+//! - [`serve`](mod@serve): the [`Handler`] trait and the one serve loop that drives it (work
 //!   slots, typed events, `failed` events with the cause chain).
 //! - [`bus`]: the message bus, NATS or in-process, behind one [`Bus`] type.
 //! - [`store`]: the object store (S3, a directory or memory) behind one [`Store`] type.

@@ -5,7 +5,7 @@
 //! `done` event. Replicas of one plot ID share one durable consumer of the event
 //! stream ([`consumer_name`]), so each chart is drawn once however many boards run
 //! it, and an event waits in the stream while none runs. A failure of the store is
-//! tried again (see [`waveplot_service::serve`]); any other failure, and the last
+//! tried again (see [`waveplot_service::serve`](mod@waveplot_service::serve)); any other failure, and the last
 //! try, becomes a `failed` event with the reason.
 
 use std::cell::RefCell;
@@ -36,7 +36,7 @@ pub struct Settings {
     /// Charts drawn at the same time.
     pub concurrency: usize,
     /// MiB the charts drawn at the same time may take together, by
-    /// [`memory`](crate::memory)'s estimate; a chart estimated above it is refused.
+    /// [`memory`]'s estimate; a chart estimated above it is refused.
     pub memory_mib: u32,
 }
 

@@ -6,7 +6,7 @@
 //! the blob under its content-addressed key (reusing it when it already exists) and
 //! announces it. A prepare that dies holding an accepted request leaves it to another
 //! replica or to itself restarted, and an outage of the store is waited out (see
-//! [`waveplot_service::serve`]). Every other failure after acceptance becomes a
+//! [`waveplot_service::serve`](mod@waveplot_service::serve)). Every other failure after acceptance becomes a
 //! `failed` event with the reason. Loading, analysing and storing hold one of
 //! `PREPARE_CONCURRENCY` work slots, except a Binance fetch: waiting out a rate limit
 //! (Retry-After, retries) must not starve the sample and file renders behind it, so

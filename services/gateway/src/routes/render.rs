@@ -6,7 +6,7 @@
 //!   An identical request still running, or complete, accepted less than
 //!   [`REUSE_FOR`](crate::registry::REUSE_FOR) ago and still current, answers with its
 //!   existing ID at once.
-//! - `GET /api/render/{id}` → the render's [`Status`](crate::status::Status).
+//! - `GET /api/render/{id}` → the render's [`Status`].
 //! - `GET /api/render/{id}/events` → Server-Sent Events: `status` with the whole status
 //!   on every change; the stream ends after the final one.
 
