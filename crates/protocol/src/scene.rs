@@ -345,11 +345,11 @@ impl Scene {
                 .into_iter()
                 .map(|(from, to)| line_work(from, to, s.width))
                 .fold(0, u64::saturating_add),
-                // A path wider than a pixel is filled as the polygon plotters outlines it
-                // with; where it turns back sharply, that polygon's inner corner lies far
+                // A path of any width but one (none included) is filled as the polygon
+                // plotters outlines it with; where it turns back sharply, that polygon's inner corner lies far
                 // away, and so does the fill's sweep: beyond reach of the canvas, the
                 // outline only adds sweep off it, and the path is refused.
-                Op::Path(points, s) if s.width > 1 => {
+                Op::Path(points, s) if s.width != 1 => {
                     let outline = polygonize(points, s.width);
                     if outline.iter().all(near) {
                         polygon_work(&outline, 1, canvas)
@@ -416,7 +416,7 @@ fn within(a: i32, b: i32, side: i64) -> u64 {
 /// [`Scene::work`] of a line `width` pixels wide from `a` to `b`. One pixel wide, it
 /// writes each pixel along it, two a step where it is slanted (anti-aliasing). Wider,
 /// plotters fills it as a four-cornered polygon: a sweep along its longer side, at most
-/// its length and width long, writing at most √2 times its width and three more
+/// its length and width long, writing in all at most √2 times its width and three more
 /// pixels a line, with four edges on it.
 fn line_work((ax, ay): Point, (bx, by): Point, width: u32) -> u64 {
     let length = u64::from(ax.abs_diff(bx).max(ay.abs_diff(by))) + 1;
@@ -635,6 +635,13 @@ mod tests {
             work(Op::Polygon(vec![(0, 0), (9, 0), (9, 3)], stroke(1))),
             10 * 4 + 21 * 17 + 10 * 16
         );
+        // A path of no width is filled as the outline plotters makes of it too.
+        let zigzag: Vec<Point> = (0..200).map(|i| (1000 * (i % 2), i / 50)).collect();
+        assert_eq!(
+            work(Op::Path(zigzag.clone(), stroke(0))),
+            polygon_work(&polygonize(&zigzag, 0), 1, (1280, 720))
+        );
+        assert!(work(Op::Path(zigzag.clone(), stroke(0))) > 2 * work(Op::Path(zigzag, stroke(1))));
         // A flat polygon is drawn as a line of its stroke's width.
         assert_eq!(
             work(Op::Polygon(vec![(0, 360), (1279, 360)], stroke(512))),

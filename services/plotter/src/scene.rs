@@ -536,9 +536,9 @@ mod tests {
     }
 
     /// Every upright text of every chart of the sample window, at widths down to the
-    /// narrowest allowed, lies within the canvas from side to side (legends wrap, long
-    /// frame texts end in "…", chart 03's list moves below its plots), measured as the
-    /// bitmap backend measures it.
+    /// narrowest allowed and at 320×320, lies within the canvas from side to side
+    /// (legends wrap, long frame texts end in "…", chart 03's list moves below its
+    /// plots), and none of chart 03's overlaps another.
     #[test]
     fn no_text_runs_off_the_sides_of_a_narrow_chart() {
         let blob = waveplot_protocol::Blob::decode(include_bytes!(
@@ -547,36 +547,67 @@ mod tests {
         .unwrap();
         let mut off = Vec::new();
         for plot in PlotId::ALL {
-            for width in [320, 480, 600, 1280] {
-                let size = (width, plot.default_size().1.min(900));
-                let scene = crate::scene(&blob, plot, size, &Default::default()).unwrap();
-                for op in &scene.ops {
-                    let Op::Text(text, font, (x, _)) = op else {
-                        continue;
-                    };
-                    if font.turn != Turn::None {
-                        continue;
-                    }
-                    let mut pixel = [0u8; 3];
-                    let bitmap = Bitmap(BitMapBackend::with_buffer(&mut pixel, (1, 1)));
-                    let w = bitmap
-                        .estimate_text_size(text, &text_style(font))
-                        .unwrap()
-                        .0 as i32;
-                    let left = match font.anchor.0 {
-                        Across::Left => *x,
-                        Across::Right => x - w,
-                        Across::Center => x - w / 2,
-                    };
-                    if left < 0 || left + w > width as i32 {
+            let sizes = [320, 480, 600, 1280].map(|w| (w, plot.default_size().1.min(900)));
+            for (width, height) in sizes.into_iter().chain([(320, 320)]) {
+                let scene =
+                    crate::scene(&blob, plot, (width, height), &Default::default()).unwrap();
+                let boxes = text_boxes(&scene);
+                for (text, (left, _), (right, _)) in &boxes {
+                    if *left < 0 || *right > width as i32 {
                         off.push(format!(
-                            "{plot} {width}px: {text:?} spans {left}..{}",
-                            left + w
+                            "{plot} {width}×{height}: {text:?} spans {left}..{right}"
                         ));
+                    }
+                }
+                // Chart 03's list moves below its plots: none of its texts overlap.
+                if plot == PlotId::Anomalies {
+                    for (i, (a, a0, a1)) in boxes.iter().enumerate() {
+                        for (b, b0, b1) in &boxes[i + 1..] {
+                            if a0.0 < b1.0 && b0.0 < a1.0 && a0.1 < b1.1 && b0.1 < a1.1 {
+                                off.push(format!("03 {width}×{height}: {a:?} overlaps {b:?}"));
+                            }
+                        }
                     }
                 }
             }
         }
-        assert!(off.is_empty(), "texts off the canvas:\n{}", off.join("\n"));
+        assert!(
+            off.is_empty(),
+            "texts off the canvas or overlapping:\n{}",
+            off.join("\n")
+        );
+    }
+
+    /// A text with its box's top-left and bottom-right corners.
+    type TextBox<'s> = (&'s str, (i32, i32), (i32, i32));
+
+    /// Every upright text of `scene` with its box, measured as the bitmap backend
+    /// measures it.
+    fn text_boxes(scene: &Scene) -> Vec<TextBox<'_>> {
+        let mut pixel = [0u8; 3];
+        let bitmap = Bitmap(BitMapBackend::with_buffer(&mut pixel, (1, 1)));
+        scene
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Text(text, font, at) if font.turn == Turn::None => Some((text, font, at)),
+                _ => None,
+            })
+            .map(|(text, font, &(x, y))| {
+                let (w, h) = bitmap.estimate_text_size(text, &text_style(font)).unwrap();
+                let (w, h) = (w as i32, h as i32);
+                let left = match font.anchor.0 {
+                    Across::Left => x,
+                    Across::Right => x - w,
+                    Across::Center => x - w / 2,
+                };
+                let top = match font.anchor.1 {
+                    Along::Top => y,
+                    Along::Bottom => y - h,
+                    Along::Center => y - h / 2,
+                };
+                (text.as_str(), (left, top), (left + w, top + h))
+            })
+            .collect()
     }
 }

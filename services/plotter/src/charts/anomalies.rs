@@ -157,6 +157,13 @@ fn list<DB: DrawingBackend>(
     }
     let top = th.px(28.0) + row * 4;
     let (w, h) = area.dim_in_pixel();
+    // Lines below the table's header, a line kept free under them: the rows and, when
+    // some are left out, one saying how many. Without room for a row and that line (a
+    // short, narrow chart), the summary above stands alone.
+    let room = (h as i32 - top) / row - 2;
+    if room < 2 {
+        return Ok(());
+    }
     let cols = [0, (w as f64 * 0.50) as i32, w as i32 - th.px(6.0)];
     let right = Pos::new(HPos::Right, VPos::Top);
     let head = th.bold(11.5).color(&MUTED);
@@ -167,8 +174,7 @@ fn list<DB: DrawingBackend>(
         &head.pos(right),
         (cols[2], top),
     )?;
-    let room = ((h as i32 - top) / row - 2).max(1) as usize;
-    let shown = chosen(an.indices.len(), room, &an.values);
+    let shown = chosen(an.indices.len(), room as usize, &an.values);
     for (k, &a) in shown.iter().enumerate() {
         let y = top + row * (k as i32 + 1);
         let i = an.indices[a] as usize;

@@ -110,7 +110,8 @@ pub(crate) fn heading<DB: DrawingBackend>(
 }
 
 /// `text` as drawn in `style` within `width` pixels: whole if it fits, otherwise its
-/// longest beginning that fits with "…" after it (on a narrow chart).
+/// longest beginning that fits with "…" after it (on a narrow chart), or nothing if not
+/// even "…" fits.
 pub(crate) fn fitted<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
@@ -120,11 +121,14 @@ pub(crate) fn fitted<DB: DrawingBackend>(
     let fits = |t: &str| -> Result<bool, RenderError> {
         Ok(area.estimate_text_size(t, style)?.0 as i32 <= width)
     };
-    if fits(text)? {
+    if text.is_empty() || fits(text)? {
         return Ok(text.to_owned());
     }
     let ends: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     let cut = |n: usize| format!("{}…", text[..ends[n]].trim_end());
+    if !fits(&cut(0))? {
+        return Ok(String::new());
+    }
     // The most characters that fit, by bisection: `lo` fits (or is none), `hi` not.
     let (mut lo, mut hi) = (0, ends.len());
     while hi - lo > 1 {
