@@ -28,12 +28,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let pad = th.px(14.0);
     let (w, _) = foot.dim_in_pixel();
     let room = w as i32 - 2 * pad;
-    let style = th.bold(20.0);
-    head.draw_text(
-        &panel::fitted(&head, &title, &style, room)?,
-        &style,
-        (pad, th.px(8.0)),
-    )?;
+    panel::draw_fitted(&head, &title, &th.bold(20.0), room, (pad, th.px(8.0)))?;
     let subtitle = format!(
         "{} – {} {}  ·  {} candles  ·  {}",
         win.datetime_ms(h.first_open_ms),
@@ -42,17 +37,12 @@ pub(crate) fn draw<DB: DrawingBackend>(
         h.candles,
         h.source_label
     );
-    let style = th.muted(13.0);
-    head.draw_text(
-        &panel::fitted(&head, &subtitle, &style, room)?,
-        &style,
-        (pad, th.px(34.0)),
-    )?;
+    panel::draw_fitted(&head, &subtitle, &th.muted(13.0), room, (pad, th.px(34.0)))?;
     let style = th.muted(11.0);
     let brand = "waveplot";
     let brand_width = foot.estimate_text_size(brand, &style)?.0 as i32 + th.px(12.0);
-    let footer = panel::fitted(&foot, &footer(win), &style, room - brand_width)?;
-    foot.draw_text(&footer, &style, (pad, th.px(3.0)))?;
+    let footer_room = room - brand_width;
+    panel::draw_fitted(&foot, &footer(win), &style, footer_room, (pad, th.px(3.0)))?;
     let right = Pos::new(HPos::Right, VPos::Top);
     foot.draw_text(brand, &style.pos(right), (w as i32 - pad, th.px(3.0)))?;
     Ok(body.margin(0, 0, th.px(6.0), th.px(14.0)))

@@ -104,15 +104,26 @@ pub(crate) fn heading<DB: DrawingBackend>(
     }
     let right = Pos::new(HPos::Right, VPos::Center);
     let style = th.muted(12.0).pos(right);
-    let note = fitted(&head, note, &style, end - start)?;
-    head.draw_text(&note, &style, (end, mid(note_line)))?;
+    draw_fitted(&head, note, &style, end - start, (end, mid(note_line)))?;
     Ok(body)
+}
+
+/// Draws `text` in `style` at `at`, [`fitted`] to `width` pixels.
+pub(crate) fn draw_fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: i32,
+    at: (i32, i32),
+) -> Result<(), RenderError> {
+    area.draw_text(&fitted(area, text, style, width)?, style, at)?;
+    Ok(())
 }
 
 /// `text` as drawn in `style` within `width` pixels: whole if it fits, otherwise its
 /// longest beginning that fits with "…" after it (on a narrow chart), or nothing if not
 /// even "…" fits.
-pub(crate) fn fitted<DB: DrawingBackend>(
+fn fitted<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     style: &TextStyle,
