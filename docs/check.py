@@ -6,7 +6,8 @@
 The OpenAPI document must pass openapi-spec-validator, and every message schema of the
 AsyncAPI document must be a valid JSON Schema (draft 2020-12). Each file of DIR named
 `<message>-<anything>.json`, `<message>` being a message of the AsyncAPI document
-(`renderRequest`, `renderReply`, `accepted`, `prepared`, `done`, `failed`), must validate
+(`renderRequest`, `renderReply`, `accepted`, `prepared`, `done`, `failed`, `watchRequest`,
+`watchReply`, `price`, `candle`, `anomaly`, `signal`), must validate
 against that message's schema. Prints what it checked; exits 1 on the first problem
 of each file, listing them all.
 """

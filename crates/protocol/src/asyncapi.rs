@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 
 use crate::event::{AcceptedEvent, DoneEvent, FailedEvent, PreparedEvent};
 use crate::interval::Interval;
+use crate::live::{AnomalyEvent, CandleEvent, PriceEvent, SignalEvent, WatchReply, WatchRequest};
 use crate::message::{MAX_MESSAGE_BYTES, Message};
 use crate::plot::PlotId;
 use crate::request::{RenderReply, RenderRequest};
 use crate::schema::schema_of;
-use crate::subject::{Stage, Subjects};
+use crate::subject::{Market, Stage, Subjects};
 
 /// The media type of a message's payload schema: JSON Schema draft 2020-12 (AsyncAPI's
 /// default, its own dialect of draft 07, cannot say `const` and `$defs` as 2020-12 does).
@@ -123,6 +124,42 @@ pub fn document(subjects: &Subjects) -> Value {
             true,
             Contract::Serialize,
         ),
+        MessageDoc::of::<WatchRequest>(
+            "watchRequest",
+            "Asks prepare to follow a pair live, or renews the lease of the same watch_id; prepare's queue group answers with a watch reply.",
+            false,
+            Contract::Deserialize,
+        ),
+        MessageDoc::of::<WatchReply>(
+            "watchReply",
+            "Holds the lease (renew it within lease_ms) or refuses the watch, saying why.",
+            false,
+            Contract::Serialize,
+        ),
+        MessageDoc::of::<PriceEvent>(
+            "price",
+            "The forming candle of a watched pair, at most once a second.",
+            false,
+            Contract::Serialize,
+        ),
+        MessageDoc::of::<CandleEvent>(
+            "candle",
+            "A candle of a watched pair closed and is in the candle cache; after a reconnect, the candles missed come first, marked filled.",
+            false,
+            Contract::Serialize,
+        ),
+        MessageDoc::of::<AnomalyEvent>(
+            "anomaly",
+            "A watched analysis flags the candle that just closed: its |D1| is above the threshold of the window ending at it.",
+            false,
+            Contract::Serialize,
+        ),
+        MessageDoc::of::<SignalEvent>(
+            "signal",
+            "A watched analysis's signal changed at the candle that just closed.",
+            false,
+            Contract::Serialize,
+        ),
     ];
     let components: serde_json::Map<String, Value> = messages
         .iter()
@@ -134,6 +171,15 @@ pub fn document(subjects: &Subjects) -> Value {
         Interval::ALL.map(Interval::as_str).to_vec(),
         "The window's kline interval.",
     );
+    let market = |kind: Market, title: &str| {
+        json!({
+            "address": format!("{p}.{kind}.{{symbol}}.{{interval}}"),
+            "title": title,
+            "description": "A market event: plain NATS, not kept by the event stream; its Nats-Msg-Id header names the pair and the candle (or the window), so a copy can be dropped.",
+            "parameters": { "symbol": symbol, "interval": interval },
+            "messages": { kind.as_str(): message_ref(kind.as_str()) }
+        })
+    };
     let channels = json!({
         "render": {
             "address": subjects.render(),
@@ -175,6 +221,22 @@ pub fn document(subjects: &Subjects) -> Value {
             },
             "messages": { "failed": message_ref("failed") }
         },
+        "watch": {
+            "address": subjects.watch(),
+            "title": "Watch requests",
+            "description": "Request/reply: a request is answered at once by one prepare instance (a queue group). The gateway and observers may send them.",
+            "messages": { "watchRequest": message_ref("watchRequest") }
+        },
+        "watchReply": {
+            "address": null,
+            "title": "Watch replies",
+            "description": "The reply inbox the requester named.",
+            "messages": { "watchReply": message_ref("watchReply") }
+        },
+        "price": market(Market::Price, "The forming candle of a watched pair"),
+        "candle": market(Market::Candle, "Closed candles of a watched pair"),
+        "anomaly": market(Market::Anomaly, "Anomalies at the close of a watched pair"),
+        "signal": market(Market::Signal, "Signal changes at the close of a watched pair"),
         "serviceApi": {
             "address": "$SRV.{verb}",
             "title": "The NATS service API",
@@ -203,7 +265,7 @@ pub fn document(subjects: &Subjects) -> Value {
             "title": "waveplot bus",
             "version": env!("CARGO_PKG_VERSION"),
             "description": format!(
-                "The NATS subjects of one waveplot deployment (prefix `{p}`). Every message is JSON with \"v\": 1 and the request's ID; within version 1 fields are only added, and readers ignore fields they do not know. A message is at most {MAX_MESSAGE_BYTES} bytes. Events are kept by the JetStream stream WAVEPLOT_EVENTS."
+                "The NATS subjects of one waveplot deployment (prefix `{p}`). Every message is JSON with \"v\": 1 and the request's ID; within version 1 fields are only added, and readers ignore fields they do not know. A message is at most {MAX_MESSAGE_BYTES} bytes. The render events (accepted, prepared, done, failed) are kept by the JetStream stream WAVEPLOT_EVENTS; the market events of watched pairs (price, candle, anomaly, signal) are plain NATS messages."
             ),
             "license": { "name": "MIT OR Apache-2.0" }
         },
@@ -212,7 +274,7 @@ pub fn document(subjects: &Subjects) -> Value {
             "nats": {
                 "host": "localhost:4222",
                 "protocol": "nats",
-                "description": "The deployment's NATS server; tools log in as `observer` (read-only)."
+                "description": "The deployment's NATS server; tools log in as `observer` (they read everything and may send watch requests, nothing else)."
             }
         },
         "channels": channels,
@@ -232,6 +294,21 @@ pub fn document(subjects: &Subjects) -> Value {
             "sendPrepared": send("prepared", "prepare announces a blob in the store."),
             "sendDone": send("done", "A plotter announces a chart in the store."),
             "sendFailed": send("failed", "Any stage announces a failure."),
+            "receiveWatch": {
+                "action": "receive",
+                "summary": "prepare takes a watch request and replies at once.",
+                "channel": { "$ref": "#/channels/watch" },
+                "messages": [{ "$ref": "#/channels/watch/messages/watchRequest" }],
+                "reply": {
+                    "address": { "location": "$message.header#/replyTo" },
+                    "channel": { "$ref": "#/channels/watchReply" },
+                    "messages": [{ "$ref": "#/channels/watchReply/messages/watchReply" }]
+                }
+            },
+            "sendPrice": send("price", "prepare publishes the forming candle of a watched pair."),
+            "sendCandle": send("candle", "prepare publishes each closed candle of a watched pair."),
+            "sendAnomaly": send("anomaly", "prepare publishes an anomaly at a close."),
+            "sendSignal": send("signal", "prepare publishes a signal change at a close."),
             "receiveServiceApi": {
                 "action": "receive",
                 "summary": "Every service instance answers the NATS service API.",
@@ -285,6 +362,13 @@ mod tests {
             assert_eq!(
                 address(&doc, "failed", &[("stage", stage.as_str())]),
                 subjects.failed(stage)
+            );
+        }
+        assert_eq!(address(&doc, "watch", &[]), subjects.watch());
+        for kind in Market::ALL {
+            assert_eq!(
+                address(&doc, kind.as_str(), &window),
+                subjects.market(kind, &btc, Interval::M5)
             );
         }
     }

@@ -13,7 +13,7 @@ use crate::error::ParseError;
 /// Longest accepted request ID.
 const MAX_LEN: usize = 64;
 
-/// The ID of one render request.
+/// The ID of one render request, or of one watch ([`crate::live::WatchRequest`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RequestId(String);

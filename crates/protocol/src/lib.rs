@@ -15,6 +15,8 @@
 //! - [`message`]: the `"v"` schema version and the [`Message`] trait (subject + codec).
 //! - [`request`]: the render request, its defaults and its accept/reject reply.
 //! - [`event`]: the `prepared`, `done` and `failed` events.
+//! - [`live`]: watches and the market events of watched pairs (price, candle, anomaly,
+//!   signal).
 //! - [`blob`]: the MessagePack analysis blob and its versioned codec.
 //! - [`scene`]: the chart-ready form of a PNG chart, drawing operations in pixels.
 //! - [`error`]: parse and decode errors.
@@ -48,6 +50,7 @@ pub mod event;
 pub mod id;
 pub mod interval;
 pub mod key;
+pub mod live;
 pub mod message;
 pub mod plot;
 pub mod request;
@@ -65,12 +68,15 @@ pub use event::{AcceptedEvent, DoneEvent, FailedEvent, PrepareTimings, PreparedE
 pub use id::RequestId;
 pub use interval::Interval;
 pub use key::{BlobKey, PlotKey, SceneKey, WindowId};
+pub use live::{
+    AnomalyEvent, CandleEvent, Kline, LiveWindow, PriceEvent, SignalEvent, WatchReply, WatchRequest,
+};
 pub use message::{MAX_MESSAGE_BYTES, Message, V1};
 pub use plot::{ImageFormat, PlotId};
 pub use request::{AnalysisParams, MraKind, RenderReply, RenderRequest};
 pub use scene::Scene;
 pub use source::Source;
-pub use subject::{Stage, SubjectKind, Subjects};
+pub use subject::{Market, Stage, SubjectKind, Subjects};
 pub use symbol::Symbol;
 pub use wavelet::{Mode, Wavelet};
 pub use zone::TimeZone;

@@ -7,6 +7,14 @@
 //! | `<prefix>.prepared.<SYMBOL>.<INTERVAL>` | a blob is in the store |
 //! | `<prefix>.done.<PLOT_ID>` | a chart is in the store |
 //! | `<prefix>.failed.<STAGE>` | a stage failed for a request |
+//! | `<prefix>.watch` | a watch request: follow a pair live (request/reply; prepare's queue group answers) |
+//! | `<prefix>.price.<SYMBOL>.<INTERVAL>` | the forming candle of a watched pair, at most once a second |
+//! | `<prefix>.candle.<SYMBOL>.<INTERVAL>` | a candle of a watched pair closed |
+//! | `<prefix>.anomaly.<SYMBOL>.<INTERVAL>` | a watched analysis flags the candle that just closed |
+//! | `<prefix>.signal.<SYMBOL>.<INTERVAL>` | a watched analysis's signal changed at the candle that just closed |
+//!
+//! The market events (the last four) are plain NATS messages, not kept by the stream
+//! ([`crate::live`]).
 //!
 //! The prefix is `waveplot` unless configured (`WAVEPLOT_SUBJECT_PREFIX`), so several
 //! deployments can share one NATS server. [`Subjects::classify`] reads a subject back
@@ -86,6 +94,52 @@ pub enum SubjectKind {
         /// The stage that failed.
         stage: Stage,
     },
+    /// `<prefix>.watch`: a watch request.
+    Watch,
+    /// `<prefix>.<KIND>.<SYMBOL>.<INTERVAL>`: a market event of a watched pair.
+    Market {
+        /// Which event.
+        kind: Market,
+        /// The pair.
+        symbol: Symbol,
+        /// The kline interval.
+        interval: Interval,
+    },
+}
+
+/// The market events of a watched pair ([`crate::live`]), the second token of their
+/// subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Market {
+    /// The forming candle.
+    Price,
+    /// A closed candle.
+    Candle,
+    /// An anomaly at the candle that just closed.
+    Anomaly,
+    /// A changed signal at the candle that just closed.
+    Signal,
+}
+
+impl Market {
+    /// Every market event.
+    pub const ALL: [Market; 4] = [Self::Price, Self::Candle, Self::Anomaly, Self::Signal];
+
+    /// The event as a subject token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Price => "price",
+            Self::Candle => "candle",
+            Self::Anomaly => "anomaly",
+            Self::Signal => "signal",
+        }
+    }
+}
+
+impl fmt::Display for Market {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Builds the subjects of one deployment.
@@ -171,6 +225,36 @@ impl Subjects {
         format!("{}.failed.*", self.prefix)
     }
 
+    /// `<prefix>.watch`
+    pub fn watch(&self) -> String {
+        format!("{}.watch", self.prefix)
+    }
+
+    /// `<prefix>.<KIND>.<SYMBOL>.<INTERVAL>`: a market event of a watched pair.
+    pub fn market(&self, kind: Market, symbol: &Symbol, interval: Interval) -> String {
+        format!("{}.{kind}.{symbol}.{interval}", self.prefix)
+    }
+
+    /// `<prefix>.price.<SYMBOL>.<INTERVAL>`
+    pub fn price(&self, symbol: &Symbol, interval: Interval) -> String {
+        self.market(Market::Price, symbol, interval)
+    }
+
+    /// `<prefix>.candle.<SYMBOL>.<INTERVAL>`
+    pub fn candle(&self, symbol: &Symbol, interval: Interval) -> String {
+        self.market(Market::Candle, symbol, interval)
+    }
+
+    /// `<prefix>.anomaly.<SYMBOL>.<INTERVAL>`
+    pub fn anomaly(&self, symbol: &Symbol, interval: Interval) -> String {
+        self.market(Market::Anomaly, symbol, interval)
+    }
+
+    /// `<prefix>.signal.<SYMBOL>.<INTERVAL>`
+    pub fn signal(&self, symbol: &Symbol, interval: Interval) -> String {
+        self.market(Market::Signal, symbol, interval)
+    }
+
     /// The events, every subject an `accepted`, `prepared`, `done` or `failed` event is
     /// published on: what the deployment's JetStream stream keeps. The render requests
     /// are not among them: a stream answers a request on a subject it keeps with its
@@ -223,6 +307,12 @@ impl Subjects {
                 .into_iter()
                 .find(|s| s.as_str() == *stage)
                 .map(|stage| SubjectKind::Failed { stage }),
+            ["watch"] => Some(SubjectKind::Watch),
+            [kind, symbol, interval] => Some(SubjectKind::Market {
+                kind: Market::ALL.into_iter().find(|k| k.as_str() == *kind)?,
+                symbol: canonical(symbol)?,
+                interval: canonical(interval)?,
+            }),
             _ => None,
         }
     }
@@ -265,6 +355,11 @@ mod tests {
         assert_eq!(s.done(PlotId::Bands), "waveplot.done.02b");
         assert_eq!(s.failed(Stage::Plot), "waveplot.failed.plot");
         assert_eq!(s.everything(), "waveplot.>");
+        assert_eq!(s.watch(), "waveplot.watch");
+        assert_eq!(s.price(&btc, Interval::M1), "waveplot.price.BTCUSDT.1m");
+        assert_eq!(s.candle(&btc, Interval::M1), "waveplot.candle.BTCUSDT.1m");
+        assert_eq!(s.anomaly(&btc, Interval::M1), "waveplot.anomaly.BTCUSDT.1m");
+        assert_eq!(s.signal(&btc, Interval::M1), "waveplot.signal.BTCUSDT.1m");
     }
 
     #[test]
@@ -294,6 +389,18 @@ mod tests {
             }
             for plot in PlotId::ALL {
                 assert_eq!(s.classify(&s.done(plot)), Some(SubjectKind::Done { plot }));
+            }
+            assert_eq!(s.classify(&s.watch()), Some(SubjectKind::Watch));
+            let eth = Symbol::parse("ETHBTC").unwrap();
+            for kind in Market::ALL {
+                assert_eq!(
+                    s.classify(&s.market(kind, &eth, Interval::H1)),
+                    Some(SubjectKind::Market {
+                        kind,
+                        symbol: eth.clone(),
+                        interval: Interval::H1
+                    })
+                );
             }
             for stage in Stage::ALL {
                 assert_eq!(
@@ -361,6 +468,11 @@ mod tests {
             "waveplot.failed.*",
             "waveplot.failed.gateway.01",
             "waveplot.unknown.01",
+            "waveplot.watch.x",
+            "waveplot.candle.BTCUSDT",
+            "waveplot.candle.btcusdt.1m",
+            "waveplot.trade.BTCUSDT.1m",
+            "waveplot.signal.BTCUSDT.1m.x",
         ] {
             assert_eq!(s.classify(bad), None, "{bad}");
         }

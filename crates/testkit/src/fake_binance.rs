@@ -11,6 +11,7 @@
 //! window "up to now" always exists.
 //!
 //! The server runs on the Tokio runtime it is started from, for as long as that runtime.
+//! [`ws`] fakes Binance's kline WebSocket streams.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+
+pub mod ws;
 
 /// What the fake does with one request instead of answering it normally.
 #[derive(Debug, Clone, Copy)]
@@ -89,14 +92,14 @@ pub fn series(first_ms: i64, interval_ms: i64, n: usize) -> Vec<Value> {
 
 /// The close of the synthetic candle opening at `open_ms`: two slow waves and a
 /// deterministic ripple, so every fetch of a span sees the same prices.
-fn synthetic_close(open_ms: i64) -> f64 {
+pub(crate) fn synthetic_close(open_ms: i64) -> f64 {
     let t = open_ms as f64;
     let ripple = ((open_ms / 60_000).wrapping_mul(2_654_435_761) % 1000) as f64 / 100.0 - 5.0;
     30_000.0 + 2_000.0 * (t / 9.0e8).sin() + 300.0 * (t / 4.0e7).sin() + ripple
 }
 
 /// Milliseconds of a Binance interval name (`1m` … `1d`), if it is one.
-fn interval_ms(name: &str) -> Option<i64> {
+pub(crate) fn interval_ms(name: &str) -> Option<i64> {
     let (count, unit) = name.split_at(name.len().checked_sub(1)?);
     let unit_ms = match unit {
         "m" => 60_000,

@@ -55,9 +55,9 @@ fn apply(ctx: &Context, registry: &Registry, message: BusMessage) -> Option<Stri
         Some(SubjectKind::Prepared { .. }) => on_prepared(registry, &message.payload),
         Some(SubjectKind::Done { .. }) => on_done(registry, &message.payload),
         Some(SubjectKind::Failed { .. }) => on_failed(registry, &message.payload),
-        Some(SubjectKind::Render) | None => Err(anyhow!(
-            "not a prepared, done or failed subject of this deployment"
-        )),
+        Some(SubjectKind::Render | SubjectKind::Watch | SubjectKind::Market { .. }) | None => Err(
+            anyhow!("not a prepared, done or failed subject of this deployment"),
+        ),
     };
     let e = outcome.err()?;
     metrics::counter!("waveplot_gateway_bad_events_total").increment(1);

@@ -73,6 +73,7 @@ impl ServeArgs {
             retention: self.retention.retention(),
             uses: crate::retention::Uses::default(),
             backend: std::sync::Arc::new(backend),
+            live: self.candles.live.settings(),
         }
     }
 }
@@ -130,6 +131,54 @@ pub struct CandleArgs {
     /// Binance's address.
     #[command(flatten)]
     pub binance: BinanceArgs,
+    /// Following watched pairs live.
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// How watched pairs are followed live on Binance's kline streams.
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// Binance WebSocket base URL; a pair's klines are streamed from
+    /// `<URL>/ws/<symbol>@kline_<interval>`.
+    #[arg(long, env = "BINANCE_WS_URL", default_value = crate::live::DEFAULT_WS_URL)]
+    pub binance_ws_url: String,
+    /// Most pairs followed live at once, 0 to 64 (0 refuses every watch).
+    #[arg(long, env = "LIVE_PAIRS", default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub live_pairs: u16,
+    /// How long a watch lasts unless it is renewed, 1 s to 1 h.
+    #[arg(long, env = "WATCH_LEASE", default_value = "30s", value_parser = lease)]
+    pub watch_lease: std::time::Duration,
+    /// A kline stream open this long is reopened, ahead of the disconnect Binance makes
+    /// after 24 hours.
+    #[arg(long, env = "LIVE_RECONNECT_AFTER", default_value = "23h 30m", value_parser = humantime::parse_duration)]
+    pub live_reconnect_after: std::time::Duration,
+}
+
+impl LiveArgs {
+    /// The settings these flags describe.
+    pub fn settings(&self) -> crate::live::LiveSettings {
+        crate::live::LiveSettings {
+            ws_url: self.binance_ws_url.clone(),
+            max_pairs: usize::from(self.live_pairs),
+            lease: self.watch_lease,
+            reconnect_after: self
+                .live_reconnect_after
+                .max(std::time::Duration::from_secs(1)),
+        }
+    }
+}
+
+/// A lease of 1 s to 1 h.
+fn lease(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let range = std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3600);
+    if range.contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{text} is outside 1s to 1h"))
+    }
 }
 
 /// Binance's address, for the service and the command line alike.

@@ -5,6 +5,7 @@
 //! - [`backend`]: the compute backend (Vulkan pass or CPU reference), chosen once.
 //! - [`config`]: flags and environment variables of the `prepare` binary.
 //! - [`service`]: the bus service (render requests → blob → `prepared` event).
+//! - [`live`]: following watched pairs on Binance's kline streams; market events.
 //! - [`retention`]: the store's bounds by age and bytes, swept by the service.
 //! - `source`: where candles come from (Binance, bundled sample, klines files) and the
 //!   candle cache.
@@ -19,6 +20,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 mod export;
+pub mod live;
 pub mod retention;
 mod scenes;
 pub mod service;

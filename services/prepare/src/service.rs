@@ -62,6 +62,8 @@ pub struct Settings {
     pub uses: crate::retention::Uses,
     /// The compute backend, chosen once at start-up.
     pub backend: Arc<Backend>,
+    /// How pairs are followed live.
+    pub live: crate::live::LiveSettings,
 }
 
 /// The default of [`Settings::memory_mib`]: room for the largest request the limits
@@ -114,11 +116,12 @@ pub async fn run(
         working.clone(),
         shutdown.clone(),
     );
+    let live = crate::live::serve(prepare.clone(), settings.live, shutdown.clone());
     let admit = async {
         working.wait_serving().await;
         waveplot_service::serve(ctx, Admit(prepare), capacity, readiness, shutdown).await
     };
-    let served = tokio::try_join!(work, admit).map(drop);
+    let served = tokio::try_join!(work, admit, live).map(drop);
     sweeper.abort();
     served
 }
@@ -197,10 +200,10 @@ impl Handler for Admit {
 }
 
 /// Render requests in, blobs and `prepared` events out.
-struct Prepare {
-    ctx: Context,
-    sources: Sources,
-    backend: Arc<Backend>,
+pub(crate) struct Prepare {
+    pub(crate) ctx: Context,
+    pub(crate) sources: Sources,
+    pub(crate) backend: Arc<Backend>,
     max_window: u32,
     memory_mib: u32,
     /// Binance fetches running at once (as many as work slots).
@@ -210,7 +213,7 @@ struct Prepare {
 }
 
 /// An accepted render; Binance candles are loaded before a slot is taken.
-struct Job {
+pub(crate) struct Job {
     request: RenderRequest,
     params: AnalysisParams,
     window: Option<Window>,
@@ -309,7 +312,7 @@ impl Prepare {
 
     /// The request's own checks and this deployment's limits (`MAX_WINDOW`,
     /// `PREPARE_MEMORY`); the analysis parameters when it passes them.
-    fn check(&self, request: &RenderRequest) -> Result<AnalysisParams, String> {
+    pub(crate) fn check(&self, request: &RenderRequest) -> Result<AnalysisParams, String> {
         let now_ms = jiff::Timestamp::now().as_millisecond();
         request.check(now_ms).map_err(|e| e.to_string())?;
         let window = request.window_len();
@@ -471,7 +474,8 @@ fn memory(request: &RenderRequest, levels: u32) -> u64 {
     analysis::memory(candles, levels) + recording
 }
 
-fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
+/// The key of the blob of `window` analysed with `params`.
+pub(crate) fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
     let c = &window.candles;
     BlobKey::for_window(&WindowId {
         symbol: &window.symbol,
@@ -537,6 +541,7 @@ mod tests {
             },
             uses,
             backend: Arc::new(Backend::cpu()),
+            live: crate::live::LiveSettings::default(),
         };
         let stop = CancellationToken::new();
         let readiness = Readiness::new(ctx.bus.clone(), ctx.store.clone());

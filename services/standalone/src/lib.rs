@@ -36,6 +36,8 @@ pub struct Options {
     pub candle_dir: Option<PathBuf>,
     /// Binance REST base URL.
     pub binance_url: String,
+    /// How the in-process prepare follows watched pairs live.
+    pub live: waveplot_prepare::live::LiveSettings,
     /// Most candles one request may analyse.
     pub max_window: u32,
     /// MiB of parsed klines files the in-process prepare keeps.
@@ -77,6 +79,7 @@ pub async fn run(
         memory_mib: options.prepare_memory,
         retention: options.retention,
         uses: waveplot_prepare::retention::Uses::default(),
+        live: options.live,
     };
     services.spawn(waveplot_prepare::service::run(
         ctx.clone(),

@@ -18,6 +18,7 @@ fn main() -> Result<()> {
     let options = Options {
         candle_dir: config.candles.candle_dir.clone(),
         binance_url: config.candles.binance.binance_url.clone(),
+        live: config.candles.live.settings(),
         max_window: config.candles.max_window,
         file_cache_mib: config.candles.file_cache_mib,
         retention: config.retention.retention(),

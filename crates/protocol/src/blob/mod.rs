@@ -304,7 +304,7 @@ pub struct Anomalies {
 }
 
 /// One trading signal per candle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// Close below trend − buffer.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use waveplot_protocol::{FailedEvent, Message as _, Stage, Subjects, V1};
+use waveplot_protocol::{FailedEvent, Interval, Market, Message as _, Stage, Subjects, Symbol, V1};
 use waveplot_service::bus::{EventLimits, Subscription};
 use waveplot_service::{Bus, BusError, Discovery, NatsLogin};
 use waveplot_testkit::operator::Operator;
@@ -179,6 +179,56 @@ async fn each_role_publishes_only_its_own_events() {
     let (subject, payload) = next(&mut all).await;
     assert_eq!(subject, subjects.failed(Stage::Prepare), "{payload:?}");
     assert_eq!(FailedEvent::decode(&payload).unwrap(), event);
+}
+
+#[tokio::test]
+async fn only_prepare_publishes_market_events_and_takes_watch_requests() {
+    let (nats, _observer, mut all) = watched().await;
+    let subjects = Subjects::default();
+    let btc = Symbol::parse("BTC").unwrap();
+    let mut thieves = Vec::new();
+    for user in [NatsUser::Gateway, NatsUser::Plotter, NatsUser::Observer] {
+        let bus = connect(&nats, user).await;
+        for kind in Market::ALL {
+            let subject = subjects.market(kind, &btc, Interval::M1);
+            bus.publish(subject, Bytes::from("forged"), &unique_id())
+                .await
+                .unwrap();
+        }
+        bus.flush().await.unwrap();
+        // Nobody but prepare may take watch requests, so nobody else can answer them:
+        // were these allowed, they would take some of the requests sent below.
+        let taken = bus
+            .subscribe(subjects.watch(), Some("prepare".into()))
+            .await;
+        bus.flush().await.unwrap();
+        thieves.push((bus, taken));
+    }
+    let prepare = connect(&nats, NatsUser::Prepare).await;
+    let mut requests = prepare
+        .subscribe(subjects.watch(), Some("prepare".into()))
+        .await
+        .unwrap();
+    prepare.flush().await.unwrap();
+    let candle = subjects.candle(&btc, Interval::M1);
+    prepare
+        .publish(candle.clone(), Bytes::from("from prepare"), &unique_id())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut all).await, (candle, Bytes::from("from prepare")));
+    // The observer and the gateway may ask for a watch; it reaches prepare alone.
+    for user in [NatsUser::Observer, NatsUser::Gateway] {
+        let bus = connect(&nats, user).await;
+        bus.publish(subjects.watch(), Bytes::from(user.name()), &unique_id())
+            .await
+            .unwrap();
+        bus.flush().await.unwrap();
+        let (subject, payload) = next(&mut requests).await;
+        assert_eq!(
+            (subject, payload),
+            (subjects.watch(), Bytes::from(user.name()))
+        );
+    }
 }
 
 #[tokio::test]

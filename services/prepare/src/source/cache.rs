@@ -32,6 +32,9 @@ use waveplot_service::Store;
 use super::binance::{Binance, Fetched};
 use super::{SourceError, file, write};
 
+/// Most candles a stream's candle fetches from Binance to fill the cache up to it.
+pub(crate) const MAX_FILL: i64 = 1000;
+
 /// The cached span of a series and the chunks that hold it, oldest first.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Head {
@@ -156,17 +159,7 @@ impl CandleCache {
             }
             stale.extend(std::mem::replace(&mut head.chunks, vec![key.clone()]));
         }
-        head.v = 1;
-        let json = serde_json::to_vec(&head).expect("a head serialises");
-        if let Err(e) = self
-            .store
-            .put(&format!("{prefix}/head.json"), json.into())
-            .await
-        {
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "candle cache head not written"
-            );
+        if !self.write_head(prefix, &mut head).await {
             return;
         }
         stale.retain(|k| !head.chunks.contains(k));
@@ -177,10 +170,85 @@ impl CandleCache {
         }
     }
 
-    /// The head and the candles of its chunks; `None` if there is no usable cache.
-    async fn read(&self, prefix: &str) -> Option<(Head, Candles)> {
+    /// Writes `head`; false (logged) if it could not be written.
+    async fn write_head(&self, prefix: &str, head: &mut Head) -> bool {
+        head.v = 1;
+        let json = serde_json::to_vec(&head).expect("a head serialises");
+        let written = self
+            .store
+            .put(&format!("{prefix}/head.json"), json.into())
+            .await;
+        if let Err(e) = &written {
+            tracing::warn!(
+                error = e as &dyn std::error::Error,
+                "candle cache head not written"
+            );
+        }
+        written.is_ok()
+    }
+
+    /// Adds a candle that just closed (`candle`, one row) to its series, as a chunk of
+    /// its own: nothing to do if the series has it; where the series stops short of the
+    /// candle before it (the stream was down), that gap is fetched from Binance first,
+    /// at most [`MAX_FILL`] candles back; an empty series starts with it. Failures are
+    /// logged: a render then fetches what the cache lacks.
+    pub(crate) async fn append(
+        &self,
+        binance: &Binance,
+        symbol: &Symbol,
+        interval: Interval,
+        candle: &Candles,
+    ) {
+        let prefix = format!("candles/{symbol}/{interval}");
+        let (open, step) = (candle.open_time_ms[0], interval.millis());
+        let to = open + step - 1;
+        let mut head = self.head(&prefix).await.unwrap_or_default();
+        // The head covers every candle opening up to `to_ms`: with `to_ms + step >= open`
+        // the candle before this one is in, and none lies between.
+        if !head.chunks.is_empty() && head.to_ms + step < open {
+            let from = (head.to_ms + 1).max(open - MAX_FILL * step);
+            if let Err(e) = self
+                .klines(binance, symbol, interval, (from, open - 1), &mut |_| {})
+                .await
+            {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "the candle cache could not catch up with the stream"
+                );
+                return;
+            }
+            head = self.head(&prefix).await.unwrap_or_default();
+            if head.to_ms + step < open {
+                return;
+            }
+        }
+        if !head.chunks.is_empty() && head.to_ms >= open {
+            return;
+        }
+        let key = format!("{prefix}/{open}-{to}.csv");
+        if let Err(e) = self.store.put(&key, write::csv(candle).into()).await {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "candle cache not written"
+            );
+            return;
+        }
+        if head.chunks.is_empty() {
+            head.from_ms = open;
+        }
+        head.to_ms = to;
+        head.chunks.push(key);
+        if head.chunks.len() <= self.max_chunks {
+            self.write_head(&prefix, &mut head).await;
+        } else if let Some(all) = self.chunks(&head).await {
+            self.finish(&prefix, head, &all, Vec::new()).await;
+        }
+    }
+
+    /// The head of the series under `prefix`; `None` if there is no usable one.
+    async fn head(&self, prefix: &str) -> Option<Head> {
         let bytes = self.get_logged(&format!("{prefix}/head.json")).await?;
-        let head: Head = serde_json::from_slice(&bytes)
+        serde_json::from_slice(&bytes)
             .inspect_err(|e| {
                 tracing::warn!(
                     error = e as &dyn std::error::Error,
@@ -188,7 +256,18 @@ impl CandleCache {
                     "unreadable cache head; ignored"
                 )
             })
-            .ok()?;
+            .ok()
+    }
+
+    /// The head and the candles of its chunks; `None` if there is no usable cache.
+    async fn read(&self, prefix: &str) -> Option<(Head, Candles)> {
+        let head = self.head(prefix).await?;
+        let candles = self.chunks(&head).await?;
+        Some((head, candles))
+    }
+
+    /// The candles of the chunks `head` lists; `None` if one is gone or unreadable.
+    async fn chunks(&self, head: &Head) -> Option<Candles> {
         let mut parts = Vec::with_capacity(head.chunks.len());
         for key in &head.chunks {
             let Some(bytes) = self.get_logged(key).await else {
@@ -208,7 +287,7 @@ impl CandleCache {
                 .ok()?;
             parts.push(chunk.candles);
         }
-        Some((head, merge(&parts)))
+        Some(merge(&parts))
     }
 
     /// The chunks the head of the series under `prefix` lists: none when the head is

@@ -251,6 +251,36 @@ impl Sources {
         Ok((candles, label))
     }
 
+    /// Keeps a candle that Binance's stream reported closed (`candle`, one row) in the
+    /// candle cache, so that a render of the window ending at it asks Binance nothing.
+    pub(crate) async fn keep_closed(&self, symbol: &Symbol, interval: Interval, candle: &Candles) {
+        if let (Some(cache), Some(binance)) = (&self.cache, &self.binance) {
+            cache.append(binance, symbol, interval, candle).await;
+        }
+    }
+
+    /// Binance's closed candles opening in `from..=to`, through the cache; none if none
+    /// opens there.
+    pub(crate) async fn closed_between(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        (from, to): (i64, i64),
+    ) -> Result<Candles, SourceError> {
+        let span = Span::Between {
+            start_ms: from,
+            end_ms: to,
+        };
+        match self
+            .candles(&Source::Binance, symbol, interval, span, &mut |_| {})
+            .await
+        {
+            Ok((candles, _)) => Ok(candles),
+            Err(SourceError::NothingBetween(..)) => Ok(Candles::default()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn binance_candles(
         &self,
         symbol: &Symbol,

@@ -1,5 +1,7 @@
 //! The real prepare binary against a real nats-server and a real S3 server.
 
+mod live;
+
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -105,6 +105,95 @@ async fn a_chunk_deleted_by_another_replica_makes_the_cache_refetch_not_fail() {
     assert_eq!(fake.kline_starts(), [first, first]);
 }
 
+/// The candle opening at `open` as a stream reports its close, with its own close
+/// price (the REST fake's series has 100 + i).
+fn streamed(open: i64, close: f64) -> Candles {
+    let mut c = Candles::default();
+    let record = csv::ByteRecord::from(vec![
+        open.to_string(),
+        format!("{close}"),
+        format!("{close}"),
+        format!("{close}"),
+        format!("{close}"),
+        "1".into(),
+        (open + MINUTE - 1).to_string(),
+        format!("{close}"),
+        "1".into(),
+        "0.5".into(),
+        format!("{}", close / 2.0),
+    ]);
+    super::super::klines::push_record(&mut c, &record).unwrap();
+    c
+}
+
+#[tokio::test]
+async fn streamed_candles_join_the_series_and_a_gap_before_one_is_filled_from_binance() {
+    let (fake, binance, first) = fake(40).await;
+    let cache = CandleCache {
+        max_chunks: 4,
+        ..CandleCache::new(Store::memory())
+    };
+    let prefix = "candles/BTCUSDT/1m";
+    // An empty series starts with the streamed candle.
+    cache
+        .append(
+            &binance,
+            &btc(),
+            Interval::M1,
+            &streamed(first + 10 * MINUTE, 7.0),
+        )
+        .await;
+    let (head, got) = cache.read(prefix).await.unwrap();
+    assert_eq!(
+        (head.from_ms, head.to_ms),
+        (first + 10 * MINUTE, first + 11 * MINUTE - 1)
+    );
+    assert_eq!(got.close, [7.0]);
+    // The next one joins as a chunk of its own; a repeat changes nothing.
+    for _ in 0..2 {
+        cache
+            .append(
+                &binance,
+                &btc(),
+                Interval::M1,
+                &streamed(first + 11 * MINUTE, 8.0),
+            )
+            .await;
+    }
+    assert_eq!(cache.read(prefix).await.unwrap().1.close, [7.0, 8.0]);
+    assert!(fake.kline_starts().is_empty(), "nothing asked of Binance");
+    // Three candles later: the two between come from Binance, the streamed one is kept.
+    cache
+        .append(
+            &binance,
+            &btc(),
+            Interval::M1,
+            &streamed(first + 14 * MINUTE, 9.0),
+        )
+        .await;
+    assert_eq!(fake.kline_starts(), [first + 12 * MINUTE]);
+    let (head, got) = cache.read(prefix).await.unwrap();
+    assert_eq!(got.close, [7.0, 8.0, 112.0, 113.0, 9.0]);
+    assert_eq!(head.to_ms, first + 15 * MINUTE - 1);
+    // Past four chunks the series is merged into one.
+    assert_eq!(head.chunks.len(), 4, "{:?}", head.chunks);
+    cache
+        .append(
+            &binance,
+            &btc(),
+            Interval::M1,
+            &streamed(first + 15 * MINUTE, 10.0),
+        )
+        .await;
+    let (head, got) = cache.read(prefix).await.unwrap();
+    assert_eq!(head.chunks.len(), 1, "{:?}", head.chunks);
+    assert_eq!(got.close, [7.0, 8.0, 112.0, 113.0, 9.0, 10.0]);
+    // A render's window ending at the streamed candle asks Binance only for older ones.
+    let window = fetch(&cache, &binance, (first, first + 15 * MINUTE)).await;
+    assert_eq!(window.len(), 16);
+    assert_eq!(fake.kline_starts(), [first + 12 * MINUTE, first]);
+}
+
 #[test]
 fn merged_parts_are_ordered_without_duplicates() {
     let part = |times: &[i64]| {
