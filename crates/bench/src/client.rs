@@ -58,6 +58,20 @@ pub fn render(http: &reqwest::blocking::Client, url: &str, body: &Value) -> Resu
         }
     };
     let events = created["events_url"].as_str().context("events_url")?;
+    let last = final_status(http, url, events)?;
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    let state = last["state"].as_str().unwrap_or("hung").to_owned();
+    Ok(Outcome {
+        total_ms,
+        state,
+        status: last,
+        retried,
+    })
+}
+
+/// Follows a render's events (`events`, its `events_url`) to the final status; `null`
+/// if the stream ends before one.
+pub fn final_status(http: &reqwest::blocking::Client, url: &str, events: &str) -> Result<Value> {
     let stream = http
         .get(format!("{url}{events}"))
         .send()
@@ -72,14 +86,7 @@ pub fn render(http: &reqwest::blocking::Client, url: &str, body: &Value) -> Resu
             }
         }
     }
-    let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let state = last["state"].as_str().unwrap_or("hung").to_owned();
-    Ok(Outcome {
-        total_ms,
-        state,
-        status: last,
-        retried,
-    })
+    Ok(last)
 }
 
 /// The wait a `Retry-After` header of whole seconds asks for.

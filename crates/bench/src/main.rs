@@ -2,7 +2,8 @@
 //! reports end-to-end latency (cold and warm), the time of each stage, throughput under
 //! concurrent clients and the services' peak memory; on a stack of its own also the
 //! CPU every process spends per render, against drawing the same charts in one
-//! process (see [`cpu`]). Without `--gateway` it starts the
+//! process (see [`cpu`]), and the time from a closing kline message to the last chart
+//! on a live page (see [`live`]). Without `--gateway` it starts the
 //! whole stack itself on loopback from the release binaries next to it.
 //!
 //! With `--faults` (or `--faults-only`) it also runs the fault suite on a stack of its
@@ -20,6 +21,7 @@
 mod client;
 mod cpu;
 mod faults;
+mod live;
 mod report;
 mod stack;
 
@@ -73,6 +75,10 @@ struct Args {
     /// Measure only the CPU per render (and its ratio to drawing in one process).
     #[arg(long, conflicts_with_all = ["gateway", "compare", "faults", "faults_only"])]
     cpu_only: bool,
+    /// Measure only the live scenario: from a closing kline message to the last chart
+    /// on a live page.
+    #[arg(long, conflicts_with_all = ["gateway", "compare", "faults", "faults_only", "cpu_only"])]
+    live_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -92,6 +98,12 @@ fn main() -> Result<()> {
         let cpu = cpu_per_render(&stack, &bin_dir, args.quick)?;
         print!("{}", cpu.table());
         return write_json(&args, &json!({ "cpu": cpu }));
+    }
+    if args.live_only {
+        let stack = stack::Stack::start(&bin_dir, 60, stack::SYNTHETIC_CANDLES, args.s3)?;
+        let live = live_latency(&stack, args.quick)?;
+        print!("{}", live.table());
+        return write_json(&args, &json!({ "live": live }));
     }
     let mut value = if args.faults_only {
         json!({})
@@ -146,7 +158,13 @@ fn suite_with_stack(bin_dir: &std::path::Path, args: &Args) -> Result<Report> {
         || stack.publish_acks(),
     )?;
     report.cpu = Some(cpu_per_render(&stack, bin_dir, quick)?);
+    report.live = Some(live_latency(&stack, quick)?);
     Ok(report)
+}
+
+/// [`live::measure`] on the page's default 1m window (3 days, 4 320 candles).
+fn live_latency(stack: &stack::Stack, quick: bool) -> Result<live::LiveLatency> {
+    live::measure(stack, 4320, if quick { 5 } else { 20 })
 }
 
 /// [`cpu::measure`] for the first scenario, the BTC 5m sample.
@@ -280,6 +298,7 @@ fn suite(
         peak_rss_mib: rss(),
         publish_acks: acks(),
         cpu: None,
+        live: None,
     })
 }
 

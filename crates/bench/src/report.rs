@@ -69,6 +69,9 @@ pub struct Report {
     /// CPU per cold render of every process, against drawing the same charts in one
     /// process; only when the bench started the stack.
     pub cpu: Option<crate::cpu::CpuPerRender>,
+    /// From a closing kline message to the last chart on a live page; only when the
+    /// bench started the stack.
+    pub live: Option<crate::live::LiveLatency>,
 }
 
 /// How long publishing an event took until the server acknowledged it, at one service.
@@ -166,6 +169,9 @@ impl Report {
         }
         if let Some(cpu) = &self.cpu {
             out += &cpu.table();
+        }
+        if let Some(live) = &self.live {
+            out += &live.table();
         }
         out
     }

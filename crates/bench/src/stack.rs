@@ -2,8 +2,9 @@
 //! server (s3s-fs, or Garage with `--s3 garage`) and the service binaries (prepare,
 //! six plotters, gateway), all on loopback; a candle directory with synthetic 1-minute klines for the windows the
 //! bundled samples cannot give (4 320 and 100 000+ one-minute candles); and a fake
-//! Binance (synthetic candles of any interval up to now) that prepare's `binance`
-//! source is pointed at, so no run ever reaches the real exchange.
+//! Binance (synthetic candles of any interval up to now, and their kline streams) that
+//! prepare's `binance` source and live following are pointed at, so no run ever
+//! reaches the real exchange.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use waveplot_testkit::Role;
 use waveplot_testkit::fake_binance::FakeBinance;
+use waveplot_testkit::fake_binance::ws::FakeBinanceWs;
 
 /// The synthetic 1-minute file: enough for the large window.
 pub const SYNTHETIC: &str = "BTCUSDT-1m-synthetic.csv";
@@ -36,6 +38,8 @@ pub struct Stack {
     pub system: waveplot_testkit::Stack,
     /// The fake Binance prepare fetches from.
     pub binance: FakeBinance,
+    /// The fake Binance kline streams prepare follows.
+    pub ws: FakeBinanceWs,
     /// The runtime the fake Binance (and the fault suite's bus and store clients) run on.
     pub runtime: tokio::runtime::Runtime,
     _candles: tempfile::TempDir,
@@ -52,6 +56,7 @@ impl Stack {
             .build()
             .context("Tokio runtime")?;
         let binance = runtime.block_on(FakeBinance::start_synthetic());
+        let ws = runtime.block_on(FakeBinanceWs::start());
         let candles = tempfile::tempdir().context("candle directory")?;
         let file = candles.path().join(SYNTHETIC);
         waveplot_testkit::klines::write_walk(&file, synthetic)
@@ -64,7 +69,8 @@ impl Stack {
                 "CANDLE_DIR",
                 candles.path().display().to_string(),
             )
-            .env(Role::Prepare, "BINANCE_URL", &binance.url);
+            .env(Role::Prepare, "BINANCE_URL", &binance.url)
+            .env(Role::Prepare, "BINANCE_WS_URL", &ws.url);
         // As the images set it (deploy/Dockerfile): the peaks measured are the deployment's.
         let builder = Role::ALL.into_iter().fold(builder, |b, role| {
             b.env(role, "MALLOC_MMAP_THRESHOLD_", "1048576")
@@ -82,6 +88,7 @@ impl Stack {
         Ok(Self {
             system: builder.start(),
             binance,
+            ws,
             runtime,
             _candles: candles,
         })

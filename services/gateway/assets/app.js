@@ -1,5 +1,7 @@
 // waveplot page: a request is a URL (/?symbol=ETHUSDT&interval=1h...), charts arrive
 // one by one over Server-Sent Events, every failure is said in words a trader reads.
+// A live page (live=1; auto=1 is read as an alias) holds a watch: the server starts a
+// render at each candle close and says so over Server-Sent Events, no polling.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -14,9 +16,10 @@ const LAYOUT = ["01", "04", "02a", "02b", "03", "05"];
 const UNIT_S = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, M: 2592000 };
 let meta = null;
 let events = null;
-let refreshTimer = null;
 let current = null;
 let zoomToken = 0;
+// The live page's watch: what it follows, its event stream, and when the price was shown.
+let live = null;
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -33,7 +36,7 @@ async function init() {
   $("source").replaceChildren(...meta.sources.map((s) => new Option(s)));
   zones();
   $("form").addEventListener("submit", (e) => { e.preventDefault(); run({ push: true }); });
-  $("auto").addEventListener("change", () => { syncUrl(false); scheduleRefresh(); });
+  $("live").addEventListener("change", () => { syncUrl(false); watchLive(current ? current.request : request()); });
   window.addEventListener("popstate", follow);
   follow();
 }
@@ -80,7 +83,7 @@ function fromUrl() {
       problems.push(`${wanted} is not ${CHOICES[f]}; valid: ${valid}.`);
     }
   }
-  $("auto").checked = params.get("auto") === "1";
+  $("live").checked = params.get("live") === "1" || params.get("auto") === "1";
   if (FIELDS.slice(3).some((f) => params.has(f))) $("more").open = true;
   return { named: params.has("symbol"), problems };
 }
@@ -113,7 +116,7 @@ function syncUrl(push, symbol) {
     const v = f === "symbol" ? (symbol || $(f).value.trim().toUpperCase()) : $(f).value.trim();
     if (v !== "" && !(f === "source" && v === meta.sources[0])) params.set(f, v);
   }
-  if ($("auto").checked) params.set("auto", "1");
+  if ($("live").checked) params.set("live", "1");
   const url = "/?" + params.toString();
   if (url === location.pathname + location.search) return;
   if (push) history.pushState(null, "", url);
@@ -130,17 +133,15 @@ function say(text, isError, fix) {
   }
 }
 
-/** Starts a render of the form's request. `refresh` keeps the charts on screen until
- * their replacements arrive, so a wall board does not flash. */
-async function run({ push = false, refresh = false }) {
-  clearTimeout(refreshTimer);
+/** Starts a render of the form's request (and, on a live page, its watch). */
+async function run({ push = false }) {
   const b = request();
   syncUrl(push);
+  watchLive(b);
   if (events) events.close();
-  // A new question clears the old answer; a refresh keeps it until the new one is in.
-  if (!refresh) tiles([], false);
+  tiles([], false);
   $("run").disabled = true;
-  say(`${refresh ? "Refreshing" : "Analysing"} ${b.symbol} ${b.interval}…`);
+  say(`Analysing ${b.symbol} ${b.interval}…`);
   let res;
   try {
     res = await fetch("/api/render", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
@@ -150,7 +151,14 @@ async function run({ push = false, refresh = false }) {
   const answer = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
   if (!res.ok) return failed(...explain(answer.error || `HTTP ${res.status}`, res.status, b));
   $("run").disabled = false;
-  current = { request: b, final: false };
+  followRender(b, answer, false);
+}
+
+/** Shows a render as its events come. `refresh` keeps the charts on screen until their
+ * replacements arrive, so a wall board does not flash. */
+function followRender(b, answer, refresh) {
+  if (events) events.close();
+  current = { request: b, final: false, live: refresh };
   tiles(answer.plots, refresh);
   $("progress").max = answer.plots.length;
   $("progress").hidden = false;
@@ -241,21 +249,22 @@ function show(st) {
   if (st.bands && st.prepared) bands(st);
   const total = Object.keys(st.plots).length;
   if (st.state === "running") {
-    say(`Analysing ${r.symbol} ${r.interval}… ${finished} of ${total} charts ready.`);
+    say(`${current.live ? "A candle closed: updating" : "Analysing"} ${r.symbol} ${r.interval}… ${finished} of ${total} charts ready.`);
     return;
   }
   current.final = true;
   events.close();
   $("progress").hidden = true;
   const took = seconds(st.elapsed_ms);
-  if (st.state === "complete") say(`${r.symbol} ${r.interval}: all ${total} charts ready in ${took}.`);
+  const tz = r.tz || "UTC";
+  if (st.state === "complete" && current.live) say(`${r.symbol} ${r.interval}: updated for the candle of ${when(st.prepared.last_open_ms, false, tz)} ${tz}, in ${took}.`);
+  else if (st.state === "complete") say(`${r.symbol} ${r.interval}: all ${total} charts ready in ${took}.`);
   else if (st.state === "partial") say(`Partial result: ${total - doneCount(st)} of ${total} charts are missing (each tile says why); the others are shown.`, true, { label: "Try again", action: () => run({}) });
   else {
     const [text, fix] = explain(st.error || "no chart could be drawn", 0, r);
     say(text, true, fix);
   }
   current.status = st;
-  scheduleRefresh();
 }
 
 function doneCount(st) {
@@ -377,23 +386,58 @@ async function sharpen(id) {
   source.onerror = () => { source.close(); $("viewer-note").textContent = ""; };
 }
 
-/** With auto-refresh on, runs again two seconds after the next candle closes. */
-function scheduleRefresh() {
-  clearTimeout(refreshTimer);
-  $("auto-note").textContent = "";
-  const st = current && current.final && current.status;
-  if (!$("auto").checked || !st || !st.prepared) return;
-  const bar = barSeconds(st.request.interval) * 1000;
-  const nextClose = st.prepared.last_open_ms + 2 * bar;
-  if (nextClose + bar < Date.now()) {
-    $("auto-note").textContent = "this window is historical; it will not change";
+/** On a live page, holds a watch of `b` (the request on screen): each close's render
+ * arrives as an event and replaces the charts; the forming price shows in the header.
+ * Anything else ends the watch. */
+async function watchLive(shown) {
+  const { end_ms: _end, ...b } = shown;
+  const key = JSON.stringify(b);
+  if (live && live.key === key && $("live").checked) return;
+  if (live) live.source.close();
+  live = null;
+  $("live-note").textContent = "";
+  if (!$("live").checked) return;
+  if ((b.source || meta.sources[0]) !== "binance") {
+    $("live-note").textContent = "live charts follow Binance; this source does not change";
     return;
   }
-  const at = Math.max(nextClose + 2000, Date.now() + 5000);
-  const tz = st.request.tz || "UTC";
-  const clock = new Date(at).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: tz });
-  $("auto-note").textContent = `next at ${clock} ${tz}`;
-  refreshTimer = setTimeout(() => run({ refresh: true }), at - Date.now());
+  const mine = { key, source: { close() {} }, shown: 0 };
+  live = mine;
+  $("live-note").textContent = "connecting…";
+  const res = await fetch("/api/watch", { method: "POST", headers: { "content-type": "application/json" }, body: key }).catch(() => null);
+  const answer = res ? await res.json().catch(() => ({})) : {};
+  if (live !== mine) return;
+  if (!res || !res.ok) {
+    $("live-note").textContent = `not live: ${answer.error || "the server cannot be reached"}`;
+    return;
+  }
+  const source = new EventSource(answer.events_url);
+  mine.source = source;
+  $("live-note").textContent = "live: new charts at each close";
+  source.addEventListener("render", (e) => {
+    const r = JSON.parse(e.data);
+    // The close's render replaces what is shown, unless a newer one already did.
+    if (current && current.request.end_ms >= r.end_ms) return;
+    followRender({ ...b, end_ms: r.end_ms }, r, true);
+  });
+  source.addEventListener("price", (e) => {
+    const p = JSON.parse(e.data);
+    if (Date.now() - mine.shown < 1000) return;
+    mine.shown = Date.now();
+    const tz = b.tz || "UTC";
+    const at = new Date(p.event_ms).toLocaleTimeString("en-GB", { hourCycle: "h23", timeZone: tz });
+    $("live-note").textContent = `live · ${p.close.toLocaleString("en-US", { maximumFractionDigits: 8 })} at ${at} (candle forming)`;
+  });
+  source.addEventListener("error", (e) => {
+    if (e.data) $("live-note").textContent = `live: ${JSON.parse(e.data).error}`;
+  });
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED || live !== mine) return;
+    // The watch ended (the server restarted, or lost it): take a new one shortly.
+    live = null;
+    $("live-note").textContent = "live: reconnecting…";
+    setTimeout(() => { if (!live && $("live").checked) watchLive(b); }, 5000);
+  };
 }
 
 init().catch((e) => say("The page could not start: " + e.message, true));

@@ -33,6 +33,8 @@ pub struct AppState {
     pub ctx: Context,
     /// The renders this gateway started.
     pub registry: Arc<Registry>,
+    /// The live pages' watches.
+    pub watches: Arc<crate::live::Watches>,
     /// How long a render may take before missing charts are reported as failed.
     pub deadline: Duration,
     /// Renders running at once; one more is answered 503 with Retry-After.
@@ -55,6 +57,8 @@ pub fn app(state: AppState, readiness: Readiness, with_health: bool) -> Router {
         .route("/api/render", post(routes::render::create))
         .route("/api/render/{id}", get(routes::render::status))
         .route("/api/render/{id}/events", get(routes::render::events))
+        .route("/api/watch", post(routes::watch::create))
+        .route("/api/watch/{id}/events", get(routes::watch::events))
         .route("/api/meta", get(routes::meta::meta))
         .route("/plots/{*key}", get(routes::plots::image))
         .merge(routes::page::routes())

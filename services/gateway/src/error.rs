@@ -41,6 +41,22 @@ pub enum AppError {
     Internal(anyhow::Error),
 }
 
+impl AppError {
+    /// What the response's body says.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadRequest(m)
+            | Self::NotFound(m)
+            | Self::TooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Unavailable(m)
+            | Self::Timeout(m) => m.clone(),
+            Self::Busy { message, .. } => message.clone(),
+            Self::Internal(_) => "internal error; see the gateway's log".to_owned(),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match self {

@@ -12,6 +12,7 @@
 //! - [`routes`]: the API (`render`), the images (`plots`), the page, `meta`.
 //! - [`status`]: a render's state as the API reports it.
 //! - [`registry`]: the renders in memory, coalescing and reuse.
+//! - [`live`]: live pages: watches, and a render at each closed candle.
 //! - [`gather`]: bus events → render statuses.
 //! - [`error`]: the API's error type.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod gather;
 pub mod http;
+pub mod live;
 pub mod registry;
 pub mod routes;
 pub mod status;
@@ -94,6 +96,7 @@ pub async fn serve(
         meta: routes::meta::Meta::new(settings.sources, settings.deadline.as_secs()),
         ctx,
         registry,
+        watches: Arc::default(),
         deadline: settings.deadline,
         max_renders: settings.max_renders,
     };

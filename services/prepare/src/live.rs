@@ -13,21 +13,30 @@
 //! them is refused with the bound named. Live analyses run one at a time, whatever the
 //! number of pairs, so they take at most one render's memory next to the renders'.
 //!
-//! With several prepare replicas each watch request goes to one of them, and its
-//! renewals may go to another, which then follows the pair too until the first one's
-//! lease runs out: for that while the pair's events come twice (with the same
-//! `Nats-Msg-Id`, by which a reader drops the copy).
+//! Live charts follow intervals of `1m` and longer (a `1s` candle closes too often to
+//! redo the analyses at each close) and windows of at most [`MAX_WINDOW`] candles, what
+//! the candle cache keeps of a series, so that each close reads the window from the
+//! cache. Watch requests are answered [`ANSWERING`] at a time; the renewal of a lease on
+//! the same pair skips the source check.
+//!
+//! With several prepare replicas each watch request, and each renewal, goes to any one
+//! of them, so a watched pair is soon followed by most replicas, each publishing its
+//! events: candle, anomaly and signal events then come once per replica, with the same
+//! `Nats-Msg-Id`, by which a reader drops the copies; price events, throttled by each
+//! replica on its own, differ and cannot be told apart. A deployment that serves tools
+//! on the bus runs one replica.
 //!
 //! # A stream
 //!
 //! Binance pings every 20 s and the stream answers as it reads; a stream silent for
-//! [`IDLE`] is taken for dead. A lost stream is opened again after a backoff of 1 s,
+//! [`IDLE`] (not even a ping) is taken for dead. A lost stream is opened again after a backoff of 1 s,
 //! doubling to 60 s (with a fifth of jitter), and one that lasted
 //! [`LiveSettings::reconnect_after`] is reopened at once, ahead of the disconnect
 //! Binance makes after 24 hours. After a reconnect, the candles that closed meanwhile
-//! are fetched from the REST API through the cache (at most
-//! [`MAX_FILL`](crate::source::cache::MAX_FILL)) and published as candle events with
-//! `filled: true`; the analyses run for the newest of them.
+//! are fetched from the REST API through the cache (at most the 1 000 newest) and
+//! published as candle events with `filled: true`; the analyses run for the newest of
+//! them. A fill that fails is tried again at the next message, at most every
+//! [`FILL_RETRY`].
 
 mod events;
 mod stream;
@@ -60,6 +69,18 @@ pub const MAX_ANALYSES: usize = 4;
 
 /// A stream that sends nothing (not even a ping) for this long is taken for dead.
 pub const IDLE: Duration = Duration::from_secs(60);
+
+/// The longest window a watch may ask for: what the candle cache keeps of a series.
+pub const MAX_WINDOW: usize = crate::source::cache::MAX_CANDLES;
+
+/// Watch requests answered at once (each may wait on Binance to check a new symbol).
+pub const ANSWERING: usize = 16;
+
+/// The shortest wait before a failed gap fill is tried again.
+pub const FILL_RETRY: Duration = Duration::from_secs(10);
+
+/// How long closing a stream may take before it is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The forming candle is published at most this often per pair.
 const PRICE_EVERY: Duration = Duration::from_secs(1);
@@ -132,7 +153,7 @@ pub(crate) struct Live {
     settings: LiveSettings,
     state: Mutex<State>,
     /// Live analyses run one at a time.
-    analysing: tokio::sync::Semaphore,
+    analysing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Answers watch requests and ends expired leases until `shutdown`; then closes every
@@ -146,8 +167,9 @@ pub(crate) async fn serve(
         prepare,
         settings,
         state: Mutex::default(),
-        analysing: tokio::sync::Semaphore::new(1),
+        analysing: Arc::new(tokio::sync::Semaphore::new(1)),
     });
+    let answering = Arc::new(tokio::sync::Semaphore::new(ANSWERING));
     let ctx = &live.prepare.ctx;
     let mut requests = ctx
         .bus
@@ -159,7 +181,16 @@ pub(crate) async fn serve(
             () = shutdown.cancelled() => break Ok(()),
             _ = sweep.tick() => live.sweep(),
             message = requests.next() => match message {
-                Some(message) => live.answer(message).await,
+                Some(message) => {
+                    let Ok(slot) = answering.clone().acquire_owned().await else {
+                        break Ok(());
+                    };
+                    let live = live.clone();
+                    tokio::spawn(async move {
+                        live.answer(message).await;
+                        drop(slot);
+                    });
+                }
                 None => break Err(anyhow::anyhow!("the subscription to watch requests ended")),
             },
         }
@@ -213,14 +244,36 @@ impl Live {
                 "live charts are off on this deployment (LIVE_PAIRS is 0)".to_owned(),
             ));
         }
+        if watch.interval == Interval::S1 {
+            return Err(refuse(
+                "live charts follow intervals of 1m and longer; a 1s candle closes too often to redo the analysis at each".to_owned(),
+            ));
+        }
         let now_ms = jiff::Timestamp::now().as_millisecond();
         let render = watch.render(RequestId::generate(), now_ms);
+        let window = render.window_len() as usize;
+        if window > MAX_WINDOW {
+            return Err(refuse(format!(
+                "a live window is at most {MAX_WINDOW} candles (what the candle cache keeps of a series), not {window}"
+            )));
+        }
         self.prepare.check(&render).map_err(refuse)?;
-        self.prepare
-            .sources
-            .check(&render)
-            .await
-            .map_err(|e| refuse(e.to_string()))?;
+        let renewal = self
+            .state
+            .lock()
+            .expect("live state")
+            .leases
+            .get(&id)
+            .is_some_and(|l| {
+                (&l.watch.symbol, l.watch.interval) == (&watch.symbol, watch.interval)
+            });
+        if !renewal {
+            self.prepare
+                .sources
+                .check(&render)
+                .await
+                .map_err(|e| refuse(e.to_string()))?;
+        }
         let mut state = self.state.lock().expect("live state");
         self.admit(&state, &watch).map_err(refuse)?;
         let pair = (watch.symbol.clone(), watch.interval);
@@ -327,8 +380,13 @@ impl Live {
         let window = self.prepare.sources.load(&request).await?;
         let key = blob_key(&window, &params);
         let backend = self.prepare.backend.clone();
+        // The slot moves into the blocking task: it is held while the analysis runs, even
+        // when the follower that waits for it is cancelled.
+        let slot = self.analysing.clone().acquire_owned().await?;
         let blob = tokio::task::spawn_blocking(move || {
-            crate::analysis::analyse(window, &params, &backend)
+            let blob = crate::analysis::analyse(window, &params, &backend);
+            drop(slot);
+            blob
         })
         .await??;
         Ok((blob, key))
@@ -372,8 +430,11 @@ struct Follower {
     symbol: Symbol,
     interval: Interval,
     cancel: CancellationToken,
-    /// The open time of the newest closed candle handled.
-    last_closed: Option<i64>,
+    /// The close time of the newest candle known closed: handled, filled, or (at the
+    /// first message) the one before the candle the stream reports.
+    closed_through: Option<i64>,
+    /// When a gap fill last failed.
+    fill_failed: Option<Instant>,
     /// When the forming candle was last published.
     last_price: Option<Instant>,
     /// The newest candle's signal of each analysis at the last close: its open time
@@ -388,7 +449,8 @@ impl Follower {
             symbol,
             interval,
             cancel,
-            last_closed: None,
+            closed_through: None,
+            fill_failed: None,
             last_price: None,
             signals: Vec::new(),
         }
@@ -437,10 +499,10 @@ impl Follower {
             let next = tokio::select! {
                 () = tokio::time::sleep_until(renew_at) => {
                     tracing::info!(%symbol, %interval, "reopening the stream ahead of Binance's 24-hour limit");
-                    let _ = ws.close(None).await;
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
                     return Ended::Renew;
                 }
-                next = tokio::time::timeout(IDLE, stream::next_text(&mut ws)) => next,
+                next = tokio::time::timeout(IDLE, stream::next_frame(&mut ws)) => next,
             };
             let text = match next {
                 Err(_) => {
@@ -455,9 +517,12 @@ impl Follower {
                     tracing::warn!(%symbol, %interval, error = format!("{e:#}"), "Binance's kline stream failed; reconnecting");
                     return Ended::Lost { heard };
                 }
-                Ok(Some(Ok(text))) => text,
+                Ok(Some(Ok(frame))) => frame,
             };
             heard = true;
+            let Some(text) = text else {
+                continue;
+            };
             match stream::parse(&text, &symbol, interval) {
                 Ok(update) => self.on_update(update).await,
                 Err(problem) => {
@@ -471,11 +536,10 @@ impl Follower {
 
     async fn on_update(&mut self, update: stream::Update) {
         let open = update.open_ms();
-        if let Some(last) = self.last_closed {
-            let step = self.interval.millis();
-            if open > last + step {
-                self.fill(last + step, open - 1).await;
-            }
+        let through = *self.closed_through.get_or_insert(open - 1);
+        let retry = self.fill_failed.is_none_or(|t| t.elapsed() >= FILL_RETRY);
+        if open > through + 1 && retry {
+            self.fill(through + 1, open - 1).await;
         }
         if !update.closed {
             if self.last_price.is_none_or(|t| t.elapsed() >= PRICE_EVERY) {
@@ -491,7 +555,7 @@ impl Follower {
             }
             return;
         }
-        if self.last_closed.is_some_and(|last| open <= last) {
+        if self.closed_through.is_some_and(|through| open <= through) {
             return;
         }
         let sources = &self.live.prepare.sources;
@@ -500,7 +564,7 @@ impl Follower {
             .await;
         self.closed(&update.candle, false).await;
         self.analyse(open).await;
-        self.last_closed = Some(open);
+        self.closed_through = Some(update.candle.close_time_ms[0]);
     }
 
     /// Publishes the candle events of `candles`.
@@ -532,15 +596,21 @@ impl Follower {
                 self.closed(&candles, true).await;
                 if let Some(&newest) = candles.open_time_ms.last() {
                     self.analyse(newest).await;
-                    self.last_closed = Some(newest);
                 }
+                // What Binance has not got (a halt) is not asked for again.
+                self.closed_through = Some(to);
+                self.fill_failed = None;
             }
-            Err(e) => tracing::warn!(
-                symbol = %self.symbol,
-                interval = %self.interval,
-                error = &e as &dyn std::error::Error,
-                "the candles closed during a reconnect could not be fetched"
-            ),
+            Err(e) => {
+                self.fill_failed = Some(Instant::now());
+                tracing::warn!(
+                    symbol = %self.symbol,
+                    interval = %self.interval,
+                    error = &e as &dyn std::error::Error,
+                    "the candles closed during a reconnect could not be fetched; trying again in {} s",
+                    FILL_RETRY.as_secs()
+                );
+            }
         }
     }
 
@@ -550,9 +620,6 @@ impl Follower {
         let pair = (self.symbol.clone(), self.interval);
         let mut signals = Vec::new();
         for (analysis, watch) in self.live.analyses(&pair) {
-            let Ok(_slot) = self.live.analysing.acquire().await else {
-                return;
-            };
             let (blob, key) = match self.live.analysis_of(&watch, open).await {
                 Ok(done) => done,
                 Err(e) => {
@@ -560,6 +627,13 @@ impl Follower {
                     continue;
                 }
             };
+            let newest = blob.candles.open_time_ms.last().copied();
+            if newest != Some(open) {
+                // Events speak of the candle that closed; a window that ends elsewhere
+                // (Binance does not list it yet) says nothing about it.
+                tracing::warn!(symbol = %self.symbol, interval = %self.interval, open, ?newest, "the live window does not end at the closed candle; no events for it");
+                continue;
+            }
             if let Some(event) = events::anomaly(&blob, &key) {
                 self.live.publish(&event).await;
             }

@@ -441,29 +441,74 @@ impl Bus {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<Bytes, BusError> {
-        match self {
+        self.request_answer(subject, payload, timeout, |_| true)
+            .await
+    }
+
+    /// Like [`Bus::request`], taking only a reply for which `is_answer` holds: others
+    /// on the request's inbox are dropped (with a warning) and the wait goes on.
+    ///
+    /// A reply subject travels with the request and anyone who sees the request sees
+    /// it; a service that answers whoever asks (prepare answers observers' watch
+    /// requests) can be made to answer into another client's inbox. A client that
+    /// checks what it gets (the request's ID in the reply) is not misled by that.
+    pub async fn request_answer(
+        &self,
+        subject: String,
+        payload: Bytes,
+        timeout: Duration,
+        is_answer: impl Fn(&[u8]) -> bool,
+    ) -> Result<Bytes, BusError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut replies = match self {
             Bus::Nats(c) => {
-                let request = async_nats::Request::new()
-                    .payload(payload)
-                    .timeout(Some(timeout));
-                c.send_request(subject.clone(), request)
+                let inbox = c.new_inbox();
+                let io =
+                    |action: &'static str, source: Box<dyn std::error::Error + Send + Sync>| {
+                        BusError::Io {
+                            action,
+                            subject: subject.clone(),
+                            source,
+                        }
+                    };
+                // The server handles a connection's commands in order: the subscription
+                // is in place before the request goes out.
+                let replies = c
+                    .subscribe(inbox.clone())
                     .await
-                    .map(|m| m.payload)
-                    .map_err(|e| match e.kind() {
-                        async_nats::RequestErrorKind::NoResponders => {
-                            BusError::NoResponders { subject }
+                    .map_err(|e| io("request", Box::new(e)))?;
+                c.publish_with_reply(subject.clone(), inbox, payload)
+                    .await
+                    .map_err(|e| io("request", Box::new(e)))?;
+                replies
+                    .map(|m| {
+                        if m.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                            None
+                        } else {
+                            Some(m.payload)
                         }
-                        async_nats::RequestErrorKind::TimedOut => {
-                            BusError::Timeout { subject, timeout }
-                        }
-                        _ => BusError::Io {
-                            action: "request",
-                            subject,
-                            source: Box::new(e),
-                        },
                     })
+                    .boxed()
             }
-            Bus::Local(l) => l.request(&subject, payload, timeout).await,
+            Bus::Local(l) => {
+                let Some(replies) = l.request(&subject, payload) else {
+                    return Err(BusError::NoResponders { subject });
+                };
+                replies.map(|m| Some(m.payload)).boxed()
+            }
+        };
+        loop {
+            match tokio::time::timeout_at(deadline, replies.next()).await {
+                Ok(Some(Some(reply))) if is_answer(&reply) => return Ok(reply),
+                Ok(Some(Some(_))) => {
+                    tracing::warn!(
+                        subject,
+                        "a reply that does not answer this request was dropped"
+                    );
+                }
+                Ok(Some(None)) => return Err(BusError::NoResponders { subject }),
+                Ok(None) | Err(_) => return Err(BusError::Timeout { subject, timeout }),
+            }
         }
     }
 

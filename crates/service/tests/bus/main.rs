@@ -133,6 +133,46 @@ async fn a_request_is_answered_by_one_member_of_the_group_and_times_out_when_ign
     assert!(matches!(e, BusError::Timeout { .. }), "{e}");
 }
 
+/// A reply that does not answer the request (another client's, sent into this inbox)
+/// is dropped and the right one still taken, on NATS and on the in-process bus.
+#[tokio::test]
+async fn a_request_takes_only_the_reply_that_answers_it() {
+    let nats = NatsServer::start();
+    let nats_bus = |name: &'static str| {
+        let url = nats.url();
+        async move { Bus::connect(&url, None, name).await.unwrap() }
+    };
+    let local = Bus::Local(waveplot_service::bus::LocalBus::new());
+    for (server, client) in [
+        (nats_bus("server").await, nats_bus("client").await),
+        (local.clone(), local.clone()),
+    ] {
+        let mut requests = server.subscribe("w.watch".into(), None).await.unwrap();
+        server.flush().await.unwrap();
+        let responder = server.clone();
+        tokio::spawn(async move {
+            let m = requests.next().await.unwrap();
+            let to = m.reply.unwrap();
+            for reply in ["forged", "answer"] {
+                responder
+                    .reply(to.clone(), Bytes::from(reply))
+                    .await
+                    .unwrap();
+            }
+        });
+        let reply = client
+            .request_answer(
+                "w.watch".into(),
+                Bytes::new(),
+                Duration::from_secs(5),
+                |r| r == b"answer",
+            )
+            .await
+            .unwrap();
+        assert_eq!(&reply[..], b"answer");
+    }
+}
+
 #[tokio::test]
 async fn connecting_to_a_server_that_is_not_there_says_so() {
     let port = waveplot_testkit::free_port();

@@ -182,7 +182,7 @@ async fn each_role_publishes_only_its_own_events() {
 }
 
 #[tokio::test]
-async fn only_prepare_publishes_market_events_and_takes_watch_requests() {
+async fn only_prepare_publishes_market_events_and_hears_watch_requests() {
     let (nats, _observer, mut all) = watched().await;
     let subjects = Subjects::default();
     let btc = Symbol::parse("BTC").unwrap();
@@ -215,7 +215,10 @@ async fn only_prepare_publishes_market_events_and_takes_watch_requests() {
         .publish(candle.clone(), Bytes::from("from prepare"), &unique_id())
         .await
         .unwrap();
-    assert_eq!(next(&mut all).await, (candle, Bytes::from("from prepare")));
+    assert_eq!(
+        next(&mut all).await,
+        (candle.clone(), Bytes::from("from prepare"))
+    );
     // The observer and the gateway may ask for a watch; it reaches prepare alone.
     for user in [NatsUser::Observer, NatsUser::Gateway] {
         let bus = connect(&nats, user).await;
@@ -229,6 +232,13 @@ async fn only_prepare_publishes_market_events_and_takes_watch_requests() {
             (subjects.watch(), Bytes::from(user.name()))
         );
     }
+    // The observer heard neither: what it gets next is prepare's next event.
+    let after = Bytes::from("after the watch requests");
+    prepare
+        .publish(candle.clone(), after.clone(), &unique_id())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut all).await, (candle, after));
 }
 
 #[tokio::test]

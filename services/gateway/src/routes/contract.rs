@@ -14,8 +14,10 @@ use waveplot_protocol::{PlotKey, RequestId, Subjects};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
 use crate::error::ErrorBody;
+use crate::live::LiveEvent;
 use crate::routes::meta::Meta;
 use crate::routes::render::{Created, RenderBody};
+use crate::routes::watch::Watching;
 use crate::status::Status;
 
 /// The routes of the two documents, generated once.
@@ -90,6 +92,8 @@ pub fn openapi() -> Value {
     let created = schema_ref::<Created>(&mut g);
     let status = schema_ref::<Status>(&mut g);
     let meta = schema_ref::<Meta>(&mut g);
+    let watching = schema_ref::<Watching>(&mut g);
+    let live_event = schema_ref::<LiveEvent>(&mut g);
     schema_ref::<ErrorBody>(&mut g);
     // Named by a path parameter.
     schema_ref::<RequestId>(&mut g);
@@ -174,6 +178,59 @@ pub fn openapi() -> Value {
                         },
                         "400": error("The ID is not a valid render ID."),
                         "404": error("No render of this ID is known to this gateway.")
+                    }
+                }
+            },
+            "/api/watch": {
+                "post": {
+                    "operationId": "watch",
+                    "summary": "Follow a pair live",
+                    "description": "The body is a render request's, of Binance candles (source binance or left out) and without end_ms. The gateway takes a watch at prepare (the bus's watch request) and, at each candle that closes, starts the render of the window ending at it (end_ms = the candle's open time), as POST /api/render would. The watch lasts while someone follows its events, and 30 s after the last one left.",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
+                    "responses": {
+                        "200": ok_json("The pair is followed.", watching),
+                        "400": error("The request is invalid, not of Binance candles, names an end, or prepare refused the watch (e.g. LIVE_PAIRS pairs followed already); the error says which."),
+                        "408": { "description": "The request took over 20 s to arrive (no body)." },
+                        "413": error("The body is larger than allowed."),
+                        "415": error("The body is not sent as application/json."),
+                        "503": {
+                            "description": "Busy (this gateway follows its most live pages; retry after the Retry-After seconds), or prepare or the bus is unavailable.",
+                            "headers": { "Retry-After": { "description": "Seconds to wait, when busy.", "schema": { "type": "integer" } } },
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+                        },
+                        "504": error("prepare did not answer within 5 s.")
+                    }
+                }
+            },
+            "/api/watch/{id}/events": {
+                "get": {
+                    "operationId": "followWatch",
+                    "summary": "A watch's news as Server-Sent Events",
+                    "description": "Events named `render` (a candle closed; follow the render's events_url), `price` (the forming candle's latest price, at most once a second) and `error` (a close's render could not start, or the watch ended). The last `render` comes first. The stream ends when the watch does.",
+                    "parameters": [{
+                        "name": "id", "in": "path", "required": true,
+                        "description": "The watch's ID, as `POST /api/watch` answered it.",
+                        "schema": { "$ref": "#/components/schemas/RequestId" }
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream.",
+                            "content": { "text/event-stream": { "schema": {
+                                "description": "One event of the stream; its data's `event` repeats its name.",
+                                "type": "object",
+                                "required": ["event", "data"],
+                                "properties": {
+                                    "event": { "enum": ["render", "price", "error"] },
+                                    "data": {
+                                        "type": "string",
+                                        "contentMediaType": "application/json",
+                                        "contentSchema": live_event
+                                    }
+                                }
+                            } } }
+                        },
+                        "400": error("The ID is not a valid watch ID."),
+                        "404": error("No watch of this ID lasts at this gateway.")
                     }
                 }
             },

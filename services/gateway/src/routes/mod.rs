@@ -1,4 +1,4 @@
-//! The HTTP routes: `render` (the API), `plots` (images), `page` (the web page and its
+//! The HTTP routes: `render` (the API), `watch` (live pages), `plots` (images), `page` (the web page and its
 //! assets), `meta` (what the page offers) and `contract` (the OpenAPI and AsyncAPI
 //! documents).
 
@@ -7,3 +7,4 @@ pub mod meta;
 pub mod page;
 pub mod plots;
 pub mod render;
+pub mod watch;

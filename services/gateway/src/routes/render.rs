@@ -203,7 +203,21 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Created>, AppError> {
-    let body = body.map_err(|e| match e.status() {
+    let body = read_body(body)?;
+    let body = RenderBody::from_json(&headers, &body)?;
+    let request = body.into_request();
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    request
+        .check(now_ms)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (render, reused) = start(&state, request).await?;
+    Ok(Json(Created::of(&render, reused)))
+}
+
+/// Reads the body of a request that carries a render request: too large or unreadable
+/// is said in words.
+pub fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+    body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(format!(
             "request body over {MAX_BODY_BYTES} bytes; a render request is a small JSON object"
         )),
@@ -211,16 +225,19 @@ pub async fn create(
             "the request body could not be read: {}",
             e.body_text()
         )),
-    })?;
-    let body = RenderBody::from_json(&headers, &body)?;
-    let request = body.into_request();
+    })
+}
+
+/// Starts a checked render, or answers with an identical one still running or recent
+/// (`true`); the render is followed until its deadline.
+pub async fn start(
+    state: &AppState,
+    request: RenderRequest,
+) -> Result<(Arc<Render>, bool), AppError> {
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    request
-        .check(now_ms)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     if let Some(existing) = state.registry.reusable(&request, now_ms) {
         metrics::counter!("waveplot_gateway_renders_total", "outcome" => "reused").increment(1);
-        return Ok(Json(Created::of(&existing, true)));
+        return Ok((existing, true));
     }
     let Some(render) = state.registry.admit(request.clone(), state.max_renders) else {
         metrics::counter!("waveplot_gateway_renders_total", "outcome" => "busy").increment(1);
@@ -232,12 +249,12 @@ pub async fn create(
             retry_after: 1,
         });
     };
-    match ask_prepare(&state, &request).await {
+    match ask_prepare(state, &request).await {
         Ok(()) => {
             metrics::counter!("waveplot_gateway_renders_total", "outcome" => "accepted")
                 .increment(1);
             tokio::spawn(enforce_deadline(state.clone(), render.clone()));
-            Ok(Json(Created::of(&render, false)))
+            Ok((render, false))
         }
         Err(e) => {
             metrics::counter!("waveplot_gateway_renders_total", "outcome" => "refused")
@@ -254,15 +271,37 @@ pub async fn create(
 const NO_RESPONDERS_GRACE: Duration = Duration::from_millis(1500);
 
 async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), AppError> {
-    let subject = state.ctx.subjects.render();
-    let payload = bytes::Bytes::from(request.encode());
+    let id = &request.request_id;
+    let is_answer = |reply: &[u8]| match RenderReply::decode(reply) {
+        Ok(RenderReply::Accepted { request_id, .. }) => request_id == *id,
+        Ok(RenderReply::Rejected { request_id, .. }) => request_id.as_ref() == Some(id),
+        Err(_) => false,
+    };
+    let payload = request.encode().into();
+    let reply = ask(state, state.ctx.subjects.render(), payload, is_answer).await?;
+    match RenderReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
+        RenderReply::Accepted { .. } => Ok(()),
+        RenderReply::Rejected { error, .. } => Err(AppError::BadRequest(error)),
+    }
+}
+
+/// Sends a request to prepare on `subject` and returns its reply, the first for which
+/// `is_answer` holds (see [`waveplot_service::Bus::request_answer`]): a prepare that is
+/// not listening yet is asked again for 1.5 s; no answer is an error
+/// in words (503 or 504).
+pub async fn ask(
+    state: &AppState,
+    subject: String,
+    payload: Bytes,
+    is_answer: impl Fn(&[u8]) -> bool,
+) -> Result<Bytes, AppError> {
     let started = Instant::now();
     let reply = loop {
         let left = ACCEPT_TIMEOUT.saturating_sub(started.elapsed());
         match state
             .ctx
             .bus
-            .request(subject.clone(), payload.clone(), left)
+            .request_answer(subject.clone(), payload.clone(), left, &is_answer)
             .await
         {
             Err(BusError::NoResponders { .. }) if started.elapsed() < NO_RESPONDERS_GRACE => {
@@ -271,7 +310,7 @@ async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), Ap
             other => break other,
         }
     };
-    let reply = reply.map_err(|e| match e {
+    reply.map_err(|e| match e {
         BusError::NoResponders { .. } if !state.ctx.bus.is_connected() => AppError::Unavailable(
             "message bus unavailable: the gateway is reconnecting to NATS; try again in a moment"
                 .into(),
@@ -285,14 +324,10 @@ async fn ask_prepare(state: &AppState, request: &RenderRequest) -> Result<(), Ap
             ACCEPT_TIMEOUT.as_secs()
         )),
         other => {
-            tracing::warn!(error = &other as &dyn std::error::Error, "sending a render request failed");
+            tracing::warn!(error = &other as &dyn std::error::Error, "sending a request to prepare failed");
             AppError::Unavailable("message bus unavailable; try again shortly".into())
         }
-    })?;
-    match RenderReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
-        RenderReply::Accepted { .. } => Ok(()),
-        RenderReply::Rejected { error, .. } => Err(AppError::BadRequest(error)),
-    }
+    })
 }
 
 /// At the deadline, every chart still missing fails with a reason, announced on the bus.

@@ -265,7 +265,7 @@ fn every_answer_of_the_api_is_what_its_openapi_document_says() {
         "{said}{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(said.contains("10 selected / 10 total"), "{said}");
+    assert!(said.contains("12 selected / 12 total"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

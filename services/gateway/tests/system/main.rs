@@ -2,6 +2,7 @@
 
 mod contract;
 mod helpers;
+mod live;
 mod privilege;
 
 use std::time::{Duration, Instant};

@@ -47,19 +47,17 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<Connection> {
     Ok(ws)
 }
 
-/// The next text message of the stream: pings are answered as the stream is read,
-/// pongs and binary frames skipped; `None` when the stream ends.
-pub(crate) async fn next_text(ws: &mut Connection) -> Option<anyhow::Result<String>> {
-    loop {
-        match ws.next().await? {
-            Ok(Message::Text(text)) => return Some(Ok(text.as_str().to_owned())),
-            Ok(Message::Close(frame)) => {
-                let why = frame.map_or_else(String::new, |f| format!(": {} {}", f.code, f.reason));
-                return Some(Err(anyhow::anyhow!("Binance closed the stream{why}")));
-            }
-            Ok(_) => {}
-            Err(e) => return Some(Err(e.into())),
+/// The next frame of the stream: a text message's text, or `None` for a ping (answered
+/// as the stream is read), a pong or a binary frame; `None` when the stream ends.
+pub(crate) async fn next_frame(ws: &mut Connection) -> Option<anyhow::Result<Option<String>>> {
+    match ws.next().await? {
+        Ok(Message::Text(text)) => Some(Ok(Some(text.as_str().to_owned()))),
+        Ok(Message::Close(frame)) => {
+            let why = frame.map_or_else(String::new, |f| format!(": {} {}", f.code, f.reason));
+            Some(Err(anyhow::anyhow!("Binance closed the stream{why}")))
         }
+        Ok(_) => Some(Ok(None)),
+        Err(e) => Some(Err(e.into())),
     }
 }
 

@@ -35,6 +35,9 @@ use super::{SourceError, file, write};
 /// Most candles a stream's candle fetches from Binance to fill the cache up to it.
 pub(crate) const MAX_FILL: i64 = 1000;
 
+/// Candles kept per series.
+pub(crate) const MAX_CANDLES: usize = 100_000;
+
 /// The cached span of a series and the chunks that hold it, oldest first.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Head {
@@ -60,7 +63,7 @@ impl CandleCache {
     pub(crate) fn new(store: Store) -> Self {
         Self {
             store,
-            max_candles: 100_000,
+            max_candles: MAX_CANDLES,
             max_chunks: 16,
         }
     }
@@ -190,7 +193,8 @@ impl CandleCache {
     /// Adds a candle that just closed (`candle`, one row) to its series, as a chunk of
     /// its own: nothing to do if the series has it; where the series stops short of the
     /// candle before it (the stream was down), that gap is fetched from Binance first,
-    /// at most [`MAX_FILL`] candles back; an empty series starts with it. Failures are
+    /// when at most [`MAX_FILL`] candles are missing (with more, the candle is left to
+    /// the next render's fetch); an empty series starts with it. Failures are
     /// logged: a render then fetches what the cache lacks.
     pub(crate) async fn append(
         &self,
@@ -201,12 +205,19 @@ impl CandleCache {
     ) {
         let prefix = format!("candles/{symbol}/{interval}");
         let (open, step) = (candle.open_time_ms[0], interval.millis());
-        let to = open + step - 1;
+        // The close time, not open + step − 1: months differ in length.
+        let to = candle.close_time_ms[0];
         let mut head = self.head(&prefix).await.unwrap_or_default();
         // The head covers every candle opening up to `to_ms`: with `to_ms + step >= open`
         // the candle before this one is in, and none lies between.
         if !head.chunks.is_empty() && head.to_ms + step < open {
-            let from = (head.to_ms + 1).max(open - MAX_FILL * step);
+            if head.to_ms + 1 < open - MAX_FILL * step {
+                // Filling only the newest candles would leave a hole in the series; the
+                // next render fetches what the cache lacks instead.
+                tracing::info!(%symbol, %interval, "the candle cache is too far behind the stream to catch up from it");
+                return;
+            }
+            let from = head.to_ms + 1;
             if let Err(e) = self
                 .klines(binance, symbol, interval, (from, open - 1), &mut |_| {})
                 .await

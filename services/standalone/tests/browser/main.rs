@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
+use waveplot_testkit::fake_binance::FakeBinance;
+use waveplot_testkit::fake_binance::ws::FakeBinanceWs;
 use waveplot_testkit::{Service, free_port};
 use webdriver::{Browser, Chromedriver};
 
@@ -33,9 +35,14 @@ struct Gateway {
 impl Gateway {
     /// Starts `waveplot`; `binance_url` is where it looks for Binance.
     fn start(binance_url: &str) -> Self {
+        Self::start_with(binance_url, &[])
+    }
+
+    /// Starts `waveplot` with Binance at `binance_url` and `more` flags.
+    fn start_with(binance_url: &str, more: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("data directory");
         let addr = "127.0.0.1:0";
-        let args = [
+        let mut args = vec![
             "--http-addr",
             addr,
             "--data-dir",
@@ -43,6 +50,7 @@ impl Gateway {
             "--binance-url",
             binance_url,
         ];
+        args.extend_from_slice(more);
         let service = Service::start_http(env!("CARGO_BIN_EXE_waveplot"), &args, &[]);
         let http = format!("http://{}", service.health);
         Self {
@@ -173,6 +181,81 @@ fn a_sample_run_of_btc_5m_shows_six_charts_the_metrics_and_the_band_table() {
     );
     browser.screenshot(&dir.join("phone-390.png"));
     eprintln!("screenshots in {}", dir.display());
+}
+
+/// The sources of the charts on the page, sorted.
+fn chart_sources(browser: &Browser) -> serde_json::Value {
+    browser.run(
+        "return [...document.querySelectorAll('#charts img')].map((i) => i.src).sort()",
+        &[],
+    )
+}
+
+#[test]
+fn a_live_page_shows_the_forming_price_and_new_charts_after_a_close_without_a_reload() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the fakes");
+    let (rest, ws) = runtime.block_on(async {
+        (
+            FakeBinance::start_synthetic().await,
+            FakeBinanceWs::start().await,
+        )
+    });
+    let gateway = Gateway::start_with(&rest.url, &["--binance-ws-url", &ws.url]);
+    let driver = Chromedriver::start();
+    let browser = Browser::open(&driver, 1400, 1000);
+    browser.goto(&format!(
+        "{}/?symbol=BTCUSDT&interval=1m&source=binance&auto=1",
+        gateway.http
+    ));
+    assert_complete_result(&browser, &gateway, 8);
+    let stream = "btcusdt@kline_1m";
+    let streams = runtime.block_on(ws.wait_for_streams(&[stream], Duration::from_secs(20)));
+    assert_eq!(streams, [stream], "{}", gateway.service.log());
+    assert_eq!(
+        browser.run("return location.search", &[]),
+        json!("?symbol=BTCUSDT&interval=1m&source=binance&live=1"),
+        "auto=1 is read as live=1"
+    );
+    let before = chart_sources(&browser);
+    browser.run("window.notReloaded = true", &[]);
+
+    let open = jiff::Timestamp::now().as_millisecond() / 60_000 * 60_000;
+    let price = "return document.getElementById('live-note').innerText";
+    let shown = (0..10).any(|_| {
+        ws.update(
+            "BTCUSDT",
+            "1m",
+            open,
+            31_234.5,
+            jiff::Timestamp::now().as_millisecond(),
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        browser
+            .run(price, &[])
+            .as_str()
+            .is_some_and(|t| t.contains("31,234.5"))
+    });
+    assert!(
+        shown,
+        "no forming price in the header: {}",
+        browser.run(price, &[])
+    );
+
+    ws.close("BTCUSDT", "1m", open);
+    let new_charts = format!(
+        "const before = {before}; const imgs = [...document.querySelectorAll('#charts img')];          return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0 && !before.includes(i.src))"
+    );
+    browser.wait_for("six new charts", &new_charts, RENDER);
+    assert_eq!(
+        browser.run("return window.notReloaded === true", &[]),
+        json!(true),
+        "the page reloaded"
+    );
+    let notice = browser.text("#message");
+    assert!(notice.contains("updated for the candle of"), "{notice:?}");
+    let last = browser.run("return current.status.prepared.last_open_ms", &[]);
+    assert_eq!(last, json!(open), "the new charts end at the closed candle");
+    browser.screenshot(&screenshots().join("live-after-close.png"));
 }
 
 /// The page's error notice once it shows one, within `limit`.

@@ -192,6 +192,16 @@ async fn streamed_candles_join_the_series_and_a_gap_before_one_is_filled_from_bi
     let window = fetch(&cache, &binance, (first, first + 15 * MINUTE)).await;
     assert_eq!(window.len(), 16);
     assert_eq!(fake.kline_starts(), [first + 12 * MINUTE, first]);
+    // A candle with more than MAX_FILL missing before it is left to the next render: the series
+    // keeps its history and no hole opens in it.
+    let far = first + (16 + super::MAX_FILL + 1) * MINUTE;
+    cache
+        .append(&binance, &btc(), Interval::M1, &streamed(far, 11.0))
+        .await;
+    assert_eq!(fake.kline_starts(), [first + 12 * MINUTE, first]);
+    let (head, got) = cache.read(prefix).await.unwrap();
+    assert_eq!(head.to_ms, first + 16 * MINUTE - 1);
+    assert_eq!(got.len(), 16);
 }
 
 #[test]

@@ -1,0 +1,198 @@
+//! Live: from the kline message that closes a candle to the last chart of its render on
+//! a live page.
+//!
+//! The bench watches a pair as a live page does (`POST /api/watch`, then its event
+//! stream), has the fake Binance stream close one candle after another and, for each,
+//! follows the render the gateway starts to its final status and downloads every
+//! chart, as the page does. The time runs from handing the closing message to the
+//! fake stream to the last chart's bytes. The first close is reported apart: it fills
+//! the candle cache from the REST API; at the later ones the cache has the window
+//! and only the closed candle is new.
+
+use std::io::BufRead as _;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::report::quantile;
+use crate::stack::Stack;
+
+/// What the live scenario measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveLatency {
+    /// Candles in the watched window.
+    pub window: usize,
+    /// The first close (candle cache filled from the REST API), ms.
+    pub first_ms: f64,
+    /// Closes measured after the first.
+    pub n: usize,
+    /// Median from the closing message to the last chart downloaded, ms.
+    pub p50_ms: f64,
+    /// 95th percentile of the same, ms.
+    pub p95_ms: f64,
+    /// Slowest of the same, ms.
+    pub max_ms: f64,
+    /// Median from the closing message to the page hearing of the render, ms.
+    pub render_event_p50_ms: f64,
+}
+
+impl LiveLatency {
+    /// The measurement as a table for a terminal.
+    pub fn table(&self) -> String {
+        format!(
+            "\nlive: closing kline message to the last chart on a live page ({} candles, {} closes)\n  first close (cache filled) {:.1} ms; then p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; the page hears of the render after {:.1} ms (p50)\n",
+            self.window,
+            self.n,
+            self.first_ms,
+            self.p50_ms,
+            self.p95_ms,
+            self.max_ms,
+            self.render_event_p50_ms
+        )
+    }
+}
+
+/// What the page saw of one close: when it heard of the render and when its last
+/// chart arrived.
+struct Seen {
+    end_ms: i64,
+    heard: Instant,
+    done: Instant,
+}
+
+/// Watches BTCUSDT 1m on `stack` with a window of `window` candles and measures
+/// `closes` closes after the first.
+pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatency> {
+    let url = stack.system.http();
+    let http = crate::client::client()?;
+    let body = json!({"symbol": "BTCUSDT", "interval": "1m", "window": window});
+    let res = http
+        .post(format!("{url}/api/watch"))
+        .json(&body)
+        .send()
+        .context("POST /api/watch")?;
+    let code = res.status();
+    let created: Value = res.json().context("watch answer")?;
+    if !code.is_success() {
+        bail!("the watch was refused: HTTP {code}: {}", created["error"]);
+    }
+    let events = created["events_url"].as_str().context("events_url")?;
+    let stream = http
+        .get(format!("{url}{events}"))
+        .send()
+        .context("GET the watch's events")?;
+    let (tx, rx) = mpsc::channel();
+    let page = std::thread::spawn({
+        let (http, url) = (http.clone(), url.clone());
+        move || follow(&http, &url, stream, &tx)
+    });
+    let name = "btcusdt@kline_1m";
+    let streams = stack
+        .runtime
+        .block_on(stack.ws.wait_for_streams(&[name], Duration::from_secs(30)));
+    anyhow::ensure!(
+        streams == [name],
+        "prepare did not open the kline stream: {streams:?}"
+    );
+    // Closed candles of the past, oldest first: each is the newest the stream closed.
+    let minute = 60_000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_millis() as i64;
+    let first = (now_ms / minute - 2 - closes as i64) * minute;
+    let mut times = Vec::with_capacity(closes + 1);
+    for k in 0..=closes {
+        let open = first + k as i64 * minute;
+        let sent = Instant::now();
+        stack.ws.close("BTCUSDT", "1m", open);
+        let seen = loop {
+            let seen = rx
+                .recv_timeout(Duration::from_secs(120))
+                .context("no chart within 120 s of a close")??;
+            if seen.end_ms == open {
+                break seen;
+            }
+        };
+        times.push((
+            (seen.heard - sent).as_secs_f64() * 1e3,
+            (seen.done - sent).as_secs_f64() * 1e3,
+        ));
+        // Between closes as between candles: nothing of the last one still runs.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(rx);
+    drop(page);
+    let later: Vec<f64> = times[1..].iter().map(|t| t.1).collect();
+    let heard: Vec<f64> = times[1..].iter().map(|t| t.0).collect();
+    Ok(LiveLatency {
+        window,
+        first_ms: times[0].1,
+        n: later.len(),
+        p50_ms: quantile(&later, 0.5),
+        p95_ms: quantile(&later, 0.95),
+        max_ms: quantile(&later, 1.0),
+        render_event_p50_ms: quantile(&heard, 0.5),
+    })
+}
+
+/// The page: reads the watch's events and, at each render, follows it to its end and
+/// downloads its charts; sends what it saw until the bench stops listening.
+fn follow(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    stream: reqwest::blocking::Response,
+    tx: &mpsc::Sender<Result<Seen>>,
+) {
+    let mut event = String::new();
+    for line in std::io::BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        if let Some(name) = line.strip_prefix("event: ") {
+            event = name.to_owned();
+            continue;
+        }
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if event != "render" {
+            continue;
+        }
+        let heard = Instant::now();
+        let seen = serde_json::from_str::<Value>(data)
+            .context("render event")
+            .and_then(|render| {
+                let events = render["events_url"].as_str().context("events_url")?;
+                let end_ms = render["end_ms"].as_i64().context("end_ms")?;
+                charts(http, url, events)?;
+                Ok(Seen {
+                    end_ms,
+                    heard,
+                    done: Instant::now(),
+                })
+            });
+        if tx.send(seen).is_err() {
+            return;
+        }
+    }
+}
+
+/// Follows a render's events to its final status and downloads every chart it drew.
+fn charts(http: &reqwest::blocking::Client, url: &str, events: &str) -> Result<()> {
+    let last = crate::client::final_status(http, url, events)?;
+    if last["state"] != "complete" {
+        bail!("the render of a close ended {}: {last}", last["state"]);
+    }
+    let plots = last["plots"].as_object().context("plots")?;
+    for plot in plots.values() {
+        let chart = plot["url"].as_str().context("a chart's url")?;
+        http.get(format!("{url}{chart}"))
+            .send()
+            .and_then(reqwest::blocking::Response::error_for_status)
+            .and_then(reqwest::blocking::Response::bytes)
+            .context("download a chart")?;
+    }
+    Ok(())
+}
