@@ -139,6 +139,12 @@ pub enum WatchReply {
         watch_id: Option<RequestId>,
         /// What is wrong and what to do, in words for a person.
         error: String,
+        /// Present when the watch is refused for want of room (every live pair or every
+        /// lease taken), not for what it asks: the ms after which one of the watches
+        /// holding that room ends unless it is renewed, a time to ask again. Absent when
+        /// the same request would be refused again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 

@@ -408,6 +408,13 @@ async function watchLive(shown) {
   const answer = res ? await res.json().catch(() => ({})) : {};
   if (live !== mine) return;
   if (!res || !res.ok) {
+    const wait = res && res.status === 503 ? Number(res.headers.get("retry-after")) : NaN;
+    if (wait > 0) {
+      // Room is taken for now: ask again when the server says some may be free.
+      $("live-note").textContent = `not live yet: ${answer.error || "busy"} (asking again in ${wait} s)`;
+      setTimeout(() => { if (live === mine && $("live").checked) { live = null; watchLive(b); } }, wait * 1000);
+      return;
+    }
     $("live-note").textContent = `not live: ${answer.error || "the server cannot be reached"}`;
     return;
   }

@@ -201,6 +201,14 @@ async fn lease(state: &AppState, request: &WatchRequest) -> Result<Duration, App
     let reply = render::ask(state, state.ctx.subjects.watch(), payload, is_answer).await?;
     match WatchReply::decode(&reply).map_err(|e| AppError::Internal(e.into()))? {
         WatchReply::Watching { lease_ms, .. } => Ok(Duration::from_millis(lease_ms.max(300))),
+        WatchReply::Rejected {
+            error,
+            retry_after_ms: Some(ms),
+            ..
+        } => Err(AppError::Busy {
+            message: error,
+            retry_after: u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX),
+        }),
         WatchReply::Rejected { error, .. } => Err(AppError::BadRequest(error)),
     }
 }

@@ -147,6 +147,33 @@ struct State {
     followers: HashMap<Pair, CancellationToken>,
 }
 
+/// Why a watch is refused.
+struct Refusal {
+    /// In words for a person.
+    error: String,
+    /// For want of room: when a watch holding it ends unless renewed.
+    retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    /// From `now` until `first` and the sweep after it, at least a second (a second too
+    /// when nothing holds the room any more: the refusal raced the sweep).
+    fn wait_until(first: Option<Instant>, now: Instant) -> Duration {
+        first.map_or(Duration::from_secs(1), |end| {
+            (end.saturating_duration_since(now) + SWEEP_EVERY).max(Duration::from_secs(1))
+        })
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(error: String) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
 /// Live following for one prepare.
 pub(crate) struct Live {
     prepare: Arc<Prepare>,
@@ -210,13 +237,15 @@ impl Live {
                 watch_id,
                 lease_ms: u64::try_from(self.settings.lease.as_millis()).unwrap_or(u64::MAX),
             },
-            Err((watch_id, error)) => {
+            Err((watch_id, Refusal { error, retry_after })) => {
                 metrics::counter!("waveplot_prepare_watches_refused_total").increment(1);
                 tracing::warn!(watch_id = ?watch_id, %error, "watch refused");
                 WatchReply::Rejected {
                     v: V1,
                     watch_id,
                     error,
+                    retry_after_ms: retry_after
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 }
             }
         };
@@ -234,19 +263,21 @@ impl Live {
     async fn take(
         self: &Arc<Self>,
         payload: &[u8],
-    ) -> Result<RequestId, (Option<RequestId>, String)> {
-        let watch =
-            WatchRequest::decode(payload).map_err(|e| (watch_id_in(payload), e.to_string()))?;
+    ) -> Result<RequestId, (Option<RequestId>, Refusal)> {
+        let watch = WatchRequest::decode(payload)
+            .map_err(|e| (watch_id_in(payload), Refusal::from(e.to_string())))?;
         let id = watch.watch_id.clone();
-        let refuse = |error: String| (Some(id.clone()), error);
+        let refuse = |refusal: Refusal| (Some(id.clone()), refusal);
         if self.settings.max_pairs == 0 {
             return Err(refuse(
-                "live charts are off on this deployment (LIVE_PAIRS is 0)".to_owned(),
+                "live charts are off on this deployment (LIVE_PAIRS is 0)"
+                    .to_owned()
+                    .into(),
             ));
         }
         if watch.interval == Interval::S1 {
             return Err(refuse(
-                "live charts follow intervals of 1m and longer; a 1s candle closes too often to redo the analysis at each".to_owned(),
+                "live charts follow intervals of 1m and longer; a 1s candle closes too often to redo the analysis at each".to_owned().into(),
             ));
         }
         let now_ms = jiff::Timestamp::now().as_millisecond();
@@ -255,9 +286,11 @@ impl Live {
         if window > MAX_WINDOW {
             return Err(refuse(format!(
                 "a live window is at most {MAX_WINDOW} candles (what the candle cache keeps of a series), not {window}"
-            )));
+            ).into()));
         }
-        self.prepare.check(&render).map_err(refuse)?;
+        self.prepare
+            .check(&render)
+            .map_err(|e| refuse(Refusal::from(e)))?;
         let renewal = self
             .state
             .lock()
@@ -272,7 +305,7 @@ impl Live {
                 .sources
                 .check(&render)
                 .await
-                .map_err(|e| refuse(e.to_string()))?;
+                .map_err(|e| refuse(Refusal::from(e.to_string())))?;
         }
         let mut state = self.state.lock().expect("live state");
         self.admit(&state, &watch).map_err(refuse)?;
@@ -291,25 +324,43 @@ impl Live {
     }
 
     /// Whether `watch` fits the bounds, with the leases it replaces (its own) left out.
-    fn admit(&self, state: &State, watch: &WatchRequest) -> Result<(), String> {
+    fn admit(&self, state: &State, watch: &WatchRequest) -> Result<(), Refusal> {
         let pair = (watch.symbol.clone(), watch.interval);
         let max = self.settings.max_pairs;
+        let now = Instant::now();
         if !state.followers.contains_key(&pair) && state.followers.len() >= max {
+            // A pair ends when the last of its leases does; the first to end frees room.
+            let mut ends: HashMap<&Pair, Instant> = HashMap::new();
+            for lease in state.leases.values() {
+                let pair = (lease.watch.symbol.clone(), lease.watch.interval);
+                if let Some((pair, _)) = state.followers.get_key_value(&pair) {
+                    let end = ends.entry(pair).or_insert(lease.expires);
+                    *end = (*end).max(lease.expires);
+                }
+            }
+            let first = ends.into_values().min();
             let mut taken: Vec<String> = state
                 .followers
                 .keys()
                 .map(|(s, i)| format!("{s} {i}"))
                 .collect();
             taken.sort();
-            return Err(format!(
-                "this deployment follows at most {max} pairs live (LIVE_PAIRS), all taken ({}); watch one of them or try again when a watch ends",
-                taken.join(", ")
-            ));
+            return Err(Refusal {
+                error: format!(
+                    "this deployment follows at most {max} pairs live (LIVE_PAIRS), all taken ({}); watch one of them or try again when a watch ends",
+                    taken.join(", ")
+                ),
+                retry_after: Some(Refusal::wait_until(first, now)),
+            });
         }
         if !state.leases.contains_key(&watch.watch_id) && state.leases.len() >= MAX_LEASES {
-            return Err(format!(
-                "{MAX_LEASES} watches are held already, the most this deployment keeps; try again when one ends"
-            ));
+            let first = state.leases.values().map(|l| l.expires).min();
+            return Err(Refusal {
+                error: format!(
+                    "{MAX_LEASES} watches are held already, the most this deployment keeps; try again when one ends"
+                ),
+                retry_after: Some(Refusal::wait_until(first, now)),
+            });
         }
         let mut analyses = vec![Analysis::of(watch)];
         for (id, lease) in &state.leases {
@@ -325,7 +376,8 @@ impl Live {
             return Err(format!(
                 "{} {} is watched with {MAX_ANALYSES} different analyses already, the most per pair; watch it with one of theirs",
                 pair.0, pair.1
-            ));
+            )
+            .into());
         }
         Ok(())
     }

@@ -189,12 +189,12 @@ pub fn openapi() -> Value {
                     "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
                     "responses": {
                         "200": ok_json("The pair is followed.", watching),
-                        "400": error("The request is invalid, not of Binance candles, names an end, or prepare refused the watch (e.g. LIVE_PAIRS pairs followed already); the error says which."),
+                        "400": error("The request is invalid, not of Binance candles, names an end, or prepare refused what the watch asks (e.g. a 1s interval); the error says which."),
                         "408": { "description": "The request took over 20 s to arrive (no body)." },
                         "413": error("The body is larger than allowed."),
                         "415": error("The body is not sent as application/json."),
                         "503": {
-                            "description": "Busy (this gateway follows its most live pages; retry after the Retry-After seconds), or prepare or the bus is unavailable.",
+                            "description": "Busy (this gateway follows its most live pages, or prepare follows its most pairs or holds its most watches; retry after the Retry-After seconds), or prepare or the bus is unavailable.",
                             "headers": { "Retry-After": { "description": "Seconds to wait, when busy.", "schema": { "type": "integer" } } },
                             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
                         },

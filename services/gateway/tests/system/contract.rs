@@ -16,11 +16,15 @@ use bytes::Bytes;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use waveplot_protocol::blob::Signal;
 use waveplot_protocol::{
-    Message, PlotId, PreparedEvent, RenderReply, RenderRequest, RequestId, Subjects, Symbol,
+    Blob, Interval, Message, PlotId, PreparedEvent, RenderReply, RenderRequest, RequestId,
+    Subjects, Symbol, WatchReply, WatchRequest,
 };
 use waveplot_service::bus::Subscription;
-use waveplot_testkit::{NatsServer, NatsUser, Stack};
+use waveplot_testkit::fake_binance::FakeBinance;
+use waveplot_testkit::fake_binance::ws::{FakeBinanceWs, close_of};
+use waveplot_testkit::{NatsServer, NatsUser, Role, Stack};
 
 use crate::helpers::{client, post_render, system, wait_final};
 use crate::{as_user, failure_of, failures};
@@ -163,20 +167,6 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     .concat();
     captured.extend(replies.into_iter().map(|r| ("reply".to_owned(), r)));
 
-    let dir = tempfile::tempdir().unwrap();
-    let messages = dir.path().join("messages");
-    std::fs::create_dir(&messages).unwrap();
-    let mut kinds = std::collections::BTreeSet::new();
-    for (i, (subject, payload)) in captured.iter().enumerate() {
-        let kind = match subject.split('.').nth(1) {
-            _ if subject == "reply" => "renderReply",
-            Some("render") => "renderRequest",
-            Some(kind @ ("accepted" | "prepared" | "done" | "failed")) => kind,
-            _ => panic!("a subject the contract does not name: {subject}"),
-        };
-        kinds.insert(kind);
-        std::fs::write(messages.join(format!("{kind}-{i}.json")), payload).unwrap();
-    }
     let every = [
         "accepted",
         "done",
@@ -185,9 +175,152 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
         "renderReply",
         "renderRequest",
     ];
+    check_messages(&python, &sys.http(), &captured, &every).await;
+}
+
+/// A watch over the bus and what it publishes: the watch request and both replies, and
+/// the price, candle, anomaly and signal events of a close that jumps the price the way
+/// that changes the signal (as found from a render of the window before it).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_market_message_validates_against_the_served_asyncapi_document() {
+    const MINUTE: i64 = 60_000;
+    let python = python();
+    let rest = FakeBinance::start_synthetic().await;
+    let ws = FakeBinanceWs::start().await;
+    let sys = Stack::builder()
+        .env(Role::Prepare, "BINANCE_URL", rest.url.clone())
+        .env(Role::Prepare, "BINANCE_WS_URL", ws.url.clone())
+        .start();
+    let subjects = Subjects::default();
+    let observer = as_user(&sys, NatsUser::Observer, "contract-market").await;
+    let mut everything = observer
+        .subscribe(subjects.everything(), None)
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
+
+    let mut watch = WatchRequest::new(
+        RequestId::generate(),
+        Symbol::parse("BTCUSDT").unwrap(),
+        Interval::M1,
+    );
+    watch.window = Some(200);
+    let base = (jiff::Timestamp::now().as_millisecond() / MINUTE - 30) * MINUTE;
+
+    // The signal of the window's newest candle one candle before the close.
+    let gateway = as_user(&sys, NatsUser::Gateway, "contract-market-gateway").await;
+    let mut before = watch.render(RequestId::generate(), base - MINUTE);
+    before.plots = vec![PlotId::Overview];
+    let reply = gateway
+        .request(
+            subjects.render(),
+            before.encode().into(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        RenderReply::decode(&reply).unwrap(),
+        RenderReply::Accepted { .. }
+    ));
+    let key = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let m = everything.next().await.unwrap();
+            if let Ok(e) = PreparedEvent::decode(&m.payload) {
+                if e.request_id == before.request_id {
+                    return e.key;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no prepared event within 30 s\n{}", sys.logs()));
+    let store = sys.store().await.unwrap();
+    let blob = Blob::decode(&store.get(key.as_str()).await.unwrap().unwrap()).unwrap();
+    let previous = *blob.analysis.signals.signal.last().unwrap();
+    let factor = if previous == Signal::Sell { 0.8 } else { 1.2 };
+
+    let mut captured = Vec::new();
+    let mut refused = watch.clone();
+    refused.watch_id = RequestId::generate();
+    refused.interval = Interval::S1;
+    for (request, answer) in [(&watch, "watching"), (&refused, "rejected")] {
+        let reply = observer
+            .request(
+                subjects.watch(),
+                request.encode().into(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        let said = WatchReply::decode(&reply).unwrap();
+        assert_eq!(
+            matches!(said, WatchReply::Watching { .. }),
+            answer == "watching",
+            "{said:?}"
+        );
+        captured.push(("watchRequest".to_owned(), request.encode().into()));
+        captured.push(("watchReply".to_owned(), reply));
+    }
+    let stream = "btcusdt@kline_1m";
+    let streams = ws
+        .wait_for_streams(&[stream], Duration::from_secs(20))
+        .await;
+    assert_eq!(streams, [stream], "{}", sys.logs());
+    ws.update("BTCUSDT", "1m", base, 123.5, base + 1500);
+    ws.close_at("BTCUSDT", "1m", base, close_of(base) * factor);
+
+    let market = ["price", "candle", "anomaly", "signal"];
+    let mut heard = std::collections::BTreeSet::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while heard.len() < market.len() {
+            let m = everything.next().await.unwrap();
+            if let Some(kind) = market.iter().find(|k| kind_of(&m.subject) == **k) {
+                heard.insert(*kind);
+                captured.push((m.subject, m.payload));
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("heard only {heard:?} within 30 s\n{}", sys.logs()));
+    let every = [&["watchRequest", "watchReply"][..], &market[..]].concat();
+    check_messages(&python, &sys.http(), &captured, &every).await;
+}
+
+/// The AsyncAPI message a captured (subject, payload) is: "reply" stands for the reply
+/// to a render request, "watchRequest" and "watchReply" for the watch request and its
+/// reply that only their two ends see.
+fn kind_of(subject: &str) -> &str {
+    match subject.split('.').nth(1) {
+        _ if subject == "reply" => "renderReply",
+        _ if matches!(subject, "watchRequest" | "watchReply") => subject,
+        Some("render") => "renderRequest",
+        Some(
+            kind @ ("accepted" | "prepared" | "done" | "failed" | "price" | "candle" | "anomaly"
+            | "signal"),
+        ) => kind,
+        _ => panic!("a subject the contract does not name: {subject}"),
+    }
+}
+
+/// Checks that `captured` are of exactly the kinds `every` and that each validates
+/// against the AsyncAPI document the gateway at `http` serves, with `docs/check.py`,
+/// which also checks the served OpenAPI document.
+async fn check_messages(python: &str, http: &str, captured: &[(String, Bytes)], every: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, (subject, payload)) in captured.iter().enumerate() {
+        let kind = kind_of(subject);
+        kinds.insert(kind);
+        std::fs::write(messages.join(format!("{kind}-{i}.json")), payload).unwrap();
+    }
+    let mut every = every.to_vec();
+    every.sort_unstable();
     assert_eq!(kinds.into_iter().collect::<Vec<_>>(), every);
 
-    let http = sys.http();
+    let http = http.to_owned();
     let docs = dir.path().to_owned();
     let (openapi, asyncapi) = tokio::task::spawn_blocking(move || {
         (
@@ -197,7 +330,7 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     })
     .await
     .unwrap();
-    let check = Command::new(&python)
+    let check = Command::new(python)
         .arg(repo().join("docs/check.py"))
         .arg("--openapi")
         .arg(&openapi)

@@ -34,6 +34,7 @@ async fn a_watch_starts_the_render_of_each_closed_candle_and_streams_it() {
         .render_deadline(Duration::from_secs(30))
         .env(Role::Prepare, "BINANCE_URL", rest.url.clone())
         .env(Role::Prepare, "BINANCE_WS_URL", ws.url.clone())
+        .env(Role::Prepare, "LIVE_PAIRS", "1")
         .start();
     let http = sys.http();
     let body = json!({"symbol": "BTC", "interval": "1m", "window": 300, "plots": ["01", "05"]});
@@ -84,12 +85,14 @@ async fn a_watch_starts_the_render_of_each_closed_candle_and_streams_it() {
     assert_eq!(status["prepared"]["last_open_ms"], json!(open));
     assert_eq!(status["prepared"]["candles"], json!(300));
 
-    // Not Binance, or a window in the past: refused in words.
+    // Not Binance, or a window in the past: refused in words; a second pair while
+    // LIVE_PAIRS=1 is taken: busy until BTC's lease (30 s) could end.
     let http = sys.http();
     let refused = tokio::task::spawn_blocking(move || {
         [
             json!({"symbol": "BTC", "interval": "5m", "source": "sample"}),
             json!({"symbol": "BTC", "interval": "1m", "end_ms": open}),
+            json!({"symbol": "ETH", "interval": "1m"}),
         ]
         .map(|body| {
             let res = client()
@@ -97,14 +100,32 @@ async fn a_watch_starts_the_render_of_each_closed_candle_and_streams_it() {
                 .json(&body)
                 .send()
                 .unwrap();
+            let retry_after = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u32>().unwrap());
             (
                 res.status().as_u16(),
                 res.json::<Value>().unwrap()["error"].clone(),
+                retry_after,
             )
         })
     })
     .await
     .unwrap();
+    assert_eq!(refused[2].0, 503, "{refused:?}");
+    assert!(
+        refused[2]
+            .1
+            .as_str()
+            .unwrap()
+            .contains("all taken (BTCUSDT 1m)"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[2].2.is_some_and(|s| (1..=31).contains(&s)),
+        "{refused:?}"
+    );
     assert_eq!(refused[0].0, 400);
     assert!(
         refused[0]

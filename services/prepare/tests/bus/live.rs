@@ -226,22 +226,36 @@ async fn a_watch_lasts_while_it_is_renewed_and_the_pairs_are_bounded() {
 
     let eth = watch("w2", "ETH");
     let WatchReply::Rejected {
-        error, watch_id, ..
+        error,
+        watch_id,
+        retry_after_ms,
+        ..
     } = send_watch(&s, &eth).await
     else {
         panic!("a second pair was followed")
     };
     assert_eq!(watch_id, Some(eth.watch_id.clone()));
+    // Room frees when BTC's lease of 2 s ends unless renewed, and the sweep after it.
+    assert!(
+        retry_after_ms.is_some_and(|ms| (1000..=2250).contains(&ms)),
+        "{retry_after_ms:?}"
+    );
     assert!(
         error.contains("at most 1 pairs live (LIVE_PAIRS), all taken (BTCUSDT 1m)"),
         "{error}"
     );
     let mut huge = watch("w3", "BTC");
     huge.window = Some(2_000_000);
-    let WatchReply::Rejected { error, .. } = send_watch(&s, &huge).await else {
+    let WatchReply::Rejected {
+        error,
+        retry_after_ms,
+        ..
+    } = send_watch(&s, &huge).await
+    else {
         panic!("accepted")
     };
     assert!(error.contains("window"), "{error}");
+    assert_eq!(retry_after_ms, None, "asked again, it is refused again");
 
     // Renewed every second, the lease of 2 s holds for 3 s.
     for _ in 0..3 {
