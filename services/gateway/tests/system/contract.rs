@@ -21,6 +21,7 @@ use waveplot_protocol::{
     Blob, Interval, Message, PlotId, PreparedEvent, RenderReply, RenderRequest, RequestId,
     Subjects, Symbol, WatchReply, WatchRequest,
 };
+use waveplot_service::Bus;
 use waveplot_service::bus::Subscription;
 use waveplot_testkit::fake_binance::FakeBinance;
 use waveplot_testkit::fake_binance::ws::{FakeBinanceWs, close_of};
@@ -59,6 +60,13 @@ async fn drain(sub: &mut Subscription, quiet: Duration) -> Vec<(String, Bytes)> 
         got.push((m.subject, m.payload));
     }
     got
+}
+
+/// `message` sent on `subject` by `bus` as a request; the reply, within 5 s.
+async fn ask(bus: &Bus, subject: String, message: &impl Message) -> Bytes {
+    bus.request(subject, message.encode().into(), Duration::from_secs(5))
+        .await
+        .unwrap()
 }
 
 /// Renders the BTCUSDT 5m sample through `http`; its final status.
@@ -120,15 +128,7 @@ async fn every_message_on_the_bus_validates_against_the_served_asyncapi_document
     bad.wavelet = Some("db99".parse().unwrap());
     let mut replies = Vec::new();
     for request in [&good, &bad] {
-        let reply = gateway
-            .request(
-                subjects.render(),
-                request.encode().into(),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap();
-        replies.push(reply);
+        replies.push(ask(&gateway, subjects.render(), request).await);
     }
     assert!(matches!(
         RenderReply::decode(&replies[0]).unwrap(),
@@ -211,14 +211,7 @@ async fn every_market_message_validates_against_the_served_asyncapi_document() {
     let gateway = as_user(&sys, NatsUser::Gateway, "contract-market-gateway").await;
     let mut before = watch.render(RequestId::generate(), base - MINUTE);
     before.plots = vec![PlotId::Overview];
-    let reply = gateway
-        .request(
-            subjects.render(),
-            before.encode().into(),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+    let reply = ask(&gateway, subjects.render(), &before).await;
     assert!(matches!(
         RenderReply::decode(&reply).unwrap(),
         RenderReply::Accepted { .. }
@@ -245,14 +238,7 @@ async fn every_market_message_validates_against_the_served_asyncapi_document() {
     refused.watch_id = RequestId::generate();
     refused.interval = Interval::S1;
     for (request, answer) in [(&watch, "watching"), (&refused, "rejected")] {
-        let reply = observer
-            .request(
-                subjects.watch(),
-                request.encode().into(),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap();
+        let reply = ask(&observer, subjects.watch(), request).await;
         let said = WatchReply::decode(&reply).unwrap();
         assert_eq!(
             matches!(said, WatchReply::Watching { .. }),
