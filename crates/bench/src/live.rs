@@ -3,8 +3,8 @@
 //!
 //! The bench watches a pair as a live page does (`POST /api/watch`, then its event
 //! stream), has the fake Binance stream close one candle after another and, for each,
-//! follows the render the gateway starts to its final status and downloads every
-//! chart, as the page does. The time runs from handing the closing message to the
+//! follows the render the gateway starts to its final status, downloading each chart
+//! as soon as it is drawn, side by side, as the page does. The time runs from handing the closing message to the
 //! fake stream to the last chart's bytes. The first close is reported apart: it fills
 //! the candle cache from the REST API; at the later ones the cache has the window
 //! and only the closed candle is new.
@@ -37,6 +37,58 @@ pub struct LiveLatency {
     pub max_ms: f64,
     /// Median from the closing message to the page hearing of the render, ms.
     pub render_event_p50_ms: f64,
+    /// Medians of where a close's render spent its time (from its final status), ms.
+    pub parts_p50_ms: Parts,
+}
+
+/// Where a close's render spent its time, as its final status tells.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Parts {
+    /// prepare: loading the window (from the candle cache).
+    pub load: f64,
+    /// prepare: the analysis.
+    pub analysis: f64,
+    /// prepare: storing the blob.
+    pub store: f64,
+    /// prepare: from the request to its `prepared` event.
+    pub prepare: f64,
+    /// The slowest chart's drawing.
+    pub slowest_chart: f64,
+    /// The gateway: from the request to the final status.
+    pub render: f64,
+}
+
+impl Parts {
+    fn of(status: &Value) -> Self {
+        let t = &status["prepared"]["timings_ms"];
+        let ms = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        let slowest_chart = status["plots"]
+            .as_object()
+            .into_iter()
+            .flat_map(|plots| plots.values())
+            .map(|p| ms(&p["render_ms"]))
+            .fold(0.0, f64::max);
+        Self {
+            load: ms(&t["load_ms"]),
+            analysis: ms(&t["analysis_ms"]),
+            store: ms(&t["store_ms"]),
+            prepare: ms(&t["total_ms"]),
+            slowest_chart,
+            render: ms(&status["elapsed_ms"]),
+        }
+    }
+
+    fn median(all: &[Self]) -> Self {
+        let p50 = |f: fn(&Self) -> f64| quantile(&all.iter().map(f).collect::<Vec<_>>(), 0.5);
+        Self {
+            load: p50(|p| p.load),
+            analysis: p50(|p| p.analysis),
+            store: p50(|p| p.store),
+            prepare: p50(|p| p.prepare),
+            slowest_chart: p50(|p| p.slowest_chart),
+            render: p50(|p| p.render),
+        }
+    }
 }
 
 impl LiveLatency {
@@ -51,6 +103,14 @@ impl LiveLatency {
             self.p95_ms,
             self.max_ms,
             self.render_event_p50_ms
+        ) + &format!(
+            "  p50 parts of a render: load {:.1} ms, analysis {:.1} ms, store {:.1} ms, prepare in all {:.1} ms, slowest chart {:.1} ms, request to final status {:.1} ms\n",
+            self.parts_p50_ms.load,
+            self.parts_p50_ms.analysis,
+            self.parts_p50_ms.store,
+            self.parts_p50_ms.prepare,
+            self.parts_p50_ms.slowest_chart,
+            self.parts_p50_ms.render
         )
     }
 }
@@ -61,6 +121,7 @@ struct Seen {
     end_ms: i64,
     heard: Instant,
     done: Instant,
+    parts: Parts,
 }
 
 /// Watches BTCUSDT 1m on `stack` with a window of `window` candles and measures
@@ -105,6 +166,7 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
         .as_millis() as i64;
     let first = (now_ms / minute - 2 - closes as i64) * minute;
     let mut times = Vec::with_capacity(closes + 1);
+    let mut parts = Vec::with_capacity(closes + 1);
     for k in 0..=closes {
         let open = first + k as i64 * minute;
         let sent = Instant::now();
@@ -121,6 +183,7 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
             (seen.heard - sent).as_secs_f64() * 1e3,
             (seen.done - sent).as_secs_f64() * 1e3,
         ));
+        parts.push(seen.parts);
         // Between closes as between candles: nothing of the last one still runs.
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -136,6 +199,7 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
         p95_ms: quantile(&later, 0.95),
         max_ms: quantile(&later, 1.0),
         render_event_p50_ms: quantile(&heard, 0.5),
+        parts_p50_ms: Parts::median(&parts[1..]),
     })
 }
 
@@ -166,11 +230,12 @@ fn follow(
             .and_then(|render| {
                 let events = render["events_url"].as_str().context("events_url")?;
                 let end_ms = render["end_ms"].as_i64().context("end_ms")?;
-                charts(http, url, events)?;
+                let last = charts(http, url, events)?;
                 Ok(Seen {
                     end_ms,
                     heard,
                     done: Instant::now(),
+                    parts: Parts::of(&last),
                 })
             });
         if tx.send(seen).is_err() {
@@ -179,20 +244,52 @@ fn follow(
     }
 }
 
-/// Follows a render's events to its final status and downloads every chart it drew.
-fn charts(http: &reqwest::blocking::Client, url: &str, events: &str) -> Result<()> {
-    let last = crate::client::final_status(http, url, events)?;
-    if last["state"] != "complete" {
-        bail!("the render of a close ended {}: {last}", last["state"]);
-    }
-    let plots = last["plots"].as_object().context("plots")?;
-    for plot in plots.values() {
-        let chart = plot["url"].as_str().context("a chart's url")?;
-        http.get(format!("{url}{chart}"))
-            .send()
-            .and_then(reqwest::blocking::Response::error_for_status)
-            .and_then(reqwest::blocking::Response::bytes)
-            .context("download a chart")?;
-    }
-    Ok(())
+/// Follows a render's events to its final status and downloads each chart as the page
+/// does: as soon as a status says it is drawn, side by side with the others (a browser
+/// loads a page's images in parallel); the final status, once every chart is in.
+fn charts(http: &reqwest::blocking::Client, url: &str, events: &str) -> Result<Value> {
+    let stream = http
+        .get(format!("{url}{events}"))
+        .send()
+        .context("GET the render's events")?;
+    std::thread::scope(|scope| {
+        let mut loading: Vec<(String, std::thread::ScopedJoinHandle<'_, Result<()>>)> = Vec::new();
+        let mut last = Value::Null;
+        for line in std::io::BufReader::new(stream).lines() {
+            let line = line.context("read the render's events")?;
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            last = serde_json::from_str(data.trim()).context("status event")?;
+            let plots = last["plots"]
+                .as_object()
+                .into_iter()
+                .flat_map(|p| p.values());
+            for chart in plots.filter_map(|p| p["url"].as_str()) {
+                if loading.iter().all(|(started, _)| started != chart) {
+                    let get = format!("{url}{chart}");
+                    let load = scope.spawn(move || {
+                        http.get(get)
+                            .send()
+                            .and_then(reqwest::blocking::Response::error_for_status)
+                            .and_then(reqwest::blocking::Response::bytes)
+                            .map(drop)
+                            .context("download a chart")
+                    });
+                    loading.push((chart.to_owned(), load));
+                }
+            }
+            if last["state"] != "running" {
+                break;
+            }
+        }
+        if last["state"] != "complete" {
+            bail!("the render of a close ended {}: {last}", last["state"]);
+        }
+        for (_, load) in loading {
+            load.join()
+                .map_err(|_| anyhow::anyhow!("a chart's download panicked"))??;
+        }
+        Ok(last)
+    })
 }

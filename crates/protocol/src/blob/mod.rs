@@ -252,6 +252,23 @@ impl Candles {
         }
     }
 
+    /// Appends the candles of `other` after these (their order is the caller's to
+    /// keep).
+    pub fn extend_from(&mut self, other: &Candles) {
+        self.open_time_ms.extend_from_slice(&other.open_time_ms);
+        self.close_time_ms.extend_from_slice(&other.close_time_ms);
+        self.open.extend_from_slice(&other.open);
+        self.high.extend_from_slice(&other.high);
+        self.low.extend_from_slice(&other.low);
+        self.close.extend_from_slice(&other.close);
+        self.volume.extend_from_slice(&other.volume);
+        self.quote_volume.extend_from_slice(&other.quote_volume);
+        self.trades.extend_from_slice(&other.trades);
+        self.taker_buy_base.extend_from_slice(&other.taker_buy_base);
+        self.taker_buy_quote
+            .extend_from_slice(&other.taker_buy_quote);
+    }
+
     /// Gives back the room the columns grew beyond their candles, for candles kept
     /// long after they were read.
     pub fn shrink_to_fit(&mut self) {

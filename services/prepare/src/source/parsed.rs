@@ -26,7 +26,7 @@ use super::Span;
 use super::file::{self, FileError};
 
 /// Bytes one candle holds in memory: 11 columns of 8 bytes.
-const CANDLE_BYTES: u64 = 88;
+pub(super) const CANDLE_BYTES: u64 = 88;
 
 /// The share of the budget one file may take: quick_cache admits no entry heavier than
 /// its hot allocation, set to this.
@@ -40,12 +40,12 @@ struct Key {
     modified: Option<SystemTime>,
 }
 
-/// Weighs a file by its candles.
+/// Weighs an entry of candles (a file, a cache chunk) by its candles.
 #[derive(Debug, Clone)]
-struct ByCandles;
+pub(super) struct ByCandles;
 
-impl Weighter<Key, Arc<Candles>> for ByCandles {
-    fn weight(&self, _key: &Key, candles: &Arc<Candles>) -> u64 {
+impl<K> Weighter<K, Arc<Candles>> for ByCandles {
+    fn weight(&self, _key: &K, candles: &Arc<Candles>) -> u64 {
         (candles.len() as u64 * CANDLE_BYTES).max(1)
     }
 }

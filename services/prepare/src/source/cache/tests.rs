@@ -88,12 +88,42 @@ async fn a_series_is_bounded_and_compacted_into_one_chunk() {
 }
 
 #[tokio::test]
+async fn a_render_that_read_the_head_before_a_compaction_still_finds_its_chunks() {
+    let (fake, binance, first) = fake(30).await;
+    let store = Store::memory();
+    let cache = CandleCache {
+        max_chunks: 2,
+        ..CandleCache::new(store.clone())
+    };
+    for end in [9, 19] {
+        fetch(&cache, &binance, (first, first + end * MINUTE)).await;
+    }
+    let prefix = "candles/BTCUSDT/1m";
+    let before = cache.head(prefix).await.unwrap();
+    assert_eq!(before.chunks.len(), 2);
+    fetch(&cache, &binance, (first, first + 29 * MINUTE)).await;
+    assert_eq!(
+        cache.head(prefix).await.unwrap().chunks.len(),
+        1,
+        "compacted"
+    );
+    for key in &before.chunks {
+        assert!(!store.exists(key).await.unwrap(), "{key} is deleted");
+    }
+    let read = cache
+        .chunks(&before)
+        .await
+        .expect("the chunks are in memory");
+    assert_eq!(read.len(), 20);
+    assert_eq!(fake.kline_starts().len(), 3, "nothing fetched again");
+}
+
+#[tokio::test]
 async fn a_chunk_deleted_by_another_replica_makes_the_cache_refetch_not_fail() {
     let (fake, binance, first) = fake(20).await;
     let store = Store::memory();
-    let cache = CandleCache::new(store.clone());
     let span = (first, first + 19 * MINUTE);
-    fetch(&cache, &binance, span).await;
+    fetch(&CandleCache::new(store.clone()), &binance, span).await;
     store
         .delete(&format!(
             "candles/BTCUSDT/1m/{first}-{}.csv",
@@ -101,8 +131,49 @@ async fn a_chunk_deleted_by_another_replica_makes_the_cache_refetch_not_fail() {
         ))
         .await
         .unwrap();
-    assert_eq!(fetch(&cache, &binance, span).await.len(), 20);
+    let replica = CandleCache::new(store.clone());
+    assert_eq!(fetch(&replica, &binance, span).await.len(), 20);
     assert_eq!(fake.kline_starts(), [first, first]);
+}
+
+#[tokio::test]
+async fn chunks_once_written_or_read_are_read_from_memory_within_its_bound() {
+    let (fake, binance, first) = fake(30).await;
+    let store = Store::memory();
+    let span = (first, first + 29 * MINUTE);
+    let writer = CandleCache::new(store.clone());
+    let before = fetch(&writer, &binance, span).await;
+    let chunk = format!("candles/BTCUSDT/1m/{first}-{}.csv", first + 29 * MINUTE);
+    // A chunk never changes under its name; spoiling the stored one shows which
+    // reads still go to the store.
+    store.put(&chunk, "spoilt".into()).await.unwrap();
+    assert_eq!(
+        fetch(&writer, &binance, span).await,
+        before,
+        "the writer kept it"
+    );
+    assert_eq!(fake.kline_starts().len(), 1);
+    let fresh = bytes::Bytes::from(write::csv(&before));
+    store.put(&chunk, fresh.clone()).await.unwrap();
+    let small = CandleCache::with_memo(store.clone(), 29 * 88);
+    assert!(
+        small.read("candles/BTCUSDT/1m").await.is_some(),
+        "read from the store"
+    );
+    store.put(&chunk, "spoilt".into()).await.unwrap();
+    assert!(
+        small.read("candles/BTCUSDT/1m").await.is_none(),
+        "30 candles do not fit a memory of 29: read again, and found spoilt"
+    );
+    let reader = CandleCache::new(store.clone());
+    store.put(&chunk, fresh).await.unwrap();
+    assert_eq!(reader.read("candles/BTCUSDT/1m").await.unwrap().1, before);
+    store.put(&chunk, "spoilt".into()).await.unwrap();
+    assert_eq!(
+        reader.read("candles/BTCUSDT/1m").await.unwrap().1,
+        before,
+        "the reader kept what it read"
+    );
 }
 
 /// The candle opening at `open` as a stream reports its close, with its own close
@@ -226,6 +297,12 @@ fn merged_parts_are_ordered_without_duplicates() {
         }
         c
     };
-    let merged = merge(&[part(&[0, 60_000, 120_000]), part(&[60_000, 180_000])]);
+    let (a, b) = (part(&[0, 60_000, 120_000]), part(&[60_000, 180_000]));
+    let merged = merge(&[&a, &b]);
     assert_eq!(merged.open_time_ms, [0, 60_000, 120_000, 180_000]);
+    let c = part(&[240_000, 300_000]);
+    assert!(in_order(&[&a, &c]) && !in_order(&[&a, &b]) && !in_order(&[&c, &a]));
+    let joined = merge(&[&a, &c]);
+    assert_eq!(joined.open_time_ms, [0, 60_000, 120_000, 240_000, 300_000]);
+    assert_eq!(joined.close, [a.close.clone(), c.close.clone()].concat());
 }
