@@ -36,7 +36,8 @@
 //! are fetched from the REST API through the cache (at most the 1 000 newest) and
 //! published as candle events with `filled: true`; the analyses run for the newest of
 //! them. A fill that fails is tried again at the next message, at most every
-//! [`FILL_RETRY`].
+//! [`FILL_RETRY`]. A message that is not a kline of the pair, one interval long and at
+//! most 60 s ahead of the clock is ignored.
 
 mod events;
 mod stream;
@@ -575,7 +576,8 @@ impl Follower {
             let Some(text) = text else {
                 continue;
             };
-            match stream::parse(&text, &symbol, interval) {
+            let now_ms = jiff::Timestamp::now().as_millisecond();
+            match stream::parse(&text, &symbol, interval, now_ms) {
                 Ok(update) => self.on_update(update).await,
                 Err(problem) => {
                     metrics::counter!("waveplot_prepare_stream_messages_ignored_total")

@@ -19,6 +19,11 @@ use crate::source::klines;
 /// The largest message accepted from Binance: a kline message is about 400 bytes.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
+/// How far ahead of this machine's clock a candle may open, and a closed one close.
+/// Clocks kept by NTP differ by far less; a candle further ahead is refused, since the
+/// candle cache would otherwise take it as the newest and skip the real ones before it.
+pub(crate) const CLOCK_SKEW_MS: i64 = 60_000;
+
 /// How long connecting (TCP, TLS and the WebSocket handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -131,9 +136,16 @@ struct Raw {
     taker_quote: String,
 }
 
-/// Parses a message of the stream of `symbol` `interval`: a kline of that pair, its
-/// numbers checked as a REST row's are. Anything else is an error saying what it is.
-pub(crate) fn parse(text: &str, symbol: &Symbol, interval: Interval) -> Result<Update, String> {
+/// Parses a message of the stream of `symbol` `interval` received at `now_ms`: a kline
+/// of that pair, its numbers checked as a REST row's are, one interval long (28 to 31
+/// days for `1M`), opening (closing, when closed) at most [`CLOCK_SKEW_MS`] after
+/// `now_ms`. Anything else is an error saying what it is.
+pub(crate) fn parse(
+    text: &str,
+    symbol: &Symbol,
+    interval: Interval,
+    now_ms: i64,
+) -> Result<Update, String> {
     let message: Envelope =
         serde_json::from_str(text).map_err(|e| format!("not a kline message ({e})"))?;
     let k = message.k;
@@ -159,6 +171,32 @@ pub(crate) fn parse(text: &str, symbol: &Symbol, interval: Interval) -> Result<U
     ]);
     let mut candle = Candles::default();
     klines::push_record(&mut candle, &record)?;
+    let day = 86_400_000;
+    let lengths = match interval {
+        Interval::Mo1 => 28 * day..=31 * day,
+        _ => interval.millis()..=interval.millis(),
+    };
+    if !lengths.contains(&(k.close_ms - k.t + 1)) {
+        return Err(format!(
+            "a {interval} candle opening at {} closes at {}: a {interval} candle closes one {interval} after it opens, less 1 ms",
+            klines::fmt_ms(k.t),
+            klines::fmt_ms(k.close_ms)
+        ));
+    }
+    let (what, at) = if k.x {
+        ("closing", k.close_ms)
+    } else {
+        ("opening", k.t)
+    };
+    if at > now_ms.saturating_add(CLOCK_SKEW_MS) {
+        return Err(format!(
+            "a candle {what} at {}, {} s after this machine's clock ({}); at most {} s ahead is taken",
+            klines::fmt_ms(at),
+            (at - now_ms) / 1000,
+            klines::fmt_ms(now_ms),
+            CLOCK_SKEW_MS / 1000
+        ));
+    }
     Ok(Update {
         candle,
         closed: k.x,
@@ -172,17 +210,66 @@ mod tests {
 
     use super::*;
 
+    /// The clock of the tests: 2023-11-14T22:24:00Z, after every candle they send.
+    const NOW: i64 = 1_700_000_040_000 + 600_000;
+
     fn btc() -> Symbol {
         Symbol::parse("BTCUSDT").unwrap()
     }
 
     #[test]
+    fn candles_ahead_of_the_clock_or_of_the_wrong_length_are_refused() {
+        let open = NOW - 120_000;
+        let parsed = |m: &serde_json::Value, now| parse(&m.to_string(), &btc(), Interval::M1, now);
+        let closed = ws::message("BTCUSDT", "1m", open, 100.0, true, open + 60_000);
+        assert!(parsed(&closed, NOW).is_ok());
+        assert!(
+            parsed(&closed, open + 60_000 - 1 - CLOCK_SKEW_MS).is_ok(),
+            "within the skew"
+        );
+        let e = parsed(&closed, open - CLOCK_SKEW_MS).unwrap_err();
+        assert!(
+            e.starts_with(
+                "a candle closing at 2023-11-14T22:22:59.999Z, 119 s after this machine's clock"
+            ),
+            "{e}"
+        );
+        let forming = ws::message("BTCUSDT", "1m", open, 100.0, false, open);
+        assert!(
+            parsed(&forming, open - CLOCK_SKEW_MS).is_ok(),
+            "it closes in the future"
+        );
+        let e = parsed(&forming, open - CLOCK_SKEW_MS - 1).unwrap_err();
+        assert!(e.starts_with("a candle opening at"), "{e}");
+        let mut long = closed.clone();
+        long["k"]["T"] = (open + 120_000 - 1).into();
+        let e = parsed(&long, NOW).unwrap_err();
+        assert_eq!(
+            e,
+            "a 1m candle opening at 2023-11-14T22:22:00Z closes at 2023-11-14T22:23:59.999Z: a 1m candle closes one 1m after it opens, less 1 ms"
+        );
+        let month = |days: i64| {
+            let mut m = ws::message("BTCUSDT", "1d", open, 100.0, true, open);
+            m["k"]["i"] = "1M".into();
+            m["k"]["T"] = (open + days * 86_400_000 - 1).into();
+            parse(
+                &m.to_string(),
+                &btc(),
+                Interval::Mo1,
+                open + 40 * 86_400_000,
+            )
+        };
+        assert!(month(28).is_ok() && month(31).is_ok());
+        assert!(month(27).is_err() && month(32).is_err());
+    }
+
+    #[test]
     fn a_kline_message_is_read_as_binance_documents_it() {
         let text = r#"{"e":"kline","E":1672515782136,"s":"BTCUSDT","k":{"t":1672515780000,"T":1672515839999,"s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"0.00100000","c":"0.00200000","h":"0.00250000","l":"0.00150000","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}"#;
-        let u = parse(text, &btc(), Interval::M1).unwrap_err();
+        let u = parse(text, &btc(), Interval::M1, NOW).unwrap_err();
         assert!(u.contains("high"), "the open is below the low: {u}");
         let text = text.replace("\"o\":\"0.00100000\"", "\"o\":\"0.00160000\"");
-        let u = parse(&text, &btc(), Interval::M1).unwrap();
+        let u = parse(&text, &btc(), Interval::M1, NOW).unwrap();
         assert!(!u.closed);
         assert_eq!(
             (u.open_ms(), u.event_ms),
@@ -210,7 +297,7 @@ mod tests {
             true,
             open + 60_000,
         );
-        let u = parse(&m.to_string(), &btc(), Interval::M1).unwrap();
+        let u = parse(&m.to_string(), &btc(), Interval::M1, NOW).unwrap();
         assert!(u.closed);
         assert_eq!(u.kline().close, ws::close_of(open));
     }
@@ -219,20 +306,20 @@ mod tests {
     fn messages_of_other_pairs_and_malformed_ones_are_refused_with_what_they_are() {
         let open = 1_700_000_040_000;
         let eth = ws::message("ETHUSDT", "1m", open, 100.0, true, open);
-        let e = parse(&eth.to_string(), &btc(), Interval::M1).unwrap_err();
+        let e = parse(&eth.to_string(), &btc(), Interval::M1, NOW).unwrap_err();
         assert_eq!(
             e,
             "a 'kline' message of ETHUSDT 1m on the stream of BTCUSDT 1m"
         );
         let five = ws::message("BTCUSDT", "5m", open, 100.0, true, open);
-        assert!(parse(&five.to_string(), &btc(), Interval::M1).is_err());
+        assert!(parse(&five.to_string(), &btc(), Interval::M1, NOW).is_err());
         for junk in ["", "null", "{}", "[1,2]", r#"{"result":null,"id":1}"#] {
-            let e = parse(junk, &btc(), Interval::M1).unwrap_err();
+            let e = parse(junk, &btc(), Interval::M1, NOW).unwrap_err();
             assert!(e.starts_with("not a kline message"), "{junk}: {e}");
         }
         let mut nan = ws::message("BTCUSDT", "1m", open, 100.0, true, open);
         nan["k"]["c"] = "NaN".into();
-        assert!(parse(&nan.to_string(), &btc(), Interval::M1).is_err());
+        assert!(parse(&nan.to_string(), &btc(), Interval::M1, NOW).is_err());
     }
 
     #[test]
