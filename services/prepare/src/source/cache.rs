@@ -29,7 +29,7 @@
 //! first), and a read asks the store only for the head and the chunks it lacks. A
 //! watched pair's close then costs its render one small GET, not one per chunk and a
 //! parse of each: with the page's 4 320-candle window, loading it at a close took 20 ms
-//! on Garage and now takes 2 ms, and a live update's median on s3s-fs went from about
+//! on Garage and now takes 1 ms, and a live update's median on s3s-fs went from about
 //! 600 ms to 220 ms (waveplot-bench `--live-only`, 2-core x86_64). Only the head, which
 //! another replica may rewrite, is always read. A chunk that compaction deletes stays in
 //! memory until it is the least recently used, so a render that read the head before
@@ -163,6 +163,11 @@ impl CandleCache {
         }
         if !joins || end > head.to_ms {
             spans.push((if joins { head.to_ms + 1 } else { start }, end));
+        }
+        if spans.is_empty() {
+            // The cache holds the span (each render of a watched pair's close): nothing
+            // to fetch, so nothing to write.
+            return Ok(cached);
         }
         let (mut next, replaced) = if joins {
             (head, Vec::new())
@@ -367,7 +372,10 @@ impl CandleCache {
                     )
                 })
                 .ok()?;
-            let chunk = Arc::new(chunk.candles);
+            let mut candles = chunk.candles;
+            // Kept for long, and weighed by its candles: no room beyond them.
+            candles.shrink_to_fit();
+            let chunk = Arc::new(candles);
             self.memo.insert(key.clone(), chunk.clone());
             parts.push(chunk);
         }

@@ -33,8 +33,15 @@ async fn a_second_fetch_asks_binance_only_for_newer_candles() {
     let got = fetch(&cache, &binance, (first + 5 * MINUTE, first + 39 * MINUTE)).await;
     assert_eq!(got.len(), 40, "cached and new candles together");
     assert_eq!(fake.kline_starts(), [first, first + 29 * MINUTE + 1]);
+    // A head rewritten in another form shows whether a read writes it again.
+    let head = "candles/BTCUSDT/1m/head.json";
+    let mut spaced = b" ".to_vec();
+    spaced.extend_from_slice(&cache.store.get(head).await.unwrap().unwrap());
+    cache.store.put(head, spaced.clone().into()).await.unwrap();
     fetch(&cache, &binance, (first + 10 * MINUTE, first + 39 * MINUTE)).await;
     assert_eq!(fake.kline_starts().len(), 2, "nothing new: no request");
+    let stored = cache.store.get(head).await.unwrap().unwrap();
+    assert_eq!(stored, spaced, "and no write");
 }
 
 #[tokio::test]
