@@ -65,7 +65,7 @@ impl CpuPerRender {
 
 /// CPU time of process `pid` (named `name`) so far (user + system, every thread), in
 /// clock ticks: fields 14 and 15 of its stat (utime, stime).
-fn ticks(name: &str, pid: u32) -> Result<u64> {
+pub(crate) fn ticks(name: &str, pid: u32) -> Result<u64> {
     two_fields(&format!("/proc/{pid}/stat"), 14)
         .with_context(|| format!("read the CPU time of {name}"))
 }
@@ -94,7 +94,8 @@ fn two_fields(path: &str, first: usize) -> Result<u64> {
     Ok(next()? + next()?)
 }
 
-fn ms(ticks: u64) -> f64 {
+/// `ticks` clock ticks in milliseconds.
+pub(crate) fn ms(ticks: u64) -> f64 {
     ticks as f64 * 1e3 / rustix::param::clock_ticks_per_second() as f64
 }
 

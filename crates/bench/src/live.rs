@@ -17,6 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cpu;
 use crate::report::quantile;
 use crate::stack::Stack;
 
@@ -39,6 +40,10 @@ pub struct LiveLatency {
     pub render_event_p50_ms: f64,
     /// Medians of where a close's render spent its time (from its final status), ms.
     pub parts_p50_ms: Parts,
+    /// CPU per measured close of every process of the stack (user + system), ms: the
+    /// closes share two cores, so this, more than the latency, shows what a change
+    /// saved.
+    pub cpu_ms_per_close: Vec<(String, f64)>,
 }
 
 /// Where a close's render spent its time, as its final status tells.
@@ -111,6 +116,14 @@ impl LiveLatency {
             self.parts_p50_ms.prepare,
             self.parts_p50_ms.slowest_chart,
             self.parts_p50_ms.render
+        ) + &format!(
+            "  CPU per close, ms: {} (total {:.1})\n",
+            self.cpu_ms_per_close
+                .iter()
+                .map(|(name, ms)| format!("{name} {ms:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.cpu_ms_per_close.iter().map(|(_, ms)| ms).sum::<f64>()
         )
     }
 }
@@ -167,7 +180,15 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
     let first = (now_ms / minute - 2 - closes as i64) * minute;
     let mut times = Vec::with_capacity(closes + 1);
     let mut parts = Vec::with_capacity(closes + 1);
+    let processes = stack.processes();
+    let mut before = Vec::new();
     for k in 0..=closes {
+        if k == 1 {
+            before = processes
+                .iter()
+                .map(|(name, pid)| cpu::ticks(name, *pid))
+                .collect::<Result<Vec<_>>>()?;
+        }
         let open = first + k as i64 * minute;
         let sent = Instant::now();
         stack.ws.close("BTCUSDT", "1m", open);
@@ -187,6 +208,11 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
         // Between closes as between candles: nothing of the last one still runs.
         std::thread::sleep(Duration::from_millis(200));
     }
+    let mut cpu_ms_per_close = Vec::with_capacity(processes.len());
+    for ((name, pid), before) in processes.iter().zip(before) {
+        let after = cpu::ticks(name, *pid).context("a process stopped during the closes")?;
+        cpu_ms_per_close.push((name.clone(), cpu::ms(after - before) / closes as f64));
+    }
     drop(rx);
     drop(page);
     let later: Vec<f64> = times[1..].iter().map(|t| t.1).collect();
@@ -200,6 +226,7 @@ pub fn measure(stack: &Stack, window: usize, closes: usize) -> Result<LiveLatenc
         max_ms: quantile(&later, 1.0),
         render_event_p50_ms: quantile(&heard, 0.5),
         parts_p50_ms: Parts::median(&parts[1..]),
+        cpu_ms_per_close,
     })
 }
 

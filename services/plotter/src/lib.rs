@@ -36,6 +36,7 @@ mod bitmap;
 mod charts;
 mod encode;
 pub mod error;
+mod fill;
 mod scene;
 pub mod service;
 

@@ -42,8 +42,13 @@ pub struct Settings {
 
 /// Windows of this many candles or more are read section by section (blobs of about
 /// 4 MiB and up); smaller ones whole, in one read of the store, which costs less than
-/// the two it takes to find the sections first.
+/// the two it takes to find the sections first. A blob read whole is decoded through
+/// its index all the same: the sections the chart does not draw are never parsed.
 pub const SECTIONS_FROM: u32 = 16_384;
+
+/// The most bytes a blob read whole may have: one of fewer than [`SECTIONS_FROM`]
+/// candles at the most levels takes under 8 MiB (about 470 bytes a candle).
+const SMALL_BLOB_BYTES: u64 = 8 << 20;
 
 /// The default of [`Settings::memory_mib`]: room for the largest chart the request
 /// limits allow (a million candles at 20 levels, 4800×3600: about 455 MiB).
@@ -339,8 +344,8 @@ struct Whole {
 /// than the `(candles, levels)` its event announced: with the blob's `index`, the byte
 /// ranges of those series ([`Ranges`]) of the very blob the index came from (`whole`:
 /// a blob replaced meanwhile is refused, not mixed with the old one's offsets); without
-/// one (a small blob, or one written before 1.2), the whole blob as a stream, skipping
-/// the rest. Blocks on the store:
+/// one (a small blob), the whole blob in one read, decoded by the index it holds
+/// ([`Blob::decode_parts_in`]). Blocks on the store:
 /// call it off the async runtime, from a thread the runtime started.
 fn read_parts(
     store: &Store,
@@ -371,11 +376,15 @@ fn read_parts(
             Blob::decode_sections(index, choose, |range| ranges.open(range))
         }
         None => {
-            let object = runtime
-                .block_on(store.get_stream(key))
+            let (bytes, size) = runtime
+                .block_on(store.get_prefix(key, SMALL_BLOB_BYTES))
                 .context("fetch the blob")?
                 .with_context(|| format!("the blob {key} is not in the store"))?;
-            Blob::decode_parts(object.into_reader(), choose)
+            anyhow::ensure!(
+                size <= SMALL_BLOB_BYTES,
+                "the blob {key} is {size} bytes; one of fewer than {SECTIONS_FROM} candles, which its event announced, is at most {SMALL_BLOB_BYTES}"
+            );
+            Blob::decode_parts_in(&bytes, choose)
         }
     };
     read.context("read the blob")

@@ -187,6 +187,32 @@ fn de(bytes: &[u8]) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<
 }
 
 impl Blob {
+    /// Decodes the parts of a blob held whole in `bytes` that `choose` picks, as
+    /// [`Blob::decode_sections`] does through the blob's index: the other sections are
+    /// never parsed, and the kept series' numbers are decoded straight from their
+    /// bytes. A blob without an index (written before 1.2) is decoded as
+    /// [`Blob::decode_parts`] does.
+    pub fn decode_parts_in(
+        bytes: &[u8],
+        choose: impl FnOnce(&Header) -> Result<Parts, BlobError>,
+    ) -> Result<(Blob, Parts), BlobError> {
+        let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES as usize)..];
+        match Index::from_tail(tail, bytes.len() as u64)? {
+            Some(index) => Self::decode_sections(&index, choose, |range| {
+                let start = usize::try_from(range.start).ok();
+                let end = usize::try_from(range.end).ok();
+                start
+                    .zip(end)
+                    .and_then(|(start, end)| bytes.get(start..end))
+                    .ok_or(BlobError::Malformed {
+                        what: "index (a section lies beyond the blob's end)",
+                        source: None,
+                    })
+            }),
+            None => Self::decode_parts(bytes, choose),
+        }
+    }
+
     /// Decodes the parts of a blob that `choose` picks once it has seen the header,
     /// section by section: `open` gives a reader over a byte range of the blob (a
     /// ranged read of the store), and only the ranges of the kept series are opened,

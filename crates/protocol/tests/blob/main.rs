@@ -351,6 +351,42 @@ fn the_index_names_every_section_and_a_reader_of_sections_reads_only_what_it_kee
 }
 
 #[test]
+fn a_blob_in_memory_is_decoded_by_its_index_or_whole_without_one() {
+    let whole = blob(256, 4);
+    let bytes = whole.encode().unwrap();
+    let parts = Parts {
+        columns: vec![Column::OpenTime, Column::Low, Column::High, Column::Close],
+        coeffs: false,
+        details: Levels::Only(vec![1]),
+        smooths: Levels::Only(vec![3]),
+        signal: true,
+    };
+    let (streamed, _) = Blob::decode_parts(&bytes[..], |_| Ok(parts.clone())).unwrap();
+    let (by_index, _) = Blob::decode_parts_in(&bytes, |_| Ok(parts.clone())).unwrap();
+    assert_eq!(by_index, streamed);
+    assert_eq!(
+        Blob::decode_parts_in(&bytes, |_| Ok(Parts::all()))
+            .unwrap()
+            .0,
+        whole
+    );
+    // Through the index: a section the chart does not draw is never parsed, so damage
+    // there goes unnoticed, where the streaming reader stops at it.
+    let unread = index_of(&bytes).unwrap().range(Section::Detail(2)).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[unread.start as usize] = 0xc1;
+    let (read, _) = Blob::decode_parts_in(&damaged, |_| Ok(parts.clone())).unwrap();
+    assert_eq!(read, streamed);
+    assert!(Blob::decode_parts(&damaged[..], |_| Ok(parts.clone())).is_err());
+    // A blob written before 1.2 has no index and is read whole.
+    let start = u64::from_be_bytes(bytes[bytes.len() - 8..].try_into().unwrap()) as usize;
+    let mut old = bytes[..start].to_vec();
+    old[0] = 0x96;
+    let (read, _) = Blob::decode_parts_in(&old, |_| Ok(parts.clone())).unwrap();
+    assert_eq!(read, streamed);
+}
+
+#[test]
 fn a_reader_of_sections_reads_numbers_another_writer_encoded_otherwise() {
     // This crate writes every series value as a float 64; MessagePack lets another
     // writer use integers or float 32 where they hold the value exactly.
