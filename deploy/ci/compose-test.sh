@@ -30,6 +30,9 @@
 # unless WAVEPLOT_CI_BASE names the base.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# A command's output is searched from a variable (`grep -q ... <<<"$(command)"`), never
+# through a pipe: `grep -q` exits at the first match, the writer then dies of SIGPIPE if
+# it has more to write, and pipefail turns that into a failed search.
 
 : "${WAVEPLOT_TAG:?the tag of the waveplot images to run (image-test.sh builds them)}"
 export WAVEPLOT_TAG
@@ -245,7 +248,7 @@ want="waveplot-gateway waveplot-plotter-01 waveplot-plotter-02a waveplot-plotter
 log "    every service instance answers \$SRV.PING (nats micro ls)"
 metrics="$(curl -s -o /dev/null -w '%{http_code}' "$gateway/metrics")"
 [ "$metrics" = 404 ] || fail "the public port serves /metrics ($metrics)"
-curl -fsS -D - -o /dev/null "$gateway/" | grep -qi "^content-security-policy: .*frame-ancestors 'none'" ||
+grep -qi "^content-security-policy: .*frame-ancestors 'none'" <<<"$(curl -fsS -D - -o /dev/null "$gateway/")" ||
     fail "the page has no Content-Security-Policy with frame-ancestors"
 log "    the public port serves no /metrics; the page has its CSP"
 # What the store answers each role's key (S3 over the published port, signed by curl).
@@ -409,10 +412,10 @@ until [ "$(worker ps --format '{{.Service}} {{.Health}}' | grep -c '^plotter-.* 
     [ "$SECONDS" -ge "$deadline" ] && fail "the leaf board's plotters are not all healthy after 90 s"
     sleep 1
 done
-compose logs nats 2>&1 | grep -q "Leafnode connection created" || fail "no leaf node linked to the main board"
+grep -q "Leafnode connection created" <<<"$(compose logs nats 2>&1)" || fail "no leaf node linked to the main board"
 check "$(render 700)" complete ""
 for plotter in "${plotters[@]}"; do
-    worker logs "$plotter" 2>&1 | grep -q "chart stored" || fail "the leaf board's $plotter stored no chart"
+    grep -q "chart stored" <<<"$(worker logs "$plotter" 2>&1)" || fail "the leaf board's $plotter stored no chart"
 done
 worker down --volumes --timeout 10 2>&1 | sed 's/^/    /'
 compose start "${plotters[@]}" 2>&1 | sed 's/^/    /'
