@@ -22,7 +22,7 @@ fi
 
 toolchain="${FUZZ_TOOLCHAIN:-}"
 if [ -z "$toolchain" ]; then
-    if rustup toolchain list | grep -q '^nightly'; then toolchain=nightly; else toolchain=stable; fi
+    if grep -q '^nightly' <<<"$(rustup toolchain list)"; then toolchain=nightly; else toolchain=stable; fi
 fi
 case "$toolchain" in
 nightly) repro="cargo +nightly fuzz" ;;
