@@ -38,6 +38,12 @@ pub struct HttpArgs {
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 512,
         value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_connections: u32,
+    /// HTTP connections open at once from one address (an IPv6 /64 counts as one); one
+    /// more is answered 503 and closed. Behind a reverse proxy every connection comes
+    /// from the proxy: set it to HTTP_MAX_CONNECTIONS there.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections_per_address: u32,
     /// How long a client may take to send a request's headers; also how long a
     /// kept-alive connection may sit idle.
     #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]

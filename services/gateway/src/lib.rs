@@ -74,6 +74,7 @@ impl Settings {
             max_renders: http.max_renders as usize,
             limits: http::Limits {
                 max_connections: http.max_connections as usize,
+                max_per_client: http.max_connections_per_address as usize,
                 header_timeout: http.header_timeout,
             },
             sources,
@@ -143,6 +144,7 @@ mod tests {
             max_renders: 4,
             limits: http::Limits {
                 max_connections: 16,
+                max_per_client: 16,
                 header_timeout: Duration::from_secs(5),
             },
             sources: vec![Source::Sample],

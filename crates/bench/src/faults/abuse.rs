@@ -1,13 +1,14 @@
 //! The abuse phase: what a hostile or careless client sends the gateway directly.
 //! Oversized, malformed and duplicate-key bodies must be refused with a reason; a
-//! thousand clients opening the event stream of a finished render must each get its
-//! final status (or a 503 naming the connection limit) and a closed connection; clients
+//! thousand clients from one address opening the event stream of a finished render must
+//! each get its final status (or a 503 naming a connection limit) and a closed
+//! connection, while a client from another address is still served; clients
 //! that never finish their headers must be cut off at the header timeout. Nothing may
 //! hang, and the gateway's open file descriptors and memory must come back to where they
 //! were.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use waveplot_testkit::Role;
@@ -101,7 +102,24 @@ fn bodies(addr: &str, checks: &mut Vec<Check>) {
     }
 }
 
-/// A thousand event-stream clients on a finished render: every one answered and closed.
+/// `GET /api/meta` to the gateway at `addr` from another loopback address than the
+/// abusive clients', as another host of the LAN would send it: its answer's first line.
+fn meta_from_another_address(addr: &str) -> std::io::Result<String> {
+    let to: SocketAddr = addr.parse().map_err(std::io::Error::other)?;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), 0)).into())?;
+    socket.connect_timeout(&to.into(), PATIENCE)?;
+    let mut stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE))?;
+    stream.write_all(b"GET /api/meta HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    Ok(answer.lines().next().unwrap_or("no answer").to_owned())
+}
+
+/// A thousand event-stream clients on a finished render: every one answered and closed;
+/// while they are open, a client from another address is served.
 fn streams(addr: &str, finished: &str, checks: &mut Vec<Check>) {
     let request = format!(
         "GET /api/render/{finished}/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
@@ -117,6 +135,15 @@ fn streams(addr: &str, finished: &str, checks: &mut Vec<Check>) {
             Err(_) => unconnected += 1,
         }
     }
+    let other = meta_from_another_address(addr);
+    checks.push(Check {
+        what: "another address is served while one holds its connections".to_owned(),
+        ok: other.as_ref().is_ok_and(|head| head.contains(" 200")),
+        detail: match other {
+            Ok(head) => head,
+            Err(e) => e.to_string(),
+        },
+    });
     let (mut streamed, mut refused, mut hung) = (0, 0, 0);
     for mut s in open {
         let left = PATIENCE
@@ -143,7 +170,7 @@ fn streams(addr: &str, finished: &str, checks: &mut Vec<Check>) {
         what: format!("{STREAM_CLIENTS} event streams of a finished render end or are refused with a reason"),
         ok: hung == 0 && streamed > 0 && streamed + refused + unconnected == STREAM_CLIENTS,
         detail: format!(
-            "{streamed} got the final status and the end of the stream, {refused} a 503 naming the connection limit, {unconnected} could not connect, {hung} neither, in {:.1} s",
+            "{streamed} got the final status and the end of the stream, {refused} a 503 naming a connection limit, {unconnected} could not connect, {hung} neither, in {:.1} s",
             started.elapsed().as_secs_f64()
         ),
     });

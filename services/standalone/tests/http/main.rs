@@ -3,7 +3,7 @@
 //! that ends within the grace period even while a client holds a connection open.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -219,6 +219,79 @@ fn connections_over_the_limit_get_a_503_that_names_the_limit() {
             break;
         }
         assert!(Instant::now() < deadline, "the slots are freed: {page:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A connection to `port` on 127.0.0.1 from the loopback address `from`, as a client on
+/// another host of the LAN would make it.
+fn connect_from(from: Ipv4Addr, port: u16) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    socket
+        .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+        .unwrap();
+    socket.into()
+}
+
+/// Sends `GET /api/meta` on `stream` and reads the answer's first line (empty, or an
+/// error, if there is none: a refused connection may be closed before the request is
+/// written).
+fn meta_head(stream: &TcpStream) -> String {
+    let mut head = String::new();
+    let asked = write!(&*stream, "GET /api/meta HTTP/1.1\r\nHost: x\r\n\r\n")
+        .and_then(|()| BufReader::new(stream).read_line(&mut head));
+    if let Err(e) = asked {
+        head.push_str(&e.to_string());
+    }
+    head
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_the_connections_and_others_are_still_served() {
+    let app = Waveplot::start(&[
+        "--max-connections",
+        "4",
+        "--max-connections-per-address",
+        "2",
+        "--header-timeout",
+        "30s",
+    ]);
+    let (busy, other) = (Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3));
+    // Each held connection is answered once, so the server has surely counted it.
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let stream = connect_from(busy, app.port);
+            let head = meta_head(&stream);
+            assert!(head.contains("200"), "{head}");
+            stream
+        })
+        .collect();
+    let mut extra = connect_from(busy, app.port);
+    let (answer, _) = read_until_closed(&mut extra, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("at most 2 at once from one address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)"),
+        "{answer}"
+    );
+    let served = connect_from(other, app.port);
+    let head = meta_head(&served);
+    assert!(
+        head.contains("200"),
+        "another address is locked out: {head}"
+    );
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let head = meta_head(&connect_from(busy, app.port));
+        if head.contains("200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the address's slot is freed: {head}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
