@@ -133,9 +133,18 @@ impl FakeBinanceWs {
         self.send(stream, Message::Ping(payload.to_vec().into()));
     }
 
-    /// The payloads of the pongs received so far.
-    pub fn pongs(&self) -> Vec<Vec<u8>> {
-        self.inner.lock().unwrap().pongs.clone()
+    /// Waits up to `limit` until `count` pongs have come (a pong crosses the socket
+    /// while the client goes on, so it may come after what the client did next); the
+    /// payloads of those received by then.
+    pub async fn wait_for_pongs(&self, count: usize, limit: Duration) -> Vec<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let pongs = self.inner.lock().unwrap().pongs.clone();
+            if pongs.len() >= count || tokio::time::Instant::now() >= deadline {
+                return pongs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Cuts every open connection, without a close handshake.

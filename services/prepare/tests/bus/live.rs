@@ -170,7 +170,7 @@ async fn a_lost_stream_is_reopened_and_the_candles_it_missed_come_from_rest() {
     let first = CandleEvent::decode(&next_event(&mut candles).await.payload).unwrap();
     assert_eq!(first.candle.open_ms, base);
     assert_eq!(
-        ws.pongs(),
+        ws.wait_for_pongs(1, Duration::from_secs(5)).await,
         [b"are you there".to_vec()],
         "the ping is answered"
     );
