@@ -187,29 +187,33 @@ fn a_client_that_never_finishes_its_headers_is_cut_off_at_the_header_timeout() {
     );
 }
 
-#[test]
-fn connections_over_the_limit_get_a_503_that_names_the_limit() {
-    let app = Waveplot::start(&["--max-connections", "3", "--header-timeout", "30s"]);
-    // Each held connection is answered once, so the server has surely taken all three
-    // (a connection still in the accept queue would leave a slot for the extra one);
-    // they stay open, kept alive for the 30 s header timeout.
-    let held: Vec<TcpStream> = (0..3)
-        .map(|_| {
-            let stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
-            write!(&stream, "GET /api/meta HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-            let mut head = String::new();
-            BufReader::new(&stream).read_line(&mut head).unwrap();
-            assert!(head.contains("200"), "{head}");
-            stream
-        })
-        .collect();
-    let mut extra = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+/// `stream` once `GET /api/meta` on it is answered `200`: the server has surely taken
+/// and counted it (a connection still in the accept queue would leave its slot free).
+fn served(stream: TcpStream) -> TcpStream {
+    let head = meta_head(&stream);
+    assert!(head.contains("200"), "{head}");
+    stream
+}
+
+/// Reads what the server answers `extra`, a connection over a limit: a `503` with
+/// `Retry-After` whose error contains `says`, and the connection closed.
+fn assert_refused(mut extra: TcpStream, says: &str) {
     let (answer, _) = read_until_closed(&mut extra, Duration::from_secs(5));
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 1"), "{answer}");
-    assert!(
-        answer.contains("at most 3 at once (HTTP_MAX_CONNECTIONS)"),
-        "{answer}"
+    assert!(answer.contains(says), "{answer}");
+}
+
+#[test]
+fn connections_over_the_limit_get_a_503_that_names_the_limit() {
+    let app = Waveplot::start(&["--max-connections", "3", "--header-timeout", "30s"]);
+    // Held open, kept alive for the 30 s header timeout.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| served(TcpStream::connect(("127.0.0.1", app.port)).unwrap()))
+        .collect();
+    assert_refused(
+        TcpStream::connect(("127.0.0.1", app.port)).unwrap(),
+        "at most 3 at once (HTTP_MAX_CONNECTIONS)",
     );
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -258,22 +262,12 @@ fn one_address_holds_at_most_its_share_of_the_connections_and_others_are_still_s
         "30s",
     ]);
     let (busy, other) = (Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3));
-    // Each held connection is answered once, so the server has surely counted it.
     let mut held: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let stream = connect_from(busy, app.port);
-            let head = meta_head(&stream);
-            assert!(head.contains("200"), "{head}");
-            stream
-        })
+        .map(|_| served(connect_from(busy, app.port)))
         .collect();
-    let mut extra = connect_from(busy, app.port);
-    let (answer, _) = read_until_closed(&mut extra, Duration::from_secs(5));
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.contains("retry-after: 1"), "{answer}");
-    assert!(
-        answer.contains("at most 2 at once from one address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)"),
-        "{answer}"
+    assert_refused(
+        connect_from(busy, app.port),
+        "at most 2 at once from one address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)",
     );
     let served = connect_from(other, app.port);
     let head = meta_head(&served);
