@@ -266,11 +266,15 @@ fn suite(
     let http = client::client()?;
     let mut latency = Vec::new();
     let mut salt = 0u32;
-    let mut rss_small = Vec::new();
+    let (mut rss_small, mut rss_default_levels) = (Vec::new(), Vec::new());
     for (name, candles, body, cold_n, warm_n) in scenarios(quick, large, fake_binance) {
+        // The windows run smallest first, then the largest requests with their many
+        // levels, so the peaks so far are those of the windows measured before.
         if candles > 4_320 && rss_small.is_empty() {
-            // The windows run smallest first, so the peaks so far are those of <= 4 320 candles.
             rss_small = rss();
+        }
+        if body.get("levels").is_some() && rss_default_levels.is_empty() {
+            rss_default_levels = rss();
         }
         let mut cold = Vec::new();
         for _ in 0..cold_n {
@@ -295,6 +299,7 @@ fn suite(
         latency,
         load,
         peak_rss_mib_small: rss_small,
+        peak_rss_mib_default_levels: rss_default_levels,
         peak_rss_mib: rss(),
         publish_acks: acks(),
         cpu: None,

@@ -61,6 +61,10 @@ pub struct Report {
     /// Peak RSS per service over the windows of at most 4 320 candles (the memory
     /// targets' size), MiB; only when the bench started the stack.
     pub peak_rss_mib_small: Vec<(String, f64)>,
+    /// Peak RSS per service over every window at the default levels (with `--large`,
+    /// up to the 1 000 000-candle window, before the largest requests), MiB; only with
+    /// `--large` and when the bench started the stack.
+    pub peak_rss_mib_default_levels: Vec<(String, f64)>,
     /// Peak RSS per service over the whole run (100 000 candles, 64 clients), MiB.
     pub peak_rss_mib: Vec<(String, f64)>,
     /// Per service, how long its events took to be acknowledged by the server over
@@ -152,6 +156,10 @@ impl Report {
         }
         for (title, rss) in [
             ("up to 4 320 candles", &self.peak_rss_mib_small),
+            (
+                "up to 1 000 000 candles, default levels",
+                &self.peak_rss_mib_default_levels,
+            ),
             ("whole run", &self.peak_rss_mib),
         ] {
             if !rss.is_empty() {
