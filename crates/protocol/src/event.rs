@@ -111,22 +111,36 @@ pub struct PreparedEvent {
     /// window without fetching the blob. Added within v1; older producers leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<Header>,
-    /// Present when every chart asked for has its scene, the chart-ready form, stored
-    /// at [`BlobKey::scene_key`] (prepare records them for PNG charts of large
-    /// windows); a plotter of the same scene version then replays its scene instead of
-    /// reading the blob. Added within v1.
+    /// Present when the charts asked for have their scenes, the chart-ready form,
+    /// stored at [`BlobKey::scene_key`] (prepare records them for PNG charts of large
+    /// windows), all but those it names in [`Scenes::without`]; a plotter of the same
+    /// scene version then replays its scene instead of reading the blob. Added within v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenes: Option<Scenes>,
 }
 
 /// The scenes prepare stored for the charts of a `prepared` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Scenes {
     /// Their [`SCENE_VERSION`](crate::scene::SCENE_VERSION): a plotter of another
     /// version draws its chart from the blob.
     pub version: u32,
     /// The size of the largest, in bytes: a plotter sets memory aside for it.
     pub largest_bytes: u64,
+    /// The charts asked for that have no scene, because theirs could not be recorded
+    /// within a scene's limits (a chart of many marks over a long window): their
+    /// plotters draw them from the blob and set memory aside for that. Left out when
+    /// empty. Added within v1: a plotter that does not know it looks for the scene,
+    /// finds none, and draws from the blob if that fits in what it set aside.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<PlotId>,
+}
+
+impl Scenes {
+    /// Whether chart `plot` has its scene stored.
+    pub fn has(&self, plot: PlotId) -> bool {
+        !self.without.contains(&plot)
+    }
 }
 
 impl Message for PreparedEvent {

@@ -136,7 +136,7 @@ impl Handler for Plotter {
     /// [`Plotter::blob_memory`].
     fn memory(&self, event: &PreparedEvent) -> u64 {
         let size = self.plot.size_for(event.width, event.height);
-        match replays(event) {
+        match replays(event, self.plot) {
             Some(scenes) => scene_memory(size, scenes.largest_bytes),
             None => self.blob_memory(event, size),
         }
@@ -205,7 +205,7 @@ impl Plotter {
         {
             return Ok((done(size, 0.0, ms(started), true), "none"));
         }
-        if let Some(scenes) = replays(event) {
+        if let Some(scenes) = replays(event, self.plot) {
             let scene_key = event.key.scene_key(self.plot, (width, height), &zone);
             match self.replay(&scene_key, (width, height)).await {
                 Ok((image, render_ms)) => {
@@ -324,11 +324,13 @@ impl Plotter {
     }
 }
 
-/// The scenes the chart of `event` is replayed from: prepare stored the scenes of the
-/// event's charts (PNG only) in the version this plotter replays.
-fn replays(event: &PreparedEvent) -> Option<&Scenes> {
+/// The scenes chart `plot` of `event` is replayed from: prepare stored the scenes of
+/// the event's charts (PNG only) in the version this plotter replays, this chart's
+/// among them.
+fn replays(event: &PreparedEvent, plot: PlotId) -> Option<&Scenes> {
     let scenes = event.scenes.as_ref()?;
-    (scenes.version == SCENE_VERSION && event.format == ImageFormat::Png).then_some(scenes)
+    let replayed = scenes.version == SCENE_VERSION && event.format == ImageFormat::Png;
+    (replayed && scenes.has(plot)).then_some(scenes)
 }
 
 /// The blob an index was read from: every range read is tied to it.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
-use waveplot_protocol::scene::{MAX_SCENE_BYTES, SCENE_VERSION};
+use waveplot_protocol::scene::SCENE_VERSION;
 use waveplot_protocol::{
     Blob, BlobKey, ImageFormat, PlotId, RenderRequest, SceneKey, Scenes, TimeZone,
 };
@@ -26,7 +26,8 @@ const RECORDERS: usize = 2;
 /// [`RECORDERS`] charts holds the window's times and up to four series it derives
 /// (eight bytes a candle each), and the overview its high–low lines (twelve bytes a
 /// line, in a list that may have grown to twice that). The scenes themselves are
-/// stored as they are recorded, a few at a time, each at most [`MAX_SCENE_BYTES`].
+/// stored as they are recorded, a few at a time, each at most
+/// [`MAX_SCENE_BYTES`](waveplot_protocol::scene::MAX_SCENE_BYTES).
 pub(crate) const BYTES_PER_CANDLE: u64 = RECORDERS as u64 * 5 * 8 + 24;
 
 /// Whether a render of `candles` candles gets scenes: PNG charts of a window of at
@@ -67,17 +68,21 @@ pub(crate) fn charts(request: &RenderRequest, key: &BlobKey, candles: u32) -> Ve
         .collect()
 }
 
+/// What becomes of one chart's scene: its encoded bytes, or why it has none.
+type Recorded = (usize, Result<Vec<u8>>);
+
 /// Records the scenes of `charts` from `blob` with times in `zone`, [`RECORDERS`] at a
-/// time, and sends each, encoded and with its place in `charts`, to `out` as soon as it
-/// is recorded. Fails if a chart cannot be recorded, or its scene is one a plotter
-/// would refuse ([`Scene::check`](waveplot_protocol::Scene::check), larger than
-/// [`MAX_SCENE_BYTES`]). Stops early, without an error, when `out` is closed. Blocks:
-/// call it off the async runtime.
+/// time, and sends each, with its place in `charts`, to `out` as soon as it is
+/// recorded: encoded, or why it cannot be (the chart cannot be recorded, or its scene
+/// is one a plotter would refuse: [`Scene::check`](waveplot_protocol::Scene::check),
+/// larger than `max_bytes`). Stops early when `out` is closed. Fails only if a
+/// recorder panicked. Blocks: call it off the async runtime.
 fn record(
     blob: &Blob,
     charts: &[Chart],
     zone: &TimeZone,
-    out: mpsc::Sender<(usize, Vec<u8>)>,
+    max_bytes: u64,
+    out: mpsc::Sender<Recorded>,
 ) -> Result<()> {
     let one = |chart: &Chart| -> Result<Vec<u8>> {
         let scene = waveplot_plotter::scene(blob, chart.plot, chart.size, zone)?;
@@ -85,8 +90,8 @@ fn record(
         let bytes = scene.encode()?;
         let size = bytes.len() as u64;
         anyhow::ensure!(
-            size <= MAX_SCENE_BYTES,
-            "the scene is {size} bytes; a plotter reads at most {MAX_SCENE_BYTES}"
+            size <= max_bytes,
+            "the scene is {size} bytes; a plotter reads at most {max_bytes}"
         );
         Ok(bytes)
     };
@@ -94,52 +99,61 @@ fn record(
         let recorders: Vec<_> = (0..RECORDERS)
             .map(|first| {
                 let out = out.clone();
-                s.spawn(move || -> Result<()> {
+                s.spawn(move || {
                     for (i, chart) in charts.iter().enumerate().skip(first).step_by(RECORDERS) {
-                        let bytes = one(chart)
-                            .map_err(|e| e.context(format!("record chart {}", chart.plot)))?;
-                        if out.blocking_send((i, bytes)).is_err() {
+                        if out.blocking_send((i, one(chart))).is_err() {
                             break;
                         }
                     }
-                    Ok(())
                 })
             })
             .collect();
         drop(out);
         // Every recorder joined before any result is looked at.
-        let results: Vec<Result<()>> = recorders
+        let panicked = recorders
             .into_iter()
-            .map(|r| {
-                r.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a scene recorder panicked")))
-            })
-            .collect();
-        results.into_iter().collect()
+            .map(std::thread::ScopedJoinHandle::join)
+            .filter(Result::is_err)
+            .count();
+        anyhow::ensure!(panicked == 0, "{panicked} scene recorders panicked");
+        Ok(())
     })
 }
 
 /// Records the scenes of `charts` from `blob` with times in `zone` off the async
-/// runtime and stores each as it comes. The scenes are optional: when one cannot be
-/// recorded or stored, that is logged and `None` returned, and the plotters draw from
-/// the blob, as for a small window.
+/// runtime and stores each as it comes. The scenes are optional. A chart whose scene
+/// cannot be recorded within a scene's limits (at most `max_bytes`) is logged and
+/// named in [`Scenes::without`]: its plotter draws it from the blob. When no chart has
+/// a scene, or one cannot be stored, that is logged and `None` returned, and the
+/// plotters draw from the blob, as for a small window.
 pub(crate) async fn record_and_store(
     store: &Store,
     blob: Arc<Blob>,
     charts: Vec<Chart>,
     zone: TimeZone,
+    max_bytes: u64,
 ) -> Option<Scenes> {
     if charts.is_empty() {
         return None;
     }
-    let keys: Vec<SceneKey> = charts.iter().map(|c| c.key.clone()).collect();
+    let plots: Vec<(PlotId, SceneKey)> = charts.iter().map(|c| (c.plot, c.key.clone())).collect();
     // One scene waits while another is stored: the recorders never run far ahead.
     let (out, mut scenes) = mpsc::channel(1);
-    let recording = tokio::task::spawn_blocking(move || record(&blob, &charts, &zone, out));
-    let (mut stored, mut largest, mut failed) = (0, 0, None);
-    while let Some((i, bytes)) = scenes.recv().await {
+    let recording =
+        tokio::task::spawn_blocking(move || record(&blob, &charts, &zone, max_bytes, out));
+    let (mut stored, mut largest, mut without, mut failed) = (0, 0, Vec::new(), None);
+    while let Some((i, recorded)) = scenes.recv().await {
+        let (plot, key) = &plots[i];
+        let bytes = match recorded {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(plot = %plot, error = format!("{e:#}"), "no scene for this chart; its plotter draws it from the blob");
+                without.push(*plot);
+                continue;
+            }
+        };
         largest = u64::max(largest, bytes.len() as u64);
-        match store.put(keys[i].as_str(), bytes.into()).await {
+        match store.put(key.as_str(), bytes.into()).await {
             Ok(()) => stored += 1,
             Err(e) => {
                 failed = Some(anyhow::Error::new(e).context("store a scene"));
@@ -153,18 +167,23 @@ pub(crate) async fn record_and_store(
         Err(e) => Err(anyhow::Error::new(e).context("scene task")),
     };
     let outcome = failed.map_or(recorded, Err).and_then(|()| {
+        anyhow::ensure!(stored > 0, "no chart has a scene");
         anyhow::ensure!(
-            stored == keys.len(),
+            stored + without.len() == plots.len(),
             "{stored} of {} scenes stored",
-            keys.len()
+            plots.len()
         );
         Ok(())
     });
     match outcome {
-        Ok(()) => Some(Scenes {
-            version: SCENE_VERSION,
-            largest_bytes: largest,
-        }),
+        Ok(()) => {
+            without.sort_unstable();
+            Some(Scenes {
+                version: SCENE_VERSION,
+                largest_bytes: largest,
+                without,
+            })
+        }
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),
@@ -175,17 +194,16 @@ pub(crate) async fn record_and_store(
     }
 }
 
-/// The scenes of `charts`, if every one is stored (charts of a reused blob); `None`
-/// otherwise, or when the store cannot say (logged).
+/// The scenes of `charts` that are stored (charts of a reused blob), the others named
+/// in [`Scenes::without`] (theirs could not be recorded, or was swept: their plotters
+/// draw from the blob); `None` when none is stored, or when the store cannot say
+/// (logged).
 pub(crate) async fn stored(store: &Store, charts: &[Chart]) -> Option<Scenes> {
-    if charts.is_empty() {
-        return None;
-    }
-    let mut largest = 0;
+    let (mut largest, mut without) = (None, Vec::new());
     for chart in charts {
         match store.size(chart.key.as_str()).await {
-            Ok(Some(size)) => largest = u64::max(largest, size),
-            Ok(None) => return None,
+            Ok(Some(size)) => largest = largest.max(Some(size)),
+            Ok(None) => without.push(chart.plot),
             Err(e) => {
                 tracing::warn!(
                     error = &e as &dyn std::error::Error,
@@ -196,8 +214,92 @@ pub(crate) async fn stored(store: &Store, charts: &[Chart]) -> Option<Scenes> {
             }
         }
     }
+    without.sort_unstable();
     Some(Scenes {
         version: SCENE_VERSION,
-        largest_bytes: largest,
+        largest_bytes: largest?,
+        without,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use waveplot_protocol::{AnalysisParams, Interval, Source, Symbol};
+
+    use super::*;
+    use crate::analysis::{Window, analyse};
+    use crate::backend::Backend;
+    use crate::source::sample;
+
+    /// The BTCUSDT 5m sample analysed, and its key.
+    fn sample_blob() -> (Arc<Blob>, BlobKey) {
+        let symbol = Symbol::parse("BTCUSDT").unwrap();
+        let window = Window {
+            candles: sample::candles(&symbol, Interval::M5).unwrap().clone(),
+            symbol,
+            interval: Interval::M5,
+            source: Source::Sample,
+            source_label: String::new(),
+            load_ms: 0.0,
+        };
+        let params = AnalysisParams::default();
+        let key = crate::service::blob_key(&window, &params);
+        let blob = analyse(window, &params, &Backend::cpu()).unwrap();
+        (Arc::new(blob), key)
+    }
+
+    /// A chart whose scene is larger than a plotter reads is named as without one and
+    /// the others are stored; a reused blob is announced the same way; a render none
+    /// of whose charts has a scene has none.
+    #[tokio::test]
+    async fn a_chart_whose_scene_is_too_large_goes_without_and_the_others_keep_theirs() {
+        let (blob, key) = sample_blob();
+        let zone = TimeZone::default();
+        let charts: Vec<Chart> = PlotId::ALL
+            .into_iter()
+            .map(|plot| {
+                let size = plot.default_size();
+                let key = key.scene_key(plot, size, &zone);
+                Chart { plot, size, key }
+            })
+            .collect();
+        let sizes: Vec<u64> = charts
+            .iter()
+            .map(|c| {
+                let scene = waveplot_plotter::scene(&blob, c.plot, c.size, &zone).unwrap();
+                scene.encode().unwrap().len() as u64
+            })
+            .collect();
+        let mut sorted = sizes.clone();
+        sorted.sort_unstable();
+        let max_bytes = sorted[2];
+        assert!(sorted[2] < sorted[3], "{sizes:?}");
+        let store = Store::memory();
+        let scenes = record_and_store(
+            &store,
+            blob.clone(),
+            charts.clone(),
+            zone.clone(),
+            max_bytes,
+        )
+        .await
+        .expect("three charts have scenes");
+        let mut too_large: Vec<PlotId> = (charts.iter().zip(&sizes))
+            .filter(|&(_, &size)| size > max_bytes)
+            .map(|(c, _)| c.plot)
+            .collect();
+        too_large.sort_unstable();
+        assert_eq!(scenes.without, too_large);
+        assert_eq!(scenes.largest_bytes, max_bytes);
+        for chart in &charts {
+            let kept = store.size(chart.key.as_str()).await.unwrap().is_some();
+            assert_eq!(kept, scenes.has(chart.plot), "{}", chart.plot);
+        }
+        assert_eq!(stored(&store, &charts).await, Some(scenes));
+
+        let store = Store::memory();
+        let none = record_and_store(&store, blob.clone(), charts.clone(), zone.clone(), 1).await;
+        assert_eq!(none, None);
+        assert_eq!(stored(&store, &charts).await, None);
+    }
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use waveplot_protocol::blob::Header;
+use waveplot_protocol::scene::MAX_SCENE_BYTES;
 use waveplot_protocol::{
     AcceptedEvent, AnalysisParams, Blob, BlobKey, Message, PlotId, PrepareTimings, PreparedEvent,
     RenderReply, RenderRequest, RequestId, Scenes, Source, Stage, Subjects, V1, WindowId,
@@ -451,7 +452,7 @@ impl Prepare {
         let charts = scenes::charts(request, key, header.candles);
         let zone = request.tz.clone().unwrap_or_default();
         let record = async {
-            let stored = scenes::record_and_store(store, blob, charts, zone).await;
+            let stored = scenes::record_and_store(store, blob, charts, zone, MAX_SCENE_BYTES).await;
             (stored, ms(storing))
         };
         let ((blob_stored, store_ms), (scenes, scenes_ms)) = tokio::join!(upload, record);

@@ -693,7 +693,8 @@ async fn a_large_blob_is_read_by_sections_and_one_without_an_index_whole() {
 /// The PNG charts of a window of 20 000 candles are recorded by prepare as scenes
 /// beside the blob and replayed by the plotters, which do not read the blob: the
 /// charts are the very PNGs drawn from the blob. A chart whose scene is missing is
-/// drawn from the blob, which fits in the memory set aside for the scene.
+/// drawn from the blob, which fits in the memory set aside for the scene; one the
+/// event names as without a scene is drawn from the blob without looking for it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded() {
     let (_candles, sys) = walk_stack();
@@ -749,21 +750,44 @@ async fn a_large_window_s_charts_are_replayed_from_the_scenes_prepare_recorded()
     event.plots = vec![PlotId::Anomalies];
     let forger = as_user(&sys, NatsUser::Prepare, "forger").await;
     forger.send(&Subjects::default(), &event).await.unwrap();
-    let drawn = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let m = done.next().await.unwrap();
-            let e = DoneEvent::decode(&m.payload).unwrap();
-            if e.request_id == event.request_id {
-                return e;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no chart 03 without its scene\n{}", sys.logs()));
+    let drawn = done_for(&mut done, &event.request_id)
+        .await
+        .unwrap_or_else(|| panic!("no chart 03 without its scene\n{}", sys.logs()));
     assert_eq!(drawn.plot_id, PlotId::Anomalies);
     let log = sys.service(Role::Plotter(PlotId::Anomalies)).log();
     assert!(log.contains("drawing it from the blob"), "{log}");
     assert!(log.contains("read=\"sections\""), "{log}");
+
+    // Named as without a scene, the chart is drawn from the blob straight away.
+    event.request_id = waveplot_protocol::RequestId::generate();
+    event.scenes.as_mut().unwrap().without = vec![PlotId::Anomalies];
+    forger.send(&Subjects::default(), &event).await.unwrap();
+    done_for(&mut done, &event.request_id)
+        .await
+        .unwrap_or_else(|| panic!("no chart 03 named as without a scene\n{}", sys.logs()));
+    let log = sys.service(Role::Plotter(PlotId::Anomalies)).log();
+    assert_eq!(log.matches("drawing it from the blob").count(), 1, "{log}");
+    assert_eq!(log.matches("read=\"sections\"").count(), 2, "{log}");
+}
+
+/// The `done` event of request `id` from `done`, within 30 s.
+async fn done_for(
+    done: &mut waveplot_service::bus::Subscription,
+    id: &waveplot_protocol::RequestId,
+) -> Option<DoneEvent> {
+    let found = async {
+        loop {
+            let m = done.next().await?;
+            let e = DoneEvent::decode(&m.payload).unwrap();
+            if &e.request_id == id {
+                return Some(e);
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), found)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// A `prepared` event that announces fewer candles than its blob holds (a forged or
