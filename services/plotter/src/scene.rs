@@ -147,25 +147,34 @@ fn capped_runs(lines: &mut [Run], cap: u32, width: u32, height: u32) -> Vec<Run>
         if !(0..width as i32).contains(&x) {
             continue;
         }
-        coverage.fill(0);
+        let clamped = |row: i32| row.clamp(0, rows as i32) as usize;
+        // Only the rows this column's lines touch: a column of a thin line covers a few
+        // of them, and a tall canvas has hundreds.
+        let lo = column.iter().map(|l| clamped(l.1)).min().unwrap_or(0);
+        let hi = column.iter().map(|l| clamped(l.2)).max().unwrap_or(0);
+        if lo >= hi {
+            continue;
+        }
+        coverage[lo..=hi].fill(0);
         for &(_, top, bottom) in column {
-            let (top, bottom) = (top.clamp(0, rows as i32), bottom.clamp(0, rows as i32));
+            let (top, bottom) = (clamped(top), clamped(bottom));
             if top < bottom {
-                coverage[top as usize] += 1;
-                coverage[bottom as usize] -= 1;
+                coverage[top] += 1;
+                coverage[bottom] -= 1;
             }
         }
         let mut count = 0;
-        let counts: Vec<u32> = coverage[..rows]
+        let counts: Vec<u32> = coverage[lo..hi]
             .iter()
             .map(|d| {
                 count += d;
                 (count as u32).min(cap)
             })
             .collect();
-        for level in 1..=cap {
+        let most = counts.iter().copied().max().unwrap_or(0);
+        for level in 1..=most {
             let mut start = None;
-            for (y, &c) in counts.iter().chain([&0]).enumerate() {
+            for (y, &c) in (lo..).zip(counts.iter().chain([&0])) {
                 match (c >= level, start) {
                     (true, None) => start = Some(y),
                     (false, Some(s)) => {

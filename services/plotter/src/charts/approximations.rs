@@ -112,13 +112,10 @@ fn level_row<DB: DrawingBackend>(
         .axis_desc_style(th.text(12.0).color(&ALERT))
         .y_desc(format!("removed ({})", win.quote))
         .draw()?;
-    let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     for run in &win.runs {
-        let points = || run.clone().map(|i| (win.t[i], clipped[i]));
+        let points = || run.clone().map(|i| (i, clipped[i]));
         let ends = [(win.t[run.end - 1], 0.0), (win.t[run.start], 0.0)];
-        let secondary = chart.borrow_secondary();
-        let px = |p| secondary.backend_coord(&p);
-        let kept = panel::vertices(win, columns, run.len(), points, &ends, px);
+        let kept = panel::vertices(chart.borrow_secondary(), win, run.len(), points, &ends);
         chart.draw_secondary_series(AreaSeries::new(kept, 0.0, ALERT.mix(0.22).filled()))?;
     }
     panel::line(&mut chart, win, prev, th.line(MUTED, 1.0))?;

@@ -4,6 +4,7 @@
 //! break at gaps in time instead of bridging them.
 
 use std::ops::Range;
+use std::rc::Rc;
 
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
@@ -327,30 +328,31 @@ pub(crate) fn line<DB: DrawingBackend>(
             chart,
             win,
             run.len(),
-            || run.clone().map(|i| (win.t[i], ys[i])),
+            || run.clone().map(|i| (i, ys[i])),
             style,
         )?;
     }
     Ok(())
 }
 
-/// Draws a line through the `len` points of one run. In a raster image a line of more
-/// points than its pixel columns is thinned to what they show
-/// ([`thin::m4`](super::thin::m4)): a one-pixel line draws the same pixels, a thicker
-/// one is drawn as the segments between the points kept, which differs from the whole
-/// path only along its ragged edge (the tests in `thin` measure it), in a fraction of
-/// the time and memory (a 4800 px chart of a million candles: 30 s before). An SVG
-/// keeps every point, for whoever zooms in.
-pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
+/// Draws a line through the `len` points of one run, each a candle's index and value.
+/// In a raster image a line of more points than its pixel columns is thinned to what
+/// they show ([`thin::m4`](super::thin::m4)): a one-pixel line draws the same pixels, a
+/// thicker one is drawn as the segments between the points kept, which differs from
+/// the whole path only along its ragged edge (the tests in `thin` measure it), in a
+/// fraction of the time and memory (a 4800 px chart of a million candles: 30 s before).
+/// An SVG keeps every point, for whoever zooms in.
+pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (usize, f64)>>(
     chart: &mut TimeChart<DB>,
     win: &Window,
     len: usize,
     points: impl Fn() -> I,
     style: ShapeStyle,
 ) -> Result<(), RenderError> {
-    let columns = chart.plotting_area().dim_in_pixel().0 as usize;
-    if win.raster && len > 4 * columns {
-        let thinned = super::thin::m4(points(), |t| chart.backend_coord(&(t, 0.0)).0);
+    let width = chart.plotting_area().dim_in_pixel().0 as usize;
+    if win.raster && len > 4 * width {
+        let columns = columns(chart, win);
+        let thinned = super::thin::m4(points().map(|(i, y)| (columns[i], (win.t[i], y))));
         if style.stroke_width == 1 {
             chart.draw_series(LineSeries::new(thinned, style))?;
         } else {
@@ -360,7 +362,8 @@ pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
             chart.draw_series(segments)?;
         }
     } else {
-        chart.draw_series(LineSeries::new(points(), style))?;
+        let points = points().map(|(i, y)| (win.t[i], y));
+        chart.draw_series(LineSeries::new(points, style))?;
     }
     Ok(())
 }
@@ -374,20 +377,15 @@ pub(crate) fn area<DB: DrawingBackend>(
     colour: RGBAColor,
 ) -> Result<(), RenderError> {
     for run in &win.runs {
-        fill(
-            chart,
-            win,
-            run.len(),
-            || run.clone().map(|i| (win.t[i], ys[i])),
-            base,
-            colour,
-        )?;
+        let points = || run.clone().map(|i| (i, ys[i]));
+        fill(chart, win, run.len(), points, base, colour)?;
     }
     Ok(())
 }
 
-/// Fills between the `len` points of one run and `base`, thinned as [`vertices`] does.
-pub(crate) fn fill<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
+/// Fills between the `len` points of one run (each a candle's index and value) and
+/// `base`, thinned as [`vertices`] does.
+pub(crate) fn fill<DB: DrawingBackend, I: Iterator<Item = (usize, f64)>>(
     chart: &mut TimeChart<DB>,
     win: &Window,
     len: usize,
@@ -395,35 +393,39 @@ pub(crate) fn fill<DB: DrawingBackend, I: Iterator<Item = (f64, f64)>>(
     base: f64,
     colour: RGBAColor,
 ) -> Result<(), RenderError> {
-    let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     let ends = match (points().next(), points().last()) {
-        (Some(first), Some(last)) => vec![(last.0, base), (first.0, base)],
+        (Some((first, _)), Some((last, _))) => [(win.t[last], base), (win.t[first], base)],
         _ => return Ok(()),
     };
-    let kept = vertices(win, columns, len, points, &ends, |p| {
-        chart.backend_coord(&p)
-    });
+    let kept = vertices(chart, win, len, points, &ends);
     chart.draw_series(AreaSeries::new(kept, base, colour.filled()))?;
     Ok(())
 }
 
-/// The `len` vertices of a filled shape `columns` pixels wide, of which `extra` are
-/// added when it is drawn (an area's base); `px` places a vertex on the canvas. In a
-/// raster image, more vertices than the columns show are thinned where that fills the
+/// The `len` vertices of a filled shape on `chart` (each a candle's index and value),
+/// of which `extra` are added when it is drawn (an area's base). In a raster image,
+/// more vertices than the chart's pixel columns show are thinned where that fills the
 /// same pixels ([`thin::polygon`](super::thin::polygon)); an SVG keeps them all.
-pub(crate) fn vertices<I: Iterator<Item = (f64, f64)>>(
+pub(crate) fn vertices<DB: DrawingBackend, I: Iterator<Item = (usize, f64)>>(
+    chart: &TimeChart<DB>,
     win: &Window,
-    columns: usize,
     len: usize,
     vertices: impl Fn() -> I,
     extra: &[(f64, f64)],
-    px: impl Fn((f64, f64)) -> (i32, i32),
 ) -> Vec<(f64, f64)> {
-    if win.raster && len > 4 * columns {
-        super::thin::polygon(vertices, extra, px)
+    let width = chart.plotting_area().dim_in_pixel().0 as usize;
+    if win.raster && len > 4 * width {
+        let columns = columns(chart, win);
+        let placed = || vertices().map(|(i, y)| (columns[i], (win.t[i], y)));
+        super::thin::polygon(placed, extra, |p| chart.backend_coord(&p))
     } else {
-        vertices().collect()
+        vertices().map(|(i, y)| (win.t[i], y)).collect()
     }
+}
+
+/// The pixel column of every candle on `chart` ([`Window::columns`]).
+fn columns<DB: DrawingBackend>(chart: &TimeChart<DB>, win: &Window) -> Rc<[i32]> {
+    win.columns(chart.x_range(), |t| chart.backend_coord(&(t, 0.0)).0)
 }
 
 /// A horizontal line at `y` across the window, dashed if `dashed`.

@@ -105,14 +105,12 @@ fn price<DB: DrawingBackend>(
     let desc = format!("price ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc))?;
     shade(&mut chart, win, runs, y)?;
-    let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     for run in &win.runs {
         let band = || {
-            let forth = run.clone().map(|i| (win.t[i], upper[i]));
-            forth.chain(run.clone().rev().map(|i| (win.t[i], lower[i])))
+            let forth = run.clone().map(|i| (i, upper[i]));
+            forth.chain(run.clone().rev().map(|i| (i, lower[i])))
         };
-        let px = |p| chart.backend_coord(&p);
-        let kept = panel::vertices(win, columns, 2 * run.len(), band, &[], px);
+        let kept = panel::vertices(&chart, win, 2 * run.len(), band, &[]);
         chart.draw_series([Polygon::new(kept, MUTED.mix(0.22).filled())])?;
     }
     panel::line(&mut chart, win, trend, th.line(TREND, 2.0))?;

@@ -146,7 +146,7 @@ fn rolling<DB: DrawingBackend>(
         let points = || {
             run.clone()
                 .filter(|&i| ys[i].is_finite())
-                .map(|i| (win.t[i], ys[i]))
+                .map(|i| (i, ys[i]))
         };
         let len = points().count();
         panel::fill(&mut chart, win, len, points, 0.0, ALERT.mix(0.15))?;

@@ -12,17 +12,13 @@
 //! join the same last and first points. Keeping the lowest and highest point too keeps
 //! the polygon's extent, which decides how plotters sweeps it.
 
-/// The points of `points`, in order, that a line through them shows when `column` gives
-/// each x its pixel column: per run of consecutive points in one column, the first, the
+/// The points of `points`, in order, that a line through them shows, each given with
+/// its pixel column: per run of consecutive points in one column, the first, the
 /// lowest, the highest and the last.
-pub(crate) fn m4(
-    points: impl IntoIterator<Item = (f64, f64)>,
-    column: impl Fn(f64) -> i32,
-) -> Vec<(f64, f64)> {
+pub(crate) fn m4(points: impl IntoIterator<Item = (i32, (f64, f64))>) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     let mut bucket: Option<Bucket> = None;
-    for (i, p) in points.into_iter().enumerate() {
-        let c = column(p.0);
+    for (i, (c, p)) in points.into_iter().enumerate() {
         match &mut bucket {
             Some(b) if b.column == c => b.add(i, p),
             _ => {
@@ -42,14 +38,14 @@ pub(crate) fn m4(
 /// The vertices of a filled polygon, in order, thinned as [`m4`] does when that fills
 /// the same pixels (the polygon, `extra` vertices included, is wider than tall in
 /// pixels); otherwise all of them. `vertices` gives them afresh each time it is called,
-/// so the whole polygon is never held unless it has to be drawn whole; `px` places a
-/// vertex on the canvas.
-pub(crate) fn polygon<I: Iterator<Item = (f64, f64)>>(
+/// each with its pixel column, so the whole polygon is never held unless it has to be
+/// drawn whole; `px` places a vertex on the canvas.
+pub(crate) fn polygon<I: Iterator<Item = (i32, (f64, f64))>>(
     vertices: impl Fn() -> I,
     extra: &[(f64, f64)],
     px: impl Fn((f64, f64)) -> (i32, i32),
 ) -> Vec<(f64, f64)> {
-    let thinned = m4(vertices(), |x| px((x, 0.0)).0);
+    let thinned = m4(vertices());
     let span = |pick: fn((i32, i32)) -> i32| {
         let all = thinned.iter().chain(extra).map(|&v| pick(px(v)));
         let (lo, hi) = all.fold((i32::MAX, i32::MIN), |(lo, hi), c| (lo.min(c), hi.max(c)));
@@ -58,7 +54,7 @@ pub(crate) fn polygon<I: Iterator<Item = (f64, f64)>>(
     if span(|p| p.0) > span(|p| p.1) {
         thinned
     } else {
-        vertices().collect()
+        vertices().map(|(_, p)| p).collect()
     }
 }
 
@@ -155,7 +151,7 @@ mod tests {
                 .y_label_area_size(60)
                 .build_cartesian_2d(0.0..points.len() as f64, lo..hi)
                 .unwrap();
-            let thinned = m4(points.iter().copied(), |x| chart.backend_coord(&(x, 0.0)).0);
+            let thinned = m4(points.iter().map(|&p| (chart.backend_coord(&p).0, p)));
             let style = BLUE.stroke_width(width);
             match how {
                 Drawn::Whole => chart.draw_series(LineSeries::new(points.to_vec(), style)),
@@ -267,10 +263,12 @@ mod tests {
                 .margin(10)
                 .build_cartesian_2d(0.0..points.len() as f64, lo..hi)
                 .unwrap();
-            let area = || points.iter().copied();
+            let column = |p: (f64, f64)| (chart.backend_coord(&p).0, p);
+            let area = || points.iter().copied().map(column);
             let band = || {
                 let upper = points.iter().map(|&(x, y)| (x, y + 10.0));
-                upper.chain(points.iter().rev().map(|&(x, y)| (x, y - 10.0)))
+                let lower = points.iter().rev().map(|&(x, y)| (x, y - 10.0));
+                upper.chain(lower).map(column)
             };
             let (first, last) = (points[0].0, points[points.len() - 1].0);
             let base = [(last, 0.0), (first, 0.0)];
@@ -278,7 +276,10 @@ mod tests {
                 let px = |p| chart.backend_coord(&p);
                 (polygon(area, &base, px), polygon(band, &[], px))
             } else {
-                (area().collect(), band().collect())
+                let whole = |v: &mut dyn Iterator<Item = (i32, (f64, f64))>| {
+                    v.map(|(_, p)| p).collect::<Vec<_>>()
+                };
+                (whole(&mut area()), whole(&mut band()))
             };
             vertices += area.len() + band.len();
             let style = BLUE.mix(0.3).filled();
@@ -322,18 +323,18 @@ mod tests {
             (0.8, 3.0),
             (1.0, 7.0),
         ];
-        let kept = m4(points, |x| x as i32);
+        let kept = m4(points.map(|p| (p.0 as i32, p)));
         assert_eq!(
             kept,
             [(0.0, 5.0), (0.2, 9.0), (0.4, 1.0), (0.8, 3.0), (1.0, 7.0)]
         );
         let walk = walk(10_000);
-        let thinned = m4(walk.iter().copied(), |x| (x / 100.0) as i32);
+        let thinned = m4(walk.iter().map(|&p| ((p.0 / 100.0) as i32, p)));
         assert!(thinned.len() <= 4 * 100, "{}", thinned.len());
         assert!(
             thinned.windows(2).all(|w| w[0].0 < w[1].0),
             "in order, each once"
         );
-        assert!(m4(std::iter::empty(), |x| x as i32).is_empty());
+        assert!(m4(std::iter::empty()).is_empty());
     }
 }

@@ -2,6 +2,10 @@
 //! times on the time axis, where the data has gaps, how to write its prices, and the
 //! names of its assets and interval for labels.
 
+use std::cell::RefCell;
+use std::ops::Range;
+use std::rc::Rc;
+
 use waveplot_protocol::{Blob, TimeZone};
 
 use super::axis::{self, TimeAxis};
@@ -14,6 +18,10 @@ const QUOTES: [&str; 15] = [
     "GBP", "AUD", "DAI",
 ];
 
+/// How many tables of pixel columns a window keeps: a panel with a secondary axis
+/// has two (plotters maps that axis one pixel wider), and stacked panels share them.
+const COLUMN_TABLES: usize = 2;
+
 /// Room for one time label, base pixels (`Aug 14` is about 40 px wide).
 const LABEL_PX: f64 = 70.0;
 
@@ -24,7 +32,7 @@ pub(crate) struct Window<'a> {
     /// Centre of each candle, UTC seconds.
     pub(crate) t: Vec<f64>,
     /// Runs of candles without a gap in time; lines break between them.
-    pub(crate) runs: Vec<std::ops::Range<usize>>,
+    pub(crate) runs: Vec<Range<usize>>,
     /// The shared time axis.
     pub(crate) axis: TimeAxis,
     /// Seconds per candle.
@@ -44,6 +52,17 @@ pub(crate) struct Window<'a> {
     /// Whether the chart is drawn on pixels (PNG), where series are thinned to what
     /// the pixels show, rather than as vectors (SVG), which keep every point.
     pub(crate) raster: bool,
+    /// The pixel columns of the candles on the plotting areas last asked for
+    /// ([`Window::columns`]), at most [`COLUMN_TABLES`].
+    columns: RefCell<Vec<(Columns, Rc<[i32]>)>>,
+}
+
+/// What places the candles in pixel columns: the columns of the first and last time,
+/// and those times (as bits, to compare exactly).
+#[derive(PartialEq)]
+struct Columns {
+    pixels: Range<i32>,
+    times: (u64, u64),
 }
 
 impl<'a> Window<'a> {
@@ -82,7 +101,31 @@ impl<'a> Window<'a> {
             zone: zone.clone(),
             raster,
             blob,
+            columns: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The pixel column of every candle on a plotting area spanning `times`, where
+    /// `column` places a time. Every series of a panel shares it, as do the stacked
+    /// panels, which line up; so it is worked out once per chart, not per series (the
+    /// mapping was most of a thinned series' cost). The [`TimeAxis`] maps linearly from
+    /// the first pixel to the last, so those two and `times` say which columns these
+    /// are; the pixels alone would not: plotters maps a secondary axis one pixel wider.
+    pub(crate) fn columns(&self, times: Range<f64>, column: impl Fn(f64) -> i32) -> Rc<[i32]> {
+        let key = Columns {
+            pixels: column(times.start)..column(times.end),
+            times: (times.start.to_bits(), times.end.to_bits()),
+        };
+        let mut tables = self.columns.borrow_mut();
+        if let Some((_, columns)) = tables.iter().find(|(k, _)| *k == key) {
+            return Rc::clone(columns);
+        }
+        let columns: Rc<[i32]> = self.t.iter().map(|&t| column(t)).collect();
+        if tables.len() == COLUMN_TABLES {
+            tables.remove(0);
+        }
+        tables.push((key, Rc::clone(&columns)));
+        columns
     }
 
     /// Number of candles.
@@ -152,7 +195,7 @@ fn split_symbol(symbol: &str) -> (String, String) {
 }
 
 /// Runs of consecutive candles no more than 1.5 intervals apart.
-fn runs(t: &[f64], interval_s: f64) -> Vec<std::ops::Range<usize>> {
+fn runs(t: &[f64], interval_s: f64) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut begin = 0;
     for i in 1..t.len() {
