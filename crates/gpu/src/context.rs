@@ -1,5 +1,5 @@
 //! [`GpuContext`]: the Vulkan instance, the chosen device and queue, the pipelines
-//! and the reusable buffers, made once per process. [`GpuContext::mra`] is blocking;
+//! and the reusable buffers (unless too large to keep), made once per process. [`GpuContext::mra`] is blocking;
 //! async callers run it on a blocking thread (`spawn_blocking`). Passes on one
 //! context are serialised by a mutex around the buffers.
 
@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use vulkano::VulkanLibrary;
+use vulkano::buffer::Subbuffer;
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
 use vulkano::command_buffer::{AutoCommandBufferBuilder, CommandBufferUsage, CopyBufferInfoTyped};
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
@@ -177,13 +178,20 @@ impl GpuContext {
             sets: &self.sets,
             pipelines: &self.pipelines,
         };
-        let fitted = Workspace::fit(guard.take(), &plan, &allocators)?;
-        let ws = guard.insert(fitted);
-        upload(ws, &plan)?;
+        let ws = Workspace::fit(guard.take(), &plan, &allocators)?;
+        upload(&ws, &plan)?;
         let uploaded = Instant::now();
-        self.run(ws, &plan)?;
+        self.run(&ws, &plan)?;
         let dispatched = Instant::now();
-        let mra = read_back(ws, &plan, levels)?;
+        let mra = if ws.kept() {
+            let mra = read_back(&ws.result, &plan, levels)?;
+            *guard = Some(ws);
+            mra
+        } else {
+            // Its work buffers go back before the result is widened to f64 beside it:
+            // for a million candles that is 72 of the 140 MB, at prepare's peak.
+            read_back(&ws.into_result(), &plan, levels)?
+        };
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
         let timings = Timings {
             upload_ms: ms(started, uploaded),
@@ -191,6 +199,17 @@ impl GpuContext {
             readback_ms: ms(dispatched, Instant::now()),
         };
         Ok(GpuMra { mra, timings })
+    }
+
+    /// The bytes of the buffers kept for the next pass: the last pass's, when they
+    /// take at most 64 MiB (a 100 000-candle window at up to 20 levels); 0 after a
+    /// larger pass, whose buffers are given back.
+    pub fn kept_bytes(&self) -> u64 {
+        let guard = self
+            .workspace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map_or(0, Workspace::bytes)
     }
 
     fn check_limits(&self, plan: &Plan) -> Result<()> {
@@ -286,8 +305,8 @@ fn upload(ws: &Workspace, plan: &Plan) -> Result<()> {
 
 /// Details then smooths, `n` floats each; the guard is dropped before returning, as
 /// a live read guard would make the next submission panic inside vulkano.
-fn read_back(ws: &Workspace, plan: &Plan, levels: usize) -> Result<Mra> {
-    let result = ws.result.read().map_err(vk("read the result"))?;
+fn read_back(result: &Subbuffer<[f32]>, plan: &Plan, levels: usize) -> Result<Mra> {
+    let result = result.read().map_err(vk("read the result"))?;
     let n = plan.n;
     let band = |b: usize, offset: f64| -> Vec<f64> {
         result[b * n..(b + 1) * n]

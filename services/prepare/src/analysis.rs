@@ -53,10 +53,13 @@ pub(crate) struct Window {
 /// The most memory preparing a window of `candles` candles at `levels` levels takes, in
 /// bytes: loading and parsing the candles, the analysis (details, smooths,
 /// coefficients and their scratch) and encoding the blob. Measured with `prepare
-/// analyze` on a file of 1 050 000 one-minute candles (x86_64): 74 MiB for 100 000
-/// candles at 8 levels, 318, 476, 671 and 1127 MiB for 1 000 000 at 1, 4, 8 and 19;
-/// that is about 270 bytes a candle and 50 more per level, which this rounds up by a
-/// tenth and more.
+/// analyze` on a file of 1 050 000 one-minute candles (x86_64, CPU analysis): 66 MiB
+/// for 100 000 candles at 8 levels, 302, 410, 541 and 949 MiB for 1 000 000 at 1, 4, 8
+/// and 19, about 280 bytes a candle and 37 more per level. This keeps the larger
+/// figures measured before the MODWT synthesised each level as soon as it had its
+/// coefficients (310, 464, 655 and 1101 MiB; 73 MiB for 100 000 candles) and rounds
+/// them up by a tenth and more: a Vulkan pass, not measured at that size here,
+/// holds its buffers (140 MB for a million candles at 8 levels) beside the same series.
 pub(crate) fn memory(candles: u32, levels: u32) -> u64 {
     (32 << 20) + u64::from(candles) * (300 + 56 * u64::from(levels))
 }

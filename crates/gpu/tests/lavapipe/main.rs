@@ -51,14 +51,24 @@ fn the_shortest_series_each_wavelet_allows_agree() {
     }
 }
 
+/// A million samples agree, and their buffers (140 MB) are given back after
+/// the pass; a shorter series' are kept for the next. (nextest runs each test in a
+/// process of its own, so no other test's pass comes in between.)
 #[test]
-fn a_million_samples_agree_and_buffers_are_reused_for_shorter_series() {
+fn a_million_samples_agree_and_only_a_shorter_series_buffers_are_kept() {
     let x = walk(1_000_000, 5);
     assert_agrees(&x, "haar", MraKind::Modwt, Mode::Symmetric, 8);
+    assert_eq!(gpu().kept_bytes(), 0, "a million samples' buffers are kept");
     assert_agrees(&x, "db4", MraKind::Dwt, Mode::Symmetric, 8);
     let prime = walk(100_003, 6);
     assert_agrees(&prime, "db4", MraKind::Modwt, Mode::Periodization, 6);
+    let kept = gpu().kept_bytes();
+    assert!(
+        (1..=64 << 20).contains(&kept),
+        "{kept} bytes kept after 100 003 samples"
+    );
     assert_agrees(&walk(864, 7), "haar", MraKind::Modwt, Mode::Symmetric, 8);
+    assert_eq!(gpu().kept_bytes(), kept, "the larger buffers are reused");
 }
 
 #[test]

@@ -111,8 +111,6 @@ struct Padded {
     pad: usize,
     inner: modwt::ModwtMra,
     extended: Vec<f64>,
-    details: Vec<Vec<f64>>,
-    smooth: Vec<f64>,
 }
 
 impl Padded {
@@ -124,20 +122,23 @@ impl Padded {
             pad,
             inner: modwt::ModwtMra::new(total, wavelet, levels),
             extended: Vec::with_capacity(total),
-            details: vec![vec![0.0; total]; levels],
-            smooth: vec![0.0; total],
         }
     }
 
     fn process(&mut self, x: &[f64], details: &mut [Vec<f64>], smooth: &mut [f64]) {
         self.mode.extend(x, self.pad, &mut self.extended);
-        self.inner
-            .process(&self.extended, &mut self.details, &mut self.smooth);
         let keep = self.pad..self.pad + x.len();
-        for (out, full) in details.iter_mut().zip(&self.details) {
-            out.copy_from_slice(&full[keep.clone()]);
-        }
-        smooth.copy_from_slice(&self.smooth[keep]);
+        self.inner.process(&self.extended, |band, values| {
+            put(band, &values[keep.clone()], details, smooth)
+        });
+    }
+}
+
+/// Copies `values`, the MODWT's `band`, into `details` or `smooth`.
+fn put(band: modwt::Band, values: &[f64], details: &mut [Vec<f64>], smooth: &mut [f64]) {
+    match band {
+        modwt::Band::Detail(j) => details[j].copy_from_slice(values),
+        modwt::Band::Smooth => smooth.copy_from_slice(values),
     }
 }
 
@@ -232,7 +233,12 @@ impl MraPlan {
         }
         match &mut self.engine {
             Engine::Dwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
-            Engine::Modwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
+            Engine::Modwt(e) => {
+                let smooth = &mut out.smooths[j - 1];
+                e.process(x, |band, values| {
+                    put(band, values, &mut out.details, smooth)
+                })
+            }
             Engine::PaddedModwt(e) => e.process(x, &mut out.details, &mut out.smooths[j - 1]),
         }
         for level in (1..j).rev() {
