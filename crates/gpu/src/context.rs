@@ -1,7 +1,8 @@
 //! [`GpuContext`]: the Vulkan instance, the chosen device and queue, the pipelines
-//! and the reusable buffers (unless too large to keep), made once per process. [`GpuContext::mra`] is blocking;
-//! async callers run it on a blocking thread (`spawn_blocking`). Passes on one
-//! context are serialised by a mutex around the buffers.
+//! and the reusable buffers (unless too large to keep), made once per process.
+//! [`GpuContext::mra`] is blocking; async callers run it on a blocking thread
+//! (`spawn_blocking`). Passes on one context are serialised by a mutex around the
+//! buffers.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -189,7 +190,7 @@ impl GpuContext {
             mra
         } else {
             // Its work buffers go back before the result is widened to f64 beside it:
-            // for a million candles that is 72 of the 140 MB, at prepare's peak.
+            // 72 of the 140 MB for a million candles at 8 levels.
             read_back(&ws.into_result(), &plan, levels)?
         };
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
