@@ -19,8 +19,14 @@ use waveplot_service::Store;
 /// six plotters draw side by side.
 pub(crate) const SCENES_FROM: u32 = 16_384;
 
-/// Charts recorded at the same time: the charts of one render share the cores.
-const RECORDERS: usize = 2;
+/// Charts recorded at the same time. One: the blob's upload (encoding here, hashing
+/// and writing in the S3 server) keeps the other core busy for as long as the scenes
+/// take, so a second recorder only shared the cores and held the window's series
+/// twice. Measured on a 2-core x86_64 VM with the bench's million-candle window: one
+/// recorder instead of two took prepare's peak from 453 to 413 MiB, and the render
+/// took as long (2.7–2.8 s cold either way; 100 000 candles 316–335 ms against
+/// 324–328).
+const RECORDERS: usize = 1;
 
 /// Memory recording takes besides the blob, in bytes a candle: each of the
 /// [`RECORDERS`] charts holds the window's times and up to four series it derives
