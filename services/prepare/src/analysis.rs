@@ -12,6 +12,7 @@ use waveplot_protocol::{AnalysisParams, Interval, MraKind, Source, Symbol};
 use waveplot_wavelet as wl;
 
 use crate::backend::Backend;
+use crate::source::WindowCandles;
 
 /// Why a window could not be analysed.
 #[derive(Debug, Error)]
@@ -45,7 +46,7 @@ pub(crate) struct Window {
     /// The source in words, for chart titles.
     pub(crate) source_label: String,
     /// The candles, oldest first.
-    pub(crate) candles: Candles,
+    pub(crate) candles: WindowCandles,
     /// Time spent loading them, ms.
     pub(crate) load_ms: f64,
 }
@@ -82,7 +83,7 @@ pub(crate) fn library_params(p: &AnalysisParams) -> Result<wl::AnalysisParams, A
 /// Analyses a window on the backend's GPU when it takes the window, else on the
 /// CPU, and returns the blob.
 pub(crate) fn analyse(
-    window: Window,
+    mut window: Window,
     params: &AnalysisParams,
     backend: &Backend,
 ) -> Result<Blob, AnalysisError> {
@@ -90,13 +91,17 @@ pub(crate) fn analyse(
     let started = Instant::now();
     let (result, device) = run(&window, &lib_params, backend)?;
     let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut header = header(&window, params, &result, device, analysis_ms);
+    // Only now, with the analysis's scratch given back, are a parsed file's candles
+    // copied out for the blob (see `WindowCandles`).
+    let candles = std::mem::replace(&mut window.candles, Candles::default().into());
+    let candles = candles.into_candles();
+    let mut header = header(&window, &candles, params, &result, device, analysis_ms);
     let analysis = wire_analysis(result);
-    header.summary = Some(blob::WindowSummary::of(&window.candles, &analysis));
+    header.summary = Some(blob::WindowSummary::of(&candles, &analysis));
     Ok(Blob {
         header,
         analysis,
-        candles: window.candles,
+        candles,
     })
 }
 
@@ -112,7 +117,7 @@ fn run(
     backend: &Backend,
 ) -> Result<(wl::Analysis, Device), AnalysisError> {
     let n = window.candles.len();
-    let closes = &window.candles.close;
+    let closes = window.candles.close();
     let bar_seconds = window.interval.seconds() as f64;
     let input = |source| AnalysisError::Input { candles: n, source };
     if let Some(gpu) = backend.gpu_for(n) {
@@ -149,12 +154,12 @@ fn run(
 
 fn header(
     w: &Window,
+    c: &Candles,
     params: &AnalysisParams,
     r: &wl::Analysis,
     device: Device,
     analysis_ms: f64,
 ) -> Header {
-    let c = &w.candles;
     let last = c.len() - 1;
     let level_note = (r.levels_used < r.levels_requested).then(|| {
         format!(

@@ -241,7 +241,10 @@ mod tests {
     fn sample_blob() -> (Arc<Blob>, BlobKey) {
         let symbol = Symbol::parse("BTCUSDT").unwrap();
         let window = Window {
-            candles: sample::candles(&symbol, Interval::M5).unwrap().clone(),
+            candles: sample::candles(&symbol, Interval::M5)
+                .unwrap()
+                .clone()
+                .into(),
             symbol,
             interval: Interval::M5,
             source: Source::Sample,

@@ -346,10 +346,8 @@ impl Prepare {
             ..PrepareTimings::default()
         };
         let key = blob_key(&window, params);
-        let (first, last) = (
-            window.candles.open_time_ms[0],
-            window.candles.open_time_ms[window.candles.len() - 1],
-        );
+        let times = window.candles.open_time_ms();
+        let (first, last) = (times[0], times[times.len() - 1]);
         // Before the blob is looked for: a sweep that has not yet deleted it then keeps
         // it for the plotters and for the gateway's memory of this render.
         self.uses
@@ -477,13 +475,13 @@ fn memory(request: &RenderRequest, levels: u32) -> u64 {
 
 /// The key of the blob of `window` analysed with `params`.
 pub(crate) fn blob_key(window: &Window, params: &AnalysisParams) -> BlobKey {
-    let c = &window.candles;
+    let times = window.candles.open_time_ms();
     BlobKey::for_window(&WindowId {
         symbol: &window.symbol,
         interval: window.interval,
         source: &window.source,
-        end_open_ms: c.open_time_ms[c.len() - 1],
-        candles: u32::try_from(c.len()).unwrap_or(u32::MAX),
+        end_open_ms: times[times.len() - 1],
+        candles: u32::try_from(times.len()).unwrap_or(u32::MAX),
         params,
     })
 }

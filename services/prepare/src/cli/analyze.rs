@@ -69,7 +69,7 @@ fn from_source(args: &AnalyzeArgs, symbol: &Symbol, interval: Interval) -> Resul
         interval,
         source,
         source_label,
-        candles,
+        candles: candles.into(),
         load_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }
@@ -98,7 +98,7 @@ fn from_input(args: &AnalyzeArgs, input: &Path) -> Result<Window> {
         source: file_source(input),
         symbol,
         interval,
-        candles: loaded.candles,
+        candles: loaded.candles.into(),
         load_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }

@@ -71,7 +71,8 @@ pub(crate) fn load(
         .context("start the async runtime")?;
     let loaded = runtime.block_on(sources.candles(&source, symbol, interval, span, &mut progress));
     bar.finish_and_clear();
-    Ok(loaded?)
+    let (candles, label) = loaded?;
+    Ok((candles.into_candles(), label))
 }
 
 fn from_path(path: &Path, interval: Interval, span: Span) -> Result<(Candles, String)> {

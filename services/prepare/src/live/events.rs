@@ -86,7 +86,7 @@ mod tests {
             interval: Interval::M5,
             source: Source::Sample,
             source_label: String::new(),
-            candles,
+            candles: candles.into(),
             load_ms: 0.0,
         };
         analyse(window, &AnalysisParams::default(), &Backend::cpu()).unwrap()

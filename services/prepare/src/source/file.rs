@@ -150,7 +150,7 @@ pub(crate) fn read_keeping(
             whole: None,
         }
     };
-    check_spacing(&kept.window.candles, interval, &name)?;
+    check_spacing(&kept.window.candles.open_time_ms, interval, &name)?;
     Ok(kept)
 }
 
@@ -177,7 +177,7 @@ fn read_from(
     } else {
         parse_from(input, name, span)?
     };
-    check_spacing(&loaded.candles, interval, name)?;
+    check_spacing(&loaded.candles.open_time_ms, interval, name)?;
     Ok(loaded)
 }
 
@@ -314,10 +314,14 @@ fn is_header(record: &csv::ByteRecord) -> bool {
         .is_some_and(|f| f.first().is_some_and(|b| !b.is_ascii_digit()))
 }
 
-/// Checks that the most common spacing of open times is the interval (months vary, so
-/// `1M` accepts 28 to 31 days).
-pub(crate) fn check_spacing(c: &Candles, interval: Interval, name: &str) -> Result<(), FileError> {
-    let Some(step_ms) = most_common_step(&c.open_time_ms) else {
+/// Checks that the most common spacing of `open_time_ms` is the interval (months
+/// vary, so `1M` accepts 28 to 31 days).
+pub(crate) fn check_spacing(
+    open_time_ms: &[i64],
+    interval: Interval,
+    name: &str,
+) -> Result<(), FileError> {
+    let Some(step_ms) = most_common_step(open_time_ms) else {
         return Ok(());
     };
     let fits = match interval {

@@ -12,7 +12,9 @@ pub(crate) mod parsed;
 pub(crate) mod sample;
 pub(crate) mod write;
 
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 use waveplot_protocol::blob::Candles;
@@ -117,7 +119,13 @@ impl Span {
     /// The span's candles in `all` (the last `n` are all of them if fewer exist); an
     /// error when none opens at or before the window's end, or in the span.
     pub(crate) fn cut(self, all: &Candles) -> Result<Candles, SourceError> {
-        let range = self.range(&all.open_time_ms);
+        let range = self.checked_range(&all.open_time_ms)?;
+        Ok(all.slice(range))
+    }
+
+    /// [`Span::range`], or the error [`Span::cut`] gives when it is empty.
+    fn checked_range(self, open_time_ms: &[i64]) -> Result<Range<usize>, SourceError> {
+        let range = self.range(open_time_ms);
         match self {
             Span::Last { end_ms, .. } if range.end == 0 => Err(SourceError::NothingBefore(
                 klines::fmt_ms(end_ms.unwrap_or_default()),
@@ -125,8 +133,69 @@ impl Span {
             Span::Between { start_ms, end_ms } if range.is_empty() => Err(
                 SourceError::NothingBetween(klines::fmt_ms(start_ms), klines::fmt_ms(end_ms)),
             ),
-            _ => Ok(all.slice(range)),
+            _ => Ok(range),
         }
+    }
+}
+
+/// A window's candles: its own, or a range of a parsed file's candles that
+/// [`parsed::ParsedFiles`] keeps. The analysis reads only the closes, so a range is
+/// copied out only once it is done ([`WindowCandles::into_candles`]): a
+/// million-candle window's ten other columns (77 MiB) are then not held beside the
+/// analysis's results and scratch, which is when prepare's memory peaked.
+#[derive(Debug, Clone)]
+pub(crate) enum WindowCandles {
+    /// Candles of the window's own.
+    Own(Box<Candles>),
+    /// The candles at a range of a parsed file's.
+    Cut(Arc<Candles>, Range<usize>),
+}
+
+impl WindowCandles {
+    /// Number of candles.
+    pub(crate) fn len(&self) -> usize {
+        self.open_time_ms().len()
+    }
+
+    /// Open times (ms, UTC).
+    pub(crate) fn open_time_ms(&self) -> &[i64] {
+        match self {
+            WindowCandles::Own(c) => &c.open_time_ms,
+            WindowCandles::Cut(all, range) => &all.open_time_ms[range.clone()],
+        }
+    }
+
+    /// Close prices.
+    pub(crate) fn close(&self) -> &[f64] {
+        match self {
+            WindowCandles::Own(c) => &c.close,
+            WindowCandles::Cut(all, range) => &all.close[range.clone()],
+        }
+    }
+
+    /// The candles at `range` of these.
+    fn narrow(self, range: Range<usize>) -> WindowCandles {
+        match self {
+            WindowCandles::Own(c) if range == (0..c.len()) => WindowCandles::Own(c),
+            WindowCandles::Own(c) => WindowCandles::Own(Box::new(c.slice(range))),
+            WindowCandles::Cut(all, within) => {
+                WindowCandles::Cut(all, within.start + range.start..within.start + range.end)
+            }
+        }
+    }
+
+    /// The candles as columns of their own (a range is copied out).
+    pub(crate) fn into_candles(self) -> Candles {
+        match self {
+            WindowCandles::Own(c) => *c,
+            WindowCandles::Cut(all, range) => all.slice(range),
+        }
+    }
+}
+
+impl From<Candles> for WindowCandles {
+    fn from(candles: Candles) -> Self {
+        WindowCandles::Own(Box::new(candles))
     }
 }
 
@@ -217,12 +286,12 @@ impl Sources {
         interval: Interval,
         span: Span,
         progress: &mut (dyn FnMut(i64) + Send),
-    ) -> Result<(Candles, String), SourceError> {
-        let all = match source {
-            Source::Binance => {
-                self.binance_candles(symbol, interval, span, progress)
-                    .await?
-            }
+    ) -> Result<(WindowCandles, String), SourceError> {
+        let all: WindowCandles = match source {
+            Source::Binance => self
+                .binance_candles(symbol, interval, span, progress)
+                .await?
+                .into(),
             Source::Sample => {
                 let (symbol, interval) = (symbol.clone(), interval);
                 off_runtime(move || {
@@ -231,6 +300,7 @@ impl Sources {
                         .ok_or_else(|| no_sample(&symbol, interval))
                 })
                 .await?
+                .into()
             }
             Source::File(name) => {
                 let path = self.file_path(name)?;
@@ -238,11 +308,10 @@ impl Sources {
                 off_runtime(move || Ok(parsed.window(&path, interval, span)?)).await?
             }
         };
-        let candles = span.cut(&all)?;
-        let (first, last) = (
-            candles.open_time_ms[0],
-            candles.open_time_ms[candles.len() - 1],
-        );
+        let range = span.checked_range(all.open_time_ms())?;
+        let candles = all.narrow(range);
+        let times = candles.open_time_ms();
+        let (first, last) = (times[0], times[times.len() - 1]);
         let label = match source {
             Source::File(name) => format!("file {name}"),
             Source::Sample => format!("sample data ({} to {})", day(first), day(last)),
@@ -275,7 +344,7 @@ impl Sources {
             .candles(&Source::Binance, symbol, interval, span, &mut |_| {})
             .await
         {
-            Ok((candles, _)) => Ok(candles),
+            Ok((candles, _)) => Ok(candles.into_candles()),
             Err(SourceError::NothingBetween(..)) => Ok(Candles::default()),
             Err(e) => Err(e),
         }
@@ -358,7 +427,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(w.candles.len(), 864);
-        assert_eq!(w.candles.open_time_ms[0], 1_660_435_200_000);
+        assert_eq!(w.candles.open_time_ms()[0], 1_660_435_200_000);
         assert_eq!(
             w.source_label,
             "sample data (2022-08-14 00:00 UTC to 2022-08-16 23:55 UTC)"
@@ -372,7 +441,7 @@ mod tests {
         r.end_ms = Some(1_660_435_200_000 + 150);
         let w = Sources::default().load(&r).await.unwrap();
         assert_eq!(w.candles.len(), 100);
-        assert_eq!(*w.candles.open_time_ms.last().unwrap(), 1_660_435_200_000);
+        assert_eq!(*w.candles.open_time_ms().last().unwrap(), 1_660_435_200_000);
         r.end_ms = Some(0);
         let e = Sources::default().load(&r).await.unwrap_err().to_string();
         assert!(e.contains("no candles at or before"), "{e}");
@@ -449,7 +518,7 @@ mod tests {
         sources.check(&r).await.unwrap();
         let w = sources.load(&r).await.unwrap();
         assert_eq!(w.candles.len(), 10);
-        assert_eq!(w.candles.open_time_ms[9], first + 19 * step);
+        assert_eq!(w.candles.open_time_ms()[9], first + 19 * step);
         assert!(
             w.source_label.starts_with("Binance ("),
             "{}",

@@ -22,8 +22,8 @@ use quick_cache::{OptionsBuilder, Weighter};
 use waveplot_protocol::Interval;
 use waveplot_protocol::blob::Candles;
 
-use super::Span;
 use super::file::{self, FileError};
+use super::{Span, WindowCandles};
 
 /// Bytes one candle holds in memory: 11 columns of 8 bytes.
 pub(super) const CANDLE_BYTES: u64 = 88;
@@ -113,14 +113,15 @@ impl ParsedFiles {
         path: &Path,
         interval: Interval,
         span: Span,
-    ) -> Result<Candles, FileError> {
+    ) -> Result<WindowCandles, FileError> {
         let key = Self::key(path);
         if let Some(all) = key.as_ref().and_then(|k| self.cache.get(k)) {
             metrics::counter!("waveplot_prepare_parsed_files_total", "outcome" => "hit")
                 .increment(1);
-            let window = all.slice(span.range(&all.open_time_ms));
-            file::check_spacing(&window, interval, &path.display().to_string())?;
-            return Ok(window);
+            let range = span.range(&all.open_time_ms);
+            let name = path.display().to_string();
+            file::check_spacing(&all.open_time_ms[range.clone()], interval, &name)?;
+            return Ok(WindowCandles::Cut(all, range));
         }
         metrics::counter!("waveplot_prepare_parsed_files_total", "outcome" => "miss").increment(1);
         let whole = self.reading_whole.try_lock().ok();
@@ -136,7 +137,7 @@ impl ParsedFiles {
                 self.cache.insert(key, Arc::new(all));
             }
         }
-        Ok(kept.window.candles)
+        Ok(kept.window.candles.into())
     }
 
     /// Bytes held.
@@ -199,14 +200,27 @@ mod tests {
         ];
         for span in spans {
             let got = cache.window(&path, Interval::M5, span).unwrap();
-            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
+            assert_eq!(
+                got.into_candles(),
+                all.slice(span.range(&all.open_time_ms)),
+                "{span:?}"
+            );
         }
         assert_eq!(cache.bytes(), 300 * CANDLE_BYTES, "the whole file is kept");
+        let kept = cache.window(&path, Interval::M5, spans[0]).unwrap();
+        assert!(
+            matches!(kept, WindowCandles::Cut(..)),
+            "a kept file's windows are ranges of it, not copies"
+        );
         // Other prices, same size and time: what comes back is what was parsed.
         write(&path, &first.replace(",20100,", ",20101,"), then);
         for span in spans {
             let got = cache.window(&path, Interval::M5, span).unwrap();
-            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
+            assert_eq!(
+                got.into_candles(),
+                all.slice(span.range(&all.open_time_ms)),
+                "{span:?}"
+            );
         }
         write(
             &path,
@@ -222,7 +236,8 @@ mod tests {
                     end_ms: None,
                 },
             )
-            .unwrap();
+            .unwrap()
+            .into_candles();
         assert_eq!(all.open[100], 20_100.0);
         assert_eq!(changed.open[100], 20_101.0, "a changed file is read again");
     }
@@ -298,7 +313,11 @@ mod tests {
             },
         ] {
             let got = cache.window(&large, Interval::M5, span).unwrap();
-            assert_eq!(got, all.slice(span.range(&all.open_time_ms)), "{span:?}");
+            assert_eq!(
+                got.into_candles(),
+                all.slice(span.range(&all.open_time_ms)),
+                "{span:?}"
+            );
             assert_eq!(cache.bytes(), 0, "{span:?}");
         }
         cache.window(&small, Interval::M5, LAST_10).unwrap();

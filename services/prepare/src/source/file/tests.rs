@@ -122,8 +122,8 @@ fn an_empty_file_says_what_was_expected() {
 #[test]
 fn the_interval_must_match_the_spacing() {
     let loaded = parse(ROWS.as_bytes(), "k.csv").unwrap();
-    check_spacing(&loaded.candles, Interval::M5, "k.csv").unwrap();
-    let e = check_spacing(&loaded.candles, Interval::H1, "k.csv")
+    check_spacing(&loaded.candles.open_time_ms, Interval::M5, "k.csv").unwrap();
+    let e = check_spacing(&loaded.candles.open_time_ms, Interval::H1, "k.csv")
         .unwrap_err()
         .to_string();
     assert!(
