@@ -46,7 +46,9 @@ fn scenes(c: &mut Criterion) {
         let size = plot.default_size();
         let id = BenchmarkId::new(plot.as_str(), format!("n100000_{}x{}", size.0, size.1));
         group.bench_with_input(id, &blob, |b, blob| {
-            b.iter(|| scene(black_box(blob), plot, size, &TimeZone::default()).expect("records"));
+            b.iter(|| {
+                scene(black_box(blob.view()), plot, size, &TimeZone::default()).expect("records")
+            });
         });
     }
     group.finish();

@@ -37,7 +37,8 @@ use std::sync::Mutex;
 
 use plotters::prelude::*;
 use png::{BitDepth, ColorType, DeflateCompression, Encoder, Filter};
-use waveplot_protocol::{Blob, PlotId, Scene, TimeZone};
+use waveplot_protocol::blob::BlobView;
+use waveplot_protocol::{PlotId, Scene, TimeZone};
 
 use crate::bitmap::Bitmap;
 use crate::charts;
@@ -53,7 +54,7 @@ static SPARE: Mutex<Option<Vec<u8>>> = Mutex::new(None);
 
 /// The chart as PNG bytes.
 pub(crate) fn png(
-    blob: &Blob,
+    blob: BlobView<'_>,
     plot: PlotId,
     size: (u32, u32),
     zone: &TimeZone,
@@ -122,7 +123,7 @@ fn encode_rgb(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, RenderError> {
 /// The chart as SVG bytes (UTF-8). The document carries the subsets of its fonts
 /// (`theme::svg_font_faces`, about 32 kB), so it shows the PNG's letters everywhere.
 pub(crate) fn svg(
-    blob: &Blob,
+    blob: BlobView<'_>,
     plot: PlotId,
     size: (u32, u32),
     zone: &TimeZone,
@@ -181,7 +182,8 @@ mod tests {
             Blob::decode(include_bytes!("../tests/fixtures/BTCUSDT-5m-864.msgpack")).unwrap();
         let ranges = ranges();
         for plot in PlotId::ALL {
-            let bytes = super::svg(&blob, plot, plot.default_size(), &TimeZone::utc()).unwrap();
+            let bytes =
+                super::svg(blob.view(), plot, plot.default_size(), &TimeZone::utc()).unwrap();
             let svg = String::from_utf8(bytes).unwrap();
             assert_eq!(svg.matches("@font-face").count(), 2, "{plot}");
             assert!(

@@ -41,7 +41,7 @@ mod scene;
 pub mod service;
 
 use plotters::drawing::IntoDrawingArea as _;
-use waveplot_protocol::blob::{Header, Parts};
+use waveplot_protocol::blob::{BlobView, Header, Parts};
 use waveplot_protocol::request::{MAX_SIDE, MIN_SIDE};
 use waveplot_protocol::{Blob, ImageFormat, PlotId, Scene, TimeZone};
 
@@ -102,6 +102,7 @@ pub fn scene_memory(size: (u32, u32), scene_bytes: u64) -> u64 {
 /// always gives the same bytes.
 pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {
     let size = (options.width, options.height);
+    let blob = blob.view();
     check_size(size)?;
     charts::check(blob, plot)?;
     match options.format {
@@ -113,9 +114,11 @@ pub fn render(blob: &Blob, plot: PlotId, options: &RenderOptions) -> Result<Vec<
 /// Records chart `plot` of `blob` (which holds at least [`parts`] of it), drawn as PNG
 /// at `size` with times in `zone`, as a [`Scene`]: the chart-ready form, whose size
 /// follows the chart's pixels rather than the blob's candles. [`render_scene`] makes
-/// it the PNG [`render`] makes, pixel for pixel.
+/// it the PNG [`render`] makes, pixel for pixel. The blob is borrowed as a [`BlobView`],
+/// so that a writer keeping its candles apart from the analysis (prepare) records
+/// scenes without copying either.
 pub fn scene(
-    blob: &Blob,
+    blob: BlobView<'_>,
     plot: PlotId,
     size: (u32, u32),
     zone: &TimeZone,

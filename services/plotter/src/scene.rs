@@ -559,7 +559,7 @@ mod tests {
             let sizes = [320, 480, 600, 1280].map(|w| (w, plot.default_size().1.min(900)));
             for (width, height) in sizes.into_iter().chain([(320, 320)]) {
                 let scene =
-                    crate::scene(&blob, plot, (width, height), &Default::default()).unwrap();
+                    crate::scene(blob.view(), plot, (width, height), &Default::default()).unwrap();
                 let boxes = text_boxes(&scene);
                 for (text, (left, _), (right, _)) in &boxes {
                     if *left < 0 || *right > width as i32 {

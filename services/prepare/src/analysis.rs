@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use thiserror::Error;
-use waveplot_protocol::blob::{self, Blob, Candles, Header};
+use waveplot_protocol::blob::{self, Blob, BlobView, CandleColumns, Header};
 use waveplot_protocol::{AnalysisParams, Interval, MraKind, Source, Symbol};
 use waveplot_wavelet as wl;
 
@@ -80,28 +80,58 @@ pub(crate) fn library_params(p: &AnalysisParams) -> Result<wl::AnalysisParams, A
     })
 }
 
+/// An analysed window: a blob whose candles are still the window's, which may be a
+/// range of a kept file's ([`WindowCandles`]), so that storing and drawing it copies
+/// none of them.
+#[derive(Debug)]
+pub(crate) struct Analysed {
+    /// The blob's header.
+    pub(crate) header: Header,
+    /// The blob's analysis.
+    analysis: blob::Analysis,
+    /// The window's candles.
+    candles: WindowCandles,
+}
+
+impl Analysed {
+    /// The blob, borrowed: what is encoded and drawn.
+    pub(crate) fn view(&self) -> BlobView<'_> {
+        BlobView {
+            header: &self.header,
+            candles: self.candles.columns(),
+            analysis: &self.analysis,
+        }
+    }
+
+    /// The blob, with candles of its own (a range of a kept file's is copied out).
+    pub(crate) fn into_blob(self) -> Blob {
+        Blob {
+            header: self.header,
+            candles: self.candles.into_candles(),
+            analysis: self.analysis,
+        }
+    }
+}
+
 /// Analyses a window on the backend's GPU when it takes the window, else on the
-/// CPU, and returns the blob.
+/// CPU.
 pub(crate) fn analyse(
-    mut window: Window,
+    window: Window,
     params: &AnalysisParams,
     backend: &Backend,
-) -> Result<Blob, AnalysisError> {
+) -> Result<Analysed, AnalysisError> {
     let lib_params = library_params(params)?;
     let started = Instant::now();
     let (result, device) = run(&window, &lib_params, backend)?;
     let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
-    // Only now, with the analysis's scratch given back, are a parsed file's candles
-    // copied out for the blob (see `WindowCandles`).
-    let candles = std::mem::replace(&mut window.candles, Candles::default().into());
-    let candles = candles.into_candles();
-    let mut header = header(&window, &candles, params, &result, device, analysis_ms);
+    let candles = window.candles.columns();
+    let mut header = header(&window, candles, params, &result, device, analysis_ms);
     let analysis = wire_analysis(result);
-    header.summary = Some(blob::WindowSummary::of(&candles, &analysis));
-    Ok(Blob {
+    header.summary = Some(blob::WindowSummary::of(candles, &analysis));
+    Ok(Analysed {
         header,
         analysis,
-        candles,
+        candles: window.candles,
     })
 }
 
@@ -154,7 +184,7 @@ fn run(
 
 fn header(
     w: &Window,
-    c: &Candles,
+    c: CandleColumns<'_>,
     params: &AnalysisParams,
     r: &wl::Analysis,
     device: Device,
@@ -179,7 +209,7 @@ fn header(
         last_open_ms: c.open_time_ms[last],
         last_close_ms: c.close_time_ms[last],
         candles: count(c.len()),
-        missing_candles: crate::source::klines::missing_candles(&c.open_time_ms, w.interval),
+        missing_candles: crate::source::klines::missing_candles(c.open_time_ms, w.interval),
         params: params.clone(),
         levels_requested: count(r.levels_requested),
         levels_used: count(r.levels_used),
@@ -262,4 +292,65 @@ fn cpu_device() -> String {
         });
     let arch = std::env::consts::ARCH;
     model.map_or_else(|| format!("{arch} CPU"), |m| format!("{m} ({arch})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use waveplot_protocol::{AnalysisParams, Interval, PlotId, Source, Symbol, TimeZone};
+
+    use super::*;
+    use crate::source::sample;
+
+    /// A window of the BTCUSDT 5m sample with `candles`.
+    fn window(candles: WindowCandles) -> Window {
+        Window {
+            symbol: Symbol::parse("BTCUSDT").unwrap(),
+            interval: Interval::M5,
+            source: Source::Sample,
+            source_label: String::new(),
+            candles,
+            load_ms: 0.0,
+        }
+    }
+
+    /// A window that is a range of a kept file's candles is encoded and drawn from the
+    /// file's candles, and gives the same blob and scenes as a copy of its own candles.
+    #[test]
+    fn a_window_that_is_a_range_encodes_the_blob_of_its_own_candles() {
+        let all = sample::candles(&Symbol::parse("BTCUSDT").unwrap(), Interval::M5).unwrap();
+        let range = 100..700;
+        let params = AnalysisParams::default();
+        let cpu = Backend::cpu();
+        let cut = analyse(
+            window(WindowCandles::Cut(Arc::new(all.clone()), range.clone())),
+            &params,
+            &cpu,
+        )
+        .unwrap();
+        let own = analyse(window(all.slice(range.clone()).into()), &params, &cpu).unwrap();
+        let mut bytes = Vec::new();
+        cut.view().encode_to(&mut bytes).unwrap();
+        let decoded = Blob::decode(&bytes).unwrap();
+        assert_eq!(decoded.candles, all.slice(range));
+        let zone = TimeZone::default();
+        for plot in PlotId::ALL {
+            let scene = |blob: &Analysed| {
+                let scene = waveplot_plotter::scene(blob.view(), plot, plot.default_size(), &zone);
+                scene.unwrap().encode().unwrap()
+            };
+            assert!(scene(&cut) == scene(&own), "{plot}: the scenes differ");
+        }
+        let own = timeless(own.into_blob());
+        assert_eq!(timeless(decoded), own);
+        assert_eq!(timeless(cut.into_blob()), own);
+    }
+
+    /// `blob` without the times its making took.
+    fn timeless(mut blob: Blob) -> Blob {
+        blob.header.created_ms = 0;
+        blob.header.analysis_ms = 0.0;
+        blob
+    }
 }

@@ -437,7 +437,8 @@ impl Live {
         // when the follower that waits for it is cancelled.
         let slot = self.analysing.clone().acquire_owned().await?;
         let blob = tokio::task::spawn_blocking(move || {
-            let blob = crate::analysis::analyse(window, &params, &backend);
+            let blob = crate::analysis::analyse(window, &params, &backend)
+                .map(crate::analysis::Analysed::into_blob);
             drop(slot);
             blob
         })

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
+use waveplot_protocol::blob::BlobView;
 use waveplot_protocol::scene::SCENE_VERSION;
-use waveplot_protocol::{
-    Blob, BlobKey, ImageFormat, PlotId, RenderRequest, SceneKey, Scenes, TimeZone,
-};
+use waveplot_protocol::{BlobKey, ImageFormat, PlotId, RenderRequest, SceneKey, Scenes, TimeZone};
 use waveplot_service::Store;
+
+use crate::analysis::Analysed;
 
 /// Windows of this many candles or more get scenes. A smaller blob is a few MB at
 /// most, which a plotter reads whole in one request, and its charts take milliseconds:
@@ -84,7 +85,7 @@ type Recorded = (usize, Result<Vec<u8>>);
 /// larger than `max_bytes`). Stops early when `out` is closed. Fails only if a
 /// recorder panicked. Blocks: call it off the async runtime.
 fn record(
-    blob: &Blob,
+    blob: BlobView<'_>,
     charts: &[Chart],
     zone: &TimeZone,
     max_bytes: u64,
@@ -134,7 +135,7 @@ fn record(
 /// plotters draw from the blob, as for a small window.
 pub(crate) async fn record_and_store(
     store: &Store,
-    blob: Arc<Blob>,
+    blob: Arc<Analysed>,
     charts: Vec<Chart>,
     zone: TimeZone,
     max_bytes: u64,
@@ -146,7 +147,7 @@ pub(crate) async fn record_and_store(
     // One scene waits while another is stored: the recorders never run far ahead.
     let (out, mut scenes) = mpsc::channel(1);
     let recording =
-        tokio::task::spawn_blocking(move || record(&blob, &charts, &zone, max_bytes, out));
+        tokio::task::spawn_blocking(move || record(blob.view(), &charts, &zone, max_bytes, out));
     let (mut stored, mut largest, mut without, mut failed) = (0, 0, Vec::new(), None);
     while let Some((i, recorded)) = scenes.recv().await {
         let (plot, key) = &plots[i];
@@ -238,7 +239,7 @@ mod tests {
     use crate::source::sample;
 
     /// The BTCUSDT 5m sample analysed, and its key.
-    fn sample_blob() -> (Arc<Blob>, BlobKey) {
+    fn sample_blob() -> (Arc<Analysed>, BlobKey) {
         let symbol = Symbol::parse("BTCUSDT").unwrap();
         let window = Window {
             candles: sample::candles(&symbol, Interval::M5)
@@ -275,7 +276,7 @@ mod tests {
         let sizes: Vec<u64> = charts
             .iter()
             .map(|c| {
-                let scene = waveplot_plotter::scene(&blob, c.plot, c.size, &zone).unwrap();
+                let scene = waveplot_plotter::scene(blob.view(), c.plot, c.size, &zone).unwrap();
                 scene.encode().unwrap().len() as u64
             })
             .collect();

@@ -432,6 +432,8 @@ impl Prepare {
                 .context("analysis task")??;
         timings.analysis_ms = blob.header.analysis_ms;
         let header = blob.header.clone();
+        // Shared by the upload and the scene recorder, which both read the window's
+        // candles where they are (see `WindowCandles`).
         let blob = Arc::new(blob);
         let storing = Instant::now();
         let store = &self.ctx.store;
@@ -441,7 +443,10 @@ impl Prepare {
         let upload = async {
             let stored = store
                 .put_streamed(key.as_str(), move |out| {
-                    uploaded.encode_to(out).map_err(std::io::Error::other)
+                    uploaded
+                        .view()
+                        .encode_to(out)
+                        .map_err(std::io::Error::other)
                 })
                 .await
                 .context("store the blob");

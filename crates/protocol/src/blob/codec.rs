@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::index::{Index, Section};
 use super::parts::{Column, Parts};
-use super::{Blob, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR};
+use super::{Blob, BlobView, Header, MAGIC, SCHEMA_MAJOR, SCHEMA_MINOR};
 use crate::error::BlobError;
 
 /// Array elements of a blob: magic, major, minor, header, candles, analysis; since 1.2
@@ -20,11 +20,44 @@ pub(super) const ELEMENTS: u32 = 6;
 impl Blob {
     /// Encodes the blob as MessagePack.
     pub fn encode(&self) -> Result<Vec<u8>, BlobError> {
-        let mut out = Vec::with_capacity(self.size_hint());
+        let mut out = Vec::with_capacity(self.view().size_hint());
         self.encode_to(&mut out)?;
         Ok(out)
     }
 
+    /// Encodes the blob as MessagePack into `out` as it goes ([`BlobView::encode_to`]).
+    pub fn encode_to(&self, out: impl std::io::Write) -> Result<(), BlobError> {
+        self.view().encode_to(out)
+    }
+
+    /// Decodes and checks a blob. Garbage, truncation, a wrong magic, an unknown major
+    /// version and arrays of inconsistent lengths are errors, never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
+        Blob::decode_parts(bytes, |_| Ok(Parts::all())).map(|(blob, _)| blob)
+    }
+
+    /// Decodes only the header, leaving the series unread: what a reader needs to know
+    /// what a blob holds costs the header's bytes, not the window's.
+    pub fn decode_header(mut bytes: &[u8]) -> Result<Header, BlobError> {
+        read_sections(&mut bytes)?;
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        Header::deserialize(&mut de).map_err(section("header"))
+    }
+
+    /// Checks that every series has one value per candle and that the header agrees.
+    pub fn check(&self) -> Result<(), BlobError> {
+        self.check_parts(&Parts::all())
+    }
+
+    /// Checks that every series of `parts` has one value per candle, that the others
+    /// are whole or empty (skipped), and that the header agrees
+    /// ([`BlobView::check_parts`]).
+    pub fn check_parts(&self, parts: &Parts) -> Result<(), BlobError> {
+        self.view().check_parts(parts)
+    }
+}
+
+impl BlobView<'_> {
     /// Encodes the blob as MessagePack into `out` as it goes, so that a large blob can
     /// be streamed to the store without being held whole, with its section index
     /// after the analysis ([`super::index`]); the writer's errors are
@@ -37,8 +70,8 @@ impl Blob {
         rmp::encode::write_bin(&mut out, MAGIC).map_err(w)?;
         rmp::encode::write_uint(&mut out, SCHEMA_MAJOR.into()).map_err(w)?;
         rmp::encode::write_uint(&mut out, SCHEMA_MINOR.into()).map_err(w)?;
-        put(&mut out, &mut index, Section::Header, &self.header)?;
-        let c = &self.candles;
+        put(&mut out, &mut index, Section::Header, self.header)?;
+        let c = self.candles;
         rmp::encode::write_map_len(&mut out, Column::ALL.len() as u32).map_err(w)?;
         for column in Column::ALL {
             rmp::encode::write_str(&mut out, column.name()).map_err(w)?;
@@ -57,7 +90,7 @@ impl Blob {
                 Column::TakerBuyQuote => put(&mut out, &mut index, s, &c.taker_buy_quote),
             }?;
         }
-        let a = &self.analysis;
+        let a = self.analysis;
         rmp::encode::write_map_len(&mut out, 6).map_err(w)?;
         rmp::encode::write_str(&mut out, "coeffs").map_err(w)?;
         put(&mut out, &mut index, Section::Coeffs, &a.coeffs)?;
@@ -88,25 +121,6 @@ impl Blob {
         1024 + n * series * 9
     }
 
-    /// Decodes and checks a blob. Garbage, truncation, a wrong magic, an unknown major
-    /// version and arrays of inconsistent lengths are errors, never panics.
-    pub fn decode(bytes: &[u8]) -> Result<Blob, BlobError> {
-        Blob::decode_parts(bytes, |_| Ok(Parts::all())).map(|(blob, _)| blob)
-    }
-
-    /// Decodes only the header, leaving the series unread: what a reader needs to know
-    /// what a blob holds costs the header's bytes, not the window's.
-    pub fn decode_header(mut bytes: &[u8]) -> Result<Header, BlobError> {
-        read_sections(&mut bytes)?;
-        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-        Header::deserialize(&mut de).map_err(section("header"))
-    }
-
-    /// Checks that every series has one value per candle and that the header agrees.
-    pub fn check(&self) -> Result<(), BlobError> {
-        self.check_parts(&Parts::all())
-    }
-
     /// Checks that every series of `parts` has one value per candle, that the others
     /// are whole or empty (skipped), and that the header agrees.
     pub fn check_parts(&self, parts: &Parts) -> Result<(), BlobError> {
@@ -120,7 +134,7 @@ impl Blob {
         }
         let sized = |kept: bool, len: usize| len == n || (!kept && len == 0);
         for column in Column::ALL {
-            let len = column.len_in(&self.candles);
+            let len = column.len_in(self.candles);
             if !sized(parts.keeps(column), len) {
                 return bad(format!(
                     "{} has {len} values for {n} candles",
@@ -128,7 +142,7 @@ impl Blob {
                 ));
             }
         }
-        let a = &self.analysis;
+        let a = self.analysis;
         let levels = self.header.levels_used as usize;
         for (name, len) in [
             ("details", a.details.len()),

@@ -100,6 +100,31 @@ pub struct Blob {
     pub analysis: Analysis,
 }
 
+/// A blob's sections, borrowed: what a writer that keeps the candles apart from the
+/// analysis encodes ([`BlobView::encode_to`]) and draws without copying either (prepare,
+/// whose window may be a range of a kept file's candles). [`Blob::view`] borrows a
+/// whole blob.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobView<'a> {
+    /// What the blob is about and how it was made.
+    pub header: &'a Header,
+    /// The candles of the window, oldest first.
+    pub candles: CandleColumns<'a>,
+    /// The analysis results the charts draw.
+    pub analysis: &'a Analysis,
+}
+
+impl Blob {
+    /// The blob, borrowed.
+    pub fn view(&self) -> BlobView<'_> {
+        BlobView {
+            header: &self.header,
+            candles: self.candles.columns(),
+            analysis: &self.analysis,
+        }
+    }
+}
+
 /// What the blob is about and how it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Header {
@@ -169,7 +194,7 @@ pub struct WindowSummary {
 
 impl WindowSummary {
     /// The summary of `candles` and their `analysis`.
-    pub fn of(candles: &Candles, analysis: &Analysis) -> Self {
+    pub fn of(candles: CandleColumns<'_>, analysis: &Analysis) -> Self {
         let close = |c: Option<&f64>| c.copied().unwrap_or(0.0);
         Self {
             first_close: close(candles.close.first()),
@@ -236,19 +261,23 @@ impl Candles {
     /// # Panics
     /// If `range` reaches past the candles.
     pub fn slice(&self, range: Range<usize>) -> Candles {
-        let r = || range.clone();
-        Candles {
-            open_time_ms: self.open_time_ms[r()].to_vec(),
-            close_time_ms: self.close_time_ms[r()].to_vec(),
-            open: self.open[r()].to_vec(),
-            high: self.high[r()].to_vec(),
-            low: self.low[r()].to_vec(),
-            close: self.close[r()].to_vec(),
-            volume: self.volume[r()].to_vec(),
-            quote_volume: self.quote_volume[r()].to_vec(),
-            trades: self.trades[r()].to_vec(),
-            taker_buy_base: self.taker_buy_base[r()].to_vec(),
-            taker_buy_quote: self.taker_buy_quote[r()].to_vec(),
+        self.columns().slice(range).to_candles()
+    }
+
+    /// The columns, borrowed.
+    pub fn columns(&self) -> CandleColumns<'_> {
+        CandleColumns {
+            open_time_ms: &self.open_time_ms,
+            close_time_ms: &self.close_time_ms,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            volume: &self.volume,
+            quote_volume: &self.quote_volume,
+            trades: &self.trades,
+            taker_buy_base: &self.taker_buy_base,
+            taker_buy_quote: &self.taker_buy_quote,
         }
     }
 
@@ -283,6 +312,84 @@ impl Candles {
         self.trades.shrink_to_fit();
         self.taker_buy_base.shrink_to_fit();
         self.taker_buy_quote.shrink_to_fit();
+    }
+}
+
+/// [`Candles`], borrowed ([`Candles::columns`]): each column has one entry per candle,
+/// oldest first (or none, where a reader skipped it; see [`Parts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CandleColumns<'a> {
+    /// Open times (ms, UTC).
+    pub open_time_ms: &'a [i64],
+    /// Close times (ms, UTC).
+    pub close_time_ms: &'a [i64],
+    /// Open prices.
+    pub open: &'a [f64],
+    /// High prices.
+    pub high: &'a [f64],
+    /// Low prices.
+    pub low: &'a [f64],
+    /// Close prices.
+    pub close: &'a [f64],
+    /// Base-asset volume.
+    pub volume: &'a [f64],
+    /// Quote-asset volume.
+    pub quote_volume: &'a [f64],
+    /// Number of trades.
+    pub trades: &'a [u64],
+    /// Taker buy base-asset volume.
+    pub taker_buy_base: &'a [f64],
+    /// Taker buy quote-asset volume.
+    pub taker_buy_quote: &'a [f64],
+}
+
+impl<'a> CandleColumns<'a> {
+    /// Number of candles (the length of `open_time_ms`).
+    pub fn len(&self) -> usize {
+        self.open_time_ms.len()
+    }
+
+    /// True when there are no candles.
+    pub fn is_empty(&self) -> bool {
+        self.open_time_ms.is_empty()
+    }
+
+    /// The candles at `range`, still borrowed.
+    ///
+    /// # Panics
+    /// If `range` reaches past the candles.
+    pub fn slice(self, range: Range<usize>) -> CandleColumns<'a> {
+        let r = || range.clone();
+        CandleColumns {
+            open_time_ms: &self.open_time_ms[r()],
+            close_time_ms: &self.close_time_ms[r()],
+            open: &self.open[r()],
+            high: &self.high[r()],
+            low: &self.low[r()],
+            close: &self.close[r()],
+            volume: &self.volume[r()],
+            quote_volume: &self.quote_volume[r()],
+            trades: &self.trades[r()],
+            taker_buy_base: &self.taker_buy_base[r()],
+            taker_buy_quote: &self.taker_buy_quote[r()],
+        }
+    }
+
+    /// The candles, copied.
+    pub fn to_candles(self) -> Candles {
+        Candles {
+            open_time_ms: self.open_time_ms.to_vec(),
+            close_time_ms: self.close_time_ms.to_vec(),
+            open: self.open.to_vec(),
+            high: self.high.to_vec(),
+            low: self.low.to_vec(),
+            close: self.close.to_vec(),
+            volume: self.volume.to_vec(),
+            quote_volume: self.quote_volume.to_vec(),
+            trades: self.trades.to_vec(),
+            taker_buy_base: self.taker_buy_base.to_vec(),
+            taker_buy_quote: self.taker_buy_quote.to_vec(),
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::codec::{ELEMENTS, read_sections, section};
-use super::{Analysis, Anomalies, BandStats, Blob, Candles, Header, Signal, Signals};
+use super::{
+    Analysis, Anomalies, BandStats, Blob, CandleColumns, Candles, Header, Signal, Signals,
+};
 use crate::error::BlobError;
 use crate::request::MAX_LEVELS;
 
@@ -82,7 +84,7 @@ impl Column {
     }
 
     /// The column's length in `candles`.
-    pub fn len_in(self, c: &Candles) -> usize {
+    pub fn len_in(self, c: CandleColumns<'_>) -> usize {
         match self {
             Column::OpenTime => c.open_time_ms.len(),
             Column::CloseTime => c.close_time_ms.len(),

@@ -73,7 +73,7 @@ fn blob(n: usize, levels: usize) -> Blob {
             })
             .collect(),
     };
-    let summary = WindowSummary::of(&candles, &analysis);
+    let summary = WindowSummary::of(candles.columns(), &analysis);
     Blob {
         header: Header {
             symbol: Symbol::parse("BTC").unwrap(),

@@ -27,7 +27,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let rows = super::rows(area, &vec![1.0; smooths.len() + 1]);
     let every = f64::from(rows[0].dim_in_pixel().1) >= LABELLED_ROW * f64::from(win.theme.px(1.0));
     let labels = |i: usize| every || i == smooths.len();
-    let c = &win.blob.candles.close;
+    let c = win.blob.candles.close;
     close_row(&rows[0], win, "all periods", RIGHT, labels(0))?;
     for (j, row) in rows.iter().enumerate().skip(1) {
         let prev = if j == 1 { c } else { &smooths[j - 2] };
@@ -46,7 +46,7 @@ pub(crate) fn close_row<DB: DrawingBackend>(
     time_labels: bool,
 ) -> Result<(), RenderError> {
     let th = win.theme;
-    let c = &win.blob.candles.close;
+    let c = win.blob.candles.close;
     let legend = [Legend::new(Swatch::Line(PRICE.into()), "close")];
     let body = panel::heading(area, th, "Close", &legend, note)?;
     let (lo, hi) = extent(c);

@@ -26,7 +26,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let details = &win.blob.analysis.details;
     let rows = super::rows(area, &vec![1.0; details.len() + 1]);
     let every = f64::from(rows[0].dim_in_pixel().1) >= LABELLED_ROW * f64::from(win.theme.px(1.0));
-    let c = &win.blob.candles.close;
+    let c = win.blob.candles.close;
     let (lo, hi) = extent(c);
     let note = format!(
         "range {} · σ {} {}",

@@ -27,8 +27,8 @@ mod window;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use waveplot_protocol::blob::{Column, Header, Levels, Parts};
-use waveplot_protocol::{Blob, BlobError, PlotId, TimeZone};
+use waveplot_protocol::blob::{BlobView, Column, Header, Levels, Parts};
+use waveplot_protocol::{BlobError, PlotId, TimeZone};
 
 use crate::error::RenderError;
 #[cfg(test)]
@@ -45,7 +45,7 @@ use window::Window;
 /// given a white background first.
 pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    blob: &Blob,
+    blob: BlobView<'_>,
     plot: PlotId,
     zone: &TimeZone,
     raster: bool,
@@ -145,13 +145,13 @@ fn trend_level(header: &Header) -> u32 {
 
 /// Checks that `blob` holds what chart `plot` draws, and that its signals follow the
 /// trend its parameters name (the smooth a partial read kept).
-pub(crate) fn check(blob: &Blob, plot: PlotId) -> Result<(), BlobError> {
-    blob.check_parts(&parts(plot, &blob.header))?;
+pub(crate) fn check(blob: BlobView<'_>, plot: PlotId) -> Result<(), BlobError> {
+    blob.check_parts(&parts(plot, blob.header))?;
     let signals = blob.analysis.signals.trend_level;
-    if blob.header.levels_used > 0 && signals.max(1) != trend_level(&blob.header) {
+    if blob.header.levels_used > 0 && signals.max(1) != trend_level(blob.header) {
         return Err(BlobError::Inconsistent(format!(
             "the signals follow smooth S{signals}, the parameters name S{}",
-            trend_level(&blob.header)
+            trend_level(blob.header)
         )));
     }
     Ok(())

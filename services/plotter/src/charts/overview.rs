@@ -43,7 +43,7 @@ fn price<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     win: &Window,
 ) -> Result<(), RenderError> {
-    let (th, c) = (win.theme, &win.blob.candles);
+    let (th, c) = (win.theme, win.blob.candles);
     let sticks = win.px_per_candle() >= CANDLE_PX;
     let mut legend = if sticks {
         vec![
@@ -76,7 +76,7 @@ fn price<DB: DrawingBackend>(
         change
     );
     let body = panel::heading(area, th, "Price", &legend, &note)?;
-    let (lo, hi) = extent(c.low.iter().chain(&c.high));
+    let (lo, hi) = extent(c.low.iter().chain(c.high));
     let desc = format!("price ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(panel::padded(lo, hi), &desc))?;
     if sticks {
@@ -102,7 +102,7 @@ fn price<DB: DrawingBackend>(
             (0..win.len())
                 .map(|i| PathElement::new([(win.t[i], c.low[i]), (win.t[i], c.high[i])], range)),
         )?;
-        panel::line(&mut chart, win, &c.close, th.line(PRICE, 1.2))?;
+        panel::line(&mut chart, win, c.close, th.line(PRICE, 1.2))?;
     }
     if let Some((_, s)) = trend {
         panel::line(&mut chart, win, s, th.line(TREND, 2.0))?;
@@ -161,7 +161,7 @@ fn volume<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     win: &Window,
 ) -> Result<(), RenderError> {
-    let (th, c) = (win.theme, &win.blob.candles);
+    let (th, c) = (win.theme, win.blob.candles);
     // A bar needs 2 px plus a 1 px gap to stay a bar; denser candles are summed.
     let bucket = (3.0 / win.px_per_candle()).ceil().max(1.0) as usize;
     let legend = [

@@ -70,7 +70,7 @@ fn price<DB: DrawingBackend>(
 ) -> Result<(), RenderError> {
     let th = win.theme;
     let sig = &win.blob.analysis.signals;
-    let close = &win.blob.candles.close;
+    let close = win.blob.candles.close;
     let entries_of = |s: Signal| runs.iter().filter(|(r, _)| *r == s).count();
     let legend = [
         Legend::new(Swatch::Line(PRICE.into()), "close"),

@@ -27,7 +27,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let parts = super::rows(&plots, &[0.5, 0.5]);
     let (w_top, _) = parts[0].dim_in_pixel();
     let (left, right) = parts[0].split_horizontally(w_top / 2);
-    let close = &win.blob.candles.close;
+    let close = win.blob.candles.close;
     let changes: Vec<f64> = close.windows(2).map(|p| p[1] - p[0]).collect();
     let a = &win.blob.analysis;
     let empty = Vec::new();

@@ -105,9 +105,9 @@ fn rows(win: &Window) -> Vec<Row> {
 
 /// The price section.
 fn price_rows(win: &Window) -> Vec<Row> {
-    let c = &win.blob.candles;
+    let c = win.blob.candles;
     let q = &win.quote;
-    let (lo, hi) = extent(&c.close);
+    let (lo, hi) = extent(c.close);
     let (first, last) = (c.open[0], c.close[c.close.len() - 1]);
     let change = if first != 0.0 {
         (last / first - 1.0) * 100.0
@@ -125,7 +125,7 @@ fn price_rows(win: &Window) -> Vec<Row> {
         Row::Item("change over the window", format!("{change:+.2} %")),
         Row::Item(
             "σ of close",
-            format!("{} {q}", win.price(measures::std(&c.close))),
+            format!("{} {q}", win.price(measures::std(c.close))),
         ),
         Row::Item(
             "volume",

@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use waveplot_protocol::{Blob, TimeZone};
+use waveplot_protocol::TimeZone;
+use waveplot_protocol::blob::BlobView;
 
 use super::axis::{self, TimeAxis};
 use super::format;
@@ -28,7 +29,7 @@ const LABEL_PX: f64 = 70.0;
 /// The window of candles a chart draws, with derived layout facts.
 pub(crate) struct Window<'a> {
     /// The blob.
-    pub(crate) blob: &'a Blob,
+    pub(crate) blob: BlobView<'a>,
     /// Centre of each candle, UTC seconds.
     pub(crate) t: Vec<f64>,
     /// Runs of candles without a gap in time; lines break between them.
@@ -69,14 +70,14 @@ impl<'a> Window<'a> {
     /// The window of `blob` with plotting areas about `plot_width` pixels wide, times
     /// written in `zone`, drawn on pixels if `raster`.
     pub(crate) fn new(
-        blob: &'a Blob,
+        blob: BlobView<'a>,
         theme: Theme,
         plot_width: f64,
         zone: &TimeZone,
         raster: bool,
     ) -> Self {
         let interval_s = blob.header.interval.seconds() as f64;
-        let c = &blob.candles;
+        let c = blob.candles;
         let t: Vec<f64> = c
             .open_time_ms
             .iter()
@@ -86,7 +87,7 @@ impl<'a> Window<'a> {
         let end = t.last().map_or(start, |&x| x + interval_s / 2.0);
         let label_px = f64::from(theme.px(LABEL_PX));
         let axis = TimeAxis::new(start, end, (plot_width / label_px) as usize, zone.rules());
-        let (lo, hi) = extent(c.low.iter().chain(&c.high).chain(&c.close));
+        let (lo, hi) = extent(c.low.iter().chain(c.high).chain(c.close));
         let (base, quote) = split_symbol(blob.header.symbol.as_str());
         Self {
             runs: runs(&t, interval_s),

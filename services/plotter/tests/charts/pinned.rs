@@ -42,7 +42,7 @@ fn lines(window: &str, blob: &Blob, sizes: &[Option<(u32, u32)>], scenes: bool) 
                 ..RenderOptions::for_plot(plot)
             };
             let png = if scenes {
-                let recorded = scene(blob, plot, (width, height), &options.zone)
+                let recorded = scene(blob.view(), plot, (width, height), &options.zone)
                     .unwrap_or_else(|e| panic!("{plot}: {e}"));
                 let bytes = recorded.encode().unwrap();
                 println!(

@@ -34,7 +34,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         anomaly_k: args.anomaly_k,
         trend_level: args.trend_level,
     };
-    let blob = analysis::analyse(window, &params, &backend)?;
+    let blob = analysis::analyse(window, &params, &backend)?.into_blob();
     report(&blob);
     let bytes = blob.encode().context("encode the blob")?;
     write(&args.out, &bytes)?;

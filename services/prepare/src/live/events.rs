@@ -89,7 +89,9 @@ mod tests {
             candles: candles.into(),
             load_ms: 0.0,
         };
-        analyse(window, &AnalysisParams::default(), &Backend::cpu()).unwrap()
+        analyse(window, &AnalysisParams::default(), &Backend::cpu())
+            .unwrap()
+            .into_blob()
     }
 
     fn key() -> BlobKey {

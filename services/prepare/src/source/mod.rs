@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
-use waveplot_protocol::blob::Candles;
+use waveplot_protocol::blob::{CandleColumns, Candles};
 use waveplot_protocol::{Interval, RenderRequest, Source, Symbol};
 
 use crate::analysis::Window;
@@ -139,10 +139,12 @@ impl Span {
 }
 
 /// A window's candles: its own, or a range of a parsed file's candles that
-/// [`parsed::ParsedFiles`] keeps. The analysis reads only the closes, so a range is
-/// copied out only once it is done ([`WindowCandles::into_candles`]): a
-/// million-candle window's ten other columns (77 MiB) are then not held beside the
-/// analysis's results and scratch, which is when prepare's memory peaked.
+/// [`parsed::ParsedFiles`] keeps. The analysis reads the closes, the blob's encoder and
+/// the scene recorder read the columns of the range ([`WindowCandles::columns`]), so a
+/// window of a kept file is never copied: a million-candle window's eleven columns
+/// (84 MiB) are not held twice while its blob and scenes are stored, which is when
+/// prepare's memory peaks. The range keeps the file's candles alive until then, even
+/// if the cache lets the file go meanwhile.
 #[derive(Debug, Clone)]
 pub(crate) enum WindowCandles {
     /// Candles of the window's own.
@@ -159,17 +161,19 @@ impl WindowCandles {
 
     /// Open times (ms, UTC).
     pub(crate) fn open_time_ms(&self) -> &[i64] {
-        match self {
-            WindowCandles::Own(c) => &c.open_time_ms,
-            WindowCandles::Cut(all, range) => &all.open_time_ms[range.clone()],
-        }
+        self.columns().open_time_ms
     }
 
     /// Close prices.
     pub(crate) fn close(&self) -> &[f64] {
+        self.columns().close
+    }
+
+    /// The candles' columns, borrowed.
+    pub(crate) fn columns(&self) -> CandleColumns<'_> {
         match self {
-            WindowCandles::Own(c) => &c.close,
-            WindowCandles::Cut(all, range) => &all.close[range.clone()],
+            WindowCandles::Own(c) => c.columns(),
+            WindowCandles::Cut(all, range) => all.columns().slice(range.clone()),
         }
     }
 
