@@ -4,10 +4,12 @@
 //! each made solid clusters in the original, so only the first candle of each
 //! stretch gets a marker while the counts still cover every candle.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters_backend::BackendCoord;
 use waveplot_protocol::blob::Signal;
 
 use super::overview::{trend, trend_label};
@@ -43,6 +45,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
 }
 
 /// Entry markers: a triangle under (BUY) or over (SELL) `value(i)` at each run's start.
+/// Where entries are denser than pixels (a million candles), many fall on one pixel;
+/// of the markers of one kind at one pixel only the last is drawn, as it is the one
+/// on top, so that a chart draws at most a marker of each kind a pixel. Redrawing the
+/// same triangle would change only its edge pixels, which are blended by coverage.
 fn entries<DB: DrawingBackend>(
     chart: &mut TimeChart<DB>,
     win: &Window,
@@ -50,14 +56,33 @@ fn entries<DB: DrawingBackend>(
     value: impl Fn(usize) -> f64,
 ) -> Result<(), RenderError> {
     let r = win.theme.px(6.0);
-    chart.draw_series(runs.iter().map(|(s, range)| {
-        let i = range.start;
-        let (shape, colour) = match s {
-            Signal::Buy => (up((0, 2 * r), r), UP),
-            _ => (down((0, -2 * r), r), DOWN),
-        };
-        EmptyElement::at((win.t[i], value(i))) + Polygon::new(shape, colour.filled())
-    }))?;
+    let at: Vec<(bool, BackendCoord)> = runs
+        .iter()
+        .map(|(s, range)| {
+            let i = range.start;
+            (
+                *s == Signal::Buy,
+                chart.backend_coord(&(win.t[i], value(i))),
+            )
+        })
+        .collect();
+    let mut last = HashMap::with_capacity(at.len());
+    for (k, marker) in at.iter().enumerate() {
+        last.insert(*marker, k);
+    }
+    chart.draw_series(
+        runs.iter()
+            .enumerate()
+            .filter(|&(k, _)| last[&at[k]] == k)
+            .map(|(_, (s, range))| {
+                let i = range.start;
+                let (shape, colour) = match s {
+                    Signal::Buy => (up((0, 2 * r), r), UP),
+                    _ => (down((0, -2 * r), r), DOWN),
+                };
+                EmptyElement::at((win.t[i], value(i))) + Polygon::new(shape, colour.filled())
+            }),
+    )?;
     Ok(())
 }
 
@@ -118,7 +143,10 @@ fn price<DB: DrawingBackend>(
     entries(&mut chart, win, runs, |i| close[i])
 }
 
-/// Light background behind each BUY and SELL stretch.
+/// Light background behind each BUY and SELL stretch: the BUY stretches' first, then
+/// the SELL stretches', so that the stretches of a colour are drawn together. Where
+/// stretches are denser than pixels, a recorded scene keeps each colour's as a few
+/// runs a pixel column ([`crate::scene`]) instead of a rectangle a stretch.
 fn shade<DB: DrawingBackend>(
     chart: &mut TimeChart<DB>,
     win: &Window,
@@ -126,11 +154,12 @@ fn shade<DB: DrawingBackend>(
     y: Range<f64>,
 ) -> Result<(), RenderError> {
     let half = win.interval_s / 2.0;
-    chart.draw_series(runs.iter().map(|(s, r)| {
-        let colour = if *s == Signal::Buy { UP } else { DOWN };
-        let (x0, x1) = (win.t[r.start] - half, win.t[r.end - 1] + half);
-        Rectangle::new([(x0, y.start), (x1, y.end)], colour.mix(0.08).filled())
-    }))?;
+    for (kind, colour) in [(Signal::Buy, UP), (Signal::Sell, DOWN)] {
+        chart.draw_series(runs.iter().filter(|(s, _)| *s == kind).map(|(_, r)| {
+            let (x0, x1) = (win.t[r.start] - half, win.t[r.end - 1] + half);
+            Rectangle::new([(x0, y.start), (x1, y.end)], colour.mix(0.08).filled())
+        }))?;
+    }
     Ok(())
 }
 

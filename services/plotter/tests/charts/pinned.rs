@@ -118,3 +118,42 @@ fn the_pixels_of_a_hundred_thousand_candle_window_are_pinned() {
 fn scenes_replay_the_pinned_pixels() {
     check(&pinned(true), "replayed from scenes");
 }
+
+/// Chart 04's scene grows with its pixels, not with its BUY and SELL stretches: where
+/// they are denser than pixels, eight times the candles and the stretches make a
+/// scene less than three times as large (the shades are kept as a few runs a pixel
+/// column, the markers of one kind at one pixel as one; a scene a stretch grew about
+/// eightfold, to over 16 MiB for a million candles of a random walk).
+#[test]
+fn the_signal_chart_scene_follows_its_pixels_not_its_stretches() {
+    let plot = PlotId::Signals;
+    let bytes = |n: usize| {
+        let blob = Synth::new(n).blob(noisy);
+        let recorded = scene(blob.view(), plot, plot.default_size(), &Default::default());
+        let stretches = stretches(&blob);
+        let len = recorded.unwrap().encode().unwrap().len();
+        println!("{n} candles, {stretches} stretches: a scene of {len} bytes");
+        (len, stretches)
+    };
+    let (small, few) = bytes(100_000);
+    let (large, many) = bytes(800_000);
+    assert!(many > 6 * few, "{few} and {many} stretches");
+    assert!(large < 3 * small, "{small} bytes, then {large}");
+}
+
+/// A price whose noise crosses the trend's buffer every few candles.
+fn noisy(i: usize) -> f64 {
+    let x = i as f64;
+    24_000.0
+        + 3_000.0 * (x / 50_000.0).sin()
+        + 200.0 * (((x * 12.9898).sin() * 43_758.545).fract() - 0.5)
+}
+
+/// The BUY and SELL stretches of `blob`.
+fn stretches(blob: &Blob) -> usize {
+    use waveplot_protocol::blob::Signal;
+    let s = &blob.analysis.signals.signal;
+    (0..s.len())
+        .filter(|&i| s[i] != Signal::Hold && (i == 0 || s[i - 1] != s[i]))
+        .count()
+}
