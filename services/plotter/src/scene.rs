@@ -530,19 +530,28 @@ mod tests {
         (rgb, ops)
     }
 
+    /// Whole numbers below `n`, from a xorshift generator seeded with `state`.
+    fn xorshift(mut state: u64) -> impl FnMut(u64) -> i32 {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n) as i32
+        }
+    }
+
+    /// How many RGB pixels differ between `a` and `b`.
+    fn differing(a: &[u8], b: &[u8]) -> usize {
+        a.chunks(3).zip(b.chunks(3)).filter(|(a, b)| a != b).count()
+    }
+
     /// Translucent filled rectangles, one to twenty pixels wide, corners either way
     /// round, some off the canvas: recorded and replayed, they blend every pixel as
     /// drawing them does, and the narrow ones are kept as runs.
     #[test]
     fn translucent_rectangles_recorded_draw_the_same_pixels() {
         let (w, h) = (64u32, 120u32);
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n) as i32
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let rects: Vec<((i32, i32), (i32, i32))> = (0..3000)
             .map(|_| {
                 let (x, y) = (next(80) - 8, next(140) - 10);
@@ -573,11 +582,7 @@ mod tests {
                 &scene,
             )
             .unwrap();
-            let differing = direct
-                .chunks(3)
-                .zip(replayed.chunks(3))
-                .filter(|(a, b)| a != b)
-                .count();
+            let differing = differing(&direct, &replayed);
             assert_eq!(differing, 0, "alpha {}: {differing} pixels differ", c.3);
             let runs = scene
                 .ops
@@ -600,13 +605,7 @@ mod tests {
     /// canvas, become a few runs a column that blend every pixel alike.
     #[test]
     fn overlapping_translucent_lines_become_runs_that_draw_the_same_pixels() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n) as i32
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let lines: Vec<Run> = (0..20_000)
             .map(|_| (next(70) - 3, next(440) - 20, next(440) - 20))
             .collect();
@@ -616,11 +615,7 @@ mod tests {
         ] {
             let (direct, _) = drawn(&lines, c, false);
             let (replayed, runs) = drawn(&lines, c, true);
-            let differing = direct
-                .chunks(3)
-                .zip(replayed.chunks(3))
-                .filter(|(a, b)| a != b)
-                .count();
+            let differing = differing(&direct, &replayed);
             assert_eq!(differing, 0, "alpha {}: {differing} pixels differ", c.3);
             assert!(
                 runs < lines.len() / 4,
