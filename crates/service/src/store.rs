@@ -330,12 +330,23 @@ impl Store {
         Ok(store)
     }
 
-    /// Timeouts short enough for a render's deadline; `AWS_*` variables may override them.
+    /// Timeouts short enough for a render's deadline, and unsigned payloads; `AWS_*`
+    /// variables may override them.
+    ///
+    /// Why unsigned (`AWS_UNSIGNED_PAYLOAD=true`): signing a body means hashing it
+    /// (SHA-256) in the writer and again in the server that checks it, for every byte of
+    /// every blob: more than a quarter of the time of storing a million-candle blob on
+    /// a 2-core machine. What it buys is that a body changed on its way to the server
+    /// is refused, and only for writes: S3 signs no response, so whoever can change a
+    /// body on the network can change every blob a plotter reads anyway. Against that
+    /// attacker the answer is TLS (an `https` endpoint), which protects both
+    /// directions; the request itself (method, key, headers) stays signed either way.
     fn s3_defaults() -> AmazonS3Builder {
         use object_store::ClientConfigKey::{ConnectTimeout, Timeout};
         AmazonS3Builder::new()
             .with_config(AmazonS3ConfigKey::Client(ConnectTimeout), "2s")
             .with_config(AmazonS3ConfigKey::Client(Timeout), "15s")
+            .with_config(AmazonS3ConfigKey::UnsignedPayload, "true")
     }
 
     /// This store, with charts (keys under [`PlotKey::FOLDER`], listings of that

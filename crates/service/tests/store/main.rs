@@ -451,3 +451,81 @@ async fn the_readiness_check_covers_the_charts_store_too() {
     let e = both.check().await.unwrap_err();
     assert!(e.to_string().contains("waveplot-charts"), "{e}");
 }
+
+/// An S3 endpoint that answers every request with an empty 200 and keeps the headers
+/// of each: enough to see how the store signs what it sends.
+async fn header_recorder() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut socket = BufReader::new(socket);
+                loop {
+                    let mut head = String::new();
+                    while socket.read_line(&mut head).await.unwrap_or(0) > 2 {}
+                    if head.is_empty() {
+                        return;
+                    }
+                    let length = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap());
+                    let mut body = vec![0; length];
+                    socket.read_exact(&mut body).await.unwrap();
+                    kept.lock().unwrap().push(head);
+                    let answer = "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n";
+                    socket.get_mut().write_all(answer.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (endpoint, heads)
+}
+
+/// Bodies go unsigned unless the operator asks (the reason is at `Store::s3_defaults`):
+/// the upload's header says `UNSIGNED-PAYLOAD` instead of the body's SHA-256, and
+/// `AWS_UNSIGNED_PAYLOAD=false` brings the hash back.
+#[tokio::test]
+async fn bodies_are_sent_unsigned_unless_the_operator_asks_for_signed_ones() {
+    for (setting, signed) in [(None, false), (Some("false"), true), (Some("true"), false)] {
+        let (endpoint, heads) = header_recorder().await;
+        let mut vars: Vec<(String, String)> = [
+            ("AWS_ENDPOINT", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "key"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        if let Some(value) = setting {
+            vars.push(("AWS_UNSIGNED_PAYLOAD".into(), value.into()));
+        }
+        let store = Store::open_with("s3://waveplot", vars).await.unwrap();
+        store
+            .put("analysis/x.msgpack", Bytes::from_static(b"a body"))
+            .await
+            .unwrap();
+        let heads = heads.lock().unwrap();
+        let upload = heads
+            .iter()
+            .find(|h| h.starts_with("PUT /waveplot/analysis/x.msgpack"))
+            .unwrap_or_else(|| panic!("{setting:?}: no upload among {heads:?}"));
+        let content = upload
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+            .map(|(_, v)| v.trim())
+            .unwrap_or_else(|| panic!("{setting:?}: {upload}"));
+        let hashed = content.len() == 64 && content.bytes().all(|b| b.is_ascii_hexdigit());
+        assert_eq!(hashed, signed, "{setting:?}: {content}");
+        assert_eq!(content == "UNSIGNED-PAYLOAD", !signed, "{setting:?}");
+    }
+}
