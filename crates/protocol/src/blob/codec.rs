@@ -77,23 +77,28 @@ impl BlobView<'_> {
             rmp::encode::write_str(&mut out, column.name()).map_err(w)?;
             let s = Section::Column(column);
             match column {
-                Column::OpenTime => put(&mut out, &mut index, s, &c.open_time_ms),
-                Column::CloseTime => put(&mut out, &mut index, s, &c.close_time_ms),
-                Column::Open => put(&mut out, &mut index, s, &c.open),
-                Column::High => put(&mut out, &mut index, s, &c.high),
-                Column::Low => put(&mut out, &mut index, s, &c.low),
-                Column::Close => put(&mut out, &mut index, s, &c.close),
-                Column::Volume => put(&mut out, &mut index, s, &c.volume),
-                Column::QuoteVolume => put(&mut out, &mut index, s, &c.quote_volume),
-                Column::Trades => put(&mut out, &mut index, s, &c.trades),
-                Column::TakerBuyBase => put(&mut out, &mut index, s, &c.taker_buy_base),
-                Column::TakerBuyQuote => put(&mut out, &mut index, s, &c.taker_buy_quote),
+                Column::OpenTime => put_numbers(&mut out, &mut index, s, c.open_time_ms),
+                Column::CloseTime => put_numbers(&mut out, &mut index, s, c.close_time_ms),
+                Column::Open => put_numbers(&mut out, &mut index, s, c.open),
+                Column::High => put_numbers(&mut out, &mut index, s, c.high),
+                Column::Low => put_numbers(&mut out, &mut index, s, c.low),
+                Column::Close => put_numbers(&mut out, &mut index, s, c.close),
+                Column::Volume => put_numbers(&mut out, &mut index, s, c.volume),
+                Column::QuoteVolume => put_numbers(&mut out, &mut index, s, c.quote_volume),
+                Column::Trades => put_numbers(&mut out, &mut index, s, c.trades),
+                Column::TakerBuyBase => put_numbers(&mut out, &mut index, s, c.taker_buy_base),
+                Column::TakerBuyQuote => put_numbers(&mut out, &mut index, s, c.taker_buy_quote),
             }?;
         }
         let a = self.analysis;
         rmp::encode::write_map_len(&mut out, 6).map_err(w)?;
         rmp::encode::write_str(&mut out, "coeffs").map_err(w)?;
-        put(&mut out, &mut index, Section::Coeffs, &a.coeffs)?;
+        let start = out.n;
+        rmp::encode::write_array_len(&mut out, a.coeffs.len() as u32).map_err(w)?;
+        for level in &a.coeffs {
+            put_series(&mut out, level)?;
+        }
+        index.push(Section::Coeffs, start..out.n);
         for (name, levels, part) in [
             ("details", &a.details, Section::Detail as fn(u32) -> Section),
             ("smooths", &a.smooths, Section::Smooth),
@@ -101,7 +106,7 @@ impl BlobView<'_> {
             rmp::encode::write_str(&mut out, name).map_err(w)?;
             rmp::encode::write_array_len(&mut out, levels.len() as u32).map_err(w)?;
             for (j, series) in (1..).zip(levels) {
-                put(&mut out, &mut index, part(j), series)?;
+                put_numbers(&mut out, &mut index, part(j), series)?;
             }
         }
         rmp::encode::write_str(&mut out, "anomalies").map_err(w)?;
@@ -206,6 +211,70 @@ fn put<W: std::io::Write>(
     value.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map())?;
     index.push(section, start..out.n);
     Ok(())
+}
+
+/// Writes `values` as section `section`, recording its range in `index`.
+fn put_numbers<W: std::io::Write, T: Number>(
+    out: &mut Counted<W>,
+    index: &mut Index,
+    section: Section,
+    values: &[T],
+) -> Result<(), BlobError> {
+    let start = out.n;
+    put_series(out, values)?;
+    index.push(section, start..out.n);
+    Ok(())
+}
+
+/// Writes `values` as a MessagePack array, the same bytes as serializing the slice
+/// with `rmp_serde` (each value in its smallest form). A series is by far most of a
+/// blob's bytes, so its values are encoded into a buffer of [`CHUNK_BYTES`] and
+/// written a buffer at a time, not a marker and a number at a time through the
+/// writer: a third of the time.
+fn put_series<W: std::io::Write, T: Number>(
+    out: &mut Counted<W>,
+    values: &[T],
+) -> Result<(), BlobError> {
+    let w = |e: rmp::encode::ValueWriteError| BlobError::Encode(e.into());
+    rmp::encode::write_array_len(&mut *out, values.len() as u32).map_err(w)?;
+    let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+    for values in values.chunks(CHUNK_BYTES / 9) {
+        chunk.clear();
+        for &value in values {
+            value.write(&mut chunk).map_err(w)?;
+        }
+        std::io::Write::write_all(out, &chunk)
+            .map_err(|e| w(rmp::encode::ValueWriteError::InvalidDataWrite(e)))?;
+    }
+    Ok(())
+}
+
+/// Bytes of values [`put_series`] encodes before writing them (a number takes at most
+/// nine).
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// A number of a blob's series, written as `rmp_serde` writes it.
+trait Number: Copy {
+    /// Appends the value's MessagePack form to `out`.
+    fn write(self, out: &mut Vec<u8>) -> Result<(), rmp::encode::ValueWriteError>;
+}
+
+impl Number for f64 {
+    fn write(self, out: &mut Vec<u8>) -> Result<(), rmp::encode::ValueWriteError> {
+        rmp::encode::write_f64(out, self)
+    }
+}
+
+impl Number for i64 {
+    fn write(self, out: &mut Vec<u8>) -> Result<(), rmp::encode::ValueWriteError> {
+        rmp::encode::write_sint(out, self).map(drop)
+    }
+}
+
+impl Number for u64 {
+    fn write(self, out: &mut Vec<u8>) -> Result<(), rmp::encode::ValueWriteError> {
+        rmp::encode::write_uint(out, self).map(drop)
+    }
 }
 
 /// Reads and checks the magic, the version and the element count, leaving `rd` at the
@@ -315,4 +384,52 @@ pub(super) fn signed(bytes: &mut &[u8]) -> Option<i64> {
 /// One MessagePack integer of any width from `bytes`, if it fits a `u64`.
 pub(super) fn unsigned(bytes: &mut &[u8]) -> Option<u64> {
     rmp::decode::read_int(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{CHUNK_BYTES, Counted, Number, put_series};
+
+    /// What [`put_series`] writes for `values`.
+    fn encoded<T: Number>(values: &[T]) -> Vec<u8> {
+        let mut out = Counted {
+            inner: Vec::new(),
+            n: 0,
+        };
+        put_series(&mut out, values).unwrap();
+        assert_eq!(out.n, out.inner.len() as u64);
+        out.inner
+    }
+
+    /// Values of every width, and series longer than a chunk.
+    fn series<T: std::fmt::Debug>(
+        value: impl Strategy<Value = T>,
+    ) -> impl Strategy<Value = Vec<T>> {
+        prop::collection::vec(value, 0..2 * CHUNK_BYTES / 9 + 10)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn floats_are_written_as_rmp_serde_writes_them(values in series(any::<f64>())) {
+            prop_assert_eq!(encoded(&values), rmp_serde::to_vec(&values).unwrap());
+        }
+
+        #[test]
+        fn signed_integers_are_written_as_rmp_serde_writes_them(
+            values in series(prop_oneof![any::<i64>(), -300i64..300, 0i64..70_000])
+        ) {
+            prop_assert_eq!(encoded(&values), rmp_serde::to_vec(&values).unwrap());
+        }
+
+        #[test]
+        fn unsigned_integers_are_written_as_rmp_serde_writes_them(
+            values in series(prop_oneof![any::<u64>(), 0u64..300, 0u64..70_000])
+        ) {
+            prop_assert_eq!(encoded(&values), rmp_serde::to_vec(&values).unwrap());
+        }
+    }
 }
