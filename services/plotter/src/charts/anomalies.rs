@@ -85,7 +85,7 @@ fn signed<DB: DrawingBackend>(
         ),
     ];
     let body = panel::heading(area, th, "Finest detail", &legend, "")?;
-    let (lo, hi) = extent(d1.iter().chain([&thr, &-thr]));
+    let (lo, hi) = extent(&[d1, &[thr, -thr]]);
     let desc = format!("D1 ({})", win.quote);
     let y = panel::padded(lo, hi);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc))?;
@@ -117,7 +117,7 @@ fn magnitude<DB: DrawingBackend>(
         Legend::new(Swatch::Fill(ALERT.mix(0.15)), "anomaly zone"),
     ];
     let body = panel::heading(area, th, "Magnitude", &legend, "")?;
-    let (_, hi) = extent(abs.iter().chain([&thr]));
+    let (_, hi) = extent(&[&abs, &[thr]]);
     let desc = format!("|D1| ({})", win.quote);
     let top = panel::padded(0.0, hi).end;
     let mut chart = panel::time_chart(&body, win, &Axes::new(0.0..top, &desc).with_time())?;

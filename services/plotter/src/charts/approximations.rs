@@ -49,7 +49,7 @@ pub(crate) fn close_row<DB: DrawingBackend>(
     let c = win.blob.candles.close;
     let legend = [Legend::new(Swatch::Line(PRICE.into()), "close")];
     let body = panel::heading(area, th, "Close", &legend, note)?;
-    let (lo, hi) = extent(c);
+    let (lo, hi) = extent(&[c]);
     let desc = format!("price ({})", win.quote);
     let axes = Axes {
         right,
@@ -89,7 +89,7 @@ fn level_row<DB: DrawingBackend>(
     let note = format!("removed σ {} {}", format::sig(sigma), win.quote);
     let title = format!("S{j} · keeps periods > {keeps}");
     let body = panel::heading(area, th, &title, &legend, &note)?;
-    let (lo, hi) = extent(smooth.iter().chain(prev));
+    let (lo, hi) = extent(&[smooth, prev]);
     let desc = format!("price ({})", win.quote);
     let axes = Axes {
         right: RIGHT,
@@ -113,9 +113,9 @@ fn level_row<DB: DrawingBackend>(
         .y_desc(format!("removed ({})", win.quote))
         .draw()?;
     for run in &win.runs {
-        let points = || run.clone().map(|i| (i, clipped[i]));
         let ends = [(win.t[run.end - 1], 0.0), (win.t[run.start], 0.0)];
-        let kept = panel::vertices(chart.borrow_secondary(), win, run.len(), points, &ends);
+        let kept =
+            panel::series_vertices(chart.borrow_secondary(), win, &clipped, run.clone(), &ends);
         chart.draw_secondary_series(AreaSeries::new(kept, 0.0, ALERT.mix(0.22).filled()))?;
     }
     panel::line(&mut chart, win, prev, th.line(MUTED, 1.0))?;

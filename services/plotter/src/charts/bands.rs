@@ -27,7 +27,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let rows = super::rows(area, &vec![1.0; details.len() + 1]);
     let every = f64::from(rows[0].dim_in_pixel().1) >= LABELLED_ROW * f64::from(win.theme.px(1.0));
     let c = win.blob.candles.close;
-    let (lo, hi) = extent(c);
+    let (lo, hi) = extent(&[c]);
     let note = format!(
         "range {} · σ {} {}",
         win.price(hi - lo),
@@ -96,7 +96,7 @@ fn band_row<DB: DrawingBackend>(
         .map(|b| summary(win, b))
         .unwrap_or_default();
     let body = panel::heading(area, th, &title, &[], &note)?;
-    let (lo, hi) = extent(d.iter().chain([&0.0]));
+    let (lo, hi) = extent(&[d, &[0.0]]);
     let desc = format!("D{j} ({})", win.quote);
     let axes = Axes {
         time_labels,

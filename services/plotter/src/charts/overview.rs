@@ -76,7 +76,7 @@ fn price<DB: DrawingBackend>(
         change
     );
     let body = panel::heading(area, th, "Price", &legend, &note)?;
-    let (lo, hi) = extent(c.low.iter().chain(c.high));
+    let (lo, hi) = extent(&[c.low, c.high]);
     let desc = format!("price ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(panel::padded(lo, hi), &desc))?;
     if sticks {
@@ -141,7 +141,7 @@ fn detail<DB: DrawingBackend>(
     ];
     let note = "D1 > 0: close above its local smooth";
     let body = panel::heading(area, th, "Finest detail", &legend, note)?;
-    let (lo, hi) = extent(d1.iter().chain([&thr, &-thr]));
+    let (lo, hi) = extent(&[d1, &[thr, -thr]]);
     let desc = format!("D1 ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(panel::padded(lo, hi), &desc))?;
     panel::level(&mut chart, 0.0, theme::MUTED.stroke_width(1), false)?;
@@ -185,7 +185,8 @@ fn volume<DB: DrawingBackend>(
             (i, j, c.volume[i..j].iter().sum())
         })
         .collect();
-    let (_, hi) = extent(bars.iter().map(|b| &b.2));
+    let sums: Vec<f64> = bars.iter().map(|b| b.2).collect();
+    let (_, hi) = extent(&[&sums]);
     let desc = format!("volume ({})", win.base);
     let axes = Axes {
         compact: true,

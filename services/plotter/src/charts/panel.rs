@@ -324,13 +324,18 @@ pub(crate) fn line<DB: DrawingBackend>(
     style: ShapeStyle,
 ) -> Result<(), RenderError> {
     for run in &win.runs {
-        path(
-            chart,
-            win,
-            run.len(),
-            || run.clone().map(|i| (i, ys[i])),
-            style,
-        )?;
+        match thinning(chart, win, run.len()) {
+            Some(columns) => {
+                let r = run.clone();
+                let thinned =
+                    super::thin::m4_series(&columns[r.clone()], &win.t[r.clone()], &ys[r]);
+                thick(chart, thinned, style)?;
+            }
+            None => {
+                let points = run.clone().map(|i| (win.t[i], ys[i]));
+                chart.draw_series(LineSeries::new(points, style))?;
+            }
+        }
     }
     Ok(())
 }
@@ -349,21 +354,42 @@ pub(crate) fn path<DB: DrawingBackend, I: Iterator<Item = (usize, f64)>>(
     points: impl Fn() -> I,
     style: ShapeStyle,
 ) -> Result<(), RenderError> {
-    let width = chart.plotting_area().dim_in_pixel().0 as usize;
-    if win.raster && len > 4 * width {
-        let columns = columns(chart, win);
+    if let Some(columns) = thinning(chart, win, len) {
         let thinned = super::thin::m4(points().map(|(i, y)| (columns[i], (win.t[i], y))));
-        if style.stroke_width == 1 {
-            chart.draw_series(LineSeries::new(thinned, style))?;
-        } else {
-            let segments = thinned
-                .windows(2)
-                .map(|w| PathElement::new([w[0], w[1]], style));
-            chart.draw_series(segments)?;
-        }
+        thick(chart, thinned, style)
     } else {
         let points = points().map(|(i, y)| (win.t[i], y));
         chart.draw_series(LineSeries::new(points, style))?;
+        Ok(())
+    }
+}
+
+/// The pixel columns of the candles ([`columns`]) if a series of `len` points on
+/// `chart` is thinned: in a raster image, when it has more points than four a pixel
+/// column.
+fn thinning<DB: DrawingBackend>(
+    chart: &TimeChart<DB>,
+    win: &Window,
+    len: usize,
+) -> Option<Rc<[i32]>> {
+    let width = chart.plotting_area().dim_in_pixel().0 as usize;
+    (win.raster && len > 4 * width).then(|| columns(chart, win))
+}
+
+/// Draws the points of a thinned line: one path if it is one pixel wide, else the
+/// segments between them ([`path`] says why).
+fn thick<DB: DrawingBackend>(
+    chart: &mut TimeChart<DB>,
+    thinned: Vec<(f64, f64)>,
+    style: ShapeStyle,
+) -> Result<(), RenderError> {
+    if style.stroke_width == 1 {
+        chart.draw_series(LineSeries::new(thinned, style))?;
+    } else {
+        let segments = thinned
+            .windows(2)
+            .map(|w| PathElement::new([w[0], w[1]], style));
+        chart.draw_series(segments)?;
     }
     Ok(())
 }
@@ -376,9 +402,10 @@ pub(crate) fn area<DB: DrawingBackend>(
     base: f64,
     colour: RGBAColor,
 ) -> Result<(), RenderError> {
-    for run in &win.runs {
-        let points = || run.clone().map(|i| (i, ys[i]));
-        fill(chart, win, run.len(), points, base, colour)?;
+    for run in win.runs.iter().filter(|r| !r.is_empty()) {
+        let ends = [(win.t[run.end - 1], base), (win.t[run.start], base)];
+        let kept = series_vertices(chart, win, ys, run.clone(), &ends);
+        chart.draw_series(AreaSeries::new(kept, base, colour.filled()))?;
     }
     Ok(())
 }
@@ -413,13 +440,31 @@ pub(crate) fn vertices<DB: DrawingBackend, I: Iterator<Item = (usize, f64)>>(
     vertices: impl Fn() -> I,
     extra: &[(f64, f64)],
 ) -> Vec<(f64, f64)> {
-    let width = chart.plotting_area().dim_in_pixel().0 as usize;
-    if win.raster && len > 4 * width {
-        let columns = columns(chart, win);
+    if let Some(columns) = thinning(chart, win, len) {
         let placed = || vertices().map(|(i, y)| (columns[i], (win.t[i], y)));
         super::thin::polygon(placed, extra, |p| chart.backend_coord(&p))
     } else {
         vertices().map(|(i, y)| (win.t[i], y)).collect()
+    }
+}
+
+/// [`vertices`] of the points `(i, ys[i])` for the candles `i` of `run`, thinned
+/// through [`thin::m4_series`](super::thin::m4_series).
+pub(crate) fn series_vertices<DB: DrawingBackend>(
+    chart: &TimeChart<DB>,
+    win: &Window,
+    ys: &[f64],
+    run: Range<usize>,
+    extra: &[(f64, f64)],
+) -> Vec<(f64, f64)> {
+    let whole = || run.clone().map(|i| (win.t[i], ys[i])).collect();
+    match thinning(chart, win, run.len()) {
+        Some(columns) => {
+            let r = run.clone();
+            let thinned = super::thin::m4_series(&columns[r.clone()], &win.t[r.clone()], &ys[r]);
+            super::thin::polygon_of(thinned, extra, |p| chart.backend_coord(&p), whole)
+        }
+        None => whole(),
     }
 }
 

@@ -125,7 +125,7 @@ fn price<DB: DrawingBackend>(
     let body = panel::heading(area, th, "Price and trend", &legend, &note)?;
     let upper: Vec<f64> = trend.iter().map(|t| t + sig.buffer).collect();
     let lower: Vec<f64> = trend.iter().map(|t| t - sig.buffer).collect();
-    let (lo, hi) = extent(close.iter().chain(&upper).chain(&lower));
+    let (lo, hi) = extent(&[close, &upper, &lower]);
     let y = panel::padded(lo, hi);
     let desc = format!("price ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc))?;
@@ -190,7 +190,7 @@ fn deviation<DB: DrawingBackend>(
         format::sig(win.blob.analysis.signals.deviation_std)
     );
     let body = panel::heading(area, th, "Deviation from trend", &legend, &note)?;
-    let (lo, hi) = extent(dev.iter().chain([&buffer, &-buffer]));
+    let (lo, hi) = extent(&[&dev, &[buffer, -buffer]]);
     let y = panel::padded(lo, hi);
     let desc = format!("deviation ({})", win.quote);
     let mut chart = panel::time_chart(&body, win, &Axes::new(y.clone(), &desc).with_time())?;

@@ -64,7 +64,8 @@ fn histogram<DB: DrawingBackend>(
         measures::quantile(values, 0.005),
         measures::quantile(values, 0.995),
     );
-    let (lo, hi) = extent([q_lo, q_hi].iter().chain(marks.iter().map(|m| &m.0)));
+    let marked: Vec<f64> = marks.iter().map(|m| m.0).collect();
+    let (lo, hi) = extent(&[&[q_lo, q_hi], &marked]);
     let x: Range<f64> = panel::padded(lo, hi);
     let outside = values.iter().filter(|v| !x.contains(v)).count();
     let note = match outside {
@@ -137,11 +138,11 @@ fn rolling<DB: DrawingBackend>(
         ),
     ];
     let body = panel::heading(area, th, "Rolling σ of D1", &legend, "")?;
-    let (_, hi) = extent(rolled.iter().flatten().chain([&overall]));
+    let ys: Vec<f64> = rolled.iter().map(|r| r.unwrap_or(f64::NAN)).collect();
+    let (_, hi) = extent(&[&ys, &[overall]]);
     let desc = format!("σ ({})", win.quote);
     let top = panel::padded(0.0, hi).end;
     let mut chart = panel::time_chart(&body, win, &Axes::new(0.0..top, &desc).with_time())?;
-    let ys: Vec<f64> = rolled.iter().map(|r| r.unwrap_or(f64::NAN)).collect();
     for run in &win.runs {
         let points = || {
             run.clone()

@@ -68,7 +68,7 @@ fn rows(win: &Window) -> Vec<Row> {
     let q = &win.quote;
     if let Some(d1) = a.details.first() {
         let abs: Vec<f64> = d1.iter().map(|d| d.abs()).collect();
-        let (_, max_abs) = extent(&abs);
+        let (_, max_abs) = extent(&[&abs]);
         let sigma = measures::std(d1);
         // Decimals follow σ, so a mean of 1e-13 reads as 0.00, not as noise digits.
         let v = |x: f64| format!("{} {q}", format::num(x, format::sig_decimals(sigma)));
@@ -107,7 +107,7 @@ fn rows(win: &Window) -> Vec<Row> {
 fn price_rows(win: &Window) -> Vec<Row> {
     let c = win.blob.candles;
     let q = &win.quote;
-    let (lo, hi) = extent(c.close);
+    let (lo, hi) = extent(&[c.close]);
     let (first, last) = (c.open[0], c.close[c.close.len() - 1]);
     let change = if first != 0.0 {
         (last / first - 1.0) * 100.0

@@ -35,6 +35,46 @@ pub(crate) fn m4(points: impl IntoIterator<Item = (i32, (f64, f64))>) -> Vec<(f6
     out
 }
 
+/// [`m4`] of the line through the points `(t[i], ys[i])`, the point `i` in pixel
+/// column `columns[i]` (the three of one length): the same points, found a column's
+/// run of points at a time, in a loop over its values, instead of a point at a time
+/// through an iterator of tuples (a third of the time; a million-candle chart thins
+/// tens of lines).
+pub(crate) fn m4_series(columns: &[i32], t: &[f64], ys: &[f64]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < ys.len() {
+        let column = columns[start];
+        // The first lowest and the first highest, as `Bucket::add` keeps them, chosen
+        // without branches: in a column of a noisy series either is a coin toss.
+        let (mut low, mut high) = (start, start);
+        let (mut lo, mut hi) = (ys[start], ys[start]);
+        let mut end = start + 1;
+        for (&c, &y) in columns[end..].iter().zip(&ys[end..]) {
+            if c != column {
+                break;
+            }
+            let (lower, higher) = (y < lo, y > hi);
+            low = if lower { end } else { low };
+            lo = if lower { y } else { lo };
+            high = if higher { end } else { high };
+            hi = if higher { y } else { hi };
+            end += 1;
+        }
+        let mut four = [start, low, high, end - 1];
+        four.sort_unstable();
+        let mut previous = None;
+        for i in four {
+            if previous != Some(i) {
+                out.push((t[i], ys[i]));
+                previous = Some(i);
+            }
+        }
+        start = end;
+    }
+    out
+}
+
 /// The vertices of a filled polygon, in order, thinned as [`m4`] does when that fills
 /// the same pixels (the polygon, `extra` vertices included, is wider than tall in
 /// pixels); otherwise all of them. `vertices` gives them afresh each time it is called,
@@ -45,7 +85,18 @@ pub(crate) fn polygon<I: Iterator<Item = (i32, (f64, f64))>>(
     extra: &[(f64, f64)],
     px: impl Fn((f64, f64)) -> (i32, i32),
 ) -> Vec<(f64, f64)> {
-    let thinned = m4(vertices());
+    let whole = || vertices().map(|(_, p)| p).collect();
+    polygon_of(m4(vertices()), extra, px, whole)
+}
+
+/// The vertices of a filled polygon [`polygon`] keeps, given those [`m4`] keeps of it
+/// (`thinned`) and, if they do not fill the same pixels, all of them (`whole`).
+pub(crate) fn polygon_of(
+    thinned: Vec<(f64, f64)>,
+    extra: &[(f64, f64)],
+    px: impl Fn((f64, f64)) -> (i32, i32),
+    whole: impl FnOnce() -> Vec<(f64, f64)>,
+) -> Vec<(f64, f64)> {
     let span = |pick: fn((i32, i32)) -> i32| {
         let all = thinned.iter().chain(extra).map(|&v| pick(px(v)));
         let (lo, hi) = all.fold((i32::MAX, i32::MIN), |(lo, hi), c| (lo.min(c), hi.max(c)));
@@ -54,7 +105,7 @@ pub(crate) fn polygon<I: Iterator<Item = (i32, (f64, f64))>>(
     if span(|p| p.0) > span(|p| p.1) {
         thinned
     } else {
-        vertices().map(|(_, p)| p).collect()
+        whole()
     }
 }
 
@@ -176,6 +227,49 @@ mod tests {
     /// Pixels that are not white, as a mask.
     fn ink(rgb: &[u8]) -> Vec<bool> {
         rgb.chunks(3).map(|p| p != [255, 255, 255]).collect()
+    }
+
+    /// [`m4_series`] keeps the very points [`m4`] keeps (the reference, a point at a
+    /// time): for dense and sparse columns, ties, NaN, and columns that go back.
+    #[test]
+    fn thinning_a_series_keeps_the_points_thinning_its_points_keeps() {
+        let bits = |v: Vec<(f64, f64)>| -> Vec<(u64, u64)> {
+            v.into_iter()
+                .map(|(x, y)| (x.to_bits(), y.to_bits()))
+                .collect()
+        };
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for case in 0..200 {
+            let len = next(3_000) as usize;
+            let per_column = 1 + next(40);
+            let ys: Vec<f64> = (0..len)
+                .map(|_| match next(50) {
+                    0 => f64::NAN,
+                    1..=10 => 3.0,
+                    _ => next(1_000) as f64 / 7.0,
+                })
+                .collect();
+            let t: Vec<f64> = (0..len).map(|i| i as f64 * 60.0).collect();
+            let columns: Vec<i32> = (0..len)
+                .map(|i| {
+                    let c = (i as u64 / per_column) as i32;
+                    if case % 5 == 0 && next(30) == 0 {
+                        c - 2
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let reference = m4((0..len).map(|i| (columns[i], (t[i], ys[i]))));
+            let series = m4_series(&columns, &t, &ys);
+            assert_eq!(bits(series), bits(reference), "case {case}");
+        }
     }
 
     /// Every pixel of a one-pixel line of 100 000 points is the same thinned.
