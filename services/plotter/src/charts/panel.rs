@@ -324,13 +324,8 @@ pub(crate) fn line<DB: DrawingBackend>(
     style: ShapeStyle,
 ) -> Result<(), RenderError> {
     for run in &win.runs {
-        match thinning(chart, win, run.len()) {
-            Some(columns) => {
-                let r = run.clone();
-                let thinned =
-                    super::thin::m4_series(&columns[r.clone()], &win.t[r.clone()], &ys[r]);
-                thick(chart, thinned, style)?;
-            }
+        match thinned_series(chart, win, ys, run.clone()) {
+            Some(thinned) => thick(chart, thinned, style)?,
             None => {
                 let points = run.clone().map(|i| (win.t[i], ys[i]));
                 chart.draw_series(LineSeries::new(points, style))?;
@@ -374,6 +369,23 @@ fn thinning<DB: DrawingBackend>(
 ) -> Option<Rc<[i32]>> {
     let width = chart.plotting_area().dim_in_pixel().0 as usize;
     (win.raster && len > 4 * width).then(|| columns(chart, win))
+}
+
+/// The points of `ys` over the candles of `run` that a raster chart's pixel columns show
+/// ([`thin::m4_series`](super::thin::m4_series)), or `None` when the run is drawn whole
+/// ([`thinning`]).
+fn thinned_series<DB: DrawingBackend>(
+    chart: &TimeChart<DB>,
+    win: &Window,
+    ys: &[f64],
+    run: Range<usize>,
+) -> Option<Vec<(f64, f64)>> {
+    let columns = thinning(chart, win, run.len())?;
+    Some(super::thin::m4_series(
+        &columns[run.clone()],
+        &win.t[run.clone()],
+        &ys[run],
+    ))
 }
 
 /// Draws the points of a thinned line: one path if it is one pixel wide, else the
@@ -458,10 +470,8 @@ pub(crate) fn series_vertices<DB: DrawingBackend>(
     extra: &[(f64, f64)],
 ) -> Vec<(f64, f64)> {
     let whole = || run.clone().map(|i| (win.t[i], ys[i])).collect();
-    match thinning(chart, win, run.len()) {
-        Some(columns) => {
-            let r = run.clone();
-            let thinned = super::thin::m4_series(&columns[r.clone()], &win.t[r.clone()], &ys[r]);
+    match thinned_series(chart, win, ys, run.clone()) {
+        Some(thinned) => {
             super::thin::polygon_of(thinned, extra, |p| chart.backend_coord(&p), whole)
         }
         None => whole(),
