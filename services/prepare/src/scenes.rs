@@ -20,14 +20,17 @@ use crate::analysis::Analysed;
 /// six plotters draw side by side.
 pub(crate) const SCENES_FROM: u32 = 16_384;
 
-/// Charts recorded at the same time. One: the blob's upload (encoding here, hashing
-/// and writing in the S3 server) keeps the other core busy for as long as the scenes
-/// take, so a second recorder only shared the cores and held the window's series
-/// twice. Measured on a 2-core x86_64 VM with the bench's million-candle window: one
-/// recorder instead of two took prepare's peak from 453 to 413 MiB, and the render
-/// took as long (2.7–2.8 s cold either way; 100 000 candles 316–335 ms against
-/// 324–328).
-const RECORDERS: usize = 1;
+/// Charts recorded at the same time. Two: the blob's upload (encoding here, hashing
+/// and writing in the S3 server) shares the cores with the recorders, but it ends
+/// before the scenes do, and one recorder then drew the rest of the charts on one core
+/// while the other idled. Two split the six charts about evenly (by the order of
+/// `plots`, the recorders take every other chart) and hold the window's series twice.
+/// Measured on a 2-core x86_64 VM (Intel Xeon) with the bench's million-candle window,
+/// five runs each, one build after the other: 1 377–1 810 ms cold with two recorders
+/// against 1 462–1 929 with one (the two faster in four runs of five, by 74 ms at the
+/// median), prepare's peak 341–354 MiB against 324–334; 100 000 candles took as long
+/// (212–247 ms against 210–263).
+const RECORDERS: usize = 2;
 
 /// Memory recording takes besides the blob, in bytes a candle: each of the
 /// [`RECORDERS`] charts holds the window's times and up to four series it derives

@@ -685,6 +685,19 @@ mod tests {
         task.await.unwrap().unwrap();
     }
 
+    #[test]
+    fn the_largest_request_the_limits_accept_fits_in_the_default_memory() {
+        let mut r = sample("haar");
+        r.window = Some(waveplot_protocol::request::MAX_WINDOW);
+        let need = memory(&r, waveplot_protocol::request::MAX_LEVELS);
+        assert!(scenes::wanted(&r, waveplot_protocol::request::MAX_WINDOW));
+        assert!(
+            need <= u64::from(DEFAULT_MEMORY_MIB) << 20,
+            "{} MiB needed, {DEFAULT_MEMORY_MIB} MiB by default",
+            need >> 20
+        );
+    }
+
     #[tokio::test]
     async fn a_request_needing_more_memory_than_prepare_has_is_rejected_with_both_named() {
         let (ctx, stop, task) = serving().await;
