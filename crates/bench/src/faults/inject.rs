@@ -236,20 +236,25 @@ async fn garbage(stack: &Stack, blob_key: &str) -> Result<String> {
 }
 
 /// After the faults: the same processes (but the restarted plotter) run and are ready,
-/// and a fresh render from each kind of source completes with all six charts.
+/// and a fresh render from each kind of source completes with all six charts. Returns
+/// the ID of the last fresh render the gateway answered for, one it still knows: it
+/// keeps a bounded number of renders, forgetting the oldest finished first, and the
+/// load may have sent more than that since the warm-up.
 pub(super) fn recover(
     stack: &mut Stack,
     pids: &[(Role, Option<u32>)],
     shared: &Shared,
     http: &reqwest::blocking::Client,
     checks: &mut Vec<Check>,
-) {
+) -> Option<String> {
     checks.push(ready_again(stack, "the whole suite"));
     checks.push(same_processes(stack, pids));
     let mut fresh = Vec::new();
+    let mut last = None;
     for body in [0, 3, 4].map(|i| bodies()[i].clone()) {
-        let (class, _) = follow(http, shared, &shared.unique(&body));
+        let (class, status) = follow(http, shared, &shared.unique(&body));
         shared.record(8, class.clone());
+        last = status["id"].as_str().map(str::to_owned).or(last);
         fresh.push((body["source"].as_str().unwrap_or("?").to_owned(), class));
     }
     let all = fresh.iter().all(|(_, c)| matches!(c, Class::Complete));
@@ -262,6 +267,7 @@ pub(super) fn recover(
             .collect::<Vec<_>>()
             .join(", "),
     });
+    last
 }
 
 /// Checks that every service but the killed ones still runs with the PID it had.

@@ -101,8 +101,8 @@ pub fn run(bin_dir: &std::path::Path, quick: bool) -> Result<Faults> {
         let _stop = StopOnDrop(&shared.stop);
         inject::inject(&mut stack, &settings, &shared, &http, &warm, &mut checks);
     });
-    inject::recover(&mut stack, &pids, &shared, &http, &mut checks);
-    abuse::abuse(&stack, &warm.id, &mut checks);
+    let finished = inject::recover(&mut stack, &pids, &shared, &http, &mut checks);
+    abuse::abuse(&stack, finished.as_deref().unwrap_or(&warm.id), &mut checks);
     Ok(report::summarise(&settings, &shared, checks, started))
 }
 
